@@ -1,0 +1,49 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Numeric targets are always optimised for the CPU they are built on (CI builds on the machine
+// that runs the tests), so FMA and AVX-512 are used without anyone setting a flag.
+let nativeC: [CSetting] = [.unsafeFlags(["-O3", "-march=native", "-fno-math-errno"])]
+let nativeSwift: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-target-cpu", "native"])]
+
+let package = Package(
+    name: "longrope",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "longrope", targets: ["longrope"]),
+        .executable(name: "longrope-bench", targets: ["longrope-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // The scaling model: λ per rotary pair, n̂, m; every baseline; validation.
+        .target(name: "RoPE"),
+        // Hand-written C kernels (matrix products, dequantisation) built with -march=native.
+        .target(name: "Kernels", cSettings: nativeC),
+        // GGUF reader (mmap, metadata, tensors) and writer.
+        .target(name: "GGUF", dependencies: ["Kernels"]),
+        // SentencePiece BPE and byte-level BPE tokenizers built from GGUF metadata.
+        .target(name: "Tokenizer", dependencies: ["GGUF"]),
+        // The CPU transformer and perplexity.
+        .target(name: "Evaluator", dependencies: ["GGUF", "RoPE", "Kernels", "Tokenizer"],
+                swiftSettings: nativeSwift),
+        // Subcommands of the `longrope` executable.
+        .target(name: "CLI", dependencies: [
+            "RoPE", "GGUF", "Tokenizer", "Evaluator",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "longrope", dependencies: ["CLI"]),
+        .executableTarget(name: "longrope-bench", dependencies: [
+            "Evaluator", "GGUF", "Tokenizer", "RoPE", "Kernels",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: nativeSwift),
+
+        .testTarget(name: "RoPETests", dependencies: ["RoPE"]),
+        .testTarget(name: "GGUFTests", dependencies: ["GGUF", "TestSupport"]),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF", "TestSupport"]),
+        .testTarget(name: "EvaluatorTests", dependencies: ["Evaluator", "GGUF", "Tokenizer", "RoPE", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+    ]
+)

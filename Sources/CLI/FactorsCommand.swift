@@ -1,0 +1,90 @@
+import ArgumentParser
+import RoPE
+
+/// Baseline methods that `longrope factors` can print.
+enum BaselineMethod: String, ExpressibleByArgument, CaseIterable {
+    case none, pi, ntk, dynamicNTK = "dynamic-ntk", yarn, yarnLinear = "yarn-linear", llama3
+}
+
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case json, csv, hf
+}
+
+/// `longrope factors`: prints one baseline's per-pair factors.
+struct FactorsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "factors",
+        abstract: "Print a baseline's RoPE rescale factors (one λ per rotary pair).")
+
+    @Option(help: "Method: \(BaselineMethod.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var method: BaselineMethod
+
+    @Option(help: "Rotary dimension d (head_dim for Llama); d/2 factors are printed.")
+    var headDim: Int
+
+    @Option(help: "RoPE base (rope_theta).")
+    var ropeBase: Double = 10_000
+
+    @Option(help: "The context length the model was trained at.")
+    var originalContext: Int
+
+    @Option(help: "The context length to extend to.")
+    var targetContext: Int
+
+    @Option(help: "NTK alpha (default: the scale s); for dynamic-ntk, HF's factor (default 1).")
+    var alpha: Double?
+
+    @Option(help: "Output: json, csv (one λ per line) or hf (a Hugging Face rope_scaling object).")
+    var format: OutputFormat = .json
+
+    func validate() throws {
+        guard headDim >= 2, headDim % 2 == 0 else {
+            throw ValidationError("--head-dim must be an even number ≥ 2, got \(headDim)")
+        }
+        guard ropeBase.isFinite, ropeBase > 1 else {
+            throw ValidationError("--rope-base must be a finite number > 1, got \(ropeBase)")
+        }
+        guard originalContext > 0 else { throw ValidationError("--original-context must be > 0") }
+        guard targetContext > 0 else { throw ValidationError("--target-context must be > 0") }
+        if let alpha, !(alpha.isFinite && alpha > 0) {
+            throw ValidationError("--alpha must be a finite number > 0, got \(alpha)")
+        }
+    }
+
+    func run() throws {
+        let geometry = RoPEGeometry(rotaryDimension: headDim, base: ropeBase)
+        let scale = Double(targetContext) / Double(originalContext)
+        let scaling = method.scaling(geometry: geometry, scale: scale, alpha: alpha,
+                                     originalContext: originalContext, targetContext: targetContext)
+        switch format {
+        case .json:
+            print(ScalingDocument(scaling, originalContext: originalContext, targetContext: targetContext).json())
+        case .csv:
+            print(csvLines(scaling.lambda), terminator: "")
+        case .hf:
+            print(HuggingFaceRopeScaling(
+                shortFactor: Array(repeating: 1, count: geometry.pairs), longFactor: scaling.lambda,
+                originalContext: originalContext, attentionFactor: scaling.attentionFactor,
+                factor: scale).json())
+        }
+    }
+}
+
+extension BaselineMethod {
+    /// The factors of this method for a model of `geometry` extended by `scale`.
+    func scaling(geometry: RoPEGeometry, scale: Double, alpha: Double?,
+                 originalContext: Int, targetContext: Int) -> RoPEScaling {
+        switch self {
+        case .none: return .none(pairs: geometry.pairs)
+        case .pi: return .linear(pairs: geometry.pairs, scale: scale)
+        case .ntk: return .ntk(pairs: geometry.pairs, alpha: alpha ?? scale)
+        case .dynamicNTK:
+            return .dynamicNTK(pairs: geometry.pairs, windowLength: targetContext,
+                               trainedContext: originalContext, factor: alpha ?? 1)
+        case .yarn: return .yarn(geometry: geometry, scale: scale, originalContext: originalContext)
+        case .yarnLinear:
+            return .yarn(geometry: geometry, scale: scale, originalContext: originalContext, blend: .linear)
+        case .llama3: return .llama3(geometry: geometry, factor: scale, originalContext: originalContext)
+        }
+    }
+}

@@ -1,0 +1,3 @@
+import CLI
+
+await LongRoPECommand.main()
