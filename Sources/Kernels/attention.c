@@ -1,0 +1,100 @@
+// Causal attention of one head, tiled: QB queries against KB keys at a time with an online
+// softmax (running max m, running sum l), so no n×n matrix is ever held.
+#include "kernels.h"
+#include "vector.h"
+#include <math.h>
+#include <string.h>
+
+#define QB 16   // queries per tile
+#define KB 64   // keys per tile (4 vectors)
+
+int64_t lr_attention_scratch_floats(int64_t head_dim) {
+    // KT[head_dim][KB], S[QB][KB], O[QB][head_dim], m[QB], l[QB], plus alignment slack.
+    return head_dim * KB + QB * KB + QB * head_dim + 2 * QB + 64;
+}
+
+void lr_attention(const float *q, int64_t ldq, const float *k, int64_t ldk,
+                  const float *v, int64_t ldv, float *out, int64_t ldo,
+                  int64_t hd, int64_t q_begin, int64_t q_end, float scale, float *scratch) {
+    float *kt = scratch;                      // [hd][KB], 64-byte aligned by the caller
+    float *s = kt + hd * KB;                  // [QB][KB]
+    float *o = s + QB * KB;                   // [QB][hd]
+    float *m = o + QB * hd;                   // [QB]
+    float *l = m + QB;                        // [QB]
+    const int vector_rows = (hd % 16) == 0;
+
+    for (int64_t q0 = q_begin; q0 < q_end; q0 += QB) {
+        const int nq = (int)(q_end - q0 < QB ? q_end - q0 : QB);
+        for (int i = 0; i < nq; i++) { m[i] = -INFINITY; l[i] = 0; }
+        memset(o, 0, sizeof(float) * QB * hd);
+        const int64_t key_end = q0 + nq;      // causal: the last query sees keys < key_end
+
+        for (int64_t k0 = 0; k0 < key_end; k0 += KB) {
+            const int nk = (int)(key_end - k0 < KB ? key_end - k0 : KB);
+            // Transpose the key tile: kt[d][j] = k[k0+j][d].
+            for (int j = 0; j < KB; j++) {
+                if (j < nk) { const float *kr = k + (k0 + j) * ldk; for (int64_t d = 0; d < hd; d++) kt[d * KB + j] = kr[d]; }
+                else for (int64_t d = 0; d < hd; d++) kt[d * KB + j] = 0;
+            }
+            for (int i = 0; i < nq; i++) {
+                // Scores of query i against the tile, 64 keys in 4 vectors.
+                const float *qr = q + (q0 + i) * ldq;
+                v16 a0 = (v16){}, a1 = (v16){}, a2 = (v16){}, a3 = (v16){};
+                for (int64_t d = 0; d < hd; d++) {
+                    const v16 b = v16_splat(qr[d]);
+                    const float *row = kt + d * KB;
+                    a0 = a0 + b * *(const v16 *)(row);
+                    a1 = a1 + b * *(const v16 *)(row + 16);
+                    a2 = a2 + b * *(const v16 *)(row + 32);
+                    a3 = a3 + b * *(const v16 *)(row + 48);
+                }
+                v16 acc[4] = {a0 * scale, a1 * scale, a2 * scale, a3 * scale};
+                // Mask keys past the query (causal) and past the tile.
+                const int64_t visible = q0 + i - k0 + 1;   // keys j < visible are allowed
+                float row_max = -INFINITY;
+                for (int c = 0; c < 4; c++) {
+                    for (int lane = 0; lane < 16; lane++) {
+                        const int j = c * 16 + lane;
+                        if (j >= visible || j >= nk) acc[c][lane] = -INFINITY;
+                    }
+                    const float cm = v16_reduce_max(acc[c]);
+                    row_max = cm > row_max ? cm : row_max;
+                }
+                if (row_max == -INFINITY) continue;          // nothing visible in this tile
+                const float new_max = row_max > m[i] ? row_max : m[i];
+                const float correction = m[i] == -INFINITY ? 0.0f : expf(m[i] - new_max);
+                float *p = s + i * KB;
+                float sum = 0;
+                for (int c = 0; c < 4; c++) {
+                    const v16 e = v16_exp(acc[c] - new_max);
+                    *(v16 *)(p + c * 16) = e;
+                    for (int lane = 0; lane < 16; lane++) sum += e[lane];
+                }
+                l[i] = l[i] * correction + sum;
+                m[i] = new_max;
+                float *orow = o + i * hd;
+                const int jmax = (int)(visible < nk ? visible : nk);
+                if (vector_rows) {
+                    for (int64_t d0 = 0; d0 < hd; d0 += 16) {
+                        v16 acc_o = v16_load(orow + d0) * correction;
+                        for (int j = 0; j < jmax; j++)
+                            acc_o = acc_o + v16_splat(p[j]) * v16_load(v + (k0 + j) * ldv + d0);
+                        v16_store(orow + d0, acc_o);
+                    }
+                } else {
+                    for (int64_t d = 0; d < hd; d++) orow[d] *= correction;
+                    for (int j = 0; j < jmax; j++) {
+                        const float pj = p[j];
+                        const float *vr = v + (k0 + j) * ldv;
+                        for (int64_t d = 0; d < hd; d++) orow[d] += pj * vr[d];
+                    }
+                }
+            }
+        }
+        for (int i = 0; i < nq; i++) {
+            const float inv = 1.0f / l[i];
+            float *dst = out + (q0 + i) * ldo;
+            for (int64_t d = 0; d < hd; d++) dst[d] = o[i * hd + d] * inv;
+        }
+    }
+}

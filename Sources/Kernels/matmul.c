@@ -1,0 +1,87 @@
+// Matrix product Y = X·Wᵀ with the weights in any supported ggml type.
+//
+// For each panel of LR_MATMUL_PANEL (32) output rows, the weights are dequantised once and
+// packed k-major (pack[kk][r]), then every group of 12 tokens is multiplied against the
+// panel by a 12×32 register-blocked kernel: 24 AVX-512 accumulators, one FMA per weight vector
+// and token per step. Each output is a plain sum over k in order, so the split of panels
+// between threads never changes a bit.
+#include "kernels.h"
+#include "vector.h"
+#include <string.h>
+
+#define TOKENS 12
+#define PANEL LR_MATMUL_PANEL
+
+// Packs rows [o0, o0+PANEL) ∩ [., o_end) of W into pack[kk*PANEL + r]; missing rows are zero.
+static void pack_panel(uint32_t type, const uint8_t *w, int64_t row_bytes, int64_t k,
+                       int64_t o0, int64_t o_end, float *pack, float *row) {
+    for (int r = 0; r < PANEL; r++) {
+        const int64_t o = o0 + r;
+        if (o >= o_end) {
+            for (int64_t kk = 0; kk < k; kk++) pack[kk * PANEL + r] = 0;
+            continue;
+        }
+        const float *values = row;
+        if (type == 0) values = (const float *)(w + o * row_bytes);
+        else lr_dequantize_row(type, w + o * row_bytes, row, k);
+        for (int64_t kk = 0; kk < k; kk++) pack[kk * PANEL + r] = values[kk];
+    }
+}
+
+// Y[t][0..valid) for TOKENS tokens against one packed panel.
+static void kernel_full(const float *restrict pack, const float *restrict x, int64_t ldx, int64_t k,
+                        float *restrict y, int64_t ldy, int valid) {
+    v16 acc[TOKENS][2];
+    for (int t = 0; t < TOKENS; t++) acc[t][0] = acc[t][1] = (v16){};
+    for (int64_t kk = 0; kk < k; kk++) {
+        const v16 w0 = *(const v16 *)(pack + kk * PANEL);
+        const v16 w1 = *(const v16 *)(pack + kk * PANEL + 16);
+#pragma clang loop unroll(full)
+        for (int t = 0; t < TOKENS; t++) {
+            const v16 b = v16_splat(x[t * ldx + kk]);
+            acc[t][0] = acc[t][0] + b * w0;
+            acc[t][1] = acc[t][1] + b * w1;
+        }
+    }
+    for (int t = 0; t < TOKENS; t++) {
+        float *out = y + t * ldy;
+        if (valid == PANEL) {
+            v16_store(out, acc[t][0]);
+            v16_store(out + 16, acc[t][1]);
+        } else {
+            for (int r = 0; r < valid; r++) out[r] = r < 16 ? acc[t][0][r] : acc[t][1][r - 16];
+        }
+    }
+}
+
+// The same for fewer than TOKENS tokens (the tail of a window).
+static void kernel_tail(const float *restrict pack, const float *restrict x, int64_t ldx, int64_t k,
+                        float *restrict y, int64_t ldy, int valid, int tokens) {
+    for (int t = 0; t < tokens; t++) {
+        v16 a0 = (v16){}, a1 = (v16){};
+        for (int64_t kk = 0; kk < k; kk++) {
+            const v16 b = v16_splat(x[t * ldx + kk]);
+            a0 = a0 + b * *(const v16 *)(pack + kk * PANEL);
+            a1 = a1 + b * *(const v16 *)(pack + kk * PANEL + 16);
+        }
+        float *out = y + t * ldy;
+        for (int r = 0; r < valid; r++) out[r] = r < 16 ? a0[r] : a1[r - 16];
+    }
+}
+
+void lr_matmul(uint32_t type, const void *w, int64_t row_bytes, int64_t k,
+               const float *x, int64_t ldx, int64_t n_tokens,
+               float *y, int64_t ldy, int64_t o_begin, int64_t o_end, float *scratch) {
+    // scratch: pack (PANEL·k floats, 64-byte aligned by the caller) then one row (k floats).
+    float *pack = scratch;
+    float *row = scratch + PANEL * k + 16;
+    for (int64_t o0 = o_begin; o0 < o_end; o0 += PANEL) {
+        const int valid = (int)(o_end - o0 < PANEL ? o_end - o0 : PANEL);
+        pack_panel(type, (const uint8_t *)w, row_bytes, k, o0, o_end, pack, row);
+        int64_t t = 0;
+        for (; t + TOKENS <= n_tokens; t += TOKENS)
+            kernel_full(pack, x + t * ldx, ldx, k, y + t * ldy + o0, ldy, valid);
+        if (t < n_tokens)
+            kernel_tail(pack, x + t * ldx, ldx, k, y + t * ldy + o0, ldy, valid, (int)(n_tokens - t));
+    }
+}

@@ -1,0 +1,40 @@
+// 16-lane float vectors (one AVX-512 register) and a vectorised exp shared by the kernels.
+#ifndef LONGROPE_VECTOR_H
+#define LONGROPE_VECTOR_H
+#include <stdint.h>
+
+typedef float v16 __attribute__((vector_size(64), aligned(64)));
+typedef float v16u __attribute__((vector_size(64), aligned(4)));   // unaligned access
+typedef int32_t i16v __attribute__((vector_size(64), aligned(64)));
+
+static inline v16 v16_splat(float x) { return (v16){} + x; }
+static inline v16 v16_load(const float *p) { return *(const v16u *)p; }
+static inline void v16_store(float *p, v16 x) { *(v16u *)p = x; }
+
+static inline float v16_reduce_max(v16 x) {
+    float m = x[0];
+    for (int i = 1; i < 16; i++) m = x[i] > m ? x[i] : m;
+    return m;
+}
+
+/// exp(x) with about 1 ulp of error; exactly 0 for x below −87.3 (including −inf).
+static inline v16 v16_exp(v16 x) {
+    const v16 lo = v16_splat(-87.3f), hi = v16_splat(88.37f);
+    i16v underflow = x < lo;
+    v16 xc = __builtin_elementwise_min(__builtin_elementwise_max(x, lo), hi);
+    v16 fx = __builtin_elementwise_floor(xc * 1.44269504088896341f + 0.5f);
+    v16 r = xc - fx * 0.693359375f;
+    r = r - fx * -2.12194440e-4f;
+    v16 y = v16_splat(1.9875691500e-4f);
+    y = y * r + 1.3981999507e-3f;
+    y = y * r + 8.3334519073e-3f;
+    y = y * r + 4.1665795894e-2f;
+    y = y * r + 1.6666665459e-1f;
+    y = y * r + 5.0000001201e-1f;
+    y = y * (r * r) + r + 1.0f;
+    i16v n = __builtin_convertvector(fx, i16v);
+    i16v bits = (n + 127) << 23;
+    v16 result = y * (v16)bits;
+    return (v16)((i16v)result & ~underflow);
+}
+#endif
