@@ -1,0 +1,125 @@
+import ArgumentParser
+import Evaluator
+import Foundation
+import RoPE
+
+extension PerplexityProtocol: ExpressibleByArgument {}
+
+/// `longrope eval`: the perplexity of a GGUF model on a text at one context under one scaling.
+struct EvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Measure a model's perplexity on a text at a context length under a RoPE scaling.")
+
+    @Option(help: "GGUF model (llama or qwen2 architecture).")
+    var model: String
+
+    @Option(help: "UTF-8 text file to score.")
+    var text: String
+
+    @Option(help: "Context length (tokens per window).")
+    var context: Int
+
+    @Option(help: "The context the model was trained at (default: the GGUF's context_length).")
+    var originalContext: Int?
+
+    @Option(help: "none, pi:S, ntk:ALPHA, dynamic-ntk, yarn:S, yarn-linear:S, llama3:S, or a JSON file from `longrope factors --format json`.")
+    var scaling: String = "none"
+
+    @Option(name: .customLong("protocol"), help: "full (LongRoPE: every token of each window) or llamacpp (llama-perplexity's chunks).")
+    var perplexityProtocol: PerplexityProtocol = .full
+
+    @Option(help: "Number of windows to score (default: all the text gives).")
+    var samples: Int?
+
+    @Option(help: "Threads (default: all cores).")
+    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    @Flag(help: "Print one JSON object instead of a line of text.")
+    var json = false
+
+    func validate() throws {
+        guard context >= 2 else { throw ValidationError("--context must be at least 2, got \(context)") }
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        if let samples, samples < 1 { throw ValidationError("--samples must be at least 1, got \(samples)") }
+        if let originalContext, originalContext < 1 { throw ValidationError("--original-context must be at least 1") }
+    }
+
+    func run() throws {
+        let model = try loadModel(model, threads: threads)
+        let original = originalContext ?? model.config.contextLength
+        let rope = try ScalingSpec.parse(scaling, geometry: model.geometry, originalContext: original, context: context)
+        let textContent = try readText(text)
+        let windows = try TextWindows(text: textContent, model: model, context: context,
+                                      protocol: perplexityProtocol, samples: samples)
+        let progress = Progress(label: "eval")
+        let result = try model.perplexity(windows.windows, scaling: rope) { done, total, running in
+            progress.update("window \(done)/\(total), ppl so far \(String(format: "%.4f", running))")
+        }
+        progress.finish()
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            var object = try JSONSerialization.jsonObject(with: encoder.encode(result)) as! [String: Any]
+            object["scaling"] = rope.method
+            object["context"] = context
+            object["original_context"] = original
+            object["protocol"] = perplexityProtocol.rawValue
+            object["threads"] = threads
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+        } else {
+            print(String(format: "ppl %.4f  nll %.5f  tokens scored %d  windows %d  %.1f s  %.0f tokens/s  (%@, context %d, %@)",
+                         result.perplexity, result.nll, result.tokensScored, result.windows, result.seconds,
+                         result.tokensPerSecond, rope.method, context, perplexityProtocol.rawValue))
+        }
+    }
+}
+
+/// Loads a model, turning errors into one clear line.
+func loadModel(_ path: String, threads: Int) throws -> LlamaModel {
+    do {
+        return try LlamaModel(path: path, threads: threads)
+    } catch {
+        throw CLIError("cannot load model \(path): \(error)")
+    }
+}
+
+/// Reads a UTF-8 text file.
+func readText(_ path: String) throws -> String {
+    guard let data = FileManager.default.contents(atPath: path) else {
+        throw CLIError("cannot read text file \(path)")
+    }
+    return String(decoding: data, as: UTF8.self)
+}
+
+/// An error printed as one line.
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A progress line on stderr, redrawn in place on a terminal and quiet otherwise.
+final class Progress: @unchecked Sendable {
+    let label: String
+    let isTerminal = isatty(2) != 0
+    let start = Date()
+    private var last = Date.distantPast
+
+    init(label: String) { self.label = label }
+
+    func update(_ message: String) {
+        let now = Date()
+        let elapsed = now.timeIntervalSince(start)
+        if isTerminal {
+            FileHandle.standardError.write(Data("\r\u{1B}[K\(label): \(message) [\(String(format: "%.1f", elapsed)) s]".utf8))
+        } else if now.timeIntervalSince(last) >= 10 {
+            last = now
+            FileHandle.standardError.write(Data("\(label): \(message) [\(String(format: "%.1f", elapsed)) s]\n".utf8))
+        }
+    }
+
+    func finish() {
+        if isTerminal { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+}

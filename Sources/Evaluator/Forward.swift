@@ -1,0 +1,171 @@
+import Foundation
+import Kernels
+import RoPE
+
+/// Every buffer one forward pass needs, allocated once for windows of up to `capacity` tokens.
+final class ForwardBuffers: @unchecked Sendable {
+    let capacity: Int
+    let x, h, q, k, v, attention, projected, gate, up: FloatBuffer   // [n][·]
+    let cosTable, sinTable: FloatBuffer                              // [n][pairs]
+    let logits: FloatBuffer                                          // [logitsRows][vocab]
+    let matmulScratch: [FloatBuffer]                                 // one per thread
+    let attentionScratch: [FloatBuffer]
+    let rowLoss: UnsafeMutablePointer<Double>
+
+    init(config c: ModelConfig, capacity n: Int, threads: Int, logitsRows: Int) {
+        capacity = n
+        let d = c.embeddingLength, qDim = c.headCount * c.headDim, kvDim = c.kvHeadCount * c.headDim
+        x = FloatBuffer(n * d); h = FloatBuffer(n * d)
+        q = FloatBuffer(n * qDim); k = FloatBuffer(n * kvDim); v = FloatBuffer(n * kvDim)
+        attention = FloatBuffer(n * qDim); projected = FloatBuffer(n * d)
+        gate = FloatBuffer(n * c.feedForwardLength); up = FloatBuffer(n * c.feedForwardLength)
+        cosTable = FloatBuffer(n * c.rotaryDimension / 2); sinTable = FloatBuffer(n * c.rotaryDimension / 2)
+        logits = FloatBuffer(logitsRows * c.vocabularySize)
+        let widest = max(d, qDim, c.feedForwardLength)
+        matmulScratch = (0..<threads).map { _ in FloatBuffer(Int(LR_MATMUL_PANEL) * (widest + 16) + widest + 64) }
+        attentionScratch = (0..<threads).map { _ in FloatBuffer(Int(lr_attention_scratch_floats(Int64(c.headDim)))) }
+        rowLoss = .allocate(capacity: logitsRows)
+    }
+
+    deinit { rowLoss.deallocate() }
+}
+
+extension LlamaModel {
+    /// The forward pass over one window, layer by layer (shapes in comments: n tokens,
+    /// d = embedding, hd = head dim, H / Hkv = query / key-value heads, F = feed-forward).
+    func forward(tokens: [Int32], scoredFrom: Int, scaling: RoPEScaling, buffers b: ForwardBuffers) -> WindowLoss {
+        let c = config, n = tokens.count
+        let d = c.embeddingLength, hd = c.headDim
+        let qDim = c.headCount * hd, kvDim = c.kvHeadCount * hd, ff = c.feedForwardLength
+
+        fillRotationTables(n: n, scaling: scaling, buffers: b)
+
+        // x[n][d] = token_embd[tokens]
+        for t in 0..<n { weights.tokenEmbedding.dequantizeRow(Int(tokens[t]), into: b.x.pointer + t * d) }
+
+        for layer in weights.layers {
+            // h[n][d] = rmsnorm(x) · attn_norm
+            rowwise(n) { t in layer.attentionNorm.withUnsafeBufferPointer {
+                lr_rmsnorm(b.x.pointer + t * d, $0.baseAddress, b.h.pointer + t * d, Int64(d), c.rmsEpsilon) } }
+            // q[n][H·hd], k[n][Hkv·hd], v[n][Hkv·hd] = h · Wqᵀ, h · Wkᵀ, h · Wvᵀ (+ biases)
+            matmul(layer.wq, b.h.pointer, n, b.q.pointer, b)
+            matmul(layer.wk, b.h.pointer, n, b.k.pointer, b)
+            matmul(layer.wv, b.h.pointer, n, b.v.pointer, b)
+            addBias(layer.bq, b.q.pointer, n, qDim)
+            addBias(layer.bk, b.k.pointer, n, kvDim)
+            addBias(layer.bv, b.v.pointer, n, kvDim)
+            // Rotate q and k of every position by its angles (λ, n̂ and m already in the tables).
+            rowwise(n) { t in
+                let cosRow = b.cosTable.pointer + t * (hd / 2), sinRow = b.sinTable.pointer + t * (hd / 2)
+                lr_rope(b.q.pointer + t * qDim, Int64(c.headCount), Int64(hd), cosRow, sinRow, c.halfSplitRotation ? 1 : 0)
+                lr_rope(b.k.pointer + t * kvDim, Int64(c.kvHeadCount), Int64(hd), cosRow, sinRow, c.halfSplitRotation ? 1 : 0)
+            }
+            // attention[n][H·hd] = causal softmax(scale · q kᵀ) v, per head (GQA: kv head = h / group)
+            attend(n: n, buffers: b)
+            // x += attention · Woᵀ
+            matmul(layer.wo, b.attention.pointer, n, b.projected.pointer, b)
+            rowwise(n) { t in lr_add(b.x.pointer + t * d, b.projected.pointer + t * d, Int64(d)) }
+            // h = rmsnorm(x) · ffn_norm; x += (silu(h Wgateᵀ) ⊙ h Wupᵀ) Wdownᵀ
+            rowwise(n) { t in layer.ffnNorm.withUnsafeBufferPointer {
+                lr_rmsnorm(b.x.pointer + t * d, $0.baseAddress, b.h.pointer + t * d, Int64(d), c.rmsEpsilon) } }
+            matmul(layer.gate, b.h.pointer, n, b.gate.pointer, b)
+            matmul(layer.up, b.h.pointer, n, b.up.pointer, b)
+            rowwise(n) { t in lr_swiglu(b.gate.pointer + t * ff, b.up.pointer + t * ff, Int64(ff)) }
+            matmul(layer.down, b.gate.pointer, n, b.projected.pointer, b)
+            rowwise(n) { t in lr_add(b.x.pointer + t * d, b.projected.pointer + t * d, Int64(d)) }
+        }
+
+        // Scored positions only: h = rmsnorm(x) · output_norm, logits = h · Woutᵀ, NLL of the next token.
+        var nllSum = 0.0
+        let vocab = c.vocabularySize
+        var start = scoredFrom
+        while start < n - 1 {
+            let rows = min(LlamaModel.logitsChunk, n - 1 - start)
+            rowwise(rows) { r in weights.outputNorm.withUnsafeBufferPointer {
+                lr_rmsnorm(b.x.pointer + (start + r) * d, $0.baseAddress, b.h.pointer + r * d, Int64(d), c.rmsEpsilon) } }
+            matmul(weights.output, b.h.pointer, rows, b.logits.pointer, b)
+            rowwise(rows) { r in
+                b.rowLoss[r] = lr_negative_log_likelihood(b.logits.pointer + r * vocab, Int64(vocab), tokens[start + r + 1])
+            }
+            for r in 0..<rows { nllSum += b.rowLoss[r] }   // fixed order: thread-count independent
+            start += rows
+        }
+        return WindowLoss(nllSum: nllSum, tokens: n - 1 - scoredFrom)
+    }
+
+    /// cos/sin[t][i] = m_t · cos/sin(t · θ_i / λ_i), computed in Double. Positions t < n̂ use the
+    /// file's own factors only (λ = 1, m = 1 for a plain model).
+    func fillRotationTables(n: Int, scaling: RoPEScaling, buffers b: ForwardBuffers) {
+        let pairs = config.rotaryDimension / 2
+        let stored = (0..<pairs).map { i in
+            Double(weights.ropeFrequencyFactors?[i] ?? 1) * config.storedLinearScale
+        }
+        let base = (0..<pairs).map { geometry.theta($0) / stored[$0] }
+        let scaled = (0..<pairs).map { base[$0] / scaling.lambda[$0] }
+        let storedM = config.storedAttentionFactor
+        for t in 0..<n {
+            let original = t < scaling.startTokens
+            let frequencies = original ? base : scaled
+            let m = original ? storedM : storedM * scaling.attentionFactor
+            for i in 0..<pairs {
+                let angle = Double(t) * frequencies[i]
+                b.cosTable.pointer[t * pairs + i] = Float(m * cos(angle))
+                b.sinTable.pointer[t * pairs + i] = Float(m * sin(angle))
+            }
+        }
+    }
+
+    /// y[n][W.rows] = x[n][W.columns] · Wᵀ, the output panels split between threads.
+    func matmul(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ n: Int, _ y: UnsafeMutablePointer<Float>,
+                _ b: ForwardBuffers) {
+        let panels = (w.rows + Int(LR_MATMUL_PANEL) - 1) / Int(LR_MATMUL_PANEL)
+        let workers = min(threads, panels)
+        parallel(workers) { worker in
+            let first = panels * worker / workers, last = panels * (worker + 1) / workers
+            let begin = first * Int(LR_MATMUL_PANEL), end = min(w.rows, last * Int(LR_MATMUL_PANEL))
+            if begin >= end { return }
+            lr_matmul(w.type.rawValue, w.data, Int64(w.rowBytes), Int64(w.columns), x, Int64(w.columns), Int64(n),
+                      y, Int64(w.rows), Int64(begin), Int64(end), b.matmulScratch[worker].pointer)
+        }
+    }
+
+    /// Causal attention for every head; tasks (head, block of 64 queries) are dealt to threads
+    /// round-robin.
+    func attend(n: Int, buffers b: ForwardBuffers) {
+        let c = config, hd = c.headDim
+        let qDim = c.headCount * hd, kvDim = c.kvHeadCount * hd
+        let group = c.headCount / c.kvHeadCount
+        let block = 64
+        let blocks = (n + block - 1) / block
+        let tasks = c.headCount * blocks
+        let workers = min(threads, tasks)
+        parallel(workers) { worker in
+            var task = worker
+            while task < tasks {
+                // Interleave heads inside each query block so late (expensive) blocks are spread.
+                let head = task % c.headCount, queryBlock = blocks - 1 - task / c.headCount
+                let kvHead = head / group
+                lr_attention(b.q.pointer + head * hd, Int64(qDim), b.k.pointer + kvHead * hd, Int64(kvDim),
+                             b.v.pointer + kvHead * hd, Int64(kvDim), b.attention.pointer + head * hd, Int64(qDim),
+                             Int64(hd), Int64(queryBlock * block), Int64(min(n, (queryBlock + 1) * block)),
+                             c.attentionScale, b.attentionScratch[worker].pointer)
+                task += workers
+            }
+        }
+    }
+
+    /// Runs `body(row)` for rows 0..<n, split in contiguous ranges between threads.
+    func rowwise(_ n: Int, _ body: (Int) -> Void) {
+        let workers = min(threads, max(1, n / 32))
+        parallel(workers) { worker in
+            for row in (n * worker / workers)..<(n * (worker + 1) / workers) { body(row) }
+        }
+    }
+
+    func addBias(_ bias: [Float]?, _ y: UnsafeMutablePointer<Float>, _ n: Int, _ width: Int) {
+        guard let bias else { return }
+        bias.withUnsafeBufferPointer { bp in
+            for t in 0..<n { lr_add(y + t * width, bp.baseAddress, Int64(width)) }
+        }
+    }
+}

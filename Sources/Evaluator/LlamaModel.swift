@@ -1,0 +1,71 @@
+import Foundation
+import GGUF
+import Kernels
+import RoPE
+import Tokenizer
+
+/// The loss of one window: the sum of −log p(next token) over its scored positions.
+public struct WindowLoss: Sendable, Equatable {
+    public var nllSum: Double
+    public var tokens: Int
+    public var perplexity: Double { exp(nllSum / Double(tokens)) }
+}
+
+/// A Llama-family model (llama, qwen2) loaded from a GGUF file, evaluated on the CPU.
+///
+/// The forward pass is layer-major over a whole window: every position goes through layer 1,
+/// then layer 2, …, so each weight matrix is read once per window and used as a matrix product,
+/// and memory grows with n·d_model (one layer's K/V at a time, never an n×n matrix).
+/// One window is evaluated at a time (calls are serialised); `threads` threads share each
+/// step, and results are bit-identical whatever their number.
+public final class LlamaModel: @unchecked Sendable {
+    public let config: ModelConfig
+    public let tokenizer: Tokenizer
+    public let gguf: GGUFFile
+    public let threads: Int
+    let weights: ModelWeights
+    private let lock = NSLock()
+    private var buffers: ForwardBuffers?
+
+    /// Positions whose logits are computed together at the end (bounds the logits buffer).
+    static let logitsChunk = 128
+
+    public convenience init(path: String, threads: Int = ProcessInfo.processInfo.activeProcessorCount) throws {
+        try self.init(gguf: GGUFFile(path: path), threads: threads)
+    }
+
+    public init(gguf: GGUFFile, threads: Int) throws {
+        self.gguf = gguf
+        config = try ModelConfig(gguf: gguf)
+        tokenizer = try Tokenizer(gguf: gguf)
+        guard tokenizer.vocabularySize == config.vocabularySize else {
+            throw EvaluatorError.invalidHyperparameter("vocabulary of \(tokenizer.vocabularySize) tokens but the model has \(config.vocabularySize) rows")
+        }
+        weights = try ModelWeights(gguf: gguf, config: config)
+        self.threads = max(1, threads)
+    }
+
+    /// Number of rotary pairs (d/2).
+    public var pairs: Int { config.rotaryDimension / 2 }
+
+    /// RoPE geometry of this model.
+    public var geometry: RoPEGeometry { RoPEGeometry(rotaryDimension: config.rotaryDimension, base: config.ropeBase) }
+
+    /// Runs one window through the model and returns the loss of positions
+    /// `scoredFrom ..< tokens.count − 1`, each predicting the token after it.
+    public func loss(tokens: [Int32], scoredFrom: Int, scaling: RoPEScaling) throws -> WindowLoss {
+        guard tokens.count >= 2 else { throw EvaluatorError.invalidRequest("a window needs at least 2 tokens") }
+        guard scoredFrom >= 0, scoredFrom < tokens.count - 1 else {
+            throw EvaluatorError.invalidRequest("scored range starts at \(scoredFrom), outside a window of \(tokens.count)")
+        }
+        do { try scaling.checkApplicable(pairs: pairs) } catch { throw EvaluatorError.invalidScaling(error.description) }
+        for token in tokens where token < 0 || Int(token) >= config.vocabularySize { throw EvaluatorError.invalidToken(token) }
+        lock.lock()
+        defer { lock.unlock() }
+        if buffers == nil || buffers!.capacity < tokens.count {
+            buffers = ForwardBuffers(config: config, capacity: tokens.count, threads: threads,
+                                     logitsRows: LlamaModel.logitsChunk)
+        }
+        return forward(tokens: tokens, scoredFrom: scoredFrom, scaling: scaling, buffers: buffers!)
+    }
+}

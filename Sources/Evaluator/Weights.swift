@@ -1,0 +1,98 @@
+import GGUF
+import Kernels
+
+/// A weight matrix `[rows][columns]` in its stored ggml type, used in place from the mapping.
+public struct WeightMatrix: @unchecked Sendable {
+    public let name: String
+    public let type: GGMLType
+    /// Output dimension (ggml ne[1]).
+    public let rows: Int
+    /// Input dimension (ggml ne[0]), contiguous.
+    public let columns: Int
+    public let rowBytes: Int
+    public let data: UnsafeRawPointer
+
+    init(_ tensor: GGUFTensor, rows: Int, columns: Int) throws {
+        guard tensor.shape.count <= 2, tensor.rowLength == columns, tensor.rowCount == rows else {
+            throw GGUFError.wrongTensorShape(tensor: tensor.name, expected: [columns, rows], got: tensor.shape)
+        }
+        name = tensor.name
+        type = tensor.type
+        self.rows = rows
+        self.columns = columns
+        rowBytes = tensor.type.rowBytes(columns)
+        data = tensor.data
+    }
+
+    /// Row `r` as floats.
+    func dequantizeRow(_ r: Int, into destination: UnsafeMutablePointer<Float>) {
+        lr_dequantize_row(type.rawValue, data + r * rowBytes, destination, Int64(columns))
+    }
+}
+
+/// A 1-D tensor (norm weight, bias) as floats.
+func vector(_ gguf: GGUFFile, _ name: String, length: Int) throws -> [Float] {
+    let tensor = try gguf.requireTensor(name)
+    guard tensor.elementCount == length else {
+        throw GGUFError.wrongTensorShape(tensor: name, expected: [length], got: tensor.shape)
+    }
+    var out = [Float](repeating: 0, count: length)
+    out.withUnsafeMutableBufferPointer { buffer in
+        _ = lr_dequantize_row(tensor.type.rawValue, tensor.data, buffer.baseAddress!, Int64(length))
+    }
+    return out
+}
+
+/// One transformer block's weights.
+struct LayerWeights: @unchecked Sendable {
+    let attentionNorm: [Float]
+    let wq, wk, wv, wo: WeightMatrix
+    let bq, bk, bv: [Float]?
+    let ffnNorm: [Float]
+    let gate, up, down: WeightMatrix
+}
+
+/// All weights of a Llama-family model.
+struct ModelWeights: @unchecked Sendable {
+    let tokenEmbedding: WeightMatrix
+    let layers: [LayerWeights]
+    let outputNorm: [Float]
+    let output: WeightMatrix
+    /// `rope_freqs.weight`: per-pair divisors stored in the file (llama3, LongRoPE exports).
+    let ropeFrequencyFactors: [Float]?
+
+    init(gguf: GGUFFile, config c: ModelConfig) throws {
+        let qDim = c.headCount * c.headDim, kvDim = c.kvHeadCount * c.headDim
+        tokenEmbedding = try WeightMatrix(gguf.requireTensor("token_embd.weight"), rows: c.vocabularySize, columns: c.embeddingLength)
+        var layers: [LayerWeights] = []
+        for i in 0..<c.layerCount {
+            func matrix(_ name: String, rows: Int, columns: Int) throws -> WeightMatrix {
+                try WeightMatrix(gguf.requireTensor("blk.\(i).\(name).weight"), rows: rows, columns: columns)
+            }
+            func bias(_ name: String, length: Int) throws -> [Float]? {
+                gguf.tensor("blk.\(i).\(name).bias") == nil ? nil : try vector(gguf, "blk.\(i).\(name).bias", length: length)
+            }
+            layers.append(LayerWeights(
+                attentionNorm: try vector(gguf, "blk.\(i).attn_norm.weight", length: c.embeddingLength),
+                wq: try matrix("attn_q", rows: qDim, columns: c.embeddingLength),
+                wk: try matrix("attn_k", rows: kvDim, columns: c.embeddingLength),
+                wv: try matrix("attn_v", rows: kvDim, columns: c.embeddingLength),
+                wo: try matrix("attn_output", rows: c.embeddingLength, columns: qDim),
+                bq: try bias("attn_q", length: qDim), bk: try bias("attn_k", length: kvDim),
+                bv: try bias("attn_v", length: kvDim),
+                ffnNorm: try vector(gguf, "blk.\(i).ffn_norm.weight", length: c.embeddingLength),
+                gate: try matrix("ffn_gate", rows: c.feedForwardLength, columns: c.embeddingLength),
+                up: try matrix("ffn_up", rows: c.feedForwardLength, columns: c.embeddingLength),
+                down: try matrix("ffn_down", rows: c.embeddingLength, columns: c.feedForwardLength)))
+        }
+        self.layers = layers
+        outputNorm = try vector(gguf, "output_norm.weight", length: c.embeddingLength)
+        if let output = gguf.tensor("output.weight") {
+            self.output = try WeightMatrix(output, rows: c.vocabularySize, columns: c.embeddingLength)
+        } else {
+            output = tokenEmbedding   // tied embeddings (SmolLM2, Llama-3.2-1B)
+        }
+        ropeFrequencyFactors = gguf.tensor("rope_freqs.weight") == nil ? nil
+            : try vector(gguf, "rope_freqs.weight", length: c.rotaryDimension / 2)
+    }
+}
