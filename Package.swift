@@ -28,6 +28,8 @@ let package = Package(
         // The CPU transformer and perplexity.
         .target(name: "Evaluator", dependencies: ["GGUF", "RoPE", "Kernels", "Tokenizer"],
                 swiftSettings: nativeSwift),
+        // The evolutionary search: pure, seeded, no I/O and no clock.
+        .target(name: "Search"),
         // Subcommands of the `longrope` executable.
         .target(name: "CLI", dependencies: [
             "RoPE", "GGUF", "Tokenizer", "Evaluator",
@@ -40,10 +42,11 @@ let package = Package(
         ], swiftSettings: nativeSwift),
 
         .testTarget(name: "RoPETests", dependencies: ["RoPE"]),
-        .testTarget(name: "GGUFTests", dependencies: ["GGUF", "TestSupport"]),
+        .testTarget(name: "GGUFTests", dependencies: ["GGUF", "Kernels", "TestSupport"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF", "TestSupport"]),
         .testTarget(name: "EvaluatorTests", dependencies: ["Evaluator", "GGUF", "Tokenizer", "RoPE", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
+        .testTarget(name: "SearchTests", dependencies: ["Search"]),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
     ]
 )

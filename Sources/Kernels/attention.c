@@ -37,6 +37,10 @@ void lr_attention(const float *q, int64_t ldq, const float *k, int64_t ldk,
                 else for (int64_t d = 0; d < hd; d++) kt[d * KB + j] = 0;
             }
             for (int i = 0; i < nq; i++) {
+                // Keys j < jmax of the tile are visible to query i (causal, and inside the tile).
+                const int64_t visible = q0 + i - k0 + 1;
+                const int jmax = (int)(visible < nk ? visible : nk);
+                if (jmax <= 0) continue;
                 // Scores of query i against the tile, 64 keys in 4 vectors.
                 const float *qr = q + (q0 + i) * ldq;
                 v16 a0 = (v16){}, a1 = (v16){}, a2 = (v16){}, a3 = (v16){};
@@ -48,32 +52,31 @@ void lr_attention(const float *q, int64_t ldq, const float *k, int64_t ldk,
                     a2 = a2 + b * *(const v16 *)(row + 32);
                     a3 = a3 + b * *(const v16 *)(row + 48);
                 }
+                // Mask the keys the query may not see.
                 v16 acc[4] = {a0 * scale, a1 * scale, a2 * scale, a3 * scale};
-                // Mask keys past the query (causal) and past the tile.
-                const int64_t visible = q0 + i - k0 + 1;   // keys j < visible are allowed
-                float row_max = -INFINITY;
-                for (int c = 0; c < 4; c++) {
-                    for (int lane = 0; lane < 16; lane++) {
-                        const int j = c * 16 + lane;
-                        if (j >= visible || j >= nk) acc[c][lane] = -INFINITY;
+                if (jmax < KB) {
+                    const i16v iota = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+                    const i16v neg_inf = (i16v)v16_splat(-INFINITY);
+                    for (int c = 0; c < 4; c++) {
+                        const i16v hidden = (iota + c * 16) >= jmax;
+                        acc[c] = (v16)(((i16v)acc[c] & ~hidden) | (neg_inf & hidden));
                     }
-                    const float cm = v16_reduce_max(acc[c]);
-                    row_max = cm > row_max ? cm : row_max;
                 }
-                if (row_max == -INFINITY) continue;          // nothing visible in this tile
+                const float row_max = __builtin_reduce_max(__builtin_elementwise_max(
+                    __builtin_elementwise_max(acc[0], acc[1]), __builtin_elementwise_max(acc[2], acc[3])));
                 const float new_max = row_max > m[i] ? row_max : m[i];
                 const float correction = m[i] == -INFINITY ? 0.0f : expf(m[i] - new_max);
                 float *p = s + i * KB;
-                float sum = 0;
+                v16 total = (v16){};
                 for (int c = 0; c < 4; c++) {
-                    const v16 e = v16_exp(acc[c] - new_max);
+                    const v16 e = c * 16 < jmax ? v16_exp(acc[c] - new_max) : (v16){};
                     *(v16 *)(p + c * 16) = e;
-                    for (int lane = 0; lane < 16; lane++) sum += e[lane];
+                    total += e;
                 }
+                const float sum = v16_reduce_add(total);
                 l[i] = l[i] * correction + sum;
                 m[i] = new_max;
                 float *orow = o + i * hd;
-                const int jmax = (int)(visible < nk ? visible : nk);
                 if (vector_rows) {
                     for (int64_t d0 = 0; d0 < hd; d0 += 16) {
                         v16 acc_o = v16_load(orow + d0) * correction;
@@ -81,6 +84,11 @@ void lr_attention(const float *q, int64_t ldq, const float *k, int64_t ldk,
                             acc_o = acc_o + v16_splat(p[j]) * v16_load(v + (k0 + j) * ldv + d0);
                         v16_store(orow + d0, acc_o);
                     }
+                } else if (hd == 8) {
+                    v8 acc_o = *(const v8u *)orow * correction;
+                    for (int j = 0; j < jmax; j++)
+                        acc_o = acc_o + p[j] * *(const v8u *)(v + (k0 + j) * ldv);
+                    *(v8u *)orow = acc_o;
                 } else {
                     for (int64_t d = 0; d < hd; d++) orow[d] *= correction;
                     for (int j = 0; j < jmax; j++) {

@@ -5,6 +5,8 @@
 
 typedef float v16 __attribute__((vector_size(64), aligned(64)));
 typedef float v16u __attribute__((vector_size(64), aligned(4)));   // unaligned access
+typedef float v8 __attribute__((vector_size(32), aligned(32)));
+typedef float v8u __attribute__((vector_size(32), aligned(4)));
 typedef int32_t i16v __attribute__((vector_size(64), aligned(64)));
 
 static inline v16 v16_splat(float x) { return (v16){} + x; }
@@ -15,6 +17,13 @@ static inline float v16_reduce_max(v16 x) {
     float m = x[0];
     for (int i = 1; i < 16; i++) m = x[i] > m ? x[i] : m;
     return m;
+}
+
+/// Sum of the lanes, in a fixed order.
+static inline float v16_reduce_add(v16 x) {
+    float s = 0;
+    for (int i = 0; i < 16; i++) s += x[i];
+    return s;
 }
 
 /// exp(x) with about 1 ulp of error; exactly 0 for x below −87.3 (including −inf).

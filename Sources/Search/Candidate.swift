@@ -1,0 +1,83 @@
+/// How a candidate was made.
+public enum Operation: String, Codable, Sendable {
+    case seed, mutation, crossover
+}
+
+/// One point of the search space: λ per rotary pair and n̂ (m is fixed per search).
+public struct Candidate: Sendable, Equatable, Codable {
+    public var lambda: [Double]
+    public var startTokens: Int
+    public var operation: Operation
+    /// For seeds, the method they come from (`pi`, `ntk`, `yarn`, …).
+    public var seedName: String?
+    /// Ids of the parents (a mutation has one, a crossover two).
+    public var parents: [Int]
+
+    public init(lambda: [Double], startTokens: Int = 0, operation: Operation, seedName: String? = nil, parents: [Int] = []) {
+        self.lambda = lambda
+        self.startTokens = startTokens
+        self.operation = operation
+        self.seedName = seedName
+        self.parents = parents
+    }
+
+    /// Equal candidates (every λ within 1e-6, same n̂) share a key.
+    var noveltyKey: NoveltyKey { NoveltyKey(lambda: lambda.map { Int64(($0 * 1e6).rounded()) }, startTokens: startTokens) }
+
+    public var isMonotone: Bool { zip(lambda, lambda.dropFirst()).allSatisfy { $0 <= $1 } }
+}
+
+struct NoveltyKey: Hashable {
+    var lambda: [Int64]
+    var startTokens: Int
+}
+
+/// What evaluating a candidate gave.
+public enum Outcome: Sendable, Equatable {
+    /// Every sample scored: the perplexity and each sample's NLL sum.
+    case scored(perplexity: Double, sampleNLL: [Double])
+    /// Scoring stopped early: the perplexity of the samples scored so far.
+    case rejected(partialPerplexity: Double, sampleNLL: [Double])
+    /// NaN or infinite perplexity.
+    case infeasible
+
+    public var perplexity: Double? {
+        if case let .scored(p, _) = self { return p }
+        return nil
+    }
+
+    /// The partial perplexity of a rejected candidate.
+    public var partialPerplexity: Double? {
+        if case let .rejected(p, _) = self { return p }
+        return nil
+    }
+}
+
+/// A candidate with its id (its position in the search, from 0) and outcome.
+public struct Evaluated: Sendable, Equatable {
+    public var id: Int
+    public var candidate: Candidate
+    public var outcome: Outcome
+
+    public init(id: Int, candidate: Candidate, outcome: Outcome) {
+        self.id = id
+        self.candidate = candidate
+        self.outcome = outcome
+    }
+}
+
+/// Why the search cannot go on.
+public enum SearchError: Error, Equatable, CustomStringConvertible {
+    case invalidConfig([String])
+    case noveltyExhausted(step: Int, attempts: Int)
+    case noParents(step: Int)
+
+    public var description: String {
+        switch self {
+        case let .invalidConfig(problems): return "invalid search config: " + problems.joined(separator: "; ")
+        case let .noveltyExhausted(step, attempts):
+            return "step \(step): no new candidate after \(attempts) draws (the search space near the parents is exhausted; widen lambda_max or lower the step)"
+        case let .noParents(step): return "step \(step): every candidate so far is infeasible, nothing to breed from"
+        }
+    }
+}

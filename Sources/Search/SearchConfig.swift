@@ -1,0 +1,93 @@
+import Foundation
+
+/// The options of one LongRoPE search, with the paper's defaults
+/// (../shared/docs/longrope-search.md). Everything that decides the result is here, so a
+/// config and its seed fix the outcome.
+public struct SearchConfig: Codable, Sendable, Equatable {
+    /// Rotary pairs of the model (d/2).
+    public var pairs: Int
+    public var originalContext: Int
+    public var targetContext: Int
+    /// Upper bound of every λ_i (default 1 + s, the released code's).
+    public var lambdaMax: Double
+    /// Grid step of mutated values.
+    public var step: Double = 0.01
+    /// P: the size of the initial population.
+    public var population: Int = 64
+    /// k: candidates kept as parents.
+    public var parents: Int = 32
+    /// N1 and N2: mutants and crossovers bred per iteration.
+    public var mutations: Int = 16
+    public var crossovers: Int = 16
+    /// T: iterations after the initial population.
+    public var iterations: Int = 40
+    /// p: probability that a mutation resamples a given λ_i (and n̂).
+    public var mutationProbability: Double = 0.3
+    /// The n̂ values the search may use ([0] = off, the default).
+    public var startTokenChoices: [Int] = [0]
+    /// m, fixed for the whole search (default sqrt(1 + ln s / ln L_orig)).
+    public var attentionFactor: Double
+    /// Seed of every random draw.
+    public var seed: UInt64
+    /// K: windows of the target length scored per candidate.
+    public var samples: Int = 5
+    /// Stop scoring a candidate once its partial perplexity is clearly out of the top k.
+    public var earlyRejection: Bool = true
+    /// How much worse than the k-th parent on the same windows a partial score must be (0.05 = 5%).
+    public var rejectionMargin: Double = 0.05
+    /// Stop after this many candidates have been evaluated (nil = run every iteration).
+    public var budget: Int?
+    /// Extra seed vectors (for example another search's best, rescaled), before the baselines.
+    public var extraSeeds: [[Double]] = []
+
+    /// s = target / original context.
+    public var scale: Double { Double(targetContext) / Double(originalContext) }
+
+    public init(pairs: Int, originalContext: Int, targetContext: Int, seed: UInt64 = 0,
+                lambdaMax: Double? = nil, attentionFactor: Double? = nil) {
+        self.pairs = pairs
+        self.originalContext = originalContext
+        self.targetContext = targetContext
+        self.seed = seed
+        let s = Double(targetContext) / Double(originalContext)
+        self.lambdaMax = lambdaMax ?? 1 + s
+        self.attentionFactor = attentionFactor
+            ?? (s <= 1 ? 1 : (1 + log(s) / log(Double(originalContext))).squareRoot())
+    }
+
+    /// Sizes the search for a population P with the paper's ratios: k = P/2, N1 = N2 = P/4.
+    public mutating func setPopulation(_ p: Int) {
+        population = p
+        parents = max(2, p / 2)
+        mutations = max(1, p / 4)
+        crossovers = max(1, p / 4)
+    }
+
+    /// Steps of the search: the initial population, then mutants and crossovers per iteration.
+    public var stepCount: Int { 1 + 2 * iterations }
+
+    /// Why a config cannot run.
+    public func problems() -> [String] {
+        var out: [String] = []
+        if pairs < 1 { out.append("pairs must be at least 1") }
+        if originalContext < 1 || targetContext < 2 { out.append("contexts must be positive") }
+        if !(lambdaMax >= 1 && lambdaMax.isFinite) { out.append("lambda_max must be finite and ≥ 1") }
+        if !(step > 0 && step.isFinite) { out.append("step must be > 0") }
+        if population < 2 { out.append("population must be at least 2") }
+        if parents < 2 || parents > population { out.append("parents must be between 2 and the population") }
+        if mutations < 0 || crossovers < 0 || mutations + crossovers == 0 && iterations > 0 {
+            out.append("mutations and crossovers must be ≥ 0, not both 0")
+        }
+        if iterations < 0 { out.append("iterations must be ≥ 0") }
+        if !(0...1).contains(mutationProbability) { out.append("mutation probability must be in [0, 1]") }
+        if startTokenChoices.isEmpty || startTokenChoices.contains(where: { $0 < 0 }) {
+            out.append("n_hat choices must be non-empty and ≥ 0")
+        }
+        if !(attentionFactor > 0 && attentionFactor.isFinite) { out.append("attention factor must be finite and > 0") }
+        if samples < 1 { out.append("samples must be at least 1") }
+        if !(rejectionMargin >= 0) { out.append("rejection margin must be ≥ 0") }
+        if let budget, budget < 1 { out.append("budget must be at least 1") }
+        for seed in extraSeeds where seed.count != pairs { out.append("an extra seed has \(seed.count) factors, not \(pairs)") }
+        return out
+    }
+}

@@ -1,0 +1,98 @@
+import Foundation
+import Testing
+import Evaluator
+import RoPE
+import TestSupport
+
+/// Perplexities measured with llama.cpp (../shared/reference), reproduced with `--protocol llamacpp`.
+struct ReferenceRow: Sendable, CustomStringConvertible {
+    var label: String
+    var context: Int
+    var perplexity: Double
+    var description: String { "\(label) @ \(context)" }
+
+    /// The scaling a row's label names ("none", "PI s=4", "NTK alpha=8", "YaRN s=16").
+    func scaling(_ model: LlamaModel, originalContext: Int) -> RoPEScaling {
+        let value = Double(label.split(separator: "=").last ?? "1") ?? 1
+        switch label.split(separator: " ").first {
+        case "PI": return .linear(pairs: model.pairs, scale: value)
+        case "NTK": return .ntk(pairs: model.pairs, alpha: value)
+        case "YaRN": return .yarn(geometry: model.geometry, scale: value, originalContext: originalContext)
+        default: return .none(pairs: model.pairs)
+        }
+    }
+
+    static func load(_ name: String) -> [ReferenceRow] {
+        guard let url = TestPaths.sharedFile("reference/\(name)"),
+              let text = try? String(contentsOf: url, encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").dropFirst().compactMap { line in
+            let fields = line.split(separator: "\t").map(String.init)
+            guard fields.count >= 4, let context = Int(fields[2]),
+                  let ppl = Double(fields[3].split(separator: " ").first ?? "") else { return nil }
+            return ReferenceRow(label: fields[0], context: context, perplexity: ppl)
+        }
+    }
+}
+
+/// Loads each model once for all its rows.
+actor ModelCache {
+    static let shared = ModelCache()
+    private var models: [String: LlamaModel] = [:]
+    func model(_ path: String) throws -> LlamaModel {
+        if let model = models[path] { return model }
+        let model = try LlamaModel(path: path, threads: 2)
+        models[path] = model
+        return model
+    }
+}
+
+func textBytes(_ relative: String, prefix: Int? = nil, from: Int? = nil) -> String? {
+    guard let url = TestPaths.sharedFile(relative), let data = try? Data(contentsOf: url) else { return nil }
+    var slice = data[...]
+    if let from { slice = slice.dropFirst(from) }
+    if let prefix { slice = slice.prefix(prefix) }
+    return String(decoding: slice, as: UTF8.self)
+}
+
+@Suite(.serialized) struct ReferencePerplexityTests {
+    @Test(arguments: ReferenceRow.load("stories260K-val200k.tsv"))
+    func stories260K(row: ReferenceRow) async throws {
+        guard let modelURL = TestPaths.sharedFile("models/stories260K.gguf"),
+              let text = textBytes("text/tinystories-valid.txt", prefix: 200_000) else { return }
+        let model = try await ModelCache.shared.model(modelURL.path)
+        let windows = try TextWindows(text: text, model: model, context: row.context, protocol: .llamacpp, samples: nil)
+        let result = try model.perplexity(windows.windows, scaling: row.scaling(model, originalContext: 512))
+        let error = abs(result.perplexity - row.perplexity) / row.perplexity
+        #expect(error < 0.005, "\(row): ours \(result.perplexity), llama.cpp \(row.perplexity)")
+    }
+
+    @Test(arguments: ReferenceRow.load("tinystories3M-valend.tsv"))
+    func tinyStories3M(row: ReferenceRow) async throws {
+        guard let modelURL = TestPaths.sharedFile("models/tinystories-3M-ctx256.gguf"),
+              let text = textBytes("text/tinystories-valid.txt", from: 700_000) else { return }
+        let model = try await ModelCache.shared.model(modelURL.path)
+        let windows = try TextWindows(text: text, model: model, context: row.context, protocol: .llamacpp, samples: nil)
+        let result = try model.perplexity(windows.windows, scaling: row.scaling(model, originalContext: 256))
+        let error = abs(result.perplexity - row.perplexity) / row.perplexity
+        #expect(error < 0.005, "\(row): ours \(result.perplexity), llama.cpp \(row.perplexity)")
+    }
+
+    @Test(arguments: ReferenceRow.load("smollm2-frank60k.tsv"))
+    func smolLM2(row: ReferenceRow) async throws {
+        guard let modelURL = TestPaths.smolLM2,
+              let text = textBytes("text/frankenstein.txt", prefix: 60_000) else { return }
+        let model = try await ModelCache.shared.model(modelURL.path)
+        let windows = try TextWindows(text: text, model: model, context: row.context, protocol: .llamacpp, samples: nil)
+        let result = try model.perplexity(windows.windows, scaling: row.scaling(model, originalContext: 8192))
+        let error = abs(result.perplexity - row.perplexity) / row.perplexity
+        // llama.cpp rounds activations to 8 bits for quantised weights; we keep them in f32.
+        #expect(error < 0.02, "\(row): ours \(result.perplexity), llama.cpp \(row.perplexity)")
+    }
+
+    @Test func everyReferenceFileHasRows() {
+        guard TestPaths.sharedFile("reference/stories260K-val200k.tsv") != nil else { return }
+        #expect(ReferenceRow.load("stories260K-val200k.tsv").count == 9)
+        #expect(ReferenceRow.load("tinystories3M-valend.tsv").count == 13)
+        #expect(ReferenceRow.load("smollm2-frank60k.tsv").count == 1)
+    }
+}

@@ -1,0 +1,34 @@
+import Foundation
+import Testing
+import GGUF
+import TestSupport
+
+@Suite struct RoundTripTests {
+    @Test func aCopyReadsBackTheSame() throws {
+        guard let model = TestPaths.sharedFile("models/stories260K.gguf") else { return }
+        let file = try GGUFFile(path: model.path)
+        var writer = GGUFWriter(copying: file)
+        writer.set("llama.rope.scaling.attn_factor", .float32(1.25))
+        let url = temporaryDirectory().appendingPathComponent("copy.gguf")
+        try writer.write(to: url.path)
+        let copy = try GGUFFile(path: url.path)
+        #expect(copy.tensors.count == file.tensors.count)
+        #expect(copy.metadata["llama.rope.scaling.attn_factor"] == .float32(1.25))
+        #expect(copy.metadata["tokenizer.ggml.tokens"] == file.metadata["tokenizer.ggml.tokens"])
+        for (a, b) in zip(file.tensors, copy.tensors) {
+            #expect(a.name == b.name && a.type == b.type && a.shape == b.shape)
+            #expect(memcmp(a.data, b.data, a.byteCount) == 0, "\(a.name) bytes")
+        }
+    }
+
+    @Test func metadataOfTheSharedModel() throws {
+        guard let model = TestPaths.sharedFile("models/stories260K.gguf") else { return }
+        let file = try GGUFFile(path: model.path)
+        #expect(try file.requireString("general.architecture") == "llama")
+        #expect(try file.requireInt("llama.embedding_length") == 64)
+        #expect(try file.requireInt("llama.block_count") == 5)
+        #expect(try file.requireInt("llama.attention.head_count_kv") == 4)
+        #expect(try file.requireInt("llama.context_length") == 2048)
+        #expect(file.tensor("token_embd.weight")?.shape == [64, 512])
+    }
+}
