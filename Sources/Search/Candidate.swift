@@ -22,12 +22,13 @@ public struct Candidate: Sendable, Equatable, Codable {
     }
 
     /// Equal candidates (every λ within 1e-6, same n̂) share a key.
-    var noveltyKey: NoveltyKey { NoveltyKey(lambda: lambda.map { Int64(($0 * 1e6).rounded()) }, startTokens: startTokens) }
+    public var noveltyKey: NoveltyKey { NoveltyKey(lambda: lambda.map { Int64(($0 * 1e6).rounded()) }, startTokens: startTokens) }
 
     public var isMonotone: Bool { zip(lambda, lambda.dropFirst()).allSatisfy { $0 <= $1 } }
 }
 
-struct NoveltyKey: Hashable {
+/// Identifies a candidate up to 1e-6 in every λ.
+public struct NoveltyKey: Hashable, Sendable {
     var lambda: [Int64]
     var startTokens: Int
 }

@@ -109,7 +109,7 @@ public enum SearchEngine {
     /// Resamples each λ_i with probability p uniformly on the grid between its neighbours'
     /// current values (λ_{−1} = 1, λ_{d/2} = λ_max), so the child stays monotone; n̂ likewise
     /// from the allowed choices.
-    static func mutate(_ parent: Candidate, config: SearchConfig, rng: inout SplitMix64) -> Candidate {
+    public static func mutate(_ parent: Candidate, config: SearchConfig, rng: inout SplitMix64) -> Candidate {
         var lambda = parent.lambda
         let n = lambda.count
         for i in 0..<n where rng.unit() < config.mutationProbability {
@@ -118,7 +118,7 @@ public enum SearchEngine {
             let first = (low / config.step - 1e-9).rounded(.up), last = (high / config.step + 1e-9).rounded(.down)
             guard first <= last else { continue }
             let k = Double(rng.below(Int(last - first) + 1))
-            lambda[i] = min(max((first + k) * config.step, low), high)
+            lambda[i] = min(max(gridValue(first + k, step: config.step), low), high)
         }
         var startTokens = parent.startTokens
         if config.startTokenChoices.count > 1, rng.unit() < config.mutationProbability {
@@ -130,8 +130,8 @@ public enum SearchEngine {
     /// Starts from the better of two random parents and takes each gene from the other with
     /// probability ½; a child that is not monotone or not new is redrawn, and after 20 draws
     /// the better parent is mutated instead.
-    static func crossover(_ parents: [Evaluated], config: SearchConfig, rng: inout SplitMix64,
-                          seen: Set<NoveltyKey>) -> Candidate {
+    public static func crossover(_ parents: [Evaluated], config: SearchConfig, rng: inout SplitMix64,
+                                 seen: Set<NoveltyKey>) -> Candidate {
         let a = rng.below(parents.count)
         var b = rng.below(parents.count - 1)
         if b >= a { b += 1 }
@@ -146,6 +146,13 @@ public enum SearchEngine {
             if child.isMonotone, !seen.contains(child.noveltyKey) { return child }
         }
         return withParents(mutate(better.candidate, config: config, rng: &rng), [better.id])
+    }
+
+    /// `index · step`, computed as `index / (1/step)` when 1/step is whole, so that 0.01-steps
+    /// give the doubles nearest to their decimals (57 → 0.57, not 0.5700000000000001).
+    static func gridValue(_ index: Double, step: Double) -> Double {
+        let inverse = (1 / step).rounded()
+        return abs(inverse - 1 / step) < 1e-9 ? index / inverse : index * step
     }
 
     static func withParents(_ candidate: Candidate, _ parents: [Int]) -> Candidate {

@@ -1,0 +1,145 @@
+import Testing
+import Foundation
+import Search
+
+/// A fake fitness: distance to a hidden optimum, so a working search must approach it.
+func fakePerplexity(_ c: Candidate) -> Double {
+    let target = (0..<c.lambda.count).map { 1 + 7 * Double($0) / Double(c.lambda.count - 1) }
+    return 2 + zip(c.lambda, target).map { ($0 - $1) * ($0 - $1) }.reduce(0, +)
+}
+
+func seeds(_ config: SearchConfig) -> [Candidate] {
+    let s = config.scale, n = config.pairs
+    return [Candidate(lambda: Array(repeating: s, count: n), operation: .seed, seedName: "pi"),
+            Candidate(lambda: (0..<n).map { pow(s, Double($0) / Double(n - 1)) }, operation: .seed, seedName: "ntk")]
+}
+
+/// Runs a whole search against the fake fitness.
+func run(_ config: SearchConfig) throws -> [Evaluated] {
+    var history: [Evaluated] = []
+    for step in 0..<config.stepCount {
+        for candidate in try SearchEngine.breed(step: step, config: config, seeds: seeds(config), history: history) {
+            let p = fakePerplexity(candidate)
+            history.append(Evaluated(id: history.count, candidate: candidate,
+                                     outcome: .scored(perplexity: p, sampleNLL: [p])))
+        }
+    }
+    return history
+}
+
+func smallConfig(seed: UInt64 = 7) -> SearchConfig {
+    var config = SearchConfig(pairs: 8, originalContext: 512, targetContext: 4096, seed: seed)
+    config.setPopulation(16)
+    config.iterations = 10
+    config.samples = 1
+    return config
+}
+
+@Suite struct SearchEngineTests {
+    @Test func defaultsAreThePapers() {
+        let config = SearchConfig(pairs: 64, originalContext: 4096, targetContext: 32768)
+        #expect(config.population == 64 && config.parents == 32)
+        #expect(config.mutations == 16 && config.crossovers == 16 && config.iterations == 40)
+        #expect(config.mutationProbability == 0.3 && config.step == 0.01)
+        #expect(config.lambdaMax == 9)
+        #expect(abs(config.attentionFactor - (1 + log(8.0) / log(4096.0)).squareRoot()) < 1e-12)
+        #expect(config.stepCount == 81)
+    }
+
+    @Test func aSeedFixesTheResult() throws {
+        let a = try run(smallConfig(seed: 3)), b = try run(smallConfig(seed: 3)), c = try run(smallConfig(seed: 4))
+        #expect(a == b)
+        #expect(a != c)
+    }
+
+    @Test func everyCandidateIsMonotoneBoundedAndNew() throws {
+        let config = smallConfig()
+        let history = try run(config)
+        #expect(history.count == 16 + 10 * 8)
+        var keys = Set<NoveltyKey>()
+        for e in history {
+            #expect(e.candidate.isMonotone)
+            #expect(e.candidate.lambda.allSatisfy { $0 >= 1 && $0 <= config.lambdaMax })
+            #expect(keys.insert(e.candidate.noveltyKey).inserted, "candidate \(e.id) repeats an earlier one")
+        }
+    }
+
+    @Test func theSearchImprovesOnItsSeeds() throws {
+        let history = try run(smallConfig())
+        let seedBest = history.filter { $0.candidate.operation == .seed }.compactMap(\.outcome.perplexity).min()!
+        let best = try #require(SearchEngine.best(history))
+        #expect(best.outcome.perplexity! < seedBest)
+        #expect(history.contains { $0.candidate.operation == .crossover })
+        #expect(history.contains { $0.candidate.operation == .mutation && !$0.candidate.parents.isEmpty })
+    }
+
+    @Test func initialPopulationHoldsTheSeedsFirst() throws {
+        let config = smallConfig()
+        let first = try SearchEngine.breed(step: 0, config: config, seeds: seeds(config), history: [])
+        #expect(first.count == 16)
+        #expect(first[0].seedName == "pi" && first[0].operation == .seed)
+        #expect(first[1].seedName == "ntk")
+        #expect(first[2...].allSatisfy { $0.operation == .mutation })
+    }
+
+    @Test func parentsAreTheKBestAndInfeasibleOnesAreLeftOut() {
+        let c = Candidate(lambda: [1], operation: .seed)
+        let history = [
+            Evaluated(id: 0, candidate: c, outcome: .scored(perplexity: 5, sampleNLL: [])),
+            Evaluated(id: 1, candidate: c, outcome: .infeasible),
+            Evaluated(id: 2, candidate: c, outcome: .scored(perplexity: 3, sampleNLL: [])),
+            Evaluated(id: 3, candidate: c, outcome: .rejected(partialPerplexity: 1, sampleNLL: [])),
+            Evaluated(id: 4, candidate: c, outcome: .scored(perplexity: 3, sampleNLL: [])),
+        ]
+        #expect(SearchEngine.ranked(history).map(\.id) == [2, 4, 0, 3])
+        #expect(SearchEngine.best(history)?.id == 2)
+    }
+
+    @Test func mutationStaysBetweenNeighbours() {
+        var config = smallConfig()
+        config.mutationProbability = 1
+        var rng = SplitMix64(seed: 1)
+        let parent = Candidate(lambda: [1, 2, 3, 4, 5, 6, 7, 8], operation: .seed)
+        for _ in 0..<200 {
+            let child = SearchEngine.mutate(parent, config: config, rng: &rng)
+            #expect(child.isMonotone)
+            #expect(child.lambda.allSatisfy { abs($0 * 100 - ($0 * 100).rounded()) < 1e-9 })
+        }
+    }
+
+    @Test func earlyRejectionComparesTheSameWindows() {
+        var config = smallConfig()
+        config.samples = 4
+        config.rejectionMargin = 0.05
+        let reference = [100.0, 100, 100, 100]
+        // 2 samples of 50 tokens: 10% worse in NLL per token is far above ln(1.05).
+        #expect(SearchEngine.shouldReject(partial: [105, 105], reference: reference, tokensPerSample: 50, config: config))
+        #expect(!SearchEngine.shouldReject(partial: [100.5, 100.5], reference: reference, tokensPerSample: 50, config: config))
+        // Never after the last sample, never without a sample.
+        #expect(!SearchEngine.shouldReject(partial: [200, 200, 200, 200], reference: reference, tokensPerSample: 50, config: config))
+        #expect(!SearchEngine.shouldReject(partial: [], reference: reference, tokensPerSample: 50, config: config))
+        config.earlyRejection = false
+        let history = (0..<20).map { Evaluated(id: $0, candidate: Candidate(lambda: [1], operation: .seed),
+                                               outcome: .scored(perplexity: Double($0), sampleNLL: [Double($0)])) }
+        #expect(SearchEngine.rejectionReference(history, config: config) == nil)
+        config.earlyRejection = true
+        #expect(SearchEngine.rejectionReference(history, config: config) == [Double(config.parents - 1)])
+    }
+
+    @Test func invalidConfigsAreRefused() {
+        var config = smallConfig()
+        config.parents = 1
+        config.samples = 0
+        #expect(throws: SearchError.self) { try SearchEngine.breed(step: 0, config: config, seeds: [], history: []) }
+        #expect(config.problems().count == 2)
+    }
+
+    @Test func exhaustedNoveltyIsAnErrorNotAHang() {
+        // One pair bounded to [1, 1.02] has three grid points: a population of 10 cannot be new.
+        var config = SearchConfig(pairs: 1, originalContext: 512, targetContext: 1024, seed: 1, lambdaMax: 1.02)
+        config.setPopulation(10)
+        #expect(throws: SearchError.noveltyExhausted(step: 0, attempts: 200)) {
+            try SearchEngine.breed(step: 0, config: config, seeds: [Candidate(lambda: [1], operation: .seed)], history: [])
+        }
+    }
+}
