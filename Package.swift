@@ -15,6 +15,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
     ],
     targets: [
         // The scaling model: λ per rotary pair, n̂, m; every baseline; validation.
@@ -30,9 +31,15 @@ let package = Package(
                 swiftSettings: nativeSwift),
         // The evolutionary search: pure, seeded, no I/O and no clock.
         .target(name: "Search"),
+        // SHA-256 of model and text files.
+        .target(name: "Digest"),
+        // SQLite store of searches, candidates, evaluations and baselines.
+        .target(name: "Store", dependencies: ["Search", .product(name: "GRDB", package: "GRDB.swift")]),
+        // Runs searches: breeds with Search, records with Store, evaluates through workers.
+        .target(name: "Coordinator", dependencies: ["Search", "Store", "Evaluator", "RoPE", "Digest", "GGUF"]),
         // Subcommands of the `longrope` executable.
         .target(name: "CLI", dependencies: [
-            "RoPE", "GGUF", "Tokenizer", "Evaluator",
+            "RoPE", "GGUF", "Tokenizer", "Evaluator", "Search", "Store", "Coordinator", "Digest",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "longrope", dependencies: ["CLI"]),
@@ -47,6 +54,8 @@ let package = Package(
         .testTarget(name: "EvaluatorTests", dependencies: ["Evaluator", "GGUF", "Tokenizer", "RoPE", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
         .testTarget(name: "SearchTests", dependencies: ["Search"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "Search", "Digest", "TestSupport"]),
+        .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "Store", "Search", "Evaluator", "RoPE", "GGUF", "TestSupport"]),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
     ]
 )

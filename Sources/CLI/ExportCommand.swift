@@ -1,0 +1,83 @@
+import ArgumentParser
+import Coordinator
+import Digest
+import Foundation
+import GGUF
+import RoPE
+import Store
+
+/// `longrope export`: a search's best factors as JSON, HF rope_scaling, CSV or a GGUF copy.
+struct ExportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export",
+        abstract: "Export a search's best factors: json, hf (rope_scaling), csv, or gguf (a model copy llama.cpp loads).")
+
+    enum Format: String, ExpressibleByArgument, CaseIterable { case json, hf, csv, gguf }
+
+    @Option(help: "SQLite database of the search.") var db: String
+    @Option(help: "Search id (default: the most recent).") var search: Int64?
+    @Option(help: "json, hf, csv or gguf.") var format: Format
+    @Option(help: "Output file (`-` for standard output; not for gguf).") var out: String
+    @Option(help: "For gguf: the model to copy (default: the search's model; its sha256 must match).") var model: String?
+    @Option(help: "For hf: the search at the original length whose best gives the short factors (default: found in the database, else all 1).")
+    var shortSearch: Int64?
+
+    func run() throws {
+        guard FileManager.default.fileExists(atPath: db) else { throw CLIError("no database at \(db)") }
+        let store = try SearchStore(path: db)
+        let searches = try store.searches()
+        guard let record = search.map({ id in searches.first { $0.id == id } }) ?? searches.last else {
+            throw CLIError(search.map { "no search \($0) in \(db)" } ?? "no search in \(db)")
+        }
+        let geometry = RoPEGeometry(rotaryDimension: 2 * record.config.pairs, base: 1)
+        let summary = try SearchRunner(store: store, searchID: record.id, geometry: geometry).summary()
+        guard summary.perplexity != nil else { throw CLIError("search \(record.id) has no scored candidate yet") }
+        if summary.startTokens > 0 { FileHandle.standardError.write(Data("note: \(Exporter.nHatNote(summary.startTokens))\n".utf8)) }
+
+        let text: String
+        switch format {
+        case .json: text = Exporter.json(summary) + "\n"
+        case .csv: text = Exporter.csv(summary)
+        case .hf:
+            let short = try shortFactors(store: store, searches: searches, record: record)
+            text = Exporter.huggingFace(summary, shortFactors: short) + "\n"
+        case .gguf:
+            guard out != "-" else { throw CLIError("--format gguf needs a file for --out") }
+            let modelPath = model ?? record.modelPath
+            guard FileManager.default.fileExists(atPath: modelPath) else { throw CLIError("model \(modelPath) not found (pass --model)") }
+            let hash = try SHA256.hex(fileAt: modelPath)
+            guard hash == record.modelSHA256 else {
+                throw CLIError("\(modelPath) is not the model search \(record.id) ran on (sha256 \(hash.prefix(12))… ≠ \(record.modelSHA256.prefix(12))…)")
+            }
+            do { try Exporter.gguf(summary, model: try GGUFFile(path: modelPath), to: out) }
+            catch { throw CLIError("cannot export: \(error)") }
+            print("wrote \(out): rope_freqs.weight = λ (\(summary.lambda.count) pairs), attn_factor = \(summary.attentionFactor), context_length = \(summary.targetContext)")
+            return
+        }
+        if out == "-" { print(text, terminator: "") }
+        else {
+            do { try Data(text.utf8).write(to: URL(fileURLWithPath: out), options: .atomic) }
+            catch { throw CLIError("cannot write \(out): \(error.localizedDescription)") }
+            print("wrote \(out)")
+        }
+    }
+
+    /// The best λ of a search at the original length on the same model, if any.
+    func shortFactors(store: SearchStore, searches: [SearchRecord], record: SearchRecord) throws -> [Double]? {
+        let candidates = searches.filter {
+            $0.id != record.id && $0.modelSHA256 == record.modelSHA256
+                && $0.config.targetContext == record.config.originalContext && $0.config.pairs == record.config.pairs
+        }
+        let chosen: SearchRecord?
+        if let shortSearch {
+            guard let found = searches.first(where: { $0.id == shortSearch }) else { throw CLIError("no search \(shortSearch) in \(db)") }
+            chosen = found
+        } else {
+            chosen = candidates.last
+        }
+        guard let chosen else { return nil }
+        let geometry = RoPEGeometry(rotaryDimension: 2 * chosen.config.pairs, base: 1)
+        let summary = try SearchRunner(store: store, searchID: chosen.id, geometry: geometry).summary()
+        return summary.lambda.isEmpty ? nil : summary.lambda
+    }
+}

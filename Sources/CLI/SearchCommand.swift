@@ -1,0 +1,206 @@
+import ArgumentParser
+import Coordinator
+import Digest
+import Evaluator
+import Foundation
+import RoPE
+import Search
+import Store
+
+/// `longrope search`: a LongRoPE search on this machine, stored in SQLite, resumable.
+struct SearchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "search",
+        abstract: "Search per-pair RoPE factors that beat PI, NTK and YaRN at a target context.",
+        discussion: """
+            Baselines are scored first, then the evolutionary search runs with in-process evaluation. \
+            Every result is stored in --db as it is made: run the same command again to resume \
+            (also after a crash or kill); it ends with the same result as an uninterrupted run. \
+            A config file (--config, see configs/) can replace the flags; flags given override it.
+            """)
+
+    @Option(help: "Config file (TOML subset, see configs/).") var config: String?
+    @Option(help: "GGUF model.") var model: String?
+    @Option(help: "UTF-8 text whose windows are the fitness.") var text: String?
+    @Option(help: "Bytes of the text to skip (for text the model never saw).") var textOffset: Int?
+    @Option(help: "The context the model was trained at.") var originalContext: Int?
+    @Option(help: "The context to extend to.") var targetContext: Int?
+    @Option(help: "SQLite database (created if missing).") var db: String?
+    @Option(help: "Random seed (default 0).") var seed: UInt64?
+    @Option(help: "Windows of the target length per candidate (default 5).") var samples: Int?
+    @Option(help: "Initial population P (default 64); parents P/2, mutants and crossovers P/4.") var population: Int?
+    @Option(help: "Iterations T (default 40).") var iterations: Int?
+    @Option(help: "Stop after this many candidates.") var budget: Int?
+    @Option(help: "Upper bound of λ (default 1 + s).") var lambdaMax: Double?
+    @Option(help: "Attention factor m (default sqrt(1 + ln s / ln L)).") var attentionFactor: Double?
+    @Option(help: "Allowed n̂ values, comma-separated (default 0: off).") var nHat: String?
+    @Option(help: "Seed the population with another search's best, rescaled to this target.") var seedFrom: Int64?
+    @Flag(inversion: .prefixedNo, help: "Stop scoring candidates whose partial perplexity is out of the top k.")
+    var earlyRejection: Bool?
+    @Option(help: "Threads (default: all cores).") var threads: Int?
+    @Option(help: "Write the result JSON here.") var out: String?
+
+    static let configKeys: Set<String> = [
+        "model", "text", "text_offset", "original_context", "target_context", "db", "seed", "samples",
+        "population", "iterations", "budget", "lambda_max", "attention_factor", "n_hat", "seed_from",
+        "early_rejection", "threads", "out", "name"]
+
+    func run() async throws {
+        let file = try config.map { try ConfigFile(path: $0, allowedKeys: Self.configKeys) }
+        func required<T>(_ flag: T?, _ key: String, _ read: (ConfigFile) throws -> T?) throws -> T {
+            if let flag { return flag }
+            if let file, let value = try read(file) { return value }
+            throw CLIError("missing --\(key.replacingOccurrences(of: "_", with: "-")) (or \(key) in a config file)")
+        }
+        func path(_ flag: String?, _ key: String) throws -> String {
+            if let flag { return flag }
+            if let file, let value = try file.string(key) { return file.resolve(value) }
+            throw CLIError("missing --\(key) (or \(key) in a config file)")
+        }
+        let modelPath = try path(model, "model"), textPath = try path(text, "text"), dbPath = try path(db, "db")
+        let original = try required(originalContext, "original_context") { try $0.int("original_context") }
+        let target = try required(targetContext, "target_context") { try $0.int("target_context") }
+        let offset = try textOffset ?? file?.int("text_offset") ?? 0
+        let threadCount = try threads ?? file?.int("threads") ?? ProcessInfo.processInfo.activeProcessorCount
+        guard original >= 2, target >= 2 else { throw CLIError("contexts must be at least 2 tokens") }
+        guard threadCount >= 1 else { throw CLIError("--threads must be at least 1") }
+        guard offset >= 0 else { throw CLIError("--text-offset must be ≥ 0") }
+
+        let model = try loadModel(modelPath, threads: threadCount)
+        var searchConfig = SearchConfig(pairs: model.pairs, originalContext: original, targetContext: target,
+                                        seed: try seed ?? file?.int("seed").map { UInt64($0) } ?? 0,
+                                        lambdaMax: try lambdaMax ?? file?.double("lambda_max"),
+                                        attentionFactor: try attentionFactor ?? file?.double("attention_factor"))
+        if let p = try population ?? file?.int("population") { searchConfig.setPopulation(p) }
+        if let t = try iterations ?? file?.int("iterations") { searchConfig.iterations = t }
+        if let k = try samples ?? file?.int("samples") { searchConfig.samples = k }
+        searchConfig.budget = try budget ?? file?.int("budget")
+        if let e = try earlyRejection ?? file?.bool("early_rejection") { searchConfig.earlyRejection = e }
+        if let list = nHat {
+            let values = list.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard values.allSatisfy({ $0 != nil }) else { throw CLIError("--n-hat takes whole numbers separated by commas") }
+            searchConfig.startTokenChoices = values.map { $0! }
+        } else if let list = try file?.ints("n_hat") {
+            searchConfig.startTokenChoices = list
+        }
+        let problems = searchConfig.problems()
+        guard problems.isEmpty else { throw CLIError("invalid search: " + problems.joined(separator: "; ")) }
+
+        let store: SearchStore
+        do { store = try SearchStore(path: dbPath) } catch { throw CLIError("cannot open database \(dbPath): \(error)") }
+        if let from = try seedFrom ?? file?.int("seed_from").map(Int64.init) {
+            searchConfig.extraSeeds = [try rescaledBest(store: store, searchID: from, to: searchConfig)]
+        }
+
+        // The text: checked for length before anything is stored.
+        guard let textData = FileManager.default.contents(atPath: textPath) else { throw CLIError("cannot read text file \(textPath)") }
+        guard offset < textData.count else { throw CLIError("--text-offset \(offset) is past the end of \(textPath) (\(textData.count) bytes)") }
+        let content = String(decoding: textData.dropFirst(offset), as: UTF8.self)
+        let evaluator: LocalEvaluator
+        do {
+            evaluator = try LocalEvaluator(model: model, text: content, targetContext: target, samples: searchConfig.samples)
+        } catch { throw CLIError("\(textPath): \(error)") }
+
+        let modelHash = try SHA256.hex(fileAt: modelPath)
+        let textHash = SHA256.hex(textData)
+        let name = try file?.string("name") ?? "\(URL(fileURLWithPath: modelPath).lastPathComponent) \(original)→\(target)"
+        let searchID = try findOrCreate(store: store, name: name, config: searchConfig, modelPath: modelPath,
+                                        modelHash: modelHash, textPath: textPath, offset: offset, textHash: textHash)
+        let runner = SearchRunner(store: store, searchID: searchID, geometry: model.geometry)
+        let bar = SearchProgressBar(total: searchConfig.budget.map { min($0, searchConfig.population + searchConfig.iterations * (searchConfig.mutations + searchConfig.crossovers)) }
+                                    ?? searchConfig.population + searchConfig.iterations * (searchConfig.mutations + searchConfig.crossovers))
+        FileHandle.standardError.write(Data("search \(searchID): \(name), s = \(searchConfig.scale), \(searchConfig.samples) windows of \(target) tokens, seed \(searchConfig.seed), db \(dbPath)\n".utf8))
+        let started = Date()
+        let summary = try await runner.run(evaluator: evaluator) { bar.update($0) }
+        bar.finish()
+        let seconds = Date().timeIntervalSince(started)
+        try report(summary, seconds: seconds, out: try out ?? file?.string("out").map { file!.resolve($0) })
+    }
+
+    /// The stored search with this exact config, model and text, or a new one.
+    func findOrCreate(store: SearchStore, name: String, config: SearchConfig, modelPath: String, modelHash: String,
+                      textPath: String, offset: Int, textHash: String) throws -> Int64 {
+        if let existing = try store.searches().last(where: {
+            $0.config == config && $0.modelSHA256 == modelHash && $0.textSHA256 == textHash && $0.textOffset == offset
+        }) {
+            FileHandle.standardError.write(Data("resuming search \(existing.id) (\(existing.status.rawValue))\n".utf8))
+            return existing.id
+        }
+        return try store.createSearch(name: name, config: config, modelPath: modelPath, modelSHA256: modelHash,
+                                      textPath: textPath, textOffset: offset, textSHA256: textHash)
+    }
+
+    /// Another search's best λ, rescaled from its scale to this one (progressive extension).
+    func rescaledBest(store: SearchStore, searchID: Int64, to config: SearchConfig) throws -> [Double] {
+        guard let other = try store.search(searchID) else { throw CLIError("--seed-from \(searchID): no such search in the database") }
+        let summary = try SearchRunner(store: store, searchID: searchID,
+                                       geometry: RoPEGeometry(rotaryDimension: 2 * config.pairs, base: 1)).summary()
+        guard !summary.lambda.isEmpty else { throw CLIError("--seed-from \(searchID): that search has no scored candidate yet") }
+        guard summary.lambda.count == config.pairs else { throw CLIError("--seed-from \(searchID): it has \(summary.lambda.count) factors, this model \(config.pairs)") }
+        guard other.config.scale > 1 else { throw CLIError("--seed-from \(searchID): its scale is 1, nothing to rescale") }
+        return RoPEScaling(method: "seed", lambda: summary.lambda).rescaled(fromScale: other.config.scale, toScale: config.scale)
+            .lambda.map { min(max($0, 1), config.lambdaMax) }
+    }
+
+    func report(_ summary: SearchSummary, seconds: Double, out: String?) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        var object = try JSONSerialization.jsonObject(with: encoder.encode(summary)) as! [String: Any]
+        object["seconds"] = (seconds * 10).rounded() / 10
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])
+        if let out {
+            do { try data.write(to: URL(fileURLWithPath: out), options: .atomic) }
+            catch { throw CLIError("cannot write \(out): \(error.localizedDescription)") }
+        }
+        let baselineText = summary.baselines.sorted { $0.key < $1.key }
+            .map { "\($0.key) \($0.value.map { String(format: "%.4f", $0) } ?? "infeasible")" }.joined(separator: ", ")
+        print(String(format: "best ppl %.4f after %d candidates (%d units, %.0f s); baselines: %@",
+                     summary.perplexity ?? .nan, summary.evaluations, summary.units, seconds, baselineText))
+        if let out { print("result written to \(out)") } else { print(String(decoding: data, as: UTF8.self)) }
+    }
+}
+
+/// The search's progress on stderr: a bar with step, evaluations/s, time left and the best
+/// against the best baseline; one line every 10 s when stderr is not a terminal.
+final class SearchProgressBar: @unchecked Sendable {
+    let total: Int
+    let start = Date()
+    let isTerminal = isatty(2) != 0
+    private var last = Date.distantPast
+    private var firstDone: Int?
+    private let lock = NSLock()
+
+    init(total: Int) { self.total = max(1, total) }
+
+    func update(_ p: SearchProgress) {
+        lock.lock(); defer { lock.unlock() }
+        let now = Date()
+        if firstDone == nil { firstDone = p.candidatesDone - 1 }
+        let elapsed = now.timeIntervalSince(start)
+        let doneHere = max(0, p.candidatesDone - (firstDone ?? 0))
+        let rate = elapsed > 0 ? Double(doneHere) / elapsed : 0
+        let left = rate > 0 ? Double(total - p.candidatesDone) / rate : .nan
+        let fraction = min(1, Double(p.candidatesDone) / Double(total))
+        let width = 24
+        let filled = Int(fraction * Double(width))
+        let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
+        let best = p.best.map { String(format: "%.4f", $0) } ?? "—"
+        let baseline = p.bestBaseline.map { String(format: "%@ %.4f", p.bestBaselineMethod ?? "", $0) } ?? "—"
+        let line = String(format: "%@ %d/%d  step %d/%d  %.2f cand/s  %@ left  best %@ vs %@",
+                          bar, p.candidatesDone, total, p.step + 1, p.stepCount, rate,
+                          left.isFinite ? formatDuration(left) : "?", best, baseline)
+        if isTerminal {
+            FileHandle.standardError.write(Data("\r\u{1B}[K\(line)".utf8))
+        } else if now.timeIntervalSince(last) >= 10 {
+            last = now
+            FileHandle.standardError.write(Data("\(line)\n".utf8))
+        }
+    }
+
+    func finish() { if isTerminal { FileHandle.standardError.write(Data("\n".utf8)) } }
+}
+
+func formatDuration(_ seconds: Double) -> String {
+    let s = Int(seconds)
+    return s >= 3600 ? "\(s / 3600)h\(String(format: "%02d", (s % 3600) / 60))m" : s >= 60 ? "\(s / 60)m\(String(format: "%02d", s % 60))s" : "\(s)s"
+}

@@ -1,0 +1,80 @@
+import Foundation
+import GGUF
+import RoPE
+import Store
+
+/// Turns a search's best factors into the formats people load: our JSON, a Hugging Face
+/// `rope_scaling` object, CSV, and a GGUF copy of the model with the factors inside.
+public enum Exporter {
+    /// `longrope factors --format json`'s shape, plus the perplexity and the baselines.
+    public static func json(_ summary: SearchSummary) -> String {
+        var document = ScalingDocument(RoPEScaling(method: "longrope-search", lambda: summary.lambda,
+                                                   startTokens: summary.startTokens,
+                                                   attentionFactor: summary.attentionFactor),
+                                       originalContext: summary.originalContext, targetContext: summary.targetContext)
+        document.method = "longrope-search"
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        var object = try! JSONSerialization.jsonObject(with: encoder.encode(document)) as! [String: Any]
+        object["ppl"] = summary.perplexity
+        object["search_id"] = summary.searchID
+        object["baselines"] = summary.baselines.mapValues { $0 as Any? ?? NSNull() }
+        if summary.startTokens > 0 { object["note"] = nHatNote(summary.startTokens) }
+        let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// A Hugging Face `rope_scaling` of type `longrope`: long factors from this search, short
+    /// factors from a search at the original length when given, else all 1 (the original RoPE).
+    public static func huggingFace(_ summary: SearchSummary, shortFactors: [Double]?) -> String {
+        HuggingFaceRopeScaling(shortFactor: shortFactors ?? Array(repeating: 1, count: summary.lambda.count),
+                               longFactor: summary.lambda, originalContext: summary.originalContext,
+                               attentionFactor: summary.attentionFactor,
+                               factor: Double(summary.targetContext) / Double(summary.originalContext)).json()
+    }
+
+    public static func csv(_ summary: SearchSummary) -> String { csvLines(summary.lambda) }
+
+    public static func nHatNote(_ nHat: Int) -> String {
+        "n_hat = \(nHat): the first \(nHat) positions keep the original RoPE; llama.cpp and Hugging Face cannot express this, so their perplexity may differ from the search's"
+    }
+
+    /// Writes a copy of `model` with λ as `rope_freqs.weight` (multiplied into any factors the
+    /// model already had) and m as `{arch}.rope.scaling.attn_factor`; the scaling type becomes
+    /// `none` so llama.cpp applies exactly θ_i/λ_i, and `context_length` the target.
+    public static func gguf(_ summary: SearchSummary, model: GGUFFile, to path: String) throws {
+        let arch = try model.requireString("general.architecture")
+        let pairs = summary.lambda.count
+        let rotary = try model.int("\(arch).rope.dimension_count", default: 0)
+        let headDim = try model.int("\(arch).attention.key_length", default: 0)
+        let embedding = try model.requireInt("\(arch).embedding_length")
+        let heads = try model.requireInt("\(arch).attention.head_count")
+        let expectedPairs = (rotary > 0 ? rotary : headDim > 0 ? headDim : embedding / heads) / 2
+        guard pairs == expectedPairs else {
+            throw GGUFError.wrongTensorShape(tensor: "rope_freqs.weight", expected: [expectedPairs], got: [pairs])
+        }
+        // Factors the file already applies: rope_freqs and a linear scale.
+        var existing = [Double](repeating: 1, count: pairs)
+        if let tensor = model.tensor("rope_freqs.weight"), tensor.type == .f32, tensor.elementCount == pairs {
+            let values = tensor.data.assumingMemoryBound(to: Float.self)
+            for i in 0..<pairs { existing[i] = Double(values[i]) }
+        }
+        let type = try model.string("\(arch).rope.scaling.type") ?? "linear"
+        let factor = try model.double("\(arch).rope.scaling.factor", default: 0)
+        let linear = type == "linear" && factor > 0 ? factor : 1
+        let storedM = try model.double("\(arch).rope.scaling.attn_factor", default: 1)
+        let factors = (0..<pairs).map { Float(existing[$0] * linear * summary.lambda[$0]) }
+
+        var writer = GGUFWriter(copying: model)
+        writer.tensors.removeAll { $0.name == "rope_freqs.weight" }
+        writer.set("\(arch).rope.scaling.type", .string("none"))
+        writer.metadata.removeAll { $0.0 == "\(arch).rope.scaling.factor" || $0.0 == "\(arch).rope.scale_linear" }
+        writer.set("\(arch).rope.scaling.attn_factor", .float32(Float(storedM * summary.attentionFactor)))
+        writer.set("\(arch).rope.scaling.original_context_length", .uint32(UInt32(summary.originalContext)))
+        writer.set("\(arch).context_length", .uint32(UInt32(summary.targetContext)))
+        try factors.withUnsafeBytes { bytes in
+            writer.tensors.append(.init(name: "rope_freqs.weight", type: .f32, shape: [pairs], bytes: bytes))
+            try writer.write(to: path)
+        }
+    }
+}

@@ -1,0 +1,87 @@
+import Foundation
+import Search
+
+/// A search as stored.
+public struct SearchRecord: Sendable, Equatable {
+    public var id: Int64
+    public var name: String
+    public var config: SearchConfig
+    public var modelPath: String
+    public var modelSHA256: String
+    public var textPath: String
+    public var textOffset: Int
+    public var textSHA256: String
+    public var status: SearchStatus
+    public var createdAt: Date
+}
+
+public enum SearchStatus: String, Sendable, Codable, CaseIterable {
+    case queued, running, paused, done, failed, cancelled
+}
+
+/// A candidate as stored: the engine's `Candidate` plus where it stands.
+public struct CandidateRecord: Sendable, Equatable {
+    /// Row id in the database.
+    public var rowID: Int64
+    /// Position in the search (0, 1, …): the engine's `Evaluated.id`.
+    public var ordinal: Int
+    public var step: Int
+    public var candidate: Candidate
+    public var attentionFactor: Double
+    /// nil while samples are still to be scored.
+    public var outcome: Outcome?
+}
+
+/// One scored (candidate, sample) unit.
+public struct EvaluationRecord: Sendable, Equatable {
+    public var candidateRowID: Int64
+    public var sample: Int
+    /// nil when the loss was NaN or infinite.
+    public var nllSum: Double?
+    public var tokens: Int
+    public var seconds: Double
+    public var worker: String
+
+    public init(candidateRowID: Int64, sample: Int, nllSum: Double?, tokens: Int, seconds: Double, worker: String) {
+        self.candidateRowID = candidateRowID
+        self.sample = sample
+        self.nllSum = nllSum
+        self.tokens = tokens
+        self.seconds = seconds
+        self.worker = worker
+    }
+}
+
+/// A baseline method's perplexity on the search's windows.
+public struct BaselineRecord: Sendable, Equatable {
+    public var method: String
+    public var lambda: [Double]
+    public var startTokens: Int
+    public var attentionFactor: Double
+    /// nil when infeasible (NaN or infinite).
+    public var perplexity: Double?
+    public var sampleNLL: [Double]
+
+    public init(method: String, lambda: [Double], startTokens: Int, attentionFactor: Double,
+                perplexity: Double?, sampleNLL: [Double]) {
+        self.method = method
+        self.lambda = lambda
+        self.startTokens = startTokens
+        self.attentionFactor = attentionFactor
+        self.perplexity = perplexity
+        self.sampleNLL = sampleNLL
+    }
+}
+
+/// Why the store refused something.
+public enum StoreError: Error, CustomStringConvertible, Equatable {
+    case notFound(String)
+    case corrupt(String)
+
+    public var description: String {
+        switch self {
+        case let .notFound(what): return "\(what) not found"
+        case let .corrupt(what): return "corrupt database row: \(what)"
+        }
+    }
+}

@@ -1,0 +1,250 @@
+import Foundation
+import GRDB
+import Search
+
+/// The SQLite database of searches, candidates, evaluations and baselines (GRDB, WAL).
+///
+/// A search's whole state is rebuilt from these rows: candidates keep their step and ordinal,
+/// every scored (candidate, sample) unit is one row, and a candidate's outcome is written in
+/// the same transaction as its last unit, so a crash at any moment loses at most the unit in
+/// progress. NaN is stored explicitly as an `infeasible` status (SQLite turns NaN into NULL).
+public final class SearchStore: Sendable {
+    let pool: DatabasePool
+    public let path: String
+
+    public init(path: String) throws {
+        self.path = path
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(30)   // needed on Linux
+        pool = try DatabasePool(path: path, configuration: configuration)
+        try Self.migrator.migrate(pool)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE search (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    name TEXT NOT NULL,
+                    config TEXT NOT NULL,
+                    model_path TEXT NOT NULL, model_sha256 TEXT NOT NULL,
+                    text_path TEXT NOT NULL, text_offset INTEGER NOT NULL, text_sha256 TEXT NOT NULL,
+                    seed INTEGER NOT NULL,
+                    status TEXT NOT NULL,
+                    error TEXT,
+                    created_at REAL NOT NULL, updated_at REAL NOT NULL);
+                CREATE TABLE candidate (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    search_id INTEGER NOT NULL REFERENCES search(id) ON DELETE CASCADE,
+                    ordinal INTEGER NOT NULL,
+                    step INTEGER NOT NULL,
+                    lambda TEXT NOT NULL,
+                    n_hat INTEGER NOT NULL,
+                    attention_factor REAL NOT NULL,
+                    operation TEXT NOT NULL,
+                    seed_name TEXT,
+                    parents TEXT NOT NULL,
+                    status TEXT NOT NULL,            -- pending, scored, rejected, infeasible
+                    perplexity REAL,
+                    UNIQUE (search_id, ordinal));
+                CREATE INDEX candidate_by_search ON candidate(search_id, step);
+                CREATE TABLE evaluation (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    candidate_id INTEGER NOT NULL REFERENCES candidate(id) ON DELETE CASCADE,
+                    sample INTEGER NOT NULL,
+                    status TEXT NOT NULL,            -- done, infeasible
+                    nll_sum REAL,
+                    tokens INTEGER NOT NULL,
+                    seconds REAL NOT NULL,
+                    worker TEXT NOT NULL,
+                    created_at REAL NOT NULL,
+                    UNIQUE (candidate_id, sample));
+                CREATE TABLE baseline (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    search_id INTEGER NOT NULL REFERENCES search(id) ON DELETE CASCADE,
+                    method TEXT NOT NULL,
+                    lambda TEXT NOT NULL,
+                    n_hat INTEGER NOT NULL,
+                    attention_factor REAL NOT NULL,
+                    status TEXT NOT NULL,            -- scored, infeasible
+                    perplexity REAL,
+                    sample_nll TEXT NOT NULL,
+                    UNIQUE (search_id, method));
+                """)
+        }
+        return migrator
+    }
+
+    // MARK: Searches
+
+    /// Stores a new search and returns its id.
+    public func createSearch(name: String, config: SearchConfig, modelPath: String, modelSHA256: String,
+                             textPath: String, textOffset: Int, textSHA256: String) throws -> Int64 {
+        let now = Date().timeIntervalSince1970
+        return try pool.write { db in
+            try db.execute(sql: """
+                INSERT INTO search (name, config, model_path, model_sha256, text_path, text_offset, text_sha256,
+                                    seed, status, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)
+                """, arguments: [name, try encode(config), modelPath, modelSHA256, textPath, textOffset, textSHA256,
+                                 Int64(bitPattern: config.seed), now, now])
+            return db.lastInsertedRowID
+        }
+    }
+
+    public func search(_ id: Int64) throws -> SearchRecord? {
+        try pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM search WHERE id = ?", arguments: [id]) }
+            .map(searchRecord)
+    }
+
+    public func searches() throws -> [SearchRecord] {
+        try pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM search ORDER BY id") }.map(searchRecord)
+    }
+
+    public func setStatus(_ id: Int64, _ status: SearchStatus, error: String? = nil) throws {
+        try pool.write { db in
+            try db.execute(sql: "UPDATE search SET status = ?, error = ?, updated_at = ? WHERE id = ?",
+                           arguments: [status.rawValue, error, Date().timeIntervalSince1970, id])
+        }
+    }
+
+    public func errorMessage(_ id: Int64) throws -> String? {
+        try pool.read { db in try String.fetchOne(db, sql: "SELECT error FROM search WHERE id = ?", arguments: [id]) }
+    }
+
+    private func searchRecord(_ row: Row) throws -> SearchRecord {
+        guard let status = SearchStatus(rawValue: row["status"]) else { throw StoreError.corrupt("search status") }
+        return SearchRecord(id: row["id"], name: row["name"], config: try decode(SearchConfig.self, row["config"]),
+                            modelPath: row["model_path"], modelSHA256: row["model_sha256"],
+                            textPath: row["text_path"], textOffset: row["text_offset"], textSHA256: row["text_sha256"],
+                            status: status, createdAt: Date(timeIntervalSince1970: row["created_at"]))
+    }
+
+    // MARK: Candidates and evaluations
+
+    /// Every candidate of a search, in ordinal order, with its outcome when known.
+    public func candidates(_ searchID: Int64) throws -> [CandidateRecord] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM candidate WHERE search_id = ? ORDER BY ordinal", arguments: [searchID])
+                .map { row in try candidateRecord(row, samples: evaluations(db, candidate: row["id"])) }
+        }
+    }
+
+    /// Stores the candidates of one step (ordinals continue from the search's last) in one transaction.
+    public func insertCandidates(_ searchID: Int64, step: Int, _ batch: [Candidate], attentionFactor: Double) throws {
+        try pool.write { db in
+            var ordinal = try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(ordinal) + 1, 0) FROM candidate WHERE search_id = ?",
+                                           arguments: [searchID]) ?? 0
+            for candidate in batch {
+                try db.execute(sql: """
+                    INSERT INTO candidate (search_id, ordinal, step, lambda, n_hat, attention_factor, operation,
+                                           seed_name, parents, status)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')
+                    """, arguments: [searchID, ordinal, step, try encode(candidate.lambda), candidate.startTokens,
+                                     attentionFactor, candidate.operation.rawValue, candidate.seedName,
+                                     try encode(candidate.parents)])
+                ordinal += 1
+            }
+        }
+    }
+
+    /// Records one scored unit and, when `outcome` is given, the candidate's outcome with it.
+    /// A unit already recorded is left as it is (a late duplicate is accepted once).
+    @discardableResult
+    public func recordEvaluation(_ evaluation: EvaluationRecord, outcome: Outcome?) throws -> Bool {
+        try pool.write { db in
+            let existing = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM evaluation WHERE candidate_id = ? AND sample = ?",
+                                            arguments: [evaluation.candidateRowID, evaluation.sample]) ?? 0
+            if existing > 0 { return false }
+            try db.execute(sql: """
+                INSERT INTO evaluation (candidate_id, sample, status, nll_sum, tokens, seconds, worker, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [evaluation.candidateRowID, evaluation.sample,
+                                 evaluation.nllSum == nil ? "infeasible" : "done", evaluation.nllSum,
+                                 evaluation.tokens, evaluation.seconds, evaluation.worker, Date().timeIntervalSince1970])
+            if let outcome { try setOutcome(db, evaluation.candidateRowID, outcome) }
+            return true
+        }
+    }
+
+    private func setOutcome(_ db: Database, _ candidateID: Int64, _ outcome: Outcome) throws {
+        let (status, perplexity): (String, Double?) = switch outcome {
+        case let .scored(p, _): ("scored", p)
+        case let .rejected(p, _): ("rejected", p)
+        case .infeasible: ("infeasible", nil)
+        }
+        try db.execute(sql: "UPDATE candidate SET status = ?, perplexity = ? WHERE id = ?",
+                       arguments: [status, perplexity, candidateID])
+    }
+
+    private func evaluations(_ db: Database, candidate: Int64) throws -> [Double?] {
+        try Row.fetchAll(db, sql: "SELECT status, nll_sum FROM evaluation WHERE candidate_id = ? ORDER BY sample",
+                         arguments: [candidate]).map { row in
+            (row["status"] as String) == "infeasible" ? nil : (row["nll_sum"] as Double?)
+        }
+    }
+
+    private func candidateRecord(_ row: Row, samples: [Double?]) throws -> CandidateRecord {
+        guard let operation = Operation(rawValue: row["operation"]) else { throw StoreError.corrupt("candidate operation") }
+        let candidate = Candidate(lambda: try decode([Double].self, row["lambda"]), startTokens: row["n_hat"],
+                                  operation: operation, seedName: row["seed_name"],
+                                  parents: try decode([Int].self, row["parents"]))
+        let nll = samples.compactMap { $0 }
+        let outcome: Outcome? = switch row["status"] as String {
+        case "scored": .scored(perplexity: row["perplexity"], sampleNLL: nll)
+        case "rejected": .rejected(partialPerplexity: row["perplexity"], sampleNLL: nll)
+        case "infeasible": .infeasible
+        default: nil
+        }
+        return CandidateRecord(rowID: row["id"], ordinal: row["ordinal"], step: row["step"], candidate: candidate,
+                               attentionFactor: row["attention_factor"], outcome: outcome)
+    }
+
+    /// NLL sums already scored for a candidate, by sample (nil = infeasible).
+    public func sampleResults(_ candidateRowID: Int64) throws -> [Double?] {
+        try pool.read { db in try evaluations(db, candidate: candidateRowID) }
+    }
+
+    /// Counts of units: done, and how many times each (candidate, sample) was stored (for tests).
+    public func evaluationCount(_ searchID: Int64) throws -> Int {
+        try pool.read { db in
+            try Int.fetchOne(db, sql: """
+                SELECT COUNT(*) FROM evaluation JOIN candidate ON candidate.id = evaluation.candidate_id
+                WHERE candidate.search_id = ?
+                """, arguments: [searchID]) ?? 0
+        }
+    }
+
+    // MARK: Baselines
+
+    public func recordBaseline(_ searchID: Int64, _ baseline: BaselineRecord) throws {
+        try pool.write { db in
+            try db.execute(sql: """
+                INSERT OR REPLACE INTO baseline (search_id, method, lambda, n_hat, attention_factor, status, perplexity, sample_nll)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [searchID, baseline.method, try encode(baseline.lambda), baseline.startTokens,
+                                 baseline.attentionFactor, baseline.perplexity == nil ? "infeasible" : "scored",
+                                 baseline.perplexity, try encode(baseline.sampleNLL)])
+        }
+    }
+
+    public func baselines(_ searchID: Int64) throws -> [BaselineRecord] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM baseline WHERE search_id = ? ORDER BY id", arguments: [searchID]).map { row in
+                BaselineRecord(method: row["method"], lambda: try decode([Double].self, row["lambda"]),
+                               startTokens: row["n_hat"], attentionFactor: row["attention_factor"],
+                               perplexity: row["perplexity"], sampleNLL: try decode([Double].self, row["sample_nll"]))
+            }
+        }
+    }
+}
+
+private func encode<T: Encodable>(_ value: T) throws -> String {
+    String(decoding: try JSONEncoder().encode(value), as: UTF8.self)
+}
+
+private func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {
+    do { return try JSONDecoder().decode(type, from: Data(text.utf8)) }
+    catch { throw StoreError.corrupt("\(T.self): \(text.prefix(80))") }
+}

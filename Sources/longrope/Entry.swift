@@ -1,0 +1,8 @@
+import CLI
+
+@main
+struct Entry {
+    static func main() async {
+        await LongRoPECommand.main()
+    }
+}
