@@ -32,6 +32,16 @@ public struct SearchSummary: Sendable, Codable {
     public var targetContext: Int
     public var seed: UInt64
 
+    public init(searchID: Int64, status: String, lambda: [Double], startTokens: Int, attentionFactor: Double,
+                perplexity: Double?, bestOrdinal: Int?, baselines: [String: Double?], bestBaseline: String?,
+                evaluations: Int, units: Int, tokensEvaluated: Int, originalContext: Int, targetContext: Int, seed: UInt64) {
+        self.searchID = searchID; self.status = status; self.lambda = lambda; self.startTokens = startTokens
+        self.attentionFactor = attentionFactor; self.perplexity = perplexity; self.bestOrdinal = bestOrdinal
+        self.baselines = baselines; self.bestBaseline = bestBaseline; self.evaluations = evaluations; self.units = units
+        self.tokensEvaluated = tokensEvaluated; self.originalContext = originalContext
+        self.targetContext = targetContext; self.seed = seed
+    }
+
     enum CodingKeys: String, CodingKey {
         case searchID = "search_id", status, lambda, startTokens = "n_hat", attentionFactor = "attention_factor"
         case perplexity = "ppl", bestOrdinal = "best_candidate", baselines, bestBaseline = "best_baseline"

@@ -1,0 +1,127 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// `longrope search` killed with SIGKILL at a random moment and rerun ends like an uninterrupted run.
+@Suite(.serialized) struct SearchCommandTests {
+    struct Setup {
+        let directory = temporaryDirectory()
+        let model: URL
+        let text: URL
+
+        init?() throws {
+            guard let model = TestPaths.sharedFile("models/stories260K.gguf"),
+                  let source = TestPaths.sharedFile("text/tinystories-valid.txt") else { return nil }
+            self.model = model
+            text = directory.appendingPathComponent("text.txt")
+            try Data(contentsOf: source).prefix(80_000).write(to: text)
+        }
+
+        func arguments(db: String, out: String) -> [String] {
+            ["search", "--model", model.path, "--text", text.path, "--original-context", "128", "--target-context", "384",
+             "--db", db, "--out", out, "--seed", "5", "--samples", "2", "--population", "8", "--iterations", "8",
+             "--threads", "2"]
+        }
+    }
+
+    func result(_ path: String) throws -> [String: Any] {
+        try #require(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
+    }
+
+    @Test func killedAndRerunEndsLikeAnUninterruptedRun() throws {
+        guard let setup = try Setup() else { return }
+        let referenceOut = setup.directory.appendingPathComponent("reference.json").path
+        let started = Date()
+        let reference = try runLongrope(setup.arguments(db: setup.directory.appendingPathComponent("a.sqlite").path,
+                                                        out: referenceOut))
+        let duration = Date().timeIntervalSince(started)
+        #expect(reference.status == 0, "\(reference.stderr)")
+        let expected = try result(referenceOut)
+
+        var generator = SystemRandomNumberGenerator()
+        for attempt in 0..<2 {
+            let db = setup.directory.appendingPathComponent("killed\(attempt).sqlite").path
+            let out = setup.directory.appendingPathComponent("killed\(attempt).json").path
+            let process = Process()
+            process.executableURL = TestPaths.longropeBinary
+            process.arguments = setup.arguments(db: db, out: out)
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            // Somewhere inside the run (start-up is a small part of it).
+            let delay = duration * Double.random(in: 0.15...0.85, using: &generator)
+            Thread.sleep(forTimeInterval: delay)
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            let rerun = try runLongrope(setup.arguments(db: db, out: out))
+            #expect(rerun.status == 0, "\(rerun.stderr)")
+            let got = try result(out)
+            #expect(got["lambda"] as? [Double] == expected["lambda"] as? [Double], "killed after \(delay) s")
+            #expect(got["ppl"] as? Double == expected["ppl"] as? Double)
+            #expect(got["units"] as? Int == expected["units"] as? Int, "no unit lost or scored twice")
+            #expect(got["evaluations"] as? Int == expected["evaluations"] as? Int)
+        }
+    }
+
+    @Test func aTextTooShortIsAClearErrorAndStoresNothing() throws {
+        guard let setup = try Setup() else { return }
+        let short = setup.directory.appendingPathComponent("short.txt")
+        try Data("Once upon a time there was a tiny cat.".utf8).write(to: short)
+        var arguments = setup.arguments(db: setup.directory.appendingPathComponent("s.sqlite").path,
+                                        out: setup.directory.appendingPathComponent("s.json").path)
+        arguments[arguments.firstIndex(of: setup.text.path)!] = short.path
+        let run = try runLongrope(arguments)
+        #expect(run.status != 0)
+        #expect(run.stderr.contains("too short") && run.stderr.contains("tokens"), "\(run.stderr)")
+    }
+
+    @Test func aConfigFileReplacesTheFlags() throws {
+        guard let setup = try Setup() else { return }
+        let config = setup.directory.appendingPathComponent("search.toml")
+        try """
+            # a small search
+            model = "\(setup.model.path)"
+            text = "text.txt"
+            original_context = 128
+            target_context = 256
+            db = "c.sqlite"
+            out = "c.json"
+            seed = 1
+            samples = 1
+            population = 6
+            iterations = 1
+            """.write(to: config, atomically: true, encoding: .utf8)
+        let run = try runLongrope(["search", "--config", config.path])
+        #expect(run.status == 0, "\(run.stderr)")
+        let json = try result(setup.directory.appendingPathComponent("c.json").path)
+        #expect(json["target_context"] as? Int == 256)
+        #expect(json["evaluations"] as? Int == 6 + 1 * 2)   // P = 6: one mutant and one crossover per iteration
+        // A typo in a key is refused, not ignored.
+        try "target_contxt = 256\n".write(to: config, atomically: true, encoding: .utf8)
+        let bad = try runLongrope(["search", "--config", config.path])
+        #expect(bad.status != 0 && bad.stderr.contains("unknown key"))
+    }
+
+    @Test func exportFormats() throws {
+        guard let setup = try Setup() else { return }
+        let db = setup.directory.appendingPathComponent("e.sqlite").path
+        var arguments = setup.arguments(db: db, out: setup.directory.appendingPathComponent("e.json").path)
+        arguments[arguments.firstIndex(of: "--iterations")! + 1] = "1"
+        #expect(try runLongrope(arguments).status == 0)
+        let hf = try runLongrope(["export", "--db", db, "--format", "hf", "--out", "-"])
+        #expect(hf.status == 0, "\(hf.stderr)")
+        let object = try #require(JSONSerialization.jsonObject(with: Data(hf.stdout.utf8)) as? [String: Any])
+        #expect(object["rope_type"] as? String == "longrope")
+        #expect((object["long_factor"] as? [Double])?.count == 4)
+        #expect(object["original_max_position_embeddings"] as? Int == 128)
+        let csv = try runLongrope(["export", "--db", db, "--format", "csv", "--out", "-"])
+        #expect(csv.stdout.split(separator: "\n").count == 4)
+        let gguf = setup.directory.appendingPathComponent("out.gguf").path
+        let exported = try runLongrope(["export", "--db", db, "--format", "gguf", "--out", gguf])
+        #expect(exported.status == 0, "\(exported.stderr)")
+        #expect(FileManager.default.fileExists(atPath: gguf))
+        let missing = try runLongrope(["export", "--db", setup.directory.appendingPathComponent("none.sqlite").path,
+                                       "--format", "json", "--out", "-"])
+        #expect(missing.status != 0 && missing.stderr.contains("no database"))
+    }
+}

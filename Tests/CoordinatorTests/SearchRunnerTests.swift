@@ -1,0 +1,166 @@
+import Foundation
+import Testing
+import Coordinator
+import Evaluator
+import GGUF
+import RoPE
+import Search
+import Store
+import TestSupport
+
+/// A small real search: stories260K, 128 → 256 tokens, 2 windows per candidate.
+struct Fixture {
+    let model: LlamaModel
+    let text: String
+    let config: SearchConfig
+
+    init?(earlyRejection: Bool = true) throws {
+        guard let url = TestPaths.sharedFile("models/stories260K.gguf"),
+              let textURL = TestPaths.sharedFile("text/tinystories-valid.txt") else { return nil }
+        model = try LlamaModel(path: url.path, threads: 2)
+        text = String(decoding: try Data(contentsOf: textURL).prefix(60_000), as: UTF8.self)
+        var config = SearchConfig(pairs: model.pairs, originalContext: 128, targetContext: 256, seed: 11)
+        config.setPopulation(8)
+        config.iterations = 3
+        config.samples = 2
+        config.earlyRejection = earlyRejection
+        self.config = config
+    }
+
+    func newSearch(_ store: SearchStore) throws -> Int64 {
+        try store.createSearch(name: "fixture", config: config, modelPath: "m", modelSHA256: "m", textPath: "t",
+                               textOffset: 0, textSHA256: "t")
+    }
+
+    func evaluator() throws -> LocalEvaluator {
+        try LocalEvaluator(model: model, text: text, targetContext: config.targetContext, samples: config.samples)
+    }
+}
+
+/// Fails after `limit` units, as a crash would.
+final class CrashingEvaluator: UnitEvaluator, @unchecked Sendable {
+    struct Crash: Error {}
+    let inner: UnitEvaluator
+    let limit: Int
+    private var calls = 0
+    private let lock = NSLock()
+    var capacity: Int { inner.capacity }
+
+    init(_ inner: UnitEvaluator, limit: Int) { self.inner = inner; self.limit = limit }
+
+    func evaluate(_ unit: WorkUnit) async throws -> UnitResult {
+        let call: Int = lock.withLock { calls += 1; return calls }
+        if call > limit { throw Crash() }
+        return try await inner.evaluate(unit)
+    }
+}
+
+/// Returns NaN for candidates whose last λ is above a threshold.
+struct NaNEvaluator: UnitEvaluator {
+    let inner: UnitEvaluator
+    var capacity: Int { 1 }
+    func evaluate(_ unit: WorkUnit) async throws -> UnitResult {
+        if unit.candidateRowID >= 0, unit.lambda.last! > 2.5 {
+            return UnitResult(nllSum: .nan, tokens: 255, seconds: 0, worker: "nan")
+        }
+        return try await inner.evaluate(unit)
+    }
+}
+
+@Suite(.serialized) struct SearchRunnerTests {
+    func database() -> String { temporaryDirectory().appendingPathComponent("search.sqlite").path }
+
+    @Test func aSearchBeatsItsBaselinesAndRecordsEverything() async throws {
+        guard let fixture = try Fixture() else { return }
+        let store = try SearchStore(path: database())
+        let id = try fixture.newSearch(store)
+        let summary = try await SearchRunner(store: store, searchID: id, geometry: fixture.model.geometry)
+            .run(evaluator: try fixture.evaluator())
+        #expect(summary.status == "done")
+        #expect(Set(summary.baselines.keys) == ["pi", "ntk", "yarn", "yarn-linear"])
+        let best = try #require(summary.perplexity)
+        let bestBaseline = summary.baselines.values.compactMap { $0 }.min()!
+        #expect(best <= bestBaseline, "the seeds are in the population, so the best can only match or beat them")
+        #expect(summary.evaluations == 8 + 3 * 4)
+        #expect(try SearchStore(path: store.path).search(id)?.status == .done)
+        try RoPEScaling(method: "x", lambda: summary.lambda).validate(pairs: 4, lambdaMax: fixture.config.lambdaMax)
+    }
+
+    @Test func aCrashedSearchResumesToTheSameResult() async throws {
+        guard let fixture = try Fixture() else { return }
+        let reference = try SearchStore(path: database())
+        let referenceID = try fixture.newSearch(reference)
+        let expected = try await SearchRunner(store: reference, searchID: referenceID, geometry: fixture.model.geometry)
+            .run(evaluator: try fixture.evaluator())
+
+        for limit in [3, 11, 26] {
+            let store = try SearchStore(path: database())
+            let id = try fixture.newSearch(store)
+            let runner = SearchRunner(store: store, searchID: id, geometry: fixture.model.geometry)
+            await #expect(throws: CrashingEvaluator.Crash.self) {
+                try await runner.run(evaluator: CrashingEvaluator(try fixture.evaluator(), limit: limit))
+            }
+            #expect(try store.search(id)?.status == .failed)
+            let resumed = try await runner.run(evaluator: try fixture.evaluator())
+            #expect(resumed.lambda == expected.lambda, "crash after \(limit) units")
+            #expect(resumed.perplexity == expected.perplexity)
+            #expect(resumed.units == expected.units, "no unit lost or scored twice")
+            let a = try reference.candidates(referenceID).map(\.candidate)
+            let b = try store.candidates(id).map(\.candidate)
+            #expect(a == b, "the same candidates in the same order")
+        }
+    }
+
+    @Test func infeasibleCandidatesAreStoredAndNeverRetried() async throws {
+        guard let fixture = try Fixture() else { return }
+        let store = try SearchStore(path: database())
+        let id = try fixture.newSearch(store)
+        let summary = try await SearchRunner(store: store, searchID: id, geometry: fixture.model.geometry)
+            .run(evaluator: NaNEvaluator(inner: try fixture.evaluator()))
+        let rows = try store.candidates(id)
+        let infeasible = rows.filter { $0.outcome == .infeasible }
+        #expect(!infeasible.isEmpty)
+        for row in infeasible { #expect(try store.sampleResults(row.rowID) == [nil], "one unit, then stopped") }
+        #expect(summary.lambda.last! <= 2.5)
+    }
+
+    @Test func earlyRejectionFindsTheSameBestWithFewerUnits() async throws {
+        guard let withRejection = try Fixture(earlyRejection: true), let without = try Fixture(earlyRejection: false) else { return }
+        var a = withRejection.config, b = without.config
+        a.samples = 3; b.samples = 3
+        a.rejectionMargin = 0.05; b.rejectionMargin = 0.05
+        let storeA = try SearchStore(path: database()), storeB = try SearchStore(path: database())
+        let idA = try storeA.createSearch(name: "a", config: a, modelPath: "m", modelSHA256: "m", textPath: "t", textOffset: 0, textSHA256: "t")
+        let idB = try storeB.createSearch(name: "b", config: b, modelPath: "m", modelSHA256: "m", textPath: "t", textOffset: 0, textSHA256: "t")
+        let evaluatorA = try LocalEvaluator(model: withRejection.model, text: withRejection.text, targetContext: 256, samples: 3)
+        let summaryA = try await SearchRunner(store: storeA, searchID: idA, geometry: withRejection.model.geometry).run(evaluator: evaluatorA)
+        let summaryB = try await SearchRunner(store: storeB, searchID: idB, geometry: without.model.geometry).run(evaluator: evaluatorA)
+        #expect(summaryA.units < summaryB.units, "rejection must save units: \(summaryA.units) vs \(summaryB.units)")
+        #expect(summaryB.units == summaryB.evaluations * 3)
+        #expect(summaryA.lambda == summaryB.lambda, "and find the same best")
+        #expect(summaryA.perplexity == summaryB.perplexity)
+    }
+
+    @Test func theExportedGGUFGivesTheSamePerplexityAsTheFactors() async throws {
+        guard let fixture = try Fixture(), let url = TestPaths.sharedFile("models/stories260K.gguf") else { return }
+        let summary = SearchSummary(searchID: 1, status: "done", lambda: [1, 1.5, 3.25, 4], startTokens: 0,
+                                    attentionFactor: 1.12, perplexity: 1, bestOrdinal: 0, baselines: [:], bestBaseline: nil,
+                                    evaluations: 1, units: 1, tokensEvaluated: 1, originalContext: 512,
+                                    targetContext: 2048, seed: 0)
+        let out = temporaryDirectory().appendingPathComponent("extended.gguf").path
+        try Exporter.gguf(summary, model: try GGUFFile(path: url.path), to: out)
+        let exported = try LlamaModel(path: out, threads: 2)
+        #expect(exported.config.contextLength == 2048)
+        let windows = try TextWindows(text: fixture.text, model: fixture.model, context: 1024, protocol: .full, samples: 1).windows
+        let direct = try fixture.model.loss(tokens: windows[0].tokens, scoredFrom: 0,
+                                            scaling: RoPEScaling(method: "x", lambda: summary.lambda, attentionFactor: 1.12))
+        let viaFile = try exported.loss(tokens: windows[0].tokens, scoredFrom: 0, scaling: .none(pairs: 4))
+        #expect(abs(direct.perplexity - viaFile.perplexity) / direct.perplexity < 1e-5,
+                "direct \(direct.perplexity), exported \(viaFile.perplexity)")
+        let plain = try fixture.model.loss(tokens: windows[0].tokens, scoredFrom: 0, scaling: .none(pairs: 4))
+        #expect(abs(plain.perplexity - viaFile.perplexity) > 1e-3, "the factors must change something")
+        let file = try GGUFFile(path: out)
+        #expect(file.tensor("rope_freqs.weight")?.shape == [4])
+        #expect(file.metadata["llama.rope.scaling.attn_factor"] == .float32(1.12))
+    }
+}
