@@ -16,6 +16,12 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.20.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.4.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
     ],
     targets: [
         // The scaling model: λ per rotary pair, n̂, m; every baseline; validation.
@@ -35,11 +41,29 @@ let package = Package(
         .target(name: "Digest"),
         // SQLite store of searches, candidates, evaluations and baselines.
         .target(name: "Store", dependencies: ["Search", .product(name: "GRDB", package: "GRDB.swift")]),
-        // Runs searches: breeds with Search, records with Store, evaluates through workers.
-        .target(name: "Coordinator", dependencies: ["Search", "Store", "Evaluator", "RoPE", "Digest", "GGUF"]),
+        // The JSON types the coordinator, the workers and the CLI client exchange.
+        .target(name: "Wire", dependencies: ["RoPE"]),
+        // Runs searches: breeds with Search, records with Store, dispatches units to workers
+        // (over HTTP or in-process), and serves the HTTP API.
+        .target(name: "Coordinator", dependencies: [
+            "Search", "Store", "Evaluator", "RoPE", "Digest", "GGUF", "Wire",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
+        // A worker: one loaded model behind an HTTP endpoint, attached to a coordinator.
+        .target(name: "Worker", dependencies: [
+            "Evaluator", "Digest", "Wire", "RoPE", "Coordinator",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // Subcommands of the `longrope` executable.
         .target(name: "CLI", dependencies: [
-            "RoPE", "GGUF", "Tokenizer", "Evaluator", "Search", "Store", "Coordinator", "Digest",
+            "RoPE", "GGUF", "Tokenizer", "Evaluator", "Search", "Store", "Coordinator", "Digest", "Wire", "Worker",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "longrope", dependencies: ["CLI"]),
@@ -55,7 +79,11 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
         .testTarget(name: "SearchTests", dependencies: ["Search"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Search", "Digest", "TestSupport"]),
-        .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "Store", "Search", "Evaluator", "RoPE", "GGUF", "TestSupport"]),
+        .testTarget(name: "CoordinatorTests", dependencies: [
+            "Coordinator", "Store", "Search", "Evaluator", "RoPE", "GGUF", "Wire", "TestSupport",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+        ]),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
     ]
 )

@@ -99,6 +99,7 @@ struct ConfigFile {
     /// Resolves a path relative to the config file's folder.
     func resolve(_ relative: String) -> String {
         if relative.hasPrefix("/") { return relative }
-        return URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(relative).standardized.path
+        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        return URL(fileURLWithPath: absolute).deletingLastPathComponent().appendingPathComponent(relative).standardized.path
     }
 }

@@ -6,6 +6,7 @@ import Foundation
 import RoPE
 import Search
 import Store
+import Wire
 
 /// `longrope search`: a LongRoPE search on this machine, stored in SQLite, resumable.
 struct SearchCommand: AsyncParsableCommand {
@@ -105,13 +106,22 @@ struct SearchCommand: AsyncParsableCommand {
         let textHash = SHA256.hex(textData)
         let name = try file?.string("name") ?? "\(URL(fileURLWithPath: modelPath).lastPathComponent) \(original)→\(target)"
         let searchID = try findOrCreate(store: store, name: name, config: searchConfig, modelPath: modelPath,
-                                        modelHash: modelHash, textPath: textPath, offset: offset, textHash: textHash)
+                                        modelHash: modelHash, textPath: textPath, offset: offset, textHash: textHash,
+                                        ropeBase: model.config.ropeBase)
         let runner = SearchRunner(store: store, searchID: searchID, geometry: model.geometry)
         let bar = SearchProgressBar(total: searchConfig.budget.map { min($0, searchConfig.population + searchConfig.iterations * (searchConfig.mutations + searchConfig.crossovers)) }
                                     ?? searchConfig.population + searchConfig.iterations * (searchConfig.mutations + searchConfig.crossovers))
         FileHandle.standardError.write(Data("search \(searchID): \(name), s = \(searchConfig.scale), \(searchConfig.samples) windows of \(target) tokens, seed \(searchConfig.seed), db \(dbPath)\n".utf8))
         let started = Date()
-        let summary = try await runner.run(evaluator: evaluator) { bar.update($0) }
+        // The same engine as the coordinator daemon: a dispatcher, here with one in-process worker.
+        let dispatcher = Dispatcher()
+        await dispatcher.register(WorkerRegistration(name: "in-process", address: "in-process://local", modelSHA256: modelHash,
+                                                     textSHA256: textHash, architecture: model.config.architecture.rawValue,
+                                                     threads: threadCount, pairs: model.pairs, ropeBase: model.config.ropeBase,
+                                                     contextLength: model.config.contextLength),
+                                  connection: InProcessWorker(evaluator), heartbeats: false)
+        let summary = try await runner.run(evaluator: dispatcher) { bar.update($0) }
+        await dispatcher.shutdown()
         bar.finish()
         let seconds = Date().timeIntervalSince(started)
         try report(summary, seconds: seconds, out: try out ?? file?.string("out").map { file!.resolve($0) })
@@ -119,7 +129,7 @@ struct SearchCommand: AsyncParsableCommand {
 
     /// The stored search with this exact config, model and text, or a new one.
     func findOrCreate(store: SearchStore, name: String, config: SearchConfig, modelPath: String, modelHash: String,
-                      textPath: String, offset: Int, textHash: String) throws -> Int64 {
+                      textPath: String, offset: Int, textHash: String, ropeBase: Double) throws -> Int64 {
         if let existing = try store.searches().last(where: {
             $0.config == config && $0.modelSHA256 == modelHash && $0.textSHA256 == textHash && $0.textOffset == offset
         }) {
@@ -127,7 +137,8 @@ struct SearchCommand: AsyncParsableCommand {
             return existing.id
         }
         return try store.createSearch(name: name, config: config, modelPath: modelPath, modelSHA256: modelHash,
-                                      textPath: textPath, textOffset: offset, textSHA256: textHash)
+                                      textPath: textPath, textOffset: offset, textSHA256: textHash,
+                                      ropeBase: ropeBase)
     }
 
     /// Another search's best λ, rescaled from its scale to this one (progressive extension).

@@ -1,5 +1,6 @@
 import Foundation
 import RoPE
+import Wire
 import Search
 import Store
 
@@ -67,6 +68,7 @@ public final class SearchRunner: Sendable {
 
     public func run(evaluator: UnitEvaluator, progress: (@Sendable (SearchProgress) -> Void)? = nil) async throws -> SearchSummary {
         guard let record = try store.search(searchID) else { throw StoreError.notFound("search \(searchID)") }
+        if record.status == .done { return try summary() }
         let config = record.config
         try store.setStatus(searchID, .running)
         do {
@@ -123,6 +125,8 @@ public final class SearchRunner: Sendable {
             }
             try store.setStatus(searchID, .done)
             return try summary()
+        } catch is CancellationError {
+            throw CancellationError()   // paused or cancelled: the caller sets the status
         } catch {
             try? store.setStatus(searchID, .failed, error: "\(error)")
             throw error
@@ -148,7 +152,15 @@ public final class SearchRunner: Sendable {
                                 attentionFactor: candidate.attentionFactor, targetContext: config.targetContext,
                                 samples: config.samples, modelSHA256: record.modelSHA256,
                                 textSHA256: record.textSHA256, textOffset: record.textOffset)
-            let result = try await evaluator.evaluate(unit)
+            let result: UnitResult
+            do {
+                result = try await evaluator.evaluate(unit)
+            } catch let failure as UnitFailed {
+                try store.recordEvaluation(EvaluationRecord(candidateRowID: candidate.rowID, sample: sample, nllSum: nil,
+                                                            tokens: 0, seconds: 0, worker: "-", error: failure.reason),
+                                           outcome: .infeasible)
+                return (candidate.rowID, .infeasible, scored + 1)
+            }
             scored += 1
             var outcome: Outcome?
             if let value = result.nllSum, value.isFinite {
@@ -184,8 +196,11 @@ public final class SearchRunner: Sendable {
                                     targetContext: record.config.targetContext, samples: record.config.samples,
                                     modelSHA256: record.modelSHA256, textSHA256: record.textSHA256,
                                     textOffset: record.textOffset)
-                let result = try await evaluator.evaluate(unit)
-                guard let value = result.nllSum, value.isFinite else { feasible = false; break }
+                guard let value = try? await evaluator.evaluate(unit).nllSum, value.isFinite else {
+                    try Task.checkCancellation()
+                    feasible = false
+                    break
+                }
                 nll.append(value)
             }
             let tokens = Double(nll.count * (record.config.targetContext - 1))

@@ -13,6 +13,8 @@ public struct SearchRecord: Sendable, Equatable {
     public var textSHA256: String
     public var status: SearchStatus
     public var createdAt: Date
+    /// RoPE base of the model (with `config.pairs`, the geometry the baselines need).
+    public var ropeBase: Double
 }
 
 public enum SearchStatus: String, Sendable, Codable, CaseIterable {
@@ -41,8 +43,12 @@ public struct EvaluationRecord: Sendable, Equatable {
     public var tokens: Int
     public var seconds: Double
     public var worker: String
+    /// Why the unit failed (after its retries), if it did.
+    public var error: String?
 
-    public init(candidateRowID: Int64, sample: Int, nllSum: Double?, tokens: Int, seconds: Double, worker: String) {
+    public init(candidateRowID: Int64, sample: Int, nllSum: Double?, tokens: Int, seconds: Double, worker: String,
+                error: String? = nil) {
+        self.error = error
         self.candidateRowID = candidateRowID
         self.sample = sample
         self.nllSum = nllSum

@@ -73,6 +73,12 @@ public final class SearchStore: Sendable {
                     UNIQUE (search_id, method));
                 """)
         }
+        migrator.registerMigration("v2: rope base, unit errors") { db in
+            try db.execute(sql: """
+                ALTER TABLE search ADD COLUMN rope_base REAL NOT NULL DEFAULT 10000;
+                ALTER TABLE evaluation ADD COLUMN error TEXT;
+                """)
+        }
         return migrator
     }
 
@@ -80,15 +86,15 @@ public final class SearchStore: Sendable {
 
     /// Stores a new search and returns its id.
     public func createSearch(name: String, config: SearchConfig, modelPath: String, modelSHA256: String,
-                             textPath: String, textOffset: Int, textSHA256: String) throws -> Int64 {
+                             textPath: String, textOffset: Int, textSHA256: String, ropeBase: Double = 10_000) throws -> Int64 {
         let now = Date().timeIntervalSince1970
         return try pool.write { db in
             try db.execute(sql: """
                 INSERT INTO search (name, config, model_path, model_sha256, text_path, text_offset, text_sha256,
-                                    seed, status, created_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)
+                                    seed, status, created_at, updated_at, rope_base)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)
                 """, arguments: [name, try encode(config), modelPath, modelSHA256, textPath, textOffset, textSHA256,
-                                 Int64(bitPattern: config.seed), now, now])
+                                 Int64(bitPattern: config.seed), now, now, ropeBase])
             return db.lastInsertedRowID
         }
     }
@@ -118,7 +124,8 @@ public final class SearchStore: Sendable {
         return SearchRecord(id: row["id"], name: row["name"], config: try decode(SearchConfig.self, row["config"]),
                             modelPath: row["model_path"], modelSHA256: row["model_sha256"],
                             textPath: row["text_path"], textOffset: row["text_offset"], textSHA256: row["text_sha256"],
-                            status: status, createdAt: Date(timeIntervalSince1970: row["created_at"]))
+                            status: status, createdAt: Date(timeIntervalSince1970: row["created_at"]),
+                            ropeBase: row["rope_base"])
     }
 
     // MARK: Candidates and evaluations
@@ -158,11 +165,12 @@ public final class SearchStore: Sendable {
                                             arguments: [evaluation.candidateRowID, evaluation.sample]) ?? 0
             if existing > 0 { return false }
             try db.execute(sql: """
-                INSERT INTO evaluation (candidate_id, sample, status, nll_sum, tokens, seconds, worker, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO evaluation (candidate_id, sample, status, nll_sum, tokens, seconds, worker, created_at, error)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [evaluation.candidateRowID, evaluation.sample,
-                                 evaluation.nllSum == nil ? "infeasible" : "done", evaluation.nllSum,
-                                 evaluation.tokens, evaluation.seconds, evaluation.worker, Date().timeIntervalSince1970])
+                                 evaluation.error != nil ? "failed" : evaluation.nllSum == nil ? "infeasible" : "done",
+                                 evaluation.nllSum, evaluation.tokens, evaluation.seconds, evaluation.worker,
+                                 Date().timeIntervalSince1970, evaluation.error])
             if let outcome { try setOutcome(db, evaluation.candidateRowID, outcome) }
             return true
         }
@@ -181,7 +189,7 @@ public final class SearchStore: Sendable {
     private func evaluations(_ db: Database, candidate: Int64) throws -> [Double?] {
         try Row.fetchAll(db, sql: "SELECT status, nll_sum FROM evaluation WHERE candidate_id = ? ORDER BY sample",
                          arguments: [candidate]).map { row in
-            (row["status"] as String) == "infeasible" ? nil : (row["nll_sum"] as Double?)
+            (row["status"] as String) == "done" ? (row["nll_sum"] as Double?) : nil
         }
     }
 
@@ -212,6 +220,16 @@ public final class SearchStore: Sendable {
             try Int.fetchOne(db, sql: """
                 SELECT COUNT(*) FROM evaluation JOIN candidate ON candidate.id = evaluation.candidate_id
                 WHERE candidate.search_id = ?
+                """, arguments: [searchID]) ?? 0
+        }
+    }
+
+    /// Units recorded as failed after their retries, for a search.
+    public func failedUnitCount(_ searchID: Int64) throws -> Int {
+        try pool.read { db in
+            try Int.fetchOne(db, sql: """
+                SELECT COUNT(*) FROM evaluation JOIN candidate ON candidate.id = evaluation.candidate_id
+                WHERE candidate.search_id = ? AND evaluation.status = 'failed'
                 """, arguments: [searchID]) ?? 0
         }
     }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Coordinator
+import Wire
 import Evaluator
 import GGUF
 import RoPE

@@ -2,7 +2,7 @@ import Foundation
 import RoPE
 
 /// One unit of work: score sample `sample` (a window of the target length) under `scaling`.
-public struct WorkUnit: Sendable, Codable, Equatable {
+public struct WorkUnit: Sendable, Codable, Equatable, StrictDecodable {
     public var searchID: Int64
     public var candidateRowID: Int64
     public var sample: Int
@@ -19,6 +19,17 @@ public struct WorkUnit: Sendable, Codable, Equatable {
         case searchID = "search_id", candidateRowID = "candidate_id", sample, lambda
         case startTokens = "n_hat", attentionFactor = "attention_factor", targetContext = "target_context"
         case samples, modelSHA256 = "model_sha256", textSHA256 = "text_sha256", textOffset = "text_offset"
+    }
+
+    public static let fields: Set<String> = ["search_id", "candidate_id", "sample", "lambda", "n_hat", "attention_factor",
+                                             "target_context", "samples", "model_sha256", "text_sha256", "text_offset"]
+
+    public init(searchID: Int64, candidateRowID: Int64, sample: Int, lambda: [Double], startTokens: Int,
+                attentionFactor: Double, targetContext: Int, samples: Int, modelSHA256: String, textSHA256: String,
+                textOffset: Int) {
+        self.searchID = searchID; self.candidateRowID = candidateRowID; self.sample = sample; self.lambda = lambda
+        self.startTokens = startTokens; self.attentionFactor = attentionFactor; self.targetContext = targetContext
+        self.samples = samples; self.modelSHA256 = modelSHA256; self.textSHA256 = textSHA256; self.textOffset = textOffset
     }
 
     public var scaling: RoPEScaling {
@@ -46,9 +57,16 @@ public struct UnitResult: Sendable, Codable, Equatable {
     }
 }
 
-/// Something that scores units: the in-process evaluator, or (later) workers over HTTP.
+/// Something that scores units: an in-process evaluator, or the dispatcher and its workers.
 public protocol UnitEvaluator: Sendable {
     /// How many units may run at once.
     var capacity: Int { get }
     func evaluate(_ unit: WorkUnit) async throws -> UnitResult
+}
+
+/// A unit that kept failing: recorded as failed with this reason.
+public struct UnitFailed: Error, CustomStringConvertible, Sendable {
+    public var reason: String
+    public init(reason: String) { self.reason = reason }
+    public var description: String { "evaluation failed: \(reason)" }
 }

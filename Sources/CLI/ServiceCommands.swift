@@ -1,0 +1,167 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Coordinator
+import Foundation
+import NIOCore
+import Wire
+import Worker
+
+/// Reads a bearer token from a file (first line, trimmed); refuses an empty one.
+func readToken(_ path: String?) throws -> String? {
+    guard let path else { return nil }
+    guard let data = FileManager.default.contents(atPath: path) else { throw CLIError("cannot read token file \(path)") }
+    let token = String(decoding: data, as: UTF8.self).split(separator: "\n").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+    guard !token.isEmpty else { throw CLIError("token file \(path) is empty") }
+    return token
+}
+
+/// Splits `host:port`.
+func parseListen(_ text: String) throws -> (String, Int) {
+    guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+        throw CLIError("--listen must be HOST:PORT, got \(text)")
+    }
+    return (String(text[..<colon]), port)
+}
+
+/// `longrope coordinator`: the daemon that owns the database, runs searches and serves the API.
+struct CoordinatorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "coordinator",
+        abstract: "Run the coordinator: owns the SQLite database, runs searches, dispatches units to workers, serves the HTTP API.")
+
+    @Option(help: "SQLite database (created if missing); only this process may open it.") var db: String
+    @Option(help: "Address to listen on (default 127.0.0.1:8080; 0.0.0.0:8080 for other hosts).") var listen = "127.0.0.1:8080"
+    @Option(help: "File holding a bearer token every request but /healthz must carry (workers too).") var tokenFile: String?
+    @Option(help: "Seconds a worker may stay silent before its work is handed to another.") var heartbeatTimeout: Double = 10
+    @Option(help: "Seconds a unit may run on a worker before its lease expires.") var leaseSeconds: Double = 900
+    @Option(help: "Failed leases after which a unit is recorded as failed.") var maxAttempts = 4
+
+    func run() async throws {
+        let (host, port) = try parseListen(listen)
+        var settings = CoordinatorSettings(databasePath: db)
+        settings.host = host
+        settings.port = port
+        settings.token = try readToken(tokenFile)
+        settings.dispatcher.heartbeatTimeout = heartbeatTimeout
+        settings.dispatcher.leaseSeconds = leaseSeconds
+        settings.dispatcher.maxAttempts = maxAttempts
+        let coordinator: Coordinator
+        do { coordinator = try Coordinator(settings: settings) } catch { throw CLIError("cannot open database \(db): \(error)") }
+        try await coordinator.run { port in
+            FileHandle.standardError.write(Data("coordinator: listening on http://\(host):\(port) (db \(db))\n".utf8))
+            FileHandle.standardOutput.write(Data("listening \(port)\n".utf8))
+        }
+    }
+}
+
+/// `longrope worker`: loads a model and a text and attaches to a coordinator.
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Run a worker: load a model and a text, attach to a coordinator, evaluate the units it sends.")
+
+    @Option(help: "Coordinator URL, e.g. http://head-node:8080.") var coordinator: String
+    @Option(help: "GGUF model.") var model: String
+    @Option(help: "Text file (searches name it by sha256; offsets come from the search).") var text: String
+    @Option(help: "Address to listen on (default 127.0.0.1:0: a free port on loopback).") var listen = "127.0.0.1:0"
+    @Option(help: "URL the coordinator should use to reach this worker (default http://LISTEN-HOST:PORT).") var advertise: String?
+    @Option(help: "Threads (default: all cores).") var threads = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "File holding the bearer token (the coordinator's).") var tokenFile: String?
+    @Option(help: "Name shown in the worker list.") var name: String?
+
+    func run() async throws {
+        let (host, port) = try parseListen(listen)
+        guard threads >= 1 else { throw CLIError("--threads must be at least 1") }
+        var settings = WorkerNode.Settings(coordinator: coordinator, modelPath: model, textPath: text)
+        settings.host = host
+        settings.port = port
+        settings.advertise = advertise
+        settings.threads = threads
+        settings.token = try readToken(tokenFile)
+        settings.name = name
+        let node: WorkerNode
+        do { node = try WorkerNode(settings: settings) } catch { throw CLIError("cannot load \(model): \(error)") }
+        FileHandle.standardError.write(Data("worker: model \(node.modelSHA256.prefix(12))…, text \(node.textSHA256.prefix(12))…\n".utf8))
+        try await node.run { port in
+            FileHandle.standardOutput.write(Data("listening \(port)\n".utf8))
+        }
+    }
+}
+
+/// `longrope status`: the searches and workers of a coordinator, as tables.
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status", abstract: "Show a coordinator's searches and workers.")
+
+    @Option(help: "Coordinator URL.") var coordinator = "http://127.0.0.1:8080"
+    @Option(help: "File holding the bearer token.") var tokenFile: String?
+    @Flag(help: "Redraw every 2 seconds with a progress bar.") var watch = false
+
+    func run() async throws {
+        let token = try readToken(tokenFile)
+        let client = HTTPClient.shared
+        let base = coordinator.hasSuffix("/") ? String(coordinator.dropLast()) : coordinator
+        func get<T: Decodable>(_ path: String, _ type: T.Type) async throws -> T {
+            var request = HTTPClientRequest(url: base + path)
+            if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+            let response: HTTPClientResponse
+            do { response = try await client.execute(request, timeout: .seconds(10)) }
+            catch { throw CLIError("cannot reach \(base): \(error)") }
+            let data = Data(buffer: try await response.body.collect(upTo: 16 << 20))
+            guard response.status == .ok else {
+                let body = try? JSONDecoder().decode(ErrorBody.self, from: data)
+                throw CLIError("\(base)\(path): \(response.status.code) \(body.map { "\($0.error): \($0.detail)" } ?? "")")
+            }
+            return try JSONDecoder().decode(T.self, from: data)
+        }
+        repeat {
+            let searches = try await get("/v1/searches", [SearchView].self)
+            let workers = try await get("/v1/workers", [WorkerView].self)
+            let text = StatusTable.render(searches: searches, workers: workers, bars: watch)
+            FileHandle.standardOutput.write(Data(((watch ? "\u{1B}[H\u{1B}[2J" : "") + text).utf8))
+            if watch { try await Task.sleep(nanoseconds: 2_000_000_000) }
+        } while watch
+    }
+}
+
+/// The tables `longrope status` prints.
+enum StatusTable {
+    static func render(searches: [SearchView], workers: [WorkerView], bars: Bool) -> String {
+        var out = "SEARCHES\n"
+        let header = ["ID", "NAME", "STATUS", "STEP", "CANDIDATES", "UNITS", "IN FLIGHT", "FAILED", "BEST PPL", "BEST BASELINE"]
+        var rows: [[String]] = []
+        for s in searches {
+            let baseline = s.baselines.compactMap { key, value in value.map { (key, $0) } }.min { $0.1 < $1.1 }
+            rows.append(["\(s.id)", s.name, s.status, "\(s.step + 1)/\(s.steps)", "\(s.candidates)/\(s.candidatesPlanned)",
+                         "\(s.unitsDone)", "\(s.unitsInFlight)", "\(s.unitsFailed)",
+                         s.best.map { String(format: "%.4f", $0.ppl) } ?? "—",
+                         baseline.map { String(format: "%@ %.4f", $0.0, $0.1) } ?? "—"])
+        }
+        out += table(header, rows)
+        if bars {
+            for s in searches where s.status == "running" || s.status == "queued" {
+                let fraction = min(1, Double(s.candidates) / Double(max(1, s.candidatesPlanned)))
+                let filled = Int(fraction * 30)
+                out += "  \(s.id) [" + String(repeating: "█", count: filled) + String(repeating: "░", count: 30 - filled)
+                    + "] \(Int(fraction * 100))%\n"
+            }
+        }
+        out += "\nWORKERS\n"
+        out += table(["ID", "NAME", "ADDRESS", "HEALTHY", "BUSY", "THREADS", "UNITS", "FAILED", "UNITS/MIN", "LAST SEEN"],
+                     workers.map { w in
+                         [w.id, w.name, w.address, w.healthy ? "yes" : "no", w.busy ? "yes" : "no", "\(w.threads)",
+                          "\(w.unitsDone)", "\(w.unitsFailed)", String(format: "%.1f", w.unitsPerMinute),
+                          String(format: "%.0f s ago", w.secondsSinceHeartbeat)]
+                     })
+        return out
+    }
+
+    static func table(_ header: [String], _ rows: [[String]]) -> String {
+        let all = [header] + rows
+        let widths = header.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
+        return all.map { row in
+            row.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }
+                .joined(separator: "  ")
+        }.joined(separator: "\n") + "\n"
+    }
+}

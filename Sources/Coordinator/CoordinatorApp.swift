@@ -1,0 +1,162 @@
+import AsyncHTTPClient
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+import Store
+import Wire
+
+/// Everything the coordinator daemon runs: the store, the dispatcher, the search loops and
+/// the HTTP API. Tests build it with a temporary database and talk to it over loopback.
+public struct CoordinatorSettings: Sendable {
+    public var databasePath: String
+    public var host = "127.0.0.1"
+    public var port = 8080
+    public var token: String?
+    public var dispatcher = Dispatcher.Settings()
+    public var heartbeatSeconds: Double = 2
+
+    public init(databasePath: String) { self.databasePath = databasePath }
+}
+
+public final class Coordinator: Sendable {
+    public let settings: CoordinatorSettings
+    public let store: SearchStore
+    public let dispatcher: Dispatcher
+    public let searches: SearchManager
+    public let httpClient: HTTPClient
+    public let metrics: DispatcherMetrics
+
+    public init(settings: CoordinatorSettings) throws {
+        self.settings = settings
+        store = try SearchStore(path: settings.databasePath)
+        metrics = DispatcherMetrics()
+        dispatcher = Dispatcher(settings: settings.dispatcher, metrics: metrics)
+        searches = SearchManager(store: store, dispatcher: dispatcher)
+        httpClient = HTTPClient.shared
+    }
+
+    /// The HTTP API (see docs/openapi.yaml).
+    public func router() -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        let metrics = self.metrics
+        router.middlewares.add(GuardMiddleware(token: settings.token) { metrics.increment(.httpRequests) })
+        let searches = self.searches, dispatcher = self.dispatcher
+
+        router.get("/healthz") { _, _ in jsonResponse(["status": "ok"]) }
+        router.get("/openapi.yaml") { _, _ in textResponse(openAPIDocument, contentType: "application/yaml") }
+        router.get("/metrics") { _, _ in
+            let totals = await dispatcher.totals()
+            metrics.set("longrope_workers", Double(totals.workers))
+            metrics.set("longrope_workers_healthy", Double(totals.healthy))
+            metrics.set("longrope_units_waiting", Double(totals.queued))
+            metrics.set("longrope_units_in_flight", Double(totals.inFlight))
+            return textResponse(metrics.exposition(), contentType: "text/plain; version=0.0.4")
+        }
+
+        router.post("/v1/searches") { request, _ in
+            let body = try await decodeBody(CreateSearchRequest.self, request)
+            let id = try await searches.create(body)
+            return jsonResponse(try await searches.view(id), status: .created)
+        }
+        router.get("/v1/searches") { _, _ in jsonResponse(try await searches.views()) }
+        router.get("/v1/searches/:id") { _, context in jsonResponse(try await searches.view(try searchID(context))) }
+        router.get("/v1/searches/:id/best") { request, context in
+            let id = try searchID(context)
+            let summary = try await searches.summary(id)
+            guard summary.perplexity != nil else { throw APIError.conflict("search \(id) has no scored candidate yet") }
+            switch request.uri.queryParameters.get("format") ?? "json" {
+            case "json": return textResponse(Exporter.json(summary), contentType: "application/json")
+            case "hf": return textResponse(Exporter.huggingFace(summary, shortFactors: nil), contentType: "application/json")
+            case "csv": return textResponse(Exporter.csv(summary), contentType: "text/csv")
+            case let other: throw APIError.badRequest("bad request", "format must be json, hf or csv, not \"\(other)\"")
+            }
+        }
+        router.get("/v1/searches/:id/top") { request, context in
+            let text = request.uri.queryParameters.get("n") ?? "10"
+            guard let n = Int(text), n >= 1, n <= 10_000 else {
+                throw APIError.badRequest("bad request", "n must be a whole number from 1 to 10000, not \"\(text)\"")
+            }
+            return jsonResponse(try await searches.top(try searchID(context), count: n))
+        }
+        router.get("/v1/searches/:id/history") { _, context in jsonResponse(try await searches.history(try searchID(context))) }
+        router.post("/v1/searches/:id/pause") { _, context in
+            let id = try searchID(context)
+            try await searches.pause(id)
+            return jsonResponse(try await searches.view(id))
+        }
+        router.post("/v1/searches/:id/resume") { _, context in
+            let id = try searchID(context)
+            try await searches.resume(id)
+            return jsonResponse(try await searches.view(id))
+        }
+        router.post("/v1/searches/:id/cancel") { _, context in
+            let id = try searchID(context)
+            try await searches.cancel(id)
+            return jsonResponse(try await searches.view(id))
+        }
+
+        router.get("/v1/workers") { _, _ in jsonResponse(await dispatcher.workerViews()) }
+        let token = settings.token, client = httpClient, heartbeat = settings.heartbeatSeconds
+        router.post("/v1/workers") { request, _ in
+            let registration = try await decodeBody(WorkerRegistration.self, request)
+            guard let url = URL(string: registration.address), url.scheme == "http" || url.scheme == "https", url.host != nil else {
+                throw APIError.badRequest("bad request", "field \"address\" must be an http(s) URL, not \"\(registration.address)\"")
+            }
+            guard registration.threads >= 1, registration.pairs >= 1, registration.ropeBase > 1 else {
+                throw APIError.badRequest("bad request", "threads and pairs must be ≥ 1 and rope_base > 1")
+            }
+            let id = await dispatcher.register(registration, connection: HTTPWorkerConnection(
+                address: registration.address, token: token, client: client))
+            return jsonResponse(WorkerRegistered(id: id, heartbeatSeconds: heartbeat), status: .created)
+        }
+        router.post("/v1/workers/:id/heartbeat") { _, context in
+            let id = context.parameters.get("id") ?? ""
+            guard await dispatcher.heartbeat(id) else { throw APIError.notFound("worker \(id)") }
+            return Response(status: .noContent)
+        }
+        return router
+    }
+
+    /// The application, bound to the configured address (port 0 picks a free one;
+    /// `onRunning` receives the port).
+    public func application(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
+        var logger = Logger(label: "longrope.coordinator")
+        logger.logLevel = .warning
+        return Application(router: router(),
+                           configuration: .init(address: .hostname(settings.host, port: settings.port),
+                                                serverName: "longrope-coordinator"),
+                           onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
+                           logger: logger)
+    }
+
+    /// Serves until SIGTERM/SIGINT, then drains: search loops stop (their searches resume on
+    /// the next start) and the HTTP server finishes its requests.
+    public func run(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        try await searches.resumeAll()
+        let app = application(onRunning: onRunning)
+        let drain = DrainService(searches: searches, dispatcher: dispatcher)
+        let group = ServiceGroup(configuration: .init(services: [.init(service: app), .init(service: drain)],
+                                                      gracefulShutdownSignals: [.sigterm, .sigint],
+                                                      logger: Logger(label: "longrope.lifecycle")))
+        try await group.run()
+    }
+}
+
+/// Stops the search loops when a graceful shutdown begins.
+struct DrainService: Service {
+    let searches: SearchManager
+    let dispatcher: Dispatcher
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await searches.stopAll()
+        await dispatcher.shutdown()
+    }
+}
+
+private func searchID(_ context: BasicRequestContext) throws -> Int64 {
+    let text = context.parameters.get("id") ?? ""
+    guard let id = Int64(text) else { throw APIError.badRequest("bad request", "search id must be an integer, not \"\(text)\"") }
+    return id
+}

@@ -1,0 +1,277 @@
+import Foundation
+import Wire
+
+/// A way to reach one worker: over HTTP, or a model loaded in this process.
+public protocol WorkerConnection: Sendable {
+    func evaluate(_ unit: WorkUnit, timeout: Double) async throws -> UnitResult
+}
+
+/// Hands units to workers as leases and collects the results: the only place that knows about
+/// time and failure.
+///
+/// - A unit is one (candidate, sample) pair; a worker holds at most one lease at a time, so a
+///   finished unit frees its worker at once.
+/// - A lease that fails (worker error, timeout, dead connection) or whose worker stops
+///   heartbeating puts the unit back at the front of the queue; after `maxAttempts` failed
+///   leases the unit fails with its last reason.
+/// - When the queue is empty, an idle worker may take a duplicate of a straggler's unit; the
+///   first result wins and a late one is dropped.
+/// - Units only go to workers holding the search's model and text (by sha256).
+public actor Dispatcher: UnitEvaluator {
+    public struct Settings: Sendable {
+        public var leaseSeconds: Double = 900
+        public var maxAttempts = 4
+        public var heartbeatTimeout: Double = 10
+        /// A unit leased longer than this may be duplicated onto an idle worker.
+        public var duplicateAfter: Double = 5
+        public init() {}
+    }
+
+    struct Worker {
+        var registration: WorkerRegistration
+        var connection: WorkerConnection
+        var lastHeartbeat: Date
+        var registeredAt: Date
+        var lease: Int?
+        var healthy = true
+        /// In-process workers do not heartbeat.
+        var heartbeats = true
+        var unitsDone = 0
+        var unitsFailed = 0
+    }
+
+    struct Job {
+        var unit: WorkUnit
+        var continuation: CheckedContinuation<UnitResult, Error>
+        var attempts = 0
+        var leases: Set<String> = []
+        var leasedAt: Date?
+        var lastError = ""
+    }
+
+    public let settings: Settings
+    private var workers: [String: Worker] = [:]
+    private var jobs: [Int: Job] = [:]
+    private var queue: [Int] = []
+    private var nextJob = 0
+    private var nextWorker = 0
+    public let metrics: DispatcherMetrics
+    private var monitor: Task<Void, Never>?
+
+    public init(settings: Settings = Settings(), metrics: DispatcherMetrics = DispatcherMetrics()) {
+        self.settings = settings
+        self.metrics = metrics
+    }
+
+    /// Units run concurrently up to the number of candidates the runner hands in.
+    public nonisolated var capacity: Int { 1024 }
+
+    // MARK: Workers
+
+    /// Adds a worker and returns its id.
+    @discardableResult
+    public func register(_ registration: WorkerRegistration, connection: WorkerConnection, heartbeats: Bool = true) -> String {
+        // A worker registering again at the same address replaces its old entry.
+        if let old = workers.first(where: { $0.value.registration.address == registration.address })?.key {
+            dropWorker(old, reason: "re-registered")
+        }
+        nextWorker += 1
+        let id = "w\(nextWorker)"
+        workers[id] = Worker(registration: registration, connection: connection, lastHeartbeat: Date(), registeredAt: Date())
+        workers[id]!.heartbeats = heartbeats
+        startMonitor()
+        schedule()
+        return id
+    }
+
+    /// Records a heartbeat; false when the worker is unknown (it must register again).
+    public func heartbeat(_ id: String) -> Bool {
+        guard workers[id] != nil else { return false }
+        workers[id]!.lastHeartbeat = Date()
+        if !workers[id]!.healthy { workers[id]!.healthy = true; schedule() }
+        return true
+    }
+
+    public func workerViews() -> [WorkerView] {
+        let now = Date()
+        return workers.sorted { $0.key.count != $1.key.count ? $0.key.count < $1.key.count : $0.key < $1.key }.map { id, w in
+            let minutes = max(now.timeIntervalSince(w.registeredAt) / 60, 1e-9)
+            return WorkerView(id: id, name: w.registration.name, address: w.registration.address,
+                              modelSHA256: w.registration.modelSHA256, textSHA256: w.registration.textSHA256,
+                              threads: w.registration.threads, healthy: w.healthy, busy: w.lease != nil,
+                              secondsSinceHeartbeat: now.timeIntervalSince(w.lastHeartbeat),
+                              unitsDone: w.unitsDone, unitsFailed: w.unitsFailed,
+                              unitsPerMinute: Double(w.unitsDone) / minutes)
+        }
+    }
+
+    /// The geometry a registered worker announced for a model.
+    public func geometry(modelSHA256: String) -> (pairs: Int, ropeBase: Double)? {
+        workers.values.first { $0.registration.modelSHA256 == modelSHA256 }
+            .map { ($0.registration.pairs, $0.registration.ropeBase) }
+    }
+
+    /// Queued and leased units of a search.
+    public func unitCounts(searchID: Int64) -> (queued: Int, inFlight: Int) {
+        var queued = 0, inFlight = 0
+        for job in jobs.values where job.unit.searchID == searchID {
+            if job.leases.isEmpty { queued += 1 } else { inFlight += 1 }
+        }
+        return (queued, inFlight)
+    }
+
+    public func totals() -> (workers: Int, healthy: Int, queued: Int, inFlight: Int) {
+        (workers.count, workers.values.filter(\.healthy).count, jobs.values.filter { $0.leases.isEmpty }.count,
+         jobs.values.filter { !$0.leases.isEmpty }.count)
+    }
+
+    private func dropWorker(_ id: String, reason: String) {
+        guard let worker = workers.removeValue(forKey: id) else { return }
+        if let lease = worker.lease { release(lease, from: id, error: "worker \(id) \(reason)") }
+    }
+
+    private func startMonitor() {
+        guard monitor == nil else { return }
+        monitor = Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(nanoseconds: 500_000_000)
+                await self?.checkHeartbeats()
+            }
+        }
+    }
+
+    /// Workers silent for longer than the timeout get no work, and their lease goes back.
+    private func checkHeartbeats() {
+        let now = Date()
+        for (id, worker) in workers where worker.heartbeats && worker.healthy
+            && now.timeIntervalSince(worker.lastHeartbeat) > settings.heartbeatTimeout {
+            workers[id]!.healthy = false
+            metrics.increment(.workersLost)
+            if let lease = worker.lease {
+                workers[id]!.lease = nil
+                release(lease, from: id, error: "worker \(id) stopped heartbeating")
+            }
+        }
+        schedule()
+    }
+
+    // MARK: Units
+
+    public func evaluate(_ unit: WorkUnit) async throws -> UnitResult {
+        let id = nextJob
+        nextJob += 1
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                jobs[id] = Job(unit: unit, continuation: continuation)
+                queue.append(id)
+                metrics.increment(.unitsQueued)
+                schedule()
+            }
+        } onCancel: {
+            Task { await self.cancel(id) }
+        }
+    }
+
+    private func cancel(_ id: Int) {
+        guard let job = jobs.removeValue(forKey: id) else { return }
+        queue.removeAll { $0 == id }
+        job.continuation.resume(throwing: CancellationError())
+    }
+
+    private func matches(_ unit: WorkUnit, _ worker: Worker) -> Bool {
+        worker.registration.modelSHA256 == unit.modelSHA256 && worker.registration.textSHA256 == unit.textSHA256
+    }
+
+    /// Gives every idle, healthy worker a unit: the first queued one it can run, else a
+    /// duplicate of the longest-running straggler.
+    private func schedule() {
+        let now = Date()
+        for id in workers.keys.sorted() {
+            guard let worker = workers[id], worker.healthy, worker.lease == nil else { continue }
+            if let index = queue.firstIndex(where: { jobs[$0].map { matches($0.unit, worker) } ?? false }) {
+                lease(queue.remove(at: index), to: id)
+            } else if let straggler = jobs.filter({ job in
+                job.value.leases.count == 1 && !job.value.leases.contains(id) && matches(job.value.unit, worker)
+                    && now.timeIntervalSince(job.value.leasedAt ?? now) > settings.duplicateAfter
+            }).min(by: { ($0.value.leasedAt ?? now) < ($1.value.leasedAt ?? now) })?.key {
+                metrics.increment(.duplicates)
+                lease(straggler, to: id)
+            }
+        }
+    }
+
+    private func lease(_ jobID: Int, to workerID: String) {
+        guard var job = jobs[jobID], let worker = workers[workerID] else { return }
+        job.leases.insert(workerID)
+        job.leasedAt = job.leasedAt ?? Date()
+        jobs[jobID] = job
+        workers[workerID]!.lease = jobID
+        let unit = job.unit, connection = worker.connection, timeout = settings.leaseSeconds
+        Task {
+            let result: Result<UnitResult, Error>
+            do { result = .success(try await connection.evaluate(unit, timeout: timeout)) }
+            catch { result = .failure(error) }
+            await self.finish(jobID, workerID: workerID, result)
+        }
+    }
+
+    private func finish(_ jobID: Int, workerID: String, _ result: Result<UnitResult, Error>) {
+        if workers[workerID]?.lease == jobID { workers[workerID]!.lease = nil }
+        switch result {
+        case let .success(value):
+            workers[workerID]?.unitsDone += 1
+            if let job = jobs.removeValue(forKey: jobID) {
+                queue.removeAll { $0 == jobID }
+                metrics.increment(.unitsCompleted)
+                job.continuation.resume(returning: value)
+            } else {
+                metrics.increment(.lateResultsDropped)   // a duplicate's second result
+            }
+        case let .failure(error):
+            workers[workerID]?.unitsFailed += 1
+            if error is WorkerUnreachable { workers[workerID]?.healthy = false }
+            release(jobID, from: workerID, error: "\(error)")
+        }
+        schedule()
+    }
+
+    /// A lease ended without a result: requeue the unit, or fail it after too many attempts.
+    private func release(_ jobID: Int, from workerID: String, error: String) {
+        guard var job = jobs[jobID], job.leases.contains(workerID) else { return }
+        job.leases.remove(workerID)
+        job.lastError = error
+        guard job.leases.isEmpty else { jobs[jobID] = job; return }   // a duplicate still runs
+        job.attempts += 1
+        job.leasedAt = nil
+        if job.attempts >= settings.maxAttempts {
+            jobs[jobID] = nil
+            metrics.increment(.unitsFailed)
+            job.continuation.resume(throwing: UnitFailed(reason: "\(job.attempts) attempts, last: \(error)"))
+        } else {
+            jobs[jobID] = job
+            queue.insert(jobID, at: 0)
+            metrics.increment(.unitsRequeued)
+        }
+    }
+
+    public func shutdown() {
+        monitor?.cancel()
+        monitor = nil
+    }
+}
+
+/// The worker could not be reached at all (connection refused or reset).
+public struct WorkerUnreachable: Error, CustomStringConvertible {
+    public var detail: String
+    public init(_ detail: String) { self.detail = detail }
+    public var description: String { "worker unreachable: \(detail)" }
+}
+
+/// A model loaded in this process, as a worker (the one-machine `longrope search`).
+public struct InProcessWorker: WorkerConnection {
+    public let evaluator: LocalEvaluator
+    public init(_ evaluator: LocalEvaluator) { self.evaluator = evaluator }
+    public func evaluate(_ unit: WorkUnit, timeout: Double) async throws -> UnitResult {
+        try await evaluator.evaluate(unit)
+    }
+}

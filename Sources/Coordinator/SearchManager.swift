@@ -1,0 +1,201 @@
+import Foundation
+import Logging
+import RoPE
+import Search
+import Store
+import Wire
+
+/// Runs every active search's loop against the dispatcher, and answers what the API asks
+/// about them. On start it resumes the searches a previous run left queued or running.
+public actor SearchManager {
+    public let store: SearchStore
+    public let dispatcher: Dispatcher
+    private var tasks: [Int64: Task<Void, Never>] = [:]
+    private var progress: [Int64: SearchProgress] = [:]
+    private let logger: Logger
+
+    public init(store: SearchStore, dispatcher: Dispatcher, logger: Logger = Logger(label: "longrope.searches")) {
+        self.store = store
+        self.dispatcher = dispatcher
+        self.logger = logger
+    }
+
+    /// Resumes searches left queued or running.
+    public func resumeAll() throws {
+        for search in try store.searches() where search.status == .queued || search.status == .running {
+            start(search.id)
+        }
+    }
+
+    /// Stores a new search and starts it.
+    public func create(_ request: CreateSearchRequest) async throws -> Int64 {
+        var pairs = request.pairs, base = request.ropeBase
+        if pairs == nil || base == nil, let known = await dispatcher.geometry(modelSHA256: request.modelSHA256) {
+            pairs = pairs ?? known.pairs
+            base = base ?? known.ropeBase
+        }
+        guard let pairs, let base else {
+            throw APIError.conflict("no worker holds model \(request.modelSHA256.prefix(16))…: attach one, or give pairs and rope_base")
+        }
+        var config = SearchConfig(pairs: pairs, originalContext: request.originalContext, targetContext: request.targetContext,
+                                  seed: request.seed ?? 0, lambdaMax: request.lambdaMax, attentionFactor: request.attentionFactor)
+        if let p = request.population { config.setPopulation(p) }
+        if let t = request.iterations { config.iterations = t }
+        if let k = request.samples { config.samples = k }
+        if let e = request.earlyRejection { config.earlyRejection = e }
+        if let n = request.nHat { config.startTokenChoices = n }
+        config.budget = request.budget
+        config.extraSeeds = request.seeds ?? []
+        var problems = config.problems()
+        if base <= 1 || !base.isFinite { problems.append("rope_base must be > 1") }
+        if (request.textOffset ?? 0) < 0 { problems.append("text_offset must be ≥ 0") }
+        for (i, seed) in config.extraSeeds.enumerated() {
+            do { try RoPEScaling(method: "seed", lambda: seed).validate(pairs: pairs, lambdaMax: config.lambdaMax) }
+            catch { problems.append("seeds[\(i)]: \(error.description)") }
+        }
+        guard problems.isEmpty else { throw APIError.badRequest("invalid search", problems.joined(separator: "; ")) }
+        let id = try store.createSearch(name: request.name ?? "search", config: config, modelPath: "",
+                                        modelSHA256: request.modelSHA256, textPath: "", textOffset: request.textOffset ?? 0,
+                                        textSHA256: request.textSHA256, ropeBase: base)
+        start(id)
+        return id
+    }
+
+    func start(_ id: Int64) {
+        guard tasks[id] == nil, let record = try? store.search(id) else { return }
+        let runner = SearchRunner(store: store, searchID: id,
+                                  geometry: RoPEGeometry(rotaryDimension: 2 * record.config.pairs, base: record.ropeBase))
+        let dispatcher = self.dispatcher
+        let logger = self.logger
+        tasks[id] = Task {
+            do {
+                let summary = try await runner.run(evaluator: dispatcher) { p in
+                    Task { await self.setProgress(id, p) }
+                }
+                logger.info("search \(id) done: best ppl \(summary.perplexity ?? .nan)")
+            } catch is CancellationError {
+                logger.info("search \(id) stopped")
+            } catch {
+                logger.error("search \(id) failed: \(error)")
+            }
+            await self.finished(id)
+        }
+    }
+
+    private func setProgress(_ id: Int64, _ p: SearchProgress) { progress[id] = p }
+    private func finished(_ id: Int64) { tasks[id] = nil }
+
+    public func pause(_ id: Int64) async throws {
+        guard let record = try store.search(id) else { throw APIError.notFound("search \(id)") }
+        guard record.status == .queued || record.status == .running else {
+            throw APIError.conflict("search \(id) is \(record.status.rawValue), not running")
+        }
+        await stop(id)
+        try store.setStatus(id, .paused)
+    }
+
+    public func resume(_ id: Int64) throws {
+        guard let record = try store.search(id) else { throw APIError.notFound("search \(id)") }
+        guard record.status == .paused || record.status == .failed else {
+            throw APIError.conflict("search \(id) is \(record.status.rawValue); only paused or failed searches resume")
+        }
+        try store.setStatus(id, .queued)
+        start(id)
+    }
+
+    public func cancel(_ id: Int64) async throws {
+        guard let record = try store.search(id) else { throw APIError.notFound("search \(id)") }
+        guard record.status != .done && record.status != .cancelled else {
+            throw APIError.conflict("search \(id) is already \(record.status.rawValue)")
+        }
+        await stop(id)
+        try store.setStatus(id, .cancelled)
+    }
+
+    private func stop(_ id: Int64) async {
+        guard let task = tasks.removeValue(forKey: id) else { return }
+        task.cancel()
+        _ = await task.value
+    }
+
+    /// Stops every loop (graceful shutdown); their searches stay `running` and resume on restart.
+    public func stopAll() async {
+        for id in Array(tasks.keys) {
+            if let task = tasks.removeValue(forKey: id) { task.cancel(); _ = await task.value }
+            try? store.setStatus(id, .running)
+        }
+    }
+
+    // MARK: Views
+
+    public func view(_ id: Int64) async throws -> SearchView {
+        guard let record = try store.search(id) else { throw APIError.notFound("search \(id)") }
+        let candidates = try store.candidates(id)
+        let history = candidates.compactMap { c in c.outcome.map { Evaluated(id: c.ordinal, candidate: c.candidate, outcome: $0) } }
+        let best = SearchEngine.best(history).flatMap { b in candidates.first { $0.ordinal == b.id }.map { (b, $0) } }
+        let counts = await dispatcher.unitCounts(searchID: id)
+        let config = record.config
+        return SearchView(
+            id: id, name: record.name, status: record.status.rawValue, error: try store.errorMessage(id),
+            step: candidates.last?.step ?? 0, steps: config.stepCount, candidates: history.count,
+            candidatesPlanned: min(config.budget ?? .max, config.population + config.iterations * (config.mutations + config.crossovers)),
+            unitsDone: try store.evaluationCount(id), unitsInFlight: counts.inFlight, unitsQueued: counts.queued,
+            unitsFailed: try store.failedUnitCount(id),
+            best: best.map { BestView(ppl: $0.0.outcome.perplexity!, lambda: $0.1.candidate.lambda,
+                                      nHat: $0.1.candidate.startTokens, attentionFactor: $0.1.attentionFactor,
+                                      candidate: $0.1.ordinal) },
+            baselines: Dictionary(uniqueKeysWithValues: try store.baselines(id).map { ($0.method, $0.perplexity) }),
+            originalContext: config.originalContext, targetContext: config.targetContext, seed: config.seed,
+            modelSHA256: record.modelSHA256, textSHA256: record.textSHA256)
+    }
+
+    public func views() async throws -> [SearchView] {
+        var out: [SearchView] = []
+        for record in try store.searches() { out.append(try await view(record.id)) }
+        return out
+    }
+
+    public func top(_ id: Int64, count: Int) throws -> [CandidateView] {
+        guard try store.search(id) != nil else { throw APIError.notFound("search \(id)") }
+        let candidates = try store.candidates(id)
+        let history = candidates.compactMap { c in c.outcome.map { Evaluated(id: c.ordinal, candidate: c.candidate, outcome: $0) } }
+        return SearchEngine.ranked(history).prefix(count).map { e in
+            let record = candidates.first { $0.ordinal == e.id }!
+            return CandidateView(candidate: e.id, step: record.step, operation: e.candidate.operation.rawValue,
+                                 parents: e.candidate.parents, status: Self.status(e.outcome),
+                                 ppl: e.outcome.perplexity ?? e.outcome.partialPerplexity,
+                                 lambda: e.candidate.lambda, nHat: e.candidate.startTokens)
+        }
+    }
+
+    static func status(_ outcome: Outcome) -> String {
+        switch outcome {
+        case .scored: return "scored"
+        case .rejected: return "rejected"
+        case .infeasible: return "infeasible"
+        }
+    }
+
+    public func history(_ id: Int64) throws -> [HistoryPoint] {
+        guard try store.search(id) != nil else { throw APIError.notFound("search \(id)") }
+        let candidates = try store.candidates(id)
+        var points: [HistoryPoint] = []
+        var best: Double?
+        var count = 0
+        for step in Set(candidates.map(\.step)).sorted() {
+            for c in candidates where c.step == step {
+                guard let outcome = c.outcome else { continue }
+                count += 1
+                if let p = outcome.perplexity { best = min(best ?? p, p) }
+            }
+            points.append(HistoryPoint(step: step, candidates: count, bestPPL: best))
+        }
+        return points
+    }
+
+    public func summary(_ id: Int64) throws -> SearchSummary {
+        guard let record = try store.search(id) else { throw APIError.notFound("search \(id)") }
+        return try SearchRunner(store: store, searchID: id,
+                                geometry: RoPEGeometry(rotaryDimension: 2 * record.config.pairs, base: record.ropeBase)).summary()
+    }
+}

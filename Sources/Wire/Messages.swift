@@ -1,0 +1,193 @@
+import Foundation
+
+/// The JSON error body of every 4xx/5xx: `{"error": "...", "detail": "..."}`.
+public struct ErrorBody: Codable, Sendable, Equatable {
+    public var error: String
+    public var detail: String
+    public init(error: String, detail: String) { self.error = error; self.detail = detail }
+}
+
+/// A worker announcing itself to the coordinator (POST /v1/workers).
+public struct WorkerRegistration: Codable, Sendable, Equatable, StrictDecodable {
+    public var name: String
+    /// Where the coordinator reaches the worker, e.g. `http://10.0.0.5:8081`.
+    public var address: String
+    public var modelSHA256: String
+    public var textSHA256: String
+    public var architecture: String
+    public var threads: Int
+    public var pairs: Int
+    public var ropeBase: Double
+    public var contextLength: Int
+
+    enum CodingKeys: String, CodingKey {
+        case name, address, architecture, threads, pairs
+        case modelSHA256 = "model_sha256", textSHA256 = "text_sha256", ropeBase = "rope_base", contextLength = "context_length"
+    }
+    public static let fields: Set<String> = ["name", "address", "model_sha256", "text_sha256", "architecture",
+                                             "threads", "pairs", "rope_base", "context_length"]
+
+    public init(name: String, address: String, modelSHA256: String, textSHA256: String, architecture: String,
+                threads: Int, pairs: Int, ropeBase: Double, contextLength: Int) {
+        self.name = name; self.address = address; self.modelSHA256 = modelSHA256; self.textSHA256 = textSHA256
+        self.architecture = architecture; self.threads = threads; self.pairs = pairs; self.ropeBase = ropeBase
+        self.contextLength = contextLength
+    }
+}
+
+/// The coordinator's answer to a registration.
+public struct WorkerRegistered: Codable, Sendable, Equatable {
+    public var id: String
+    /// How often the worker must heartbeat.
+    public var heartbeatSeconds: Double
+    enum CodingKeys: String, CodingKey { case id, heartbeatSeconds = "heartbeat_seconds" }
+    public init(id: String, heartbeatSeconds: Double) { self.id = id; self.heartbeatSeconds = heartbeatSeconds }
+}
+
+/// POST /v1/searches: a search to run. Only the hashes name the model and text: workers hold
+/// the files, and a search runs on the workers that announced those hashes.
+public struct CreateSearchRequest: Codable, Sendable, Equatable, StrictDecodable {
+    public var name: String?
+    public var modelSHA256: String
+    public var textSHA256: String
+    public var textOffset: Int?
+    public var originalContext: Int
+    public var targetContext: Int
+    public var seed: UInt64?
+    public var samples: Int?
+    public var population: Int?
+    public var iterations: Int?
+    public var budget: Int?
+    public var lambdaMax: Double?
+    public var attentionFactor: Double?
+    public var nHat: [Int]?
+    public var earlyRejection: Bool?
+    /// Rotary pairs and RoPE base; taken from a registered worker with the model when absent.
+    public var pairs: Int?
+    public var ropeBase: Double?
+    /// Extra seed vectors (each one λ per pair) for the initial population.
+    public var seeds: [[Double]]?
+
+    enum CodingKeys: String, CodingKey {
+        case name, seed, samples, population, iterations, budget, pairs, seeds
+        case modelSHA256 = "model_sha256", textSHA256 = "text_sha256", textOffset = "text_offset"
+        case originalContext = "original_context", targetContext = "target_context", lambdaMax = "lambda_max"
+        case attentionFactor = "attention_factor", nHat = "n_hat", earlyRejection = "early_rejection", ropeBase = "rope_base"
+    }
+    public static let fields: Set<String> = ["name", "model_sha256", "text_sha256", "text_offset", "original_context",
+                                             "target_context", "seed", "samples", "population", "iterations", "budget",
+                                             "lambda_max", "attention_factor", "n_hat", "early_rejection", "pairs",
+                                             "rope_base", "seeds"]
+
+    public init(modelSHA256: String, textSHA256: String, originalContext: Int, targetContext: Int) {
+        self.modelSHA256 = modelSHA256; self.textSHA256 = textSHA256
+        self.originalContext = originalContext; self.targetContext = targetContext
+    }
+}
+
+/// The best candidate of a search.
+public struct BestView: Codable, Sendable, Equatable {
+    public var ppl: Double
+    public var lambda: [Double]
+    public var nHat: Int
+    public var attentionFactor: Double
+    public var candidate: Int
+    enum CodingKeys: String, CodingKey { case ppl, lambda, nHat = "n_hat", attentionFactor = "attention_factor", candidate }
+    public init(ppl: Double, lambda: [Double], nHat: Int, attentionFactor: Double, candidate: Int) {
+        self.ppl = ppl; self.lambda = lambda; self.nHat = nHat; self.attentionFactor = attentionFactor; self.candidate = candidate
+    }
+}
+
+/// GET /v1/searches/{id}.
+public struct SearchView: Codable, Sendable, Equatable {
+    public var id: Int64
+    public var name: String
+    public var status: String
+    public var error: String?
+    public var step: Int
+    public var steps: Int
+    public var candidates: Int
+    public var candidatesPlanned: Int
+    public var unitsDone: Int
+    public var unitsInFlight: Int
+    public var unitsQueued: Int
+    public var unitsFailed: Int
+    public var best: BestView?
+    public var baselines: [String: Double?]
+    public var originalContext: Int
+    public var targetContext: Int
+    public var seed: UInt64
+    public var modelSHA256: String
+    public var textSHA256: String
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, status, error, step, steps, candidates, best, baselines, seed
+        case candidatesPlanned = "candidates_planned", unitsDone = "units_done", unitsInFlight = "units_in_flight"
+        case unitsQueued = "units_queued", unitsFailed = "units_failed", originalContext = "original_context"
+        case targetContext = "target_context", modelSHA256 = "model_sha256", textSHA256 = "text_sha256"
+    }
+
+    public init(id: Int64, name: String, status: String, error: String?, step: Int, steps: Int, candidates: Int,
+                candidatesPlanned: Int, unitsDone: Int, unitsInFlight: Int, unitsQueued: Int, unitsFailed: Int,
+                best: BestView?, baselines: [String: Double?], originalContext: Int, targetContext: Int, seed: UInt64,
+                modelSHA256: String, textSHA256: String) {
+        self.id = id; self.name = name; self.status = status; self.error = error; self.step = step; self.steps = steps
+        self.candidates = candidates; self.candidatesPlanned = candidatesPlanned; self.unitsDone = unitsDone
+        self.unitsInFlight = unitsInFlight; self.unitsQueued = unitsQueued; self.unitsFailed = unitsFailed
+        self.best = best; self.baselines = baselines; self.originalContext = originalContext
+        self.targetContext = targetContext; self.seed = seed; self.modelSHA256 = modelSHA256; self.textSHA256 = textSHA256
+    }
+}
+
+/// One candidate in GET /v1/searches/{id}/top.
+public struct CandidateView: Codable, Sendable, Equatable {
+    public var candidate: Int
+    public var step: Int
+    public var operation: String
+    public var parents: [Int]
+    public var status: String
+    public var ppl: Double?
+    public var lambda: [Double]
+    public var nHat: Int
+    enum CodingKeys: String, CodingKey { case candidate, step, operation, parents, status, ppl, lambda, nHat = "n_hat" }
+    public init(candidate: Int, step: Int, operation: String, parents: [Int], status: String, ppl: Double?, lambda: [Double], nHat: Int) {
+        self.candidate = candidate; self.step = step; self.operation = operation; self.parents = parents
+        self.status = status; self.ppl = ppl; self.lambda = lambda; self.nHat = nHat
+    }
+}
+
+/// One point of GET /v1/searches/{id}/history: the best after each step.
+public struct HistoryPoint: Codable, Sendable, Equatable {
+    public var step: Int
+    public var candidates: Int
+    public var bestPPL: Double?
+    enum CodingKeys: String, CodingKey { case step, candidates, bestPPL = "best_ppl" }
+    public init(step: Int, candidates: Int, bestPPL: Double?) { self.step = step; self.candidates = candidates; self.bestPPL = bestPPL }
+}
+
+/// GET /v1/workers.
+public struct WorkerView: Codable, Sendable, Equatable {
+    public var id: String
+    public var name: String
+    public var address: String
+    public var modelSHA256: String
+    public var textSHA256: String
+    public var threads: Int
+    public var healthy: Bool
+    public var busy: Bool
+    public var secondsSinceHeartbeat: Double
+    public var unitsDone: Int
+    public var unitsFailed: Int
+    public var unitsPerMinute: Double
+    enum CodingKeys: String, CodingKey {
+        case id, name, address, threads, healthy, busy
+        case modelSHA256 = "model_sha256", textSHA256 = "text_sha256", secondsSinceHeartbeat = "seconds_since_heartbeat"
+        case unitsDone = "units_done", unitsFailed = "units_failed", unitsPerMinute = "units_per_minute"
+    }
+    public init(id: String, name: String, address: String, modelSHA256: String, textSHA256: String, threads: Int,
+                healthy: Bool, busy: Bool, secondsSinceHeartbeat: Double, unitsDone: Int, unitsFailed: Int, unitsPerMinute: Double) {
+        self.id = id; self.name = name; self.address = address; self.modelSHA256 = modelSHA256; self.textSHA256 = textSHA256
+        self.threads = threads; self.healthy = healthy; self.busy = busy; self.secondsSinceHeartbeat = secondsSinceHeartbeat
+        self.unitsDone = unitsDone; self.unitsFailed = unitsFailed; self.unitsPerMinute = unitsPerMinute
+    }
+}

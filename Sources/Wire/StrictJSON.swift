@@ -1,0 +1,76 @@
+import Foundation
+
+/// Why a request body was refused; each case names the field.
+public enum WireError: Error, Equatable, CustomStringConvertible {
+    case malformedJSON(String)
+    case notAnObject
+    case unknownField(String)
+    case missingField(String)
+    case wrongType(field: String, expected: String)
+    case invalidValue(field: String, detail: String)
+
+    public var description: String {
+        switch self {
+        case let .malformedJSON(detail): return "malformed JSON: \(detail)"
+        case .notAnObject: return "the body must be a JSON object"
+        case let .unknownField(name): return "unknown field \"\(name)\""
+        case let .missingField(name): return "missing field \"\(name)\""
+        case let .wrongType(field, expected): return "field \"\(field)\" must be \(expected)"
+        case let .invalidValue(field, detail): return "field \"\(field)\": \(detail)"
+        }
+    }
+}
+
+/// A request type whose top-level fields are known, so unknown ones can be refused.
+public protocol StrictDecodable: Decodable {
+    static var fields: Set<String> { get }
+}
+
+/// Decodes JSON strictly: malformed JSON, a non-object, an unknown field, a missing field or a
+/// wrong type each throw a `WireError` naming what is wrong.
+public enum StrictJSON {
+    public static func decode<T: StrictDecodable>(_ type: T.Type, from data: Data) throws -> T {
+        let object: Any
+        do { object = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) }
+        catch { throw WireError.malformedJSON((error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? "cannot parse") }
+        guard let dictionary = object as? [String: Any] else { throw WireError.notAnObject }
+        if let unknown = dictionary.keys.sorted().first(where: { !T.fields.contains($0) }) {
+            throw WireError.unknownField(unknown)
+        }
+        do {
+            return try JSONDecoder().decode(T.self, from: data)
+        } catch let error as DecodingError {
+            switch error {
+            case let .keyNotFound(key, context):
+                throw WireError.missingField((context.codingPath + [key]).map(\.stringValue).joined(separator: "."))
+            case let .typeMismatch(expected, context), let .valueNotFound(expected, context):
+                throw WireError.wrongType(field: context.codingPath.map(\.stringValue).joined(separator: "."),
+                                          expected: describe(expected))
+            case let .dataCorrupted(context):
+                throw WireError.invalidValue(field: context.codingPath.map(\.stringValue).joined(separator: "."),
+                                             detail: context.debugDescription)
+            @unknown default:
+                throw WireError.malformedJSON("\(error)")
+            }
+        }
+    }
+
+    static func describe(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: return "a string"
+        case is Int.Type, is Int64.Type, is UInt64.Type: return "an integer"
+        case is Double.Type: return "a number"
+        case is Bool.Type: return "true or false"
+        case is [Double].Type: return "an array of numbers"
+        case is [Int].Type: return "an array of integers"
+        default: return "\(type)"
+        }
+    }
+
+    /// Compact, key-sorted JSON.
+    public static func encode<T: Encodable>(_ value: T) -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return try! encoder.encode(value)
+    }
+}

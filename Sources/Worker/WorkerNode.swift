@@ -1,0 +1,161 @@
+import AsyncHTTPClient
+import Coordinator
+import Digest
+import Evaluator
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import Wire
+
+/// A worker: one model and one text loaded from its own command line, served at
+/// POST /v1/evaluate, attached to a coordinator by registration and heartbeats.
+public final class WorkerNode: Sendable {
+    public struct Settings: Sendable {
+        public var coordinator: String
+        public var modelPath: String
+        public var textPath: String
+        public var host = "127.0.0.1"
+        public var port = 0
+        /// The address announced to the coordinator (default http://host:port).
+        public var advertise: String?
+        public var threads = ProcessInfo.processInfo.activeProcessorCount
+        public var token: String?
+        public var name: String?
+
+        public init(coordinator: String, modelPath: String, textPath: String) {
+            self.coordinator = coordinator.hasSuffix("/") ? String(coordinator.dropLast()) : coordinator
+            self.modelPath = modelPath
+            self.textPath = textPath
+        }
+    }
+
+    public let settings: Settings
+    public let model: LlamaModel
+    let textData: Data
+    public let modelSHA256: String
+    public let textSHA256: String
+    let windows = WindowCache()
+    let queue = DispatchQueue(label: "longrope.worker.evaluate")
+    let client = HTTPClient.shared
+
+    public init(settings: Settings) throws {
+        self.settings = settings
+        model = try LlamaModel(path: settings.modelPath, threads: settings.threads)
+        guard let data = FileManager.default.contents(atPath: settings.textPath) else {
+            throw EvaluatorError.invalidRequest("cannot read text file \(settings.textPath)")
+        }
+        textData = data
+        modelSHA256 = try SHA256.hex(fileAt: settings.modelPath)
+        textSHA256 = SHA256.hex(data)
+    }
+
+    /// Scores one unit on a thread of its own (never on the server's event loops).
+    public func evaluate(_ unit: WorkUnit) async throws -> UnitResult {
+        guard unit.modelSHA256 == modelSHA256, unit.textSHA256 == textSHA256 else {
+            throw APIError.conflict("this worker holds model \(modelSHA256.prefix(12))… and text \(textSHA256.prefix(12))…, not the unit's")
+        }
+        guard unit.sample >= 0, unit.sample < unit.samples, unit.targetContext >= 2, unit.textOffset >= 0,
+              unit.textOffset < textData.count else {
+            throw APIError.badRequest("bad request", "sample, samples, target_context or text_offset out of range")
+        }
+        let name = settings.name ?? "worker"
+        return try await withCheckedThrowingContinuation { continuation in
+            queue.async {
+                continuation.resume(with: Result {
+                    let windows = try self.windows.get(unit: unit, model: self.model, text: self.textData)
+                    let window = windows[unit.sample]
+                    let start = Date()
+                    let loss: WindowLoss
+                    do { loss = try self.model.loss(tokens: window.tokens, scoredFrom: window.scoredFrom, scaling: unit.scaling) }
+                    catch let error as EvaluatorError { throw APIError.badRequest("bad request", error.description) }
+                    return UnitResult(nllSum: loss.nllSum.isFinite ? loss.nllSum : nil, tokens: loss.tokens,
+                                      seconds: Date().timeIntervalSince(start), worker: name)
+                })
+            }
+        }
+    }
+
+    func router() -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.middlewares.add(GuardMiddleware(token: settings.token))
+        router.get("/healthz") { _, _ in jsonResponse(["status": "ok"]) }
+        router.post("/v1/evaluate") { request, _ in
+            let unit = try await decodeBody(WorkUnit.self, request)
+            return jsonResponse(try await self.evaluate(unit))
+        }
+        return router
+    }
+
+    /// Serves and stays attached until cancelled.
+    public func run(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        var logger = Logger(label: "longrope.worker")
+        logger.logLevel = .warning
+        let app = Application(router: router(), configuration: .init(address: .hostname(settings.host, port: settings.port),
+                                                                     serverName: "longrope-worker"),
+                              onServerRunning: { channel in
+                                  let port = channel.localAddress?.port ?? 0
+                                  await onRunning(port)
+                                  Task { await self.attach(port: port) }
+                              }, logger: logger)
+        try await app.runService()
+    }
+
+    /// Registers with the coordinator and heartbeats; registers again when the coordinator
+    /// forgets this worker (a restart), and retries while it is unreachable.
+    func attach(port: Int) async {
+        let address = settings.advertise ?? "http://\(settings.host):\(port)"
+        let registration = WorkerRegistration(
+            name: settings.name ?? "\(ProcessInfo.processInfo.hostName):\(port)", address: address,
+            modelSHA256: modelSHA256, textSHA256: textSHA256, architecture: model.config.architecture.rawValue,
+            threads: settings.threads, pairs: model.pairs, ropeBase: model.config.ropeBase,
+            contextLength: model.config.contextLength)
+        var id: String?
+        var interval = 2.0
+        while !Task.isCancelled {
+            if let current = id {
+                let status = try? await post("/v1/workers/\(current)/heartbeat", body: Data("{}".utf8)).status
+                if status == 404 { id = nil; continue }
+            } else if let (status, body) = try? await post("/v1/workers", body: StrictJSON.encode(registration)),
+                      status == 201, let registered = try? JSONDecoder().decode(WorkerRegistered.self, from: body) {
+                id = registered.id
+                interval = registered.heartbeatSeconds
+                FileHandle.standardError.write(Data("worker: attached to \(settings.coordinator) as \(registered.id) (\(address))\n".utf8))
+            }
+            try? await Task.sleep(nanoseconds: UInt64(interval * 1e9))
+        }
+    }
+
+    private func post(_ path: String, body: Data) async throws -> (status: UInt, body: Data) {
+        var request = HTTPClientRequest(url: settings.coordinator + path)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        if let token = settings.token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        request.body = .bytes(ByteBuffer(bytes: body))
+        let response = try await client.execute(request, timeout: .seconds(10))
+        let data = try await response.body.collect(upTo: 1 << 20)
+        return (response.status.code, Data(buffer: data))
+    }
+}
+
+/// The windows of each (target context, samples, text offset) a search asked for, cut once.
+final class WindowCache: @unchecked Sendable {
+    private var cache: [String: [EvaluationWindow]] = [:]
+    private let lock = NSLock()
+
+    func get(unit: WorkUnit, model: LlamaModel, text: Data) throws -> [EvaluationWindow] {
+        let key = "\(unit.targetContext)/\(unit.samples)/\(unit.textOffset)"
+        lock.lock(); defer { lock.unlock() }
+        if let windows = cache[key] { return windows }
+        let content = String(decoding: text.dropFirst(unit.textOffset), as: UTF8.self)
+        let windows: [EvaluationWindow]
+        do {
+            windows = try TextWindows(text: content, model: model, context: unit.targetContext, protocol: .full,
+                                      samples: unit.samples).windows
+        } catch let error as EvaluatorError {
+            throw APIError.badRequest("bad request", error.description)
+        }
+        cache[key] = windows
+        return windows
+    }
+}

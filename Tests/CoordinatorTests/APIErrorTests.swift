@@ -1,0 +1,90 @@
+import Foundation
+import Testing
+import Coordinator
+import Hummingbird
+import TestSupport
+
+/// Every malformed request gets the documented 4xx with a JSON error body, and the service keeps running.
+@Suite(.serialized) struct APIErrorTests {
+    /// Runs a coordinator in this process on a free port with a token.
+    func withCoordinator(_ body: (String) async throws -> Void) async throws {
+        var settings = CoordinatorSettings(databasePath: temporaryDirectory().appendingPathComponent("api.sqlite").path)
+        settings.port = 0
+        settings.token = "secret"
+        let coordinator = try Coordinator(settings: settings)
+        let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
+        let app = coordinator.application { port in continuation.yield(port) }
+        let server = Task { try await app.run() }
+        var iterator = stream.makeAsyncIterator()
+        let port = await iterator.next()!
+        defer { server.cancel() }
+        try await body("http://127.0.0.1:\(port)")
+    }
+
+    nonisolated(unsafe) static let validSearch: [String: Any] = ["model_sha256": "abc", "text_sha256": "def", "original_context": 512,
+                                             "target_context": 4096, "pairs": 4, "rope_base": 10000.0, "population": 4,
+                                             "iterations": 0, "samples": 1]
+
+    func with(_ changes: [String: Any?]) -> Data {
+        var object = Self.validSearch
+        for (key, value) in changes { object[key] = value }
+        return TestHTTP.json(object)
+    }
+
+    @Test func tableOfBadRequests() async throws {
+        try await withCoordinator { base in
+            struct Case { var name: String; var method: String; var path: String; var body: Data?; var token: String?; var status: Int; var mentions: String }
+            let token = "secret"
+            let cases: [Case] = [
+                Case(name: "malformed JSON", method: "POST", path: "/v1/searches", body: Data("{\"model_sha256\": ".utf8), token: token, status: 400, mentions: "malformed"),
+                Case(name: "not an object", method: "POST", path: "/v1/searches", body: Data("[1,2]".utf8), token: token, status: 400, mentions: "object"),
+                Case(name: "wrong type", method: "POST", path: "/v1/searches", body: with(["target_context": "big"]), token: token, status: 400, mentions: "target_context"),
+                Case(name: "unknown field", method: "POST", path: "/v1/searches", body: with(["colour": "red"]), token: token, status: 400, mentions: "colour"),
+                Case(name: "missing field", method: "POST", path: "/v1/searches", body: with(["text_sha256": nil]), token: token, status: 400, mentions: "text_sha256"),
+                Case(name: "NaN literal", method: "POST", path: "/v1/searches", body: Data("{\"model_sha256\":\"a\",\"text_sha256\":\"b\",\"original_context\":512,\"target_context\":1024,\"lambda_max\":NaN}".utf8), token: token, status: 400, mentions: "malformed"),
+                Case(name: "non-monotone seed", method: "POST", path: "/v1/searches", body: with(["seeds": [[1.0, 3.0, 2.0, 4.0]]]), token: token, status: 400, mentions: "non-decreasing"),
+                Case(name: "seed above lambda_max", method: "POST", path: "/v1/searches", body: with(["seeds": [[1.0, 2.0, 3.0, 99.0]]]), token: token, status: 400, mentions: "lambda_max"),
+                Case(name: "bad config", method: "POST", path: "/v1/searches", body: with(["samples": 0]), token: token, status: 400, mentions: "samples"),
+                Case(name: "oversize body", method: "POST", path: "/v1/searches", body: Data(repeating: 32, count: (1 << 20) + 10), token: token, status: 413, mentions: "limited"),
+                Case(name: "unknown search", method: "GET", path: "/v1/searches/999", body: nil, token: token, status: 404, mentions: "999"),
+                Case(name: "non-numeric id", method: "GET", path: "/v1/searches/abc", body: nil, token: token, status: 400, mentions: "integer"),
+                Case(name: "best of unknown search", method: "GET", path: "/v1/searches/999/best?format=hf", body: nil, token: token, status: 404, mentions: "999"),
+                Case(name: "pause unknown search", method: "POST", path: "/v1/searches/42/pause", body: nil, token: token, status: 404, mentions: "42"),
+                Case(name: "missing token", method: "GET", path: "/v1/searches", body: nil, token: nil, status: 401, mentions: "Bearer"),
+                Case(name: "wrong token", method: "GET", path: "/v1/searches", body: nil, token: "guess", status: 401, mentions: "wrong token"),
+                Case(name: "worker without token", method: "POST", path: "/v1/workers", body: Data("{}".utf8), token: nil, status: 401, mentions: "Bearer"),
+                Case(name: "worker with bad address", method: "POST", path: "/v1/workers", body: TestHTTP.json(["name": "w", "address": "ftp://x", "model_sha256": "a", "text_sha256": "b", "architecture": "llama", "threads": 1, "pairs": 4, "rope_base": 10000.0, "context_length": 512]), token: token, status: 400, mentions: "address"),
+                Case(name: "heartbeat of unknown worker", method: "POST", path: "/v1/workers/w99/heartbeat", body: Data("{}".utf8), token: token, status: 404, mentions: "w99"),
+                Case(name: "unknown route", method: "GET", path: "/v2/nothing", body: nil, token: token, status: 404, mentions: ""),
+                Case(name: "search without a worker for its model", method: "POST", path: "/v1/searches", body: with(["pairs": nil]), token: token, status: 409, mentions: "no worker"),
+            ]
+            for c in cases {
+                let reply = try await TestHTTP.request(c.method, base + c.path, body: c.body, token: c.token)
+                #expect(reply.status == c.status, "\(c.name): got \(reply.status) \(reply.text.prefix(200))")
+                let error = reply.object["error"] as? String, detail = reply.object["detail"] as? String
+                #expect(error != nil && detail != nil, "\(c.name): JSON error body, got \(reply.text.prefix(200))")
+                if !c.mentions.isEmpty {
+                    #expect((detail ?? "").contains(c.mentions) || (error ?? "").contains(c.mentions),
+                            "\(c.name): \(reply.text.prefix(300))")
+                }
+            }
+            // Still serving, and /healthz needs no token.
+            #expect(try await TestHTTP.request("GET", base + "/healthz").status == 200)
+            let created = try await TestHTTP.request("POST", base + "/v1/searches", body: with([:]), token: token)
+            #expect(created.status == 201, "\(created.text)")
+            #expect(try await TestHTTP.request("GET", base + "/v1/searches/1/best?format=xml", token: token).status != 200)
+        }
+    }
+
+    @Test func theServedOpenAPIDocumentIsTheOneInDocs() async throws {
+        try await withCoordinator { base in
+            let served = try await TestHTTP.request("GET", base + "/openapi.yaml", token: "secret")
+            #expect(served.status == 200)
+            let file = try String(contentsOf: TestPaths.packageRoot.appendingPathComponent("docs/openapi.yaml"), encoding: .utf8)
+            #expect(served.text.trimmingCharacters(in: .whitespacesAndNewlines) == file.trimmingCharacters(in: .whitespacesAndNewlines),
+                    "run scripts/embed-openapi.sh")
+            let metrics = try await TestHTTP.request("GET", base + "/metrics", token: "secret")
+            #expect(metrics.status == 200 && metrics.text.contains("longrope_http_requests_total"))
+        }
+    }
+}

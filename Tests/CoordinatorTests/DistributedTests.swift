@@ -1,0 +1,133 @@
+import Foundation
+import Testing
+import Digest
+import Store
+import TestSupport
+
+/// A coordinator and workers as separate processes on loopback, killed on purpose.
+@Suite(.serialized) struct DistributedTests {
+    struct Files {
+        let directory = temporaryDirectory()
+        let model: URL
+        let text: URL
+        let modelHash: String
+        let textHash: String
+
+        init?() throws {
+            guard let model = TestPaths.sharedFile("models/stories260K.gguf"),
+                  let source = TestPaths.sharedFile("text/tinystories-valid.txt") else { return nil }
+            self.model = model
+            text = directory.appendingPathComponent("text.txt")
+            try Data(contentsOf: source).prefix(100_000).write(to: text)
+            modelHash = try SHA256.hex(fileAt: model.path)
+            textHash = try SHA256.hex(fileAt: text.path)
+        }
+
+        /// Windows of 3072 tokens take about a second on one thread: long enough to kill a worker mid-unit.
+        var searchRequest: Data {
+            TestHTTP.json(["name": "loopback", "model_sha256": modelHash, "text_sha256": textHash, "original_context": 512,
+                           "target_context": 3072, "seed": 3, "samples": 2, "population": 6, "iterations": 2,
+                           "early_rejection": false])
+        }
+
+        func coordinator(db: String, port: Int = 0) throws -> ServiceProcess {
+            try ServiceProcess(["coordinator", "--db", db, "--listen", "127.0.0.1:\(port)", "--heartbeat-timeout", "3"])
+        }
+
+        func worker(_ coordinatorPort: Int, name: String) throws -> ServiceProcess {
+            try ServiceProcess(["worker", "--coordinator", "http://127.0.0.1:\(coordinatorPort)", "--model", model.path,
+                                "--text", text.path, "--threads", "1", "--name", name])
+        }
+    }
+
+    func createAndWait(_ base: String, _ files: Files, during: ((Int64) async throws -> Void)? = nil) async throws -> (Int64, [String: Any]) {
+        #expect(try await waitUntil(30) {
+            (try? await TestHTTP.request("GET", base + "/v1/workers"))?.json.flatMap { $0 as? [Any] }?.isEmpty == false
+        }, "a worker attached")
+        let created = try await TestHTTP.request("POST", base + "/v1/searches", body: files.searchRequest)
+        #expect(created.status == 201, "\(created.text)")
+        let id = Int64(created.object["id"] as? Int ?? 0)
+        try await during?(id)
+        var view: [String: Any] = [:]
+        #expect(try await waitUntil(240) {
+            view = (try? await TestHTTP.request("GET", base + "/v1/searches/\(id)"))?.object ?? [:]
+            return view["status"] as? String == "done"
+        }, "search \(id) finished: \(view)")
+        return (id, view)
+    }
+
+    func candidates(_ base: String, _ id: Int64) async throws -> [[Double]] {
+        let top = try await TestHTTP.request("GET", base + "/v1/searches/\(id)/top?n=10000")
+        return (top.json as? [[String: Any]] ?? []).compactMap { $0["lambda"] as? [Double] }
+            .sorted { $0.lexicographicallyPrecedes($1) }
+    }
+
+    @Test func aWorkerKilledMidUnitChangesNothing() async throws {
+        guard let files = try Files() else { return }
+        let coordinator = try files.coordinator(db: files.directory.appendingPathComponent("a.sqlite").path)
+        defer { coordinator.stop() }
+        let base = "http://127.0.0.1:\(coordinator.port)"
+        let first = try files.worker(coordinator.port, name: "first")
+        let second = try files.worker(coordinator.port, name: "second")
+        defer { first.stop(); second.stop() }
+
+        let (reference, referenceView) = try await createAndWait(base, files)
+        let (disturbed, disturbedView) = try await createAndWait(base, files) { id in
+            // Kill the first worker while it holds a unit of this search.
+            #expect(try await waitUntil(60) {
+                let workers = (try? await TestHTTP.request("GET", base + "/v1/workers"))?.json as? [[String: Any]] ?? []
+                let view = (try? await TestHTTP.request("GET", base + "/v1/searches/\(id)"))?.object ?? [:]
+                return (view["units_done"] as? Int ?? 0) >= 3
+                    && workers.contains { $0["name"] as? String == "first" && $0["busy"] as? Bool == true }
+            })
+            try await Task.sleep(nanoseconds: 300_000_000)
+            first.kill9()
+        }
+        let best = { (view: [String: Any]) in (view["best"] as? [String: Any])?["lambda"] as? [Double] }
+        #expect(best(disturbedView) != nil)
+        #expect(best(disturbedView) == best(referenceView))
+        #expect((disturbedView["best"] as? [String: Any])?["ppl"] as? Double == (referenceView["best"] as? [String: Any])?["ppl"] as? Double)
+        #expect(try await candidates(base, disturbed) == candidates(base, reference), "the same candidates were evaluated")
+        #expect(disturbedView["units_failed"] as? Int == 0)
+    }
+
+    @Test func aCoordinatorKilledAndRestartedResumesWithoutLosingOrRepeatingWork() async throws {
+        guard let files = try Files() else { return }
+        // Reference: an undisturbed run on its own database.
+        let referenceDB = files.directory.appendingPathComponent("reference.sqlite").path
+        let referenceCoordinator = try files.coordinator(db: referenceDB)
+        let referenceWorker = try files.worker(referenceCoordinator.port, name: "ref")
+        let (referenceID, referenceView) = try await createAndWait("http://127.0.0.1:\(referenceCoordinator.port)", files)
+        referenceWorker.stop(); referenceCoordinator.stop()
+
+        let db = files.directory.appendingPathComponent("restart.sqlite").path
+        var coordinator = try files.coordinator(db: db)
+        let port = coordinator.port
+        let base = "http://127.0.0.1:\(port)"
+        let worker = try files.worker(port, name: "survivor")
+        defer { worker.stop() }
+        #expect(try await waitUntil(30) {
+            ((try? await TestHTTP.request("GET", base + "/v1/workers"))?.json as? [Any])?.isEmpty == false
+        })
+        let created = try await TestHTTP.request("POST", base + "/v1/searches", body: files.searchRequest)
+        let id = Int64(created.object["id"] as? Int ?? 0)
+        #expect(try await waitUntil(120) {
+            ((try? await TestHTTP.request("GET", base + "/v1/searches/\(id)"))?.object["units_done"] as? Int ?? 0) >= 12
+        })
+        coordinator.kill9()
+        coordinator = try files.coordinator(db: db, port: port)
+        defer { coordinator.stop() }
+        var view: [String: Any] = [:]
+        #expect(try await waitUntil(240) {
+            view = (try? await TestHTTP.request("GET", base + "/v1/searches/\(id)"))?.object ?? [:]
+            return view["status"] as? String == "done"
+        }, "resumed to the end: \(view)")
+        #expect((view["best"] as? [String: Any])?["lambda"] as? [Double] == (referenceView["best"] as? [String: Any])?["lambda"] as? [Double])
+        #expect((view["best"] as? [String: Any])?["ppl"] as? Double == (referenceView["best"] as? [String: Any])?["ppl"] as? Double)
+        coordinator.stop()
+        // Counted in the databases: the same units, each stored once.
+        let store = try SearchStore(path: db), referenceStore = try SearchStore(path: referenceDB)
+        #expect(try store.evaluationCount(id) == referenceStore.evaluationCount(referenceID))
+        #expect(try store.candidates(id).map(\.candidate) == referenceStore.candidates(referenceID).map(\.candidate))
+    }
+}

@@ -1,0 +1,85 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import TestSupport
+
+/// A small HTTP client for the service tests.
+struct TestHTTP {
+    static let client = HTTPClient.shared
+
+    struct Reply {
+        var status: Int
+        var body: Data
+        var json: Any? { try? JSONSerialization.jsonObject(with: body, options: [.fragmentsAllowed]) }
+        var object: [String: Any] { json as? [String: Any] ?? [:] }
+        var text: String { String(decoding: body, as: UTF8.self) }
+    }
+
+    static func request(_ method: String, _ url: String, body: Data? = nil, token: String? = nil,
+                        headers: [String: String] = [:]) async throws -> Reply {
+        var request = HTTPClientRequest(url: url)
+        request.method = .RAW(value: method)
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: body))
+        }
+        let response = try await client.execute(request, timeout: .seconds(30))
+        let data = try await response.body.collect(upTo: 64 << 20)
+        return Reply(status: Int(response.status.code), body: Data(buffer: data))
+    }
+
+    static func json(_ object: Any) -> Data { try! JSONSerialization.data(withJSONObject: object) }
+}
+
+/// A `longrope` subprocess (coordinator or worker) whose first stdout line says its port.
+final class ServiceProcess: @unchecked Sendable {
+    let process = Process()
+    let port: Int
+
+    init(_ arguments: [String]) throws {
+        process.executableURL = TestPaths.longropeBinary
+        process.arguments = arguments
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // Read until "listening PORT\n".
+        var line = Data()
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            let byte = out.fileHandleForReading.readData(ofLength: 1)
+            if byte.isEmpty { break }
+            if byte == Data("\n".utf8) { break }
+            line.append(byte)
+        }
+        let text = String(decoding: line, as: UTF8.self)
+        guard text.hasPrefix("listening "), let port = Int(text.dropFirst(10)) else {
+            process.terminate()
+            throw NSError(domain: "ServiceProcess", code: 1, userInfo: [NSLocalizedDescriptionKey: "no port from \(arguments.first ?? ""): \(text)"])
+        }
+        self.port = port
+    }
+
+    func kill9() {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    func stop() {
+        if process.isRunning { process.terminate(); process.waitUntilExit() }
+    }
+
+    deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+}
+
+/// Polls until `condition` holds or `seconds` pass.
+func waitUntil(_ seconds: Double, _ condition: () async throws -> Bool) async throws -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if try await condition() { return true }
+        try await Task.sleep(nanoseconds: 100_000_000)
+    }
+    return false
+}
