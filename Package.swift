@@ -68,8 +68,10 @@ let package = Package(
         ]),
         .executableTarget(name: "longrope", dependencies: ["CLI"]),
         .executableTarget(name: "longrope-bench", dependencies: [
-            "Evaluator", "GGUF", "Tokenizer", "RoPE", "Kernels",
+            "Evaluator", "GGUF", "Tokenizer", "RoPE", "Kernels", "Coordinator", "Wire", "Store", "Digest",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ], swiftSettings: nativeSwift),
 
         .testTarget(name: "RoPETests", dependencies: ["RoPE"]),

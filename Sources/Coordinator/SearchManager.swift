@@ -92,6 +92,7 @@ public actor SearchManager {
         }
         await stop(id)
         try store.setStatus(id, .paused)
+        viewCache[id] = nil
     }
 
     public func resume(_ id: Int64) throws {
@@ -100,6 +101,7 @@ public actor SearchManager {
             throw APIError.conflict("search \(id) is \(record.status.rawValue); only paused or failed searches resume")
         }
         try store.setStatus(id, .queued)
+        viewCache[id] = nil
         start(id)
     }
 
@@ -110,6 +112,7 @@ public actor SearchManager {
         }
         await stop(id)
         try store.setStatus(id, .cancelled)
+        viewCache[id] = nil
     }
 
     private func stop(_ id: Int64) async {
@@ -128,22 +131,33 @@ public actor SearchManager {
 
     // MARK: Views
 
+    private var viewCache: [Int64: (at: Date, view: SearchView)] = [:]
+
+    /// A search's state, at most 0.2 s old: many readers polling at once cost the search
+    /// nothing more than one reader does.
     public func view(_ id: Int64) async throws -> SearchView {
+        if let cached = viewCache[id], Date().timeIntervalSince(cached.at) < 0.2 { return cached.view }
+        let view = try await freshView(id)
+        viewCache[id] = (Date(), view)
+        return view
+    }
+
+    /// A search's state from a few small queries.
+    func freshView(_ id: Int64) async throws -> SearchView {
         guard let record = try store.search(id) else { throw APIError.notFound("search \(id)") }
-        let candidates = try store.candidates(id)
-        let history = candidates.compactMap { c in c.outcome.map { Evaluated(id: c.ordinal, candidate: c.candidate, outcome: $0) } }
-        let best = SearchEngine.best(history).flatMap { b in candidates.first { $0.ordinal == b.id }.map { (b, $0) } }
+        let progress = try store.progress(id)
+        let best = try store.bestCandidate(id)
         let counts = await dispatcher.unitCounts(searchID: id)
         let config = record.config
         return SearchView(
             id: id, name: record.name, status: record.status.rawValue, error: try store.errorMessage(id),
-            step: candidates.last?.step ?? 0, steps: config.stepCount, candidates: history.count,
+            step: progress.lastStep, steps: config.stepCount, candidates: progress.evaluated,
             candidatesPlanned: min(config.budget ?? .max, config.population + config.iterations * (config.mutations + config.crossovers)),
             unitsDone: try store.evaluationCount(id), unitsInFlight: counts.inFlight, unitsQueued: counts.queued,
             unitsFailed: try store.failedUnitCount(id),
-            best: best.map { BestView(ppl: $0.0.outcome.perplexity!, lambda: $0.1.candidate.lambda,
-                                      nHat: $0.1.candidate.startTokens, attentionFactor: $0.1.attentionFactor,
-                                      candidate: $0.1.ordinal) },
+            best: best.flatMap { b in b.outcome?.perplexity.map {
+                BestView(ppl: $0, lambda: b.candidate.lambda, nHat: b.candidate.startTokens,
+                         attentionFactor: b.attentionFactor, candidate: b.ordinal) } },
             baselines: Dictionary(uniqueKeysWithValues: try store.baselines(id).map { ($0.method, $0.perplexity) }),
             originalContext: config.originalContext, targetContext: config.targetContext, seed: config.seed,
             modelSHA256: record.modelSHA256, textSHA256: record.textSHA256)

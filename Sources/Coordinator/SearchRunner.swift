@@ -76,7 +76,7 @@ public final class SearchRunner: Sendable {
             let baselines = try store.baselines(searchID)
             let bestBaseline = baselines.filter { $0.perplexity != nil }.min { $0.perplexity! < $1.perplexity! }
             let seeds = Baselines.seeds(geometry: geometry, config: config)
-            var stored = try store.candidates(searchID)
+            let stored = try store.candidates(searchID)
             var history: [Evaluated] = []
             var units = try store.evaluationCount(searchID)
 
@@ -88,8 +88,7 @@ public final class SearchRunner: Sendable {
                     let bred = try SearchEngine.breed(step: step, config: config, seeds: seeds, history: history)
                     try store.insertCandidates(searchID, step: step, Array(bred.prefix(remaining)),
                                                attentionFactor: config.attentionFactor)
-                    stored = try store.candidates(searchID)
-                    batch = stored.filter { $0.step == step }
+                    batch = try store.candidates(searchID, step: step)
                 }
                 let reference = SearchEngine.rejectionReference(history, config: config)
                 let pending = batch.filter { $0.outcome == nil }

@@ -7,11 +7,11 @@ import RoPE
 
 /// Benchmarks (not tests): they print figures for the README and the issues.
 @main
-struct Bench: ParsableCommand {
+struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "longrope-bench",
         abstract: "Print speed and memory figures of longrope's evaluator.",
-        subcommands: [EvalBench.self, MatmulBench.self])
+        subcommands: [EvalBench.self, MatmulBench.self, DispatchBench.self, WorkersBench.self])
 }
 
 /// Peak resident memory of this process (VmHWM), in MiB.
