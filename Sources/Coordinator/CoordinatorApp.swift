@@ -44,6 +44,18 @@ public final class Coordinator: Sendable {
         let searches = self.searches, dispatcher = self.dispatcher
 
         router.get("/healthz") { _, _ in jsonResponse(["status": "ok"]) }
+        let store = self.store
+        router.get("/") { _, _ in
+            textResponse(Dashboard.index(searches: try await searches.views(), workers: await dispatcher.workerViews()),
+                         contentType: "text/html; charset=utf-8")
+        }
+        router.get("/searches/:id") { _, context in
+            let id = try searchID(context)
+            let view = try await searches.view(id)
+            return textResponse(Dashboard.search(view, history: try await searches.history(id), baselines: try store.baselines(id),
+                                                 workers: await dispatcher.workerViews()),
+                                contentType: "text/html; charset=utf-8")
+        }
         router.get("/openapi.yaml") { _, _ in textResponse(openAPIDocument, contentType: "application/yaml") }
         router.get("/metrics") { _, _ in
             let totals = await dispatcher.totals()

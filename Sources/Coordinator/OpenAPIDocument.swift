@@ -31,6 +31,18 @@ paths:
       summary: This document
       responses:
         "200": { description: the OpenAPI document, content: { application/yaml: { schema: { type: string } } } }
+  /:
+    get:
+      summary: Dashboard (HTML, refreshes itself) listing searches and workers
+      responses:
+        "200": { description: the page, content: { text/html: { schema: { type: string } } } }
+  /searches/{id}:
+    get:
+      summary: Dashboard of one search (SVG plots of the best perplexity per step and of lambda per pair, against the baselines)
+      parameters: [ { $ref: "#/components/parameters/SearchID" } ]
+      responses:
+        "200": { description: the page, content: { text/html: { schema: { type: string } } } }
+        "404": { $ref: "#/components/responses/Error" }
   /v1/searches:
     get:
       summary: List searches

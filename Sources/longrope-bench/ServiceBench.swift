@@ -153,7 +153,9 @@ struct WorkersBench: AsyncParsableCommand {
         let modelHash = try SHA256.hex(fileAt: model), textHash = try SHA256.hex(fileAt: text)
         var first: Double?
         for count in counts.split(separator: ",").compactMap({ Int($0) }) {
-            let (_, base) = try await startCoordinator(directory.appendingPathComponent("\(count)"))
+            let folder = directory.appendingPathComponent("\(count)")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            let (_, base) = try await startCoordinator(folder)
             let port = Int(base.split(separator: ":").last!)!
             var processes: [Process] = []
             for i in 0..<count {
