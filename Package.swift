@@ -68,7 +68,7 @@ let package = Package(
         ]),
         .executableTarget(name: "longrope", dependencies: ["CLI"]),
         .executableTarget(name: "longrope-bench", dependencies: [
-            "Evaluator", "GGUF", "Tokenizer", "RoPE", "Kernels", "Coordinator", "Wire", "Store", "Digest",
+            "Evaluator", "GGUF", "Tokenizer", "RoPE", "Kernels", "Coordinator", "Wire", "Store", "Digest", "Search",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -5,4 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 swift build -c release --product longrope
+scripts/check-deploy.sh
 swift test -c release "$@"

@@ -104,18 +104,12 @@ final class Progress: @unchecked Sendable {
     let label: String
     let isTerminal = isatty(2) != 0
     let start = Date()
-    private var last = Date.distantPast
-
     init(label: String) { self.label = label }
 
     func update(_ message: String) {
-        let now = Date()
-        let elapsed = now.timeIntervalSince(start)
+        let elapsed = Date().timeIntervalSince(start)
         if isTerminal {
             FileHandle.standardError.write(Data("\r\u{1B}[K\(label): \(message) [\(String(format: "%.1f", elapsed)) s]".utf8))
-        } else if now.timeIntervalSince(last) >= 10 {
-            last = now
-            FileHandle.standardError.write(Data("\(label): \(message) [\(String(format: "%.1f", elapsed)) s]\n".utf8))
         }
     }
 

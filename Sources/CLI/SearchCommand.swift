@@ -172,7 +172,7 @@ struct SearchCommand: AsyncParsableCommand {
 }
 
 /// The search's progress on stderr: a bar with step, evaluations/s, time left and the best
-/// against the best baseline; one line every 10 s when stderr is not a terminal.
+/// against the best baseline; quiet when stderr is not a terminal.
 final class SearchProgressBar: @unchecked Sendable {
     let total: Int
     let start = Date()
@@ -200,11 +200,9 @@ final class SearchProgressBar: @unchecked Sendable {
         let line = String(format: "%@ %d/%d  step %d/%d  %.2f cand/s  %@ left  best %@ vs %@",
                           bar, p.candidatesDone, total, p.step + 1, p.stepCount, rate,
                           left.isFinite ? formatDuration(left) : "?", best, baseline)
-        if isTerminal {
-            FileHandle.standardError.write(Data("\r\u{1B}[K\(line)".utf8))
-        } else if now.timeIntervalSince(last) >= 10 {
+        if isTerminal, now.timeIntervalSince(last) >= 0.1 {
             last = now
-            FileHandle.standardError.write(Data("\(line)\n".utf8))
+            FileHandle.standardError.write(Data("\r\u{1B}[K\(line)".utf8))
         }
     }
 

@@ -88,3 +88,38 @@ import TestSupport
         }
     }
 }
+
+/// Pause, resume and cancel through the API.
+@Suite(.serialized) struct SearchLifecycleTests {
+    @Test func pauseResumeCancel() async throws {
+        var settings = CoordinatorSettings(databasePath: temporaryDirectory().appendingPathComponent("life.sqlite").path)
+        settings.port = 0
+        let coordinator = try Coordinator(settings: settings)
+        let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
+        let app = coordinator.application { continuation.yield($0) }
+        let server = Task { try await app.run() }
+        defer { server.cancel() }
+        var iterator = stream.makeAsyncIterator()
+        let base = "http://127.0.0.1:\(await iterator.next()!)"
+        // No worker holds this model, so the search waits with its units queued.
+        let created = try await TestHTTP.request("POST", base + "/v1/searches", body: TestHTTP.json(
+            ["model_sha256": "m", "text_sha256": "t", "original_context": 256, "target_context": 512, "pairs": 4,
+             "rope_base": 10000.0, "population": 4, "iterations": 1, "samples": 1]))
+        #expect(created.status == 201)
+        #expect(try await waitUntil(10) {
+            (try await TestHTTP.request("GET", base + "/v1/searches/1")).object["units_queued"] as? Int == 1
+        }, "the first baseline unit waits for a worker")
+        let paused = try await TestHTTP.request("POST", base + "/v1/searches/1/pause")
+        #expect(paused.status == 200 && paused.object["status"] as? String == "paused")
+        #expect(paused.object["units_queued"] as? Int == 0, "pausing withdraws the queued units")
+        #expect(try await TestHTTP.request("POST", base + "/v1/searches/1/pause").status == 409)
+        let resumed = try await TestHTTP.request("POST", base + "/v1/searches/1/resume")
+        #expect(resumed.status == 200 && ["queued", "running"].contains(resumed.object["status"] as? String ?? ""))
+        let cancelled = try await TestHTTP.request("POST", base + "/v1/searches/1/cancel")
+        #expect(cancelled.status == 200 && cancelled.object["status"] as? String == "cancelled")
+        #expect(try await TestHTTP.request("POST", base + "/v1/searches/1/cancel").status == 409)
+        #expect(try await TestHTTP.request("POST", base + "/v1/searches/1/resume").status == 409)
+        let list = try await TestHTTP.request("GET", base + "/v1/searches")
+        #expect((list.json as? [[String: Any]])?.first?["status"] as? String == "cancelled")
+    }
+}

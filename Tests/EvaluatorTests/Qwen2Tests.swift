@@ -1,0 +1,73 @@
+import Foundation
+import Testing
+import Evaluator
+import GGUF
+import RoPE
+import TestSupport
+
+/// qwen2's path (half-split rotation, Q/K/V biases), checked by turning the llama-layout
+/// stories260K into a qwen2-layout copy: Q/K rows un-permuted to HF's order, zero biases.
+/// The two files describe the same network, so their losses must agree.
+@Suite struct Qwen2Tests {
+    /// Writes the qwen2 copy; `biasValue` fills the added biases.
+    func qwen2Copy(of url: URL, biasValue: Float) throws -> String {
+        let file = try GGUFFile(path: url.path)
+        var writer = GGUFWriter(copying: file)
+        writer.metadata = writer.metadata.map { key, value in
+            (key.hasPrefix("llama.") ? "qwen2." + key.dropFirst(6) : key, value)
+        }
+        writer.set("general.architecture", .string("qwen2"))
+        let headDim = 8, layers = 5
+        var owned: [UnsafeMutableBufferPointer<Float>] = []
+        defer { owned.forEach { $0.deallocate() } }
+        func buffer(_ count: Int, _ fill: Float = 0) -> UnsafeMutableBufferPointer<Float> {
+            let b = UnsafeMutableBufferPointer<Float>.allocate(capacity: count)
+            b.initialize(repeating: fill)
+            owned.append(b)
+            return b
+        }
+        writer.tensors = writer.tensors.map { tensor in
+            guard tensor.name.hasSuffix("attn_q.weight") || tensor.name.hasSuffix("attn_k.weight") else { return tensor }
+            let columns = tensor.shape[0], rows = tensor.shape[1]
+            let source = tensor.bytes.bindMemory(to: Float.self)
+            let out = buffer(rows * columns)
+            for head in 0..<(rows / headDim) {
+                for j in 0..<(headDim / 2) {
+                    // GGUF (adjacent) row 2j is HF row j; row 2j+1 is HF row j + d/2.
+                    for (from, to) in [(2 * j, j), (2 * j + 1, j + headDim / 2)] {
+                        for c in 0..<columns {
+                            out[(head * headDim + to) * columns + c] = source[(head * headDim + from) * columns + c]
+                        }
+                    }
+                }
+            }
+            return .init(name: tensor.name, type: .f32, shape: tensor.shape, bytes: UnsafeRawBufferPointer(out))
+        }
+        for layer in 0..<layers {
+            for (name, length) in [("attn_q", 64), ("attn_k", 32), ("attn_v", 32)] {
+                writer.tensors.append(.init(name: "blk.\(layer).\(name).bias", type: .f32, shape: [length],
+                                            bytes: UnsafeRawBufferPointer(buffer(length, biasValue))))
+            }
+        }
+        let path = temporaryDirectory().appendingPathComponent("qwen2.gguf").path
+        try writer.write(to: path)
+        return path
+    }
+
+    @Test func halfSplitRotationWithBiasesMatchesTheLlamaLayout() throws {
+        guard let url = TestPaths.sharedFile("models/stories260K.gguf"),
+              let text = textBytes("text/tinystories-valid.txt", prefix: 30_000) else { return }
+        let llama = try LlamaModel(path: url.path, threads: 2)
+        let qwen = try LlamaModel(path: try qwen2Copy(of: url, biasValue: 0), threads: 2)
+        #expect(qwen.config.architecture == .qwen2 && qwen.config.halfSplitRotation)
+        let window = try TextWindows(text: text, model: llama, context: 700, protocol: .full, samples: 1).windows[0]
+        let scaling = RoPEScaling.yarn(geometry: llama.geometry, scale: 2, originalContext: 512)
+        let a = try llama.loss(tokens: window.tokens, scoredFrom: 0, scaling: scaling)
+        let b = try qwen.loss(tokens: window.tokens, scoredFrom: 0, scaling: scaling)
+        #expect(abs(a.perplexity - b.perplexity) / a.perplexity < 1e-4, "llama \(a.perplexity), qwen2 copy \(b.perplexity)")
+        // The biases are used: non-zero ones change the loss.
+        let biased = try LlamaModel(path: try qwen2Copy(of: url, biasValue: 0.05), threads: 2)
+        let c = try biased.loss(tokens: window.tokens, scoredFrom: 0, scaling: scaling)
+        #expect(abs(c.perplexity - a.perplexity) / a.perplexity > 1e-4)
+    }
+}
