@@ -56,20 +56,12 @@ struct ByteLevelBPE: Sendable {
         }
     }
 
-    private struct Symbol { var prev: Int; var next: Int; var start: Int; var length: Int }
     private struct Bigram { var left: Int; var right: Int; var rank: Int32; var leftLength: Int; var rightLength: Int }
 
     /// Applies the merges to one mapped word (llm_tokenizer_bpe_session::tokenize).
     private func mergeWord(_ word: [UInt8], into output: inout [Int32]) {
         word.withUnsafeBufferPointer { buffer in
-            var symbols: [Symbol] = []
-            var offset = 0
-            while offset < buffer.count {
-                let length = min(utf8SequenceLength(buffer[offset]), buffer.count - offset)
-                symbols.append(Symbol(prev: symbols.count - 1, next: -1, start: offset, length: length))
-                offset += length
-                if offset < buffer.count { symbols[symbols.count - 1].next = symbols.count }
-            }
+            var symbols = linkedSymbols(buffer)
             var queue = Heap<Bigram> { a, b in a.rank < b.rank || (a.rank == b.rank && a.left < b.left) }
             var key: [UInt8] = []
             func addBigram(_ left: Int, _ right: Int) {

@@ -103,3 +103,24 @@ func utf8SequenceLength(_ byte: UInt8) -> Int {
     let lookup: [Int] = [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 3, 4]
     return lookup[Int(byte >> 4)]
 }
+
+/// One symbol of a BPE word: a byte range of the text, linked to its neighbours.
+struct LinkedSymbol {
+    var prev: Int
+    var next: Int
+    var start: Int
+    var length: Int
+}
+
+/// The UTF-8 characters of `buffer` as a linked list of symbols (llama.cpp's llm_symbol).
+func linkedSymbols(_ buffer: UnsafeBufferPointer<UInt8>) -> [LinkedSymbol] {
+    var symbols: [LinkedSymbol] = []
+    var offset = 0
+    while offset < buffer.count {
+        let length = min(utf8SequenceLength(buffer[offset]), buffer.count - offset)
+        symbols.append(LinkedSymbol(prev: symbols.count - 1, next: -1, start: offset, length: length))
+        offset += length
+        if offset < buffer.count { symbols[symbols.count - 1].next = symbols.count }
+    }
+    return symbols
+}

@@ -20,7 +20,6 @@ struct SentencePieceBPE: Sendable {
         }
     }
 
-    private struct Symbol { var prev: Int; var next: Int; var start: Int; var length: Int }
     private struct Bigram { var left: Int; var right: Int; var score: Float; var size: Int }
 
     /// Appends the ids of raw text `bytes` (one fragment, no special tokens) to `output`.
@@ -35,14 +34,7 @@ struct SentencePieceBPE: Sendable {
         if text.isEmpty { return }
 
         text.withUnsafeBufferPointer { buffer in
-            var symbols: [Symbol] = []
-            var offset = 0
-            while offset < buffer.count {
-                let length = min(utf8SequenceLength(buffer[offset]), buffer.count - offset)
-                symbols.append(Symbol(prev: symbols.count - 1, next: -1, start: offset, length: length))
-                offset += length
-                if offset < buffer.count { symbols[symbols.count - 1].next = symbols.count }
-            }
+            var symbols = linkedSymbols(buffer)
 
             var queue = Heap<Bigram> { a, b in a.score > b.score || (a.score == b.score && a.left < b.left) }
             func tryAddBigram(_ left: Int, _ right: Int) {
@@ -65,7 +57,7 @@ struct SentencePieceBPE: Sendable {
                 tryAddBigram(bigram.left, symbols[bigram.left].next)
             }
 
-            func resegment(_ symbol: Symbol) {
+            func resegment(_ symbol: LinkedSymbol) {
                 let slice = UnsafeBufferPointer(rebasing: buffer[symbol.start..<symbol.start + symbol.length])
                 // Every merged piece is a token (a bigram is only queued when it is), so only a
                 // single character outside the vocabulary reaches the byte fallback.

@@ -55,38 +55,33 @@ func textBytes(_ relative: String, prefix: Int? = nil, from: Int? = nil) -> Stri
 }
 
 @Suite(.serialized) struct ReferencePerplexityTests {
+    /// Evaluates one reference row with llama.cpp's protocol and compares within `tolerance`.
+    func check(_ row: ReferenceRow, model: URL?, text: String?, originalContext: Int, tolerance: Double) async throws {
+        guard let model, let text else { return }
+        let llama = try await ModelCache.shared.model(model.path)
+        let windows = try TextWindows(text: text, model: llama, context: row.context, protocol: .llamacpp, samples: nil)
+        let result = try llama.perplexity(windows.windows, scaling: row.scaling(llama, originalContext: originalContext))
+        let error = abs(result.perplexity - row.perplexity) / row.perplexity
+        #expect(error < tolerance, "\(row): ours \(result.perplexity), llama.cpp \(row.perplexity)")
+    }
+
     @Test(arguments: ReferenceRow.load("stories260K-val200k.tsv"))
     func stories260K(row: ReferenceRow) async throws {
-        guard let modelURL = TestPaths.sharedFile("models/stories260K.gguf"),
-              let text = textBytes("text/tinystories-valid.txt", prefix: 200_000) else { return }
-        let model = try await ModelCache.shared.model(modelURL.path)
-        let windows = try TextWindows(text: text, model: model, context: row.context, protocol: .llamacpp, samples: nil)
-        let result = try model.perplexity(windows.windows, scaling: row.scaling(model, originalContext: 512))
-        let error = abs(result.perplexity - row.perplexity) / row.perplexity
-        #expect(error < 0.005, "\(row): ours \(result.perplexity), llama.cpp \(row.perplexity)")
+        try await check(row, model: TestPaths.sharedFile("models/stories260K.gguf"),
+                        text: textBytes("text/tinystories-valid.txt", prefix: 200_000), originalContext: 512, tolerance: 0.005)
     }
 
     @Test(arguments: ReferenceRow.load("tinystories3M-valend.tsv"))
     func tinyStories3M(row: ReferenceRow) async throws {
-        guard let modelURL = TestPaths.sharedFile("models/tinystories-3M-ctx256.gguf"),
-              let text = textBytes("text/tinystories-valid.txt", from: 700_000) else { return }
-        let model = try await ModelCache.shared.model(modelURL.path)
-        let windows = try TextWindows(text: text, model: model, context: row.context, protocol: .llamacpp, samples: nil)
-        let result = try model.perplexity(windows.windows, scaling: row.scaling(model, originalContext: 256))
-        let error = abs(result.perplexity - row.perplexity) / row.perplexity
-        #expect(error < 0.005, "\(row): ours \(result.perplexity), llama.cpp \(row.perplexity)")
+        try await check(row, model: TestPaths.sharedFile("models/tinystories-3M-ctx256.gguf"),
+                        text: textBytes("text/tinystories-valid.txt", from: 700_000), originalContext: 256, tolerance: 0.005)
     }
 
+    /// llama.cpp rounds activations to 8 bits for quantised weights; we keep them in f32: 2%.
     @Test(arguments: ReferenceRow.load("smollm2-frank60k.tsv"))
     func smolLM2(row: ReferenceRow) async throws {
-        guard let modelURL = TestPaths.smolLM2,
-              let text = textBytes("text/frankenstein.txt", prefix: 60_000) else { return }
-        let model = try await ModelCache.shared.model(modelURL.path)
-        let windows = try TextWindows(text: text, model: model, context: row.context, protocol: .llamacpp, samples: nil)
-        let result = try model.perplexity(windows.windows, scaling: row.scaling(model, originalContext: 8192))
-        let error = abs(result.perplexity - row.perplexity) / row.perplexity
-        // llama.cpp rounds activations to 8 bits for quantised weights; we keep them in f32.
-        #expect(error < 0.02, "\(row): ours \(result.perplexity), llama.cpp \(row.perplexity)")
+        try await check(row, model: TestPaths.smolLM2, text: textBytes("text/frankenstein.txt", prefix: 60_000),
+                        originalContext: 8192, tolerance: 0.02)
     }
 
     @Test func everyReferenceFileHasRows() {
