@@ -137,8 +137,12 @@ enum Dashboard {
             let label = logY ? pow(10, v) : v
             svg += "<line x1=\"\(left)\" x2=\"\(left + plotW)\" y1=\"\(y)\" y2=\"\(y)\" stroke=\"#eef1f4\"/>"
             svg += "<text x=\"\(left - 6)\" y=\"\(y + 4)\" text-anchor=\"end\" fill=\"#4a5a6b\">\(String(format: label < 10 ? "%.2f" : "%.1f", label))</text>"
-            let xv = x0 + (x1 - x0) * Double(k) / 4
-            svg += "<text x=\"\(sx(xv))\" y=\"\(top + plotH + 16)\" text-anchor=\"middle\" fill=\"#4a5a6b\">\(String(format: xv == xv.rounded() ? "%.0f" : "%.1f", xv))</text>"
+        }
+        // x ticks: every integer when there are few, else five evenly spaced whole numbers.
+        let xTicks: [Double] = x1 - x0 <= 12 ? Array(stride(from: x0.rounded(.up), through: x1, by: 1))
+            : (0...4).map { (x0 + (x1 - x0) * Double($0) / 4).rounded() }
+        for xv in xTicks {
+            svg += "<text x=\"\(sx(xv))\" y=\"\(top + plotH + 16)\" text-anchor=\"middle\" fill=\"#4a5a6b\">\(String(format: "%.0f", xv))</text>"
         }
         svg += "<text x=\"\(left + plotW / 2)\" y=\"\(height - 6)\" text-anchor=\"middle\" fill=\"#4a5a6b\">\(escape(xLabel))</text>"
         svg += "<text transform=\"translate(14 \(top + plotH / 2)) rotate(-90)\" text-anchor=\"middle\" fill=\"#4a5a6b\">\(escape(yLabel))</text>"
