@@ -1,3 +1,4 @@
+import Evaluator
 import Foundation
 import GGUF
 import RoPE
@@ -43,27 +44,15 @@ public enum Exporter {
     /// model already had) and m as `{arch}.rope.scaling.attn_factor`; the scaling type becomes
     /// `none` so llama.cpp applies exactly θ_i/λ_i, and `context_length` the target.
     public static func gguf(_ summary: SearchSummary, model: GGUFFile, to path: String) throws {
-        let arch = try model.requireString("general.architecture")
+        // The evaluator's reading of the file: its pairs and the factors it already applies.
+        let config = try ModelConfig(gguf: model)
+        let arch = config.architecture.rawValue
         let pairs = summary.lambda.count
-        let rotary = try model.int("\(arch).rope.dimension_count", default: 0)
-        let headDim = try model.int("\(arch).attention.key_length", default: 0)
-        let embedding = try model.requireInt("\(arch).embedding_length")
-        let heads = try model.requireInt("\(arch).attention.head_count")
-        let expectedPairs = (rotary > 0 ? rotary : headDim > 0 ? headDim : embedding / heads) / 2
-        guard pairs == expectedPairs else {
-            throw GGUFError.wrongTensorShape(tensor: "rope_freqs.weight", expected: [expectedPairs], got: [pairs])
+        guard pairs == config.storedPairFactors.count else {
+            throw GGUFError.wrongTensorShape(tensor: "rope_freqs.weight", expected: [config.storedPairFactors.count], got: [pairs])
         }
-        // Factors the file already applies: rope_freqs and a linear scale.
-        var existing = [Double](repeating: 1, count: pairs)
-        if let tensor = model.tensor("rope_freqs.weight"), tensor.type == .f32, tensor.elementCount == pairs {
-            let values = tensor.data.assumingMemoryBound(to: Float.self)
-            for i in 0..<pairs { existing[i] = Double(values[i]) }
-        }
-        let type = try model.string("\(arch).rope.scaling.type") ?? "linear"
-        let factor = try model.double("\(arch).rope.scaling.factor", default: 0)
-        let linear = type == "linear" && factor > 0 ? factor : 1
-        let storedM = try model.double("\(arch).rope.scaling.attn_factor", default: 1)
-        let factors = (0..<pairs).map { Float(existing[$0] * linear * summary.lambda[$0]) }
+        let factors = (0..<pairs).map { Float(config.storedPairFactors[$0] * summary.lambda[$0]) }
+        let storedM = config.storedAttentionFactor
 
         var writer = GGUFWriter(copying: model)
         writer.tensors.removeAll { $0.name == "rope_freqs.weight" }

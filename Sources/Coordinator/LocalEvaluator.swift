@@ -23,16 +23,27 @@ public final class LocalEvaluator: UnitEvaluator, @unchecked Sendable {
             throw EvaluatorError.invalidRequest("sample \(unit.sample) is outside the \(windows.count) windows")
         }
         let window = windows[unit.sample]
-        // The forward pass blocks for seconds: run it off Swift's cooperative threads.
-        return try await withCheckedThrowingContinuation { continuation in
-            queue.async {
-                continuation.resume(with: Result {
-                    let start = Date()
-                    let loss = try self.model.loss(tokens: window.tokens, scoredFrom: window.scoredFrom, scaling: unit.scaling)
-                    return UnitResult(nllSum: loss.nllSum.isFinite ? loss.nllSum : nil, tokens: loss.tokens,
-                                      seconds: Date().timeIntervalSince(start), worker: self.name)
-                })
-            }
+        return try await offCooperativeThreads(queue) {
+            try self.model.score(window, unit: unit, worker: self.name)
         }
+    }
+}
+
+/// Runs `body` on `queue` and waits for it: a forward pass blocks for seconds, which must not
+/// happen on Swift's few cooperative threads (nor on a server's event loops).
+public func offCooperativeThreads<T: Sendable>(_ queue: DispatchQueue,
+                                               _ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        queue.async { continuation.resume(with: Result { try body() }) }
+    }
+}
+
+extension LlamaModel {
+    /// Scores one window for a unit; a NaN or infinite loss comes back as `nllSum == nil`.
+    public func score(_ window: EvaluationWindow, unit: WorkUnit, worker: String) throws -> UnitResult {
+        let start = Date()
+        let loss = try loss(tokens: window.tokens, scoredFrom: window.scoredFrom, scaling: unit.scaling)
+        return UnitResult(nllSum: loss.nllSum.isFinite ? loss.nllSum : nil, tokens: loss.tokens,
+                          seconds: Date().timeIntervalSince(start), worker: worker)
     }
 }

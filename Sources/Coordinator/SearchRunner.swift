@@ -146,11 +146,10 @@ public final class SearchRunner: Sendable {
         var nll: [Double] = try store.sampleResults(candidate.rowID).map { $0 ?? .nan }
         var scored = 0
         for sample in nll.count..<config.samples {
-            let unit = WorkUnit(searchID: searchID, candidateRowID: candidate.rowID, sample: sample,
-                                lambda: candidate.candidate.lambda, startTokens: candidate.candidate.startTokens,
-                                attentionFactor: candidate.attentionFactor, targetContext: config.targetContext,
-                                samples: config.samples, modelSHA256: record.modelSHA256,
-                                textSHA256: record.textSHA256, textOffset: record.textOffset)
+            let unit = self.unit(record, candidateRowID: candidate.rowID, sample: sample,
+                                 scaling: RoPEScaling(method: "candidate", lambda: candidate.candidate.lambda,
+                                                      startTokens: candidate.candidate.startTokens,
+                                                      attentionFactor: candidate.attentionFactor))
             let result: UnitResult
             do {
                 result = try await evaluator.evaluate(unit)
@@ -161,8 +160,9 @@ public final class SearchRunner: Sendable {
                 return (candidate.rowID, .infeasible, scored + 1)
             }
             scored += 1
+            let finite = result.nllSum.flatMap { $0.isFinite ? $0 : nil }
             var outcome: Outcome?
-            if let value = result.nllSum, value.isFinite {
+            if let value = finite {
                 nll.append(value)
                 let mean = nll.reduce(0, +) / Double(nll.count * tokensPerSample)
                 if nll.count == config.samples {
@@ -175,12 +175,21 @@ public final class SearchRunner: Sendable {
                 outcome = .infeasible
             }
             try store.recordEvaluation(EvaluationRecord(candidateRowID: candidate.rowID, sample: sample,
-                                                        nllSum: result.nllSum.flatMap { $0.isFinite ? $0 : nil },
+                                                        nllSum: finite,
                                                         tokens: result.tokens, seconds: result.seconds,
                                                         worker: result.worker), outcome: outcome)
             if let outcome { return (candidate.rowID, outcome, scored) }
         }
         throw StoreError.corrupt("candidate \(candidate.ordinal) has all samples but no outcome")
+    }
+
+    /// The unit that scores window `sample` of this search under `scaling`
+    /// (`candidateRowID` −1 for a baseline).
+    private func unit(_ record: SearchRecord, candidateRowID: Int64, sample: Int, scaling: RoPEScaling) -> WorkUnit {
+        WorkUnit(searchID: searchID, candidateRowID: candidateRowID, sample: sample, lambda: scaling.lambda,
+                 startTokens: scaling.startTokens, attentionFactor: scaling.attentionFactor,
+                 targetContext: record.config.targetContext, samples: record.config.samples,
+                 modelSHA256: record.modelSHA256, textSHA256: record.textSHA256, textOffset: record.textOffset)
     }
 
     /// Scores each baseline on every sample, unless already stored.
@@ -190,11 +199,7 @@ public final class SearchRunner: Sendable {
             var nll: [Double] = []
             var feasible = true
             for sample in 0..<record.config.samples {
-                let unit = WorkUnit(searchID: searchID, candidateRowID: -1, sample: sample, lambda: scaling.lambda,
-                                    startTokens: scaling.startTokens, attentionFactor: scaling.attentionFactor,
-                                    targetContext: record.config.targetContext, samples: record.config.samples,
-                                    modelSHA256: record.modelSHA256, textSHA256: record.textSHA256,
-                                    textOffset: record.textOffset)
+                let unit = self.unit(record, candidateRowID: -1, sample: sample, scaling: scaling)
                 guard let value = try? await evaluator.evaluate(unit).nllSum, value.isFinite else {
                     try Task.checkCancellation()
                     feasible = false

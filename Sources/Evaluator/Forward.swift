@@ -97,10 +97,7 @@ extension LlamaModel {
     /// file's own factors only (λ = 1, m = 1 for a plain model).
     func fillRotationTables(n: Int, scaling: RoPEScaling, buffers b: ForwardBuffers) {
         let pairs = config.rotaryDimension / 2
-        let stored = (0..<pairs).map { i in
-            Double(weights.ropeFrequencyFactors?[i] ?? 1) * config.storedLinearScale
-        }
-        let base = (0..<pairs).map { geometry.theta($0) / stored[$0] }
+        let base = (0..<pairs).map { geometry.theta($0) / config.storedPairFactors[$0] }
         let scaled = (0..<pairs).map { base[$0] / scaling.lambda[$0] }
         let storedM = config.storedAttentionFactor
         for t in 0..<n {

@@ -51,6 +51,9 @@ public struct ModelConfig: Sendable, Equatable {
     public var storedLinearScale: Double
     /// `rope.scaling.attn_factor` stored in the file, 1 if none.
     public var storedAttentionFactor: Double
+    /// What the file itself divides each pair's frequency by: `rope_freqs.weight` (llama3
+    /// scaling, LongRoPE exports) times the stored linear scale; 1 for a plain model.
+    public var storedPairFactors: [Double]
     /// 1/√head_dim unless `attention.scale` says otherwise.
     public var attentionScale: Float
 
@@ -96,6 +99,11 @@ public struct ModelConfig: Sendable, Equatable {
         storedAttentionFactor = try gguf.double("\(a).rope.scaling.attn_factor", default: 1)
         guard storedLinearScale.isFinite, storedAttentionFactor.isFinite, storedAttentionFactor > 0 else {
             throw EvaluatorError.invalidHyperparameter("rope scaling metadata (factor \(storedLinearScale), attn_factor \(storedAttentionFactor))")
+        }
+        let ropeFreqs = gguf.tensor("rope_freqs.weight") == nil ? nil
+            : try vector(gguf, "rope_freqs.weight", length: rotaryDimension / 2)
+        storedPairFactors = (0..<(rotaryDimension / 2)).map { [storedLinearScale] i in
+            Double(ropeFreqs?[i] ?? 1) * storedLinearScale
         }
         let scale = try gguf.double("\(a).attention.scale", default: 0)
         attentionScale = scale != 0 ? Float(scale) : 1 / Float(headDim).squareRoot()

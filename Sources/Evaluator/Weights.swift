@@ -58,8 +58,6 @@ struct ModelWeights: @unchecked Sendable {
     let layers: [LayerWeights]
     let outputNorm: [Float]
     let output: WeightMatrix
-    /// `rope_freqs.weight`: per-pair divisors stored in the file (llama3, LongRoPE exports).
-    let ropeFrequencyFactors: [Float]?
 
     init(gguf: GGUFFile, config c: ModelConfig) throws {
         let qDim = c.headCount * c.headDim, kvDim = c.kvHeadCount * c.headDim
@@ -92,7 +90,5 @@ struct ModelWeights: @unchecked Sendable {
         } else {
             output = tokenEmbedding   // tied embeddings (SmolLM2, Llama-3.2-1B)
         }
-        ropeFrequencyFactors = gguf.tensor("rope_freqs.weight") == nil ? nil
-            : try vector(gguf, "rope_freqs.weight", length: c.rotaryDimension / 2)
     }
 }

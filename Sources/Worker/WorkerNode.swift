@@ -60,19 +60,10 @@ public final class WorkerNode: Sendable {
             throw APIError.badRequest("bad request", "sample, samples, target_context or text_offset out of range")
         }
         let name = settings.name ?? "worker"
-        return try await withCheckedThrowingContinuation { continuation in
-            queue.async {
-                continuation.resume(with: Result {
-                    let windows = try self.windows.get(unit: unit, model: self.model, text: self.textData)
-                    let window = windows[unit.sample]
-                    let start = Date()
-                    let loss: WindowLoss
-                    do { loss = try self.model.loss(tokens: window.tokens, scoredFrom: window.scoredFrom, scaling: unit.scaling) }
-                    catch let error as EvaluatorError { throw APIError.badRequest("bad request", error.description) }
-                    return UnitResult(nllSum: loss.nllSum.isFinite ? loss.nllSum : nil, tokens: loss.tokens,
-                                      seconds: Date().timeIntervalSince(start), worker: name)
-                })
-            }
+        return try await offCooperativeThreads(queue) {
+            let window = try self.windows.get(unit: unit, model: self.model, text: self.textData)[unit.sample]
+            do { return try self.model.score(window, unit: unit, worker: name) }
+            catch let error as EvaluatorError { throw APIError.badRequest("bad request", error.description) }
         }
     }
 
