@@ -11,6 +11,7 @@ final class ForwardBuffers: @unchecked Sendable {
     let matmulScratch: [FloatBuffer]                                 // one per thread
     let attentionScratch: [FloatBuffer]
     let rowLoss: UnsafeMutablePointer<Double>
+    let rowTop: UnsafeMutablePointer<Int32>
 
     init(config c: ModelConfig, capacity n: Int, threads: Int, logitsRows: Int) {
         capacity = n
@@ -25,15 +26,20 @@ final class ForwardBuffers: @unchecked Sendable {
         matmulScratch = (0..<threads).map { _ in FloatBuffer(Int(LR_MATMUL_PANEL) * (widest + 16) + widest + 64) }
         attentionScratch = (0..<threads).map { _ in FloatBuffer(Int(lr_attention_scratch_floats(Int64(c.headDim)))) }
         rowLoss = .allocate(capacity: logitsRows)
+        rowTop = .allocate(capacity: logitsRows)
+        rowTop.initialize(repeating: -1, count: logitsRows)
     }
 
-    deinit { rowLoss.deallocate() }
+    deinit { rowLoss.deallocate(); rowTop.deallocate() }
 }
 
 extension LlamaModel {
     /// The forward pass over one window, layer by layer (shapes in comments: n tokens,
     /// d = embedding, hd = head dim, H / Hkv = query / key-value heads, F = feed-forward).
-    func forward(tokens: [Int32], scoredFrom: Int, scaling: RoPEScaling, buffers b: ForwardBuffers) -> WindowLoss {
+    /// `visit(k, nll, top)` is called in order for each `positions[k]` (ascending), with the
+    /// NLL of the token after it and, when `wantTopToken`, the most likely token there.
+    func forward(tokens: [Int32], positions: [Int], scaling: RoPEScaling, wantTopToken: Bool,
+                 buffers b: ForwardBuffers, visit: (Int, Double, Int32) -> Void) {
         let c = config, n = tokens.count
         let d = c.embeddingLength, hd = c.headDim
         let qDim = c.headCount * hd, kvDim = c.kvHeadCount * hd, ff = c.feedForwardLength
@@ -76,21 +82,22 @@ extension LlamaModel {
         }
 
         // Scored positions only: h = rmsnorm(x) · output_norm, logits = h · Woutᵀ, NLL of the next token.
-        var nllSum = 0.0
         let vocab = c.vocabularySize
-        var start = scoredFrom
-        while start < n - 1 {
-            let rows = min(LlamaModel.logitsChunk, n - 1 - start)
+        var chunkStart = 0
+        while chunkStart < positions.count {
+            let rows = min(LlamaModel.logitsChunk, positions.count - chunkStart)
             rowwise(rows) { r in weights.outputNorm.withUnsafeBufferPointer {
-                lr_rmsnorm(b.x.pointer + (start + r) * d, $0.baseAddress, b.h.pointer + r * d, Int64(d), c.rmsEpsilon) } }
+                lr_rmsnorm(b.x.pointer + positions[chunkStart + r] * d, $0.baseAddress, b.h.pointer + r * d,
+                           Int64(d), c.rmsEpsilon) } }
             matmul(weights.output, b.h.pointer, rows, b.logits.pointer, b)
             rowwise(rows) { r in
-                b.rowLoss[r] = lr_negative_log_likelihood(b.logits.pointer + r * vocab, Int64(vocab), tokens[start + r + 1])
+                let row = b.logits.pointer + r * vocab
+                b.rowLoss[r] = lr_negative_log_likelihood(row, Int64(vocab), tokens[positions[chunkStart + r] + 1])
+                if wantTopToken { b.rowTop[r] = Int32(lr_argmax(row, Int64(vocab))) }
             }
-            for r in 0..<rows { nllSum += b.rowLoss[r] }   // fixed order: thread-count independent
-            start += rows
+            for r in 0..<rows { visit(chunkStart + r, b.rowLoss[r], b.rowTop[r]) }   // fixed order
+            chunkStart += rows
         }
-        return WindowLoss(nllSum: nllSum, tokens: n - 1 - scoredFrom)
     }
 
     /// cos/sin[t][i] = m_t · cos/sin(t · θ_i / λ_i), computed in Double. Positions t < n̂ use the

@@ -58,6 +58,36 @@ public final class LlamaModel: @unchecked Sendable {
         guard scoredFrom >= 0, scoredFrom < tokens.count - 1 else {
             throw EvaluatorError.invalidRequest("scored range starts at \(scoredFrom), outside a window of \(tokens.count)")
         }
+        return try loss(tokens: tokens, positions: Array(scoredFrom..<(tokens.count - 1)), scaling: scaling)
+    }
+
+    /// The loss of the given positions only (ascending, each < tokens.count − 1), each
+    /// predicting the token after it.
+    public func loss(tokens: [Int32], positions: [Int], scaling: RoPEScaling) throws -> WindowLoss {
+        var nllSum = 0.0
+        try run(tokens: tokens, positions: positions, scaling: scaling, wantTopToken: false) { _, nll, _ in nllSum += nll }
+        return WindowLoss(nllSum: nllSum, tokens: positions.count)
+    }
+
+    /// Per position: the NLL of the next token and the model's most likely token there
+    /// (greedy decoding's choice), for the given ascending positions.
+    public func tokenScores(tokens: [Int32], positions: [Int], scaling: RoPEScaling) throws -> [TokenScore] {
+        var out: [TokenScore] = []
+        out.reserveCapacity(positions.count)
+        try run(tokens: tokens, positions: positions, scaling: scaling, wantTopToken: true) { k, nll, top in
+            out.append(TokenScore(position: positions[k], nll: nll, topToken: top))
+        }
+        return out
+    }
+
+    private func run(tokens: [Int32], positions: [Int], scaling: RoPEScaling, wantTopToken: Bool,
+                     visit: (Int, Double, Int32) -> Void) throws {
+        guard tokens.count >= 2 else { throw EvaluatorError.invalidRequest("a window needs at least 2 tokens") }
+        guard !positions.isEmpty else { throw EvaluatorError.invalidRequest("no position to score") }
+        guard positions.first! >= 0, positions.last! < tokens.count - 1,
+              zip(positions, positions.dropFirst()).allSatisfy({ $0 < $1 }) else {
+            throw EvaluatorError.invalidRequest("scored positions must ascend inside 0..<\(tokens.count - 1)")
+        }
         do { try scaling.checkApplicable(pairs: pairs) } catch { throw EvaluatorError.invalidScaling(error.description) }
         for token in tokens where token < 0 || Int(token) >= config.vocabularySize { throw EvaluatorError.invalidToken(token) }
         lock.lock()
@@ -66,6 +96,14 @@ public final class LlamaModel: @unchecked Sendable {
             buffers = ForwardBuffers(config: config, capacity: tokens.count, threads: threads,
                                      logitsRows: LlamaModel.logitsChunk)
         }
-        return forward(tokens: tokens, scoredFrom: scoredFrom, scaling: scaling, buffers: buffers!)
+        forward(tokens: tokens, positions: positions, scaling: scaling, wantTopToken: wantTopToken,
+                buffers: buffers!, visit: visit)
     }
+}
+
+/// One scored position: the NLL of the token after it and the most likely token there.
+public struct TokenScore: Sendable, Equatable {
+    public var position: Int
+    public var nll: Double
+    public var topToken: Int32
 }

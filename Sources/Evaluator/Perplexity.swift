@@ -11,12 +11,24 @@ public enum PerplexityProtocol: String, Sendable, CaseIterable {
     case llamacpp
 }
 
-/// One window of tokens and the first position whose prediction is scored.
+/// One window of tokens and the positions whose prediction (of the token after them) is
+/// scored: every position from `scoredFrom` on, or exactly `scoredPositions` when given.
 public struct EvaluationWindow: Sendable, Equatable {
     public var tokens: [Int32]
     public var scoredFrom: Int
+    /// Ascending positions to score instead of `scoredFrom...` (key tokens, a needle's answer).
+    public var scoredPositions: [Int]?
+
+    public init(tokens: [Int32], scoredFrom: Int, scoredPositions: [Int]? = nil) {
+        self.tokens = tokens
+        self.scoredFrom = scoredFrom
+        self.scoredPositions = scoredPositions
+    }
+
+    /// The scored positions.
+    public var positions: [Int] { scoredPositions ?? Array(scoredFrom..<(tokens.count - 1)) }
     /// Predictions scored in this window.
-    public var scoredCount: Int { tokens.count - 1 - scoredFrom }
+    public var scoredCount: Int { scoredPositions?.count ?? tokens.count - 1 - scoredFrom }
 }
 
 /// The windows of a text for one context length and protocol.
@@ -99,7 +111,7 @@ extension LlamaModel {
         var nllSum = 0.0, scored = 0, processed = 0
         var perWindow: [Double] = []
         for (index, window) in windows.enumerated() {
-            let loss = try loss(tokens: window.tokens, scoredFrom: window.scoredFrom, scaling: scaling)
+            let loss = try loss(tokens: window.tokens, positions: window.positions, scaling: scaling)
             nllSum += loss.nllSum
             scored += loss.tokens
             processed += window.tokens.count

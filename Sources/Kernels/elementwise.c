@@ -50,6 +50,12 @@ double lr_negative_log_likelihood(const float *logits, int64_t n_vocab, int32_t 
     return -((double)(logits[target] - max_logit) - log(sum));
 }
 
+int64_t lr_argmax(const float *logits, int64_t n_vocab) {
+    int64_t best = 0;
+    for (int64_t i = 1; i < n_vocab; i++) if (logits[i] > logits[best]) best = i;
+    return best;
+}
+
 void lr_add(float *y, const float *x, int64_t n) {
     for (int64_t i = 0; i < n; i++) y[i] += x[i];
 }

@@ -94,4 +94,14 @@ public struct Tokenizer: Sendable {
         }
         return output
     }
+
+    /// The ids of `text` as they read after other text (no BOS): SentencePiece's space prefix,
+    /// which stands for the space before a text's first word, takes the place of `text`'s own
+    /// leading space, so pieces encoded one by one join as the whole would.
+    public func encodeContinuation(_ text: String) -> [Int32] {
+        if case let .sentencePiece(spm) = kind, spm.addSpacePrefix, text.hasPrefix(" ") {
+            return encode(String(text.dropFirst()), addSpecial: false)
+        }
+        return encode(text, addSpecial: false)
+    }
 }

@@ -22,6 +22,11 @@ public enum TestPaths {
         return nil
     }
 
+    /// Whether a file under ../shared is there (for `.enabled(if:)`, which shows the skip).
+    public static func has(_ relative: String) -> Bool {
+        FileManager.default.fileExists(atPath: shared.appendingPathComponent(relative).path)
+    }
+
     /// SmolLM2-135M Q4_1, downloaded by scripts/fetch-models.sh into models/.
     public static var smolLM2: URL? {
         let url = packageRoot.appendingPathComponent("models/SmolLM2-135M-Instruct.Q4_1.gguf")

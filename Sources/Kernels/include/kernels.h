@@ -47,6 +47,9 @@ void lr_rope(float *x, int64_t n_heads, int64_t head_dim, const float *cos_table
 /// as llama-perplexity computes it.
 double lr_negative_log_likelihood(const float *logits, int64_t n_vocab, int32_t target);
 
+/// The index of the largest logit (the first one on ties).
+int64_t lr_argmax(const float *logits, int64_t n_vocab);
+
 /// y[i] += x[i].
 void lr_add(float *y, const float *x, int64_t n);
 
