@@ -96,6 +96,12 @@ struct ConfigFile {
         return list.map { Int($0) }
     }
 
+    func doubles(_ key: String) throws -> [Double]? {
+        guard let value = values[key] else { return nil }
+        guard case let .numbers(list) = value else { throw Invalid(description: "\(path): \(key) must be an array of numbers") }
+        return list
+    }
+
     /// Resolves a path relative to the config file's folder.
     func resolve(_ relative: String) -> String {
         if relative.hasPrefix("/") { return relative }

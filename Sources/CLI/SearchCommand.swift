@@ -8,6 +8,9 @@ import Search
 import Store
 import Wire
 
+extension SearchSpace: ExpressibleByArgument {}
+extension Fitness: ExpressibleByArgument {}
+
 /// `longrope search`: a LongRoPE search on this machine, stored in SQLite, resumable.
 struct SearchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -33,7 +36,16 @@ struct SearchCommand: AsyncParsableCommand {
     @Option(help: "Iterations T (default 40).") var iterations: Int?
     @Option(help: "Stop after this many candidates.") var budget: Int?
     @Option(help: "Upper bound of λ (default 1 + s).") var lambdaMax: Double?
-    @Option(help: "Attention factor m (default sqrt(1 + ln s / ln L)).") var attentionFactor: Double?
+    @Option(help: "A fixed attention factor m for every candidate (turns the m search off).") var attentionFactor: Double?
+    @Flag(inversion: .prefixedNo, help: "Search m on a 0.01 grid as a gene (default on; off: m = sqrt(1 + ln s / ln L)).")
+    var searchAttentionFactor: Bool?
+    @Option(help: "Range of a searched m as MIN,MAX (default 1 to 0.1·ln s + 1.1).") var attentionRange: String?
+    @Option(help: "Search space: all-pairs (LongRoPE) or critical-dimension (LongRoPE2: d_rcd searched, λ ≥ s above it, a ramp below).")
+    var space: SearchSpace?
+    @Option(help: "Fitness: ppl (every token), key-tokens (tokens the long context helps, LongPPL) or needle (LongRoPE2's planted number).")
+    var fitness: Fitness?
+    @Option(help: "key-tokens: NLL drop in nats with the long context that makes a key token (default 2).")
+    var keyTokenThreshold: Double?
     @Option(help: "Allowed n̂ values, comma-separated (default 0: off).") var nHat: String?
     @Option(help: "Seed the population with another search's best, rescaled to this target.") var seedFrom: Int64?
     @Flag(inversion: .prefixedNo, help: "Stop scoring candidates whose partial perplexity is out of the top k.")
@@ -44,7 +56,8 @@ struct SearchCommand: AsyncParsableCommand {
     static let configKeys: Set<String> = [
         "model", "text", "text_offset", "original_context", "target_context", "db", "seed", "samples",
         "population", "iterations", "budget", "lambda_max", "attention_factor", "n_hat", "seed_from",
-        "early_rejection", "threads", "out", "name"]
+        "early_rejection", "threads", "out", "name", "search_attention_factor", "attention_range", "space", "fitness",
+        "key_token_threshold"]
 
     func run() async throws {
         let file = try config.map { try ConfigFile(path: $0, allowedKeys: Self.configKeys) }
@@ -68,22 +81,48 @@ struct SearchCommand: AsyncParsableCommand {
         guard offset >= 0 else { throw CLIError("--text-offset must be ≥ 0") }
 
         let model = try loadModel(modelPath, threads: threadCount)
-        var searchConfig = SearchConfig(pairs: model.pairs, originalContext: original, targetContext: target,
-                                        seed: try seed ?? file?.int("seed").map { UInt64($0) } ?? 0,
-                                        lambdaMax: try lambdaMax ?? file?.double("lambda_max"),
-                                        attentionFactor: try attentionFactor ?? file?.double("attention_factor"))
-        if let p = try population ?? file?.int("population") { searchConfig.setPopulation(p) }
-        if let t = try iterations ?? file?.int("iterations") { searchConfig.iterations = t }
-        if let k = try samples ?? file?.int("samples") { searchConfig.samples = k }
-        searchConfig.budget = try budget ?? file?.int("budget")
-        if let e = try earlyRejection ?? file?.bool("early_rejection") { searchConfig.earlyRejection = e }
+        var options = SearchOptions()
+        options.seed = try seed ?? file?.int("seed").map { UInt64($0) }
+        options.lambdaMax = try lambdaMax ?? file?.double("lambda_max")
+        options.attentionFactor = try attentionFactor ?? file?.double("attention_factor")
+        options.searchAttentionFactor = try searchAttentionFactor ?? file?.bool("search_attention_factor")
+        options.population = try population ?? file?.int("population")
+        options.iterations = try iterations ?? file?.int("iterations")
+        options.samples = try samples ?? file?.int("samples")
+        options.budget = try budget ?? file?.int("budget")
+        options.earlyRejection = try earlyRejection ?? file?.bool("early_rejection")
+        options.keyTokenThreshold = try keyTokenThreshold ?? file?.double("key_token_threshold")
+        if let text = attentionRange {
+            let values = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+            guard values.count == 2, let low = values[0], let high = values[1] else {
+                throw CLIError("--attention-range takes MIN,MAX, e.g. 1.0,1.3")
+            }
+            options.attentionRange = [low, high]
+        } else if let list = try file?.doubles("attention_range") {
+            options.attentionRange = list
+        }
+        if let text = try space?.rawValue ?? file?.string("space") {
+            guard let value = SearchSpace(rawValue: text) else {
+                throw CLIError("unknown space \"\(text)\" (\(SearchSpace.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            options.space = value
+        }
+        if let text = try fitness?.rawValue ?? file?.string("fitness") {
+            guard let value = Fitness(rawValue: text) else {
+                throw CLIError("unknown fitness \"\(text)\" (\(Fitness.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            options.fitness = value
+        }
         if let list = nHat {
             let values = list.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
             guard values.allSatisfy({ $0 != nil }) else { throw CLIError("--n-hat takes whole numbers separated by commas") }
-            searchConfig.startTokenChoices = values.map { $0! }
+            options.nHat = values.map { $0! }
         } else if let list = try file?.ints("n_hat") {
-            searchConfig.startTokenChoices = list
+            options.nHat = list
         }
+        let optionProblems = options.problems()
+        guard optionProblems.isEmpty else { throw CLIError("invalid search: " + optionProblems.joined(separator: "; ")) }
+        var searchConfig = options.config(geometry: model.geometry, originalContext: original, targetContext: target)
         let problems = searchConfig.problems()
         guard problems.isEmpty else { throw CLIError("invalid search: " + problems.joined(separator: "; ")) }
 
@@ -97,10 +136,15 @@ struct SearchCommand: AsyncParsableCommand {
         guard let textData = FileManager.default.contents(atPath: textPath) else { throw CLIError("cannot read text file \(textPath)") }
         guard offset < textData.count else { throw CLIError("--text-offset \(offset) is past the end of \(textPath) (\(textData.count) bytes)") }
         let content = String(decoding: textData.dropFirst(offset), as: UTF8.self)
-        let evaluator: LocalEvaluator
         do {
-            evaluator = try LocalEvaluator(model: model, text: content, targetContext: target, samples: searchConfig.samples)
+            if searchConfig.fitnessKind == .needle {
+                _ = try NeedleWindows.windows(text: content, model: model, context: target, samples: searchConfig.samples,
+                                              seed: searchConfig.seed)
+            } else {
+                _ = try TextWindows(text: content, model: model, context: target, protocol: .full, samples: searchConfig.samples)
+            }
         } catch { throw CLIError("\(textPath): \(error)") }
+        let evaluator = LocalEvaluator(model: model, text: textData)
 
         let modelHash = try SHA256.hex(fileAt: modelPath)
         let textHash = SHA256.hex(textData)

@@ -3,24 +3,34 @@ import Search
 
 /// The hand-designed rules every search is measured against, and seeded from.
 public enum Baselines {
-    /// PI (λ = s), NTK (α = s), YaRN (HF's harmonic blend) and YaRN-linear (LongRoPE's blend),
-    /// each with its own attention factor.
+    /// PI, NTK (α = s), YaRN (HF's harmonic blend) and YaRN-linear (LongRoPE's blend), YaRN at
+    /// two other β ramps, Llama-3.1's rule, and LongRoPE2's NTK-rcd and YaRN-rcd at the
+    /// theoretical critical pair; each with its own attention factor. Every name is distinct.
     public static func scalings(geometry: RoPEGeometry, config: SearchConfig) -> [RoPEScaling] {
-        let s = config.scale
+        let s = config.scale, original = config.originalContext
+        let critical = geometry.theoreticalCriticalPair(originalContext: original)
+        var narrow = RoPEScaling.yarn(geometry: geometry, scale: s, originalContext: original, betaFast: 16, betaSlow: 2)
+        narrow.method = "yarn-b16-2"
+        var wide = RoPEScaling.yarn(geometry: geometry, scale: s, originalContext: original, betaFast: 64, betaSlow: 0.5)
+        wide.method = "yarn-b64-0.5"
         return [
             .linear(pairs: geometry.pairs, scale: s),
             .ntk(pairs: geometry.pairs, alpha: s),
-            .yarn(geometry: geometry, scale: s, originalContext: config.originalContext),
-            .yarn(geometry: geometry, scale: s, originalContext: config.originalContext, blend: .linear),
+            .yarn(geometry: geometry, scale: s, originalContext: original),
+            .yarn(geometry: geometry, scale: s, originalContext: original, blend: .linear),
+            narrow, wide,
+            .llama3(geometry: geometry, factor: s, originalContext: original),
+            .ntkCritical(pairs: geometry.pairs, scale: s, criticalPair: critical),
+            .yarnCritical(geometry: geometry, scale: s, originalContext: original, criticalPair: critical),
         ]
     }
 
     /// The seeds of the initial population: the config's extra seeds, then the baselines' λ
-    /// (with the search's own m, n̂ = 0).
+    /// (n̂ = 0) with their own m (the search's m when m is fixed). Names stay the rules'.
     public static func seeds(geometry: RoPEGeometry, config: SearchConfig) -> [Candidate] {
-        config.extraSeeds.map { Candidate(lambda: $0, operation: .seed, seedName: "extra") }
+        config.extraSeeds.map { Candidate(lambda: $0, attentionFactor: config.attentionFactor, operation: .seed, seedName: "extra") }
             + scalings(geometry: geometry, config: config).map {
-                Candidate(lambda: $0.lambda, operation: .seed, seedName: $0.method)
+                Candidate(lambda: $0.lambda, attentionFactor: $0.attentionFactor, operation: .seed, seedName: $0.method)
             }
     }
 }

@@ -3,29 +3,93 @@ import Evaluator
 import RoPE
 import Wire
 
-/// Scores units in this process with one loaded model and the search's windows.
+/// Scores units in this process with one loaded model and the search's text.
 public final class LocalEvaluator: UnitEvaluator, @unchecked Sendable {
-    public let model: LlamaModel
-    public let windows: [EvaluationWindow]
+    public let scorer: UnitScorer
     public let name: String
     public var capacity: Int { 1 }
     private let queue = DispatchQueue(label: "longrope.local-evaluator")
 
-    /// `samples` windows of `targetContext` tokens (LongRoPE's protocol) from `text`.
-    public init(model: LlamaModel, text: String, targetContext: Int, samples: Int, name: String = "local") throws {
-        self.model = model
-        windows = try TextWindows(text: text, model: model, context: targetContext, protocol: .full, samples: samples).windows
+    /// `text` is the whole file; each unit says which offset of it its windows start at.
+    public init(model: LlamaModel, text: Data, name: String = "local") {
+        scorer = UnitScorer(model: model, text: text)
         self.name = name
     }
 
+    public var model: LlamaModel { scorer.model }
+
     public func evaluate(_ unit: WorkUnit) async throws -> UnitResult {
-        guard windows.indices.contains(unit.sample) else {
-            throw EvaluatorError.invalidRequest("sample \(unit.sample) is outside the \(windows.count) windows")
+        try await offCooperativeThreads(queue) { try self.scorer.score(unit, worker: self.name) }
+    }
+}
+
+/// Scores one unit of any fitness against one model and text, cutting and caching the windows
+/// each (fitness, context, samples, text offset) needs: the one window cutter of the local
+/// evaluator and the workers. Errors are `EvaluatorError`s naming what is wrong.
+public final class UnitScorer: @unchecked Sendable {
+    public let model: LlamaModel
+    public let text: Data
+    private var cache: [String: [EvaluationWindow]] = [:]
+    private let lock = NSLock()
+
+    public init(model: LlamaModel, text: Data) {
+        self.model = model
+        self.text = text
+    }
+
+    /// The windows a unit refers to: plain windows of the text, or needle windows.
+    public func windows(for unit: WorkUnit) throws -> [EvaluationWindow] {
+        let needle = unit.fitness == "needle"
+        let key = "\(needle ? "needle-\(unit.needleSeed ?? 0)" : "plain")/\(unit.targetContext)/\(unit.samples)/\(unit.textOffset)"
+        lock.lock(); defer { lock.unlock() }
+        if let windows = cache[key] { return windows }
+        guard unit.textOffset >= 0, unit.textOffset < text.count else {
+            throw EvaluatorError.invalidRequest("text_offset \(unit.textOffset) is outside the text's \(text.count) bytes")
         }
-        let window = windows[unit.sample]
-        return try await offCooperativeThreads(queue) {
-            try self.model.score(window, unit: unit, worker: self.name)
+        let content = String(decoding: text.dropFirst(unit.textOffset), as: UTF8.self)
+        let windows = needle
+            ? try NeedleWindows.windows(text: content, model: model, context: unit.targetContext, samples: unit.samples,
+                                        seed: unit.needleSeed ?? 0)
+            : try TextWindows(text: content, model: model, context: unit.targetContext, protocol: .full,
+                              samples: unit.samples).windows
+        cache[key] = windows
+        return windows
+    }
+
+    /// Scores the unit (blocking: call it off the cooperative threads). A NaN or infinite loss
+    /// comes back as `nllSum == nil`.
+    public func score(_ unit: WorkUnit, worker: String) throws -> UnitResult {
+        guard unit.sample >= 0, unit.sample < unit.samples else {
+            throw EvaluatorError.invalidRequest("sample \(unit.sample) is outside the \(unit.samples) windows")
         }
+        let start = Date()
+        let window = try windows(for: unit)[unit.sample]
+        switch unit.fitness ?? "ppl" {
+        case "ppl", "needle":
+            let loss = try model.loss(tokens: window.tokens, positions: window.positions, scaling: unit.scaling)
+            return result(loss, start: start, worker: worker)
+        case "key-tokens":
+            guard let positions = unit.positions, !positions.isEmpty else {
+                throw EvaluatorError.invalidRequest("a key-tokens unit needs its positions")
+            }
+            let loss = try model.loss(tokens: window.tokens, positions: positions, scaling: unit.scaling)
+            return result(loss, start: start, worker: worker)
+        case "probe":
+            guard let short = unit.originalContext, let threshold = unit.keyTokenThreshold else {
+                throw EvaluatorError.invalidRequest("a probe unit needs original_context and key_token_threshold")
+            }
+            let keys = try KeyTokens.positions(model: model, window: window, scaling: unit.scaling,
+                                               shortContext: short, threshold: threshold)
+            return UnitResult(nllSum: 0, tokens: keys.count, seconds: Date().timeIntervalSince(start), worker: worker,
+                              positions: keys)
+        case let other:
+            throw EvaluatorError.invalidRequest("unknown fitness \"\(other)\" (ppl, key-tokens, needle, probe)")
+        }
+    }
+
+    private func result(_ loss: WindowLoss, start: Date, worker: String) -> UnitResult {
+        UnitResult(nllSum: loss.nllSum.isFinite ? loss.nllSum : nil, tokens: loss.tokens,
+                   seconds: Date().timeIntervalSince(start), worker: worker)
     }
 }
 
@@ -35,15 +99,5 @@ public func offCooperativeThreads<T: Sendable>(_ queue: DispatchQueue,
                                                _ body: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
         queue.async { continuation.resume(with: Result { try body() }) }
-    }
-}
-
-extension LlamaModel {
-    /// Scores one window for a unit; a NaN or infinite loss comes back as `nllSum == nil`.
-    public func score(_ window: EvaluationWindow, unit: WorkUnit, worker: String) throws -> UnitResult {
-        let start = Date()
-        let loss = try loss(tokens: window.tokens, scoredFrom: window.scoredFrom, scaling: unit.scaling)
-        return UnitResult(nllSum: loss.nllSum.isFinite ? loss.nllSum : nil, tokens: loss.tokens,
-                          seconds: Date().timeIntervalSince(start), worker: worker)
     }
 }

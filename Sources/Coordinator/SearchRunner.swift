@@ -32,10 +32,22 @@ public struct SearchSummary: Sendable, Codable {
     public var originalContext: Int
     public var targetContext: Int
     public var seed: UInt64
+    /// What `perplexity` measures: `ppl`, `key-tokens` or `needle`.
+    public var fitness: String
+    /// The baselines under the search's fitness (equal to `baselines` for `ppl`).
+    public var baselineFitness: [String: Double?]
+    /// d_rcd of the best candidate, in the critical-dimension space.
+    public var criticalPair: Int?
+    /// When the best has n̂ > 0 (which HF and llama.cpp cannot apply): the best with n̂ = 0.
+    public var portable: PortableBest?
 
     public init(searchID: Int64, status: String, lambda: [Double], startTokens: Int, attentionFactor: Double,
                 perplexity: Double?, bestOrdinal: Int?, baselines: [String: Double?], bestBaseline: String?,
-                evaluations: Int, units: Int, tokensEvaluated: Int, originalContext: Int, targetContext: Int, seed: UInt64) {
+                evaluations: Int, units: Int, tokensEvaluated: Int, originalContext: Int, targetContext: Int, seed: UInt64,
+                fitness: String = "ppl", baselineFitness: [String: Double?]? = nil, criticalPair: Int? = nil,
+                portable: PortableBest? = nil) {
+        self.fitness = fitness; self.baselineFitness = baselineFitness ?? baselines
+        self.criticalPair = criticalPair; self.portable = portable
         self.searchID = searchID; self.status = status; self.lambda = lambda; self.startTokens = startTokens
         self.attentionFactor = attentionFactor; self.perplexity = perplexity; self.bestOrdinal = bestOrdinal
         self.baselines = baselines; self.bestBaseline = bestBaseline; self.evaluations = evaluations; self.units = units
@@ -47,7 +59,20 @@ public struct SearchSummary: Sendable, Codable {
         case searchID = "search_id", status, lambda, startTokens = "n_hat", attentionFactor = "attention_factor"
         case perplexity = "ppl", bestOrdinal = "best_candidate", baselines, bestBaseline = "best_baseline"
         case evaluations, units, tokensEvaluated = "tokens_evaluated", originalContext = "original_context"
-        case targetContext = "target_context", seed
+        case targetContext = "target_context", seed, fitness, baselineFitness = "baseline_fitness"
+        case criticalPair = "critical_pair", portable
+    }
+}
+
+/// The best candidate with n̂ = 0: what runtimes without n̂ (HF, llama.cpp) can use.
+public struct PortableBest: Sendable, Codable, Equatable {
+    public var candidate: Int
+    public var lambda: [Double]
+    public var attentionFactor: Double
+    public var perplexity: Double
+
+    enum CodingKeys: String, CodingKey {
+        case candidate, lambda, attentionFactor = "attention_factor", perplexity = "ppl"
     }
 }
 
@@ -73,8 +98,11 @@ public final class SearchRunner: Sendable {
         try store.setStatus(searchID, .running)
         do {
             try await runBaselines(record, evaluator: evaluator)
-            let baselines = try store.baselines(searchID)
-            let bestBaseline = baselines.filter { $0.perplexity != nil }.min { $0.perplexity! < $1.perplexity! }
+            let keyTokens = config.fitnessKind == .keyTokens ? try await probeKeyTokens(record, evaluator: evaluator) : [:]
+            if config.fitnessKind != .ppl {
+                try await runBaselineFitness(record, keyTokens: keyTokens, evaluator: evaluator)
+            }
+            let bestBaseline = Self.bestBaseline(try store.baselines(searchID), fitness: config.fitnessKind)
             let seeds = Baselines.seeds(geometry: geometry, config: config)
             let stored = try store.candidates(searchID)
             var history: [Evaluated] = []
@@ -86,8 +114,7 @@ public final class SearchRunner: Sendable {
                     let remaining = (config.budget ?? .max) - history.count
                     if remaining <= 0 { break }
                     let bred = try SearchEngine.breed(step: step, config: config, seeds: seeds, history: history)
-                    try store.insertCandidates(searchID, step: step, Array(bred.prefix(remaining)),
-                                               attentionFactor: config.attentionFactor)
+                    try store.insertCandidates(searchID, step: step, Array(bred.prefix(remaining)))
                     batch = try store.candidates(searchID, step: step)
                 }
                 let reference = SearchEngine.rejectionReference(history, config: config)
@@ -100,7 +127,8 @@ public final class SearchRunner: Sendable {
                         let candidate = pending[next]
                         next += 1
                         group.addTask {
-                            try await self.score(candidate, record: record, reference: reference, evaluator: evaluator)
+                            try await self.score(candidate, record: record, reference: reference, keyTokens: keyTokens,
+                                                 evaluator: evaluator)
                         }
                     }
                     for _ in 0..<max(1, evaluator.capacity) { launch() }
@@ -111,7 +139,7 @@ public final class SearchRunner: Sendable {
                         let done = history.count + batch.count - pending.count + outcomes.count
                         progress?(SearchProgress(step: step, stepCount: config.stepCount, candidatesDone: done,
                                                  unitsDone: units, best: currentBest(history, batch, outcomes),
-                                                 bestBaseline: bestBaseline?.perplexity,
+                                                 bestBaseline: bestBaseline?.value,
                                                  bestBaselineMethod: bestBaseline?.method))
                     }
                 }
@@ -140,16 +168,17 @@ public final class SearchRunner: Sendable {
     /// Scores the samples of one candidate still missing, one after another, stopping early
     /// when the partial perplexity rules it out. Returns its outcome and the units scored.
     private func score(_ candidate: CandidateRecord, record: SearchRecord, reference: [Double]?,
-                       evaluator: UnitEvaluator) async throws -> (Int64, Outcome, Int) {
+                       keyTokens: [Int: [Int]], evaluator: UnitEvaluator) async throws -> (Int64, Outcome, Int) {
         let config = record.config
-        let tokensPerSample = config.targetContext - 1
         var nll: [Double] = try store.sampleResults(candidate.rowID).map { $0 ?? .nan }
+        var tokens = try store.sampleTokens(candidate.rowID).prefix(nll.count).reduce(0, +)
         var scored = 0
         for sample in nll.count..<config.samples {
             let unit = self.unit(record, candidateRowID: candidate.rowID, sample: sample,
                                  scaling: RoPEScaling(method: "candidate", lambda: candidate.candidate.lambda,
                                                       startTokens: candidate.candidate.startTokens,
-                                                      attentionFactor: candidate.attentionFactor))
+                                                      attentionFactor: candidate.attentionFactor),
+                                 fitness: config.fitnessKind, keyTokens: keyTokens)
             let result: UnitResult
             do {
                 result = try await evaluator.evaluate(unit)
@@ -162,13 +191,14 @@ public final class SearchRunner: Sendable {
             scored += 1
             let finite = result.nllSum.flatMap { $0.isFinite ? $0 : nil }
             var outcome: Outcome?
-            if let value = finite {
+            if let value = finite, result.tokens > 0 {
                 nll.append(value)
-                let mean = nll.reduce(0, +) / Double(nll.count * tokensPerSample)
+                tokens += result.tokens
+                let mean = nll.reduce(0, +) / Double(tokens)
                 if nll.count == config.samples {
                     outcome = .scored(perplexity: exp(mean), sampleNLL: nll)
                 } else if let reference, SearchEngine.shouldReject(partial: nll, reference: reference,
-                                                                   tokensPerSample: tokensPerSample, config: config) {
+                                                                   tokens: tokens, config: config) {
                     outcome = .rejected(partialPerplexity: exp(mean), sampleNLL: nll)
                 }
             } else {
@@ -183,35 +213,105 @@ public final class SearchRunner: Sendable {
         throw StoreError.corrupt("candidate \(candidate.ordinal) has all samples but no outcome")
     }
 
-    /// The unit that scores window `sample` of this search under `scaling`
+    /// The unit that scores window `sample` of this search under `scaling` and `fitness`
     /// (`candidateRowID` −1 for a baseline).
-    private func unit(_ record: SearchRecord, candidateRowID: Int64, sample: Int, scaling: RoPEScaling) -> WorkUnit {
-        WorkUnit(searchID: searchID, candidateRowID: candidateRowID, sample: sample, lambda: scaling.lambda,
-                 startTokens: scaling.startTokens, attentionFactor: scaling.attentionFactor,
-                 targetContext: record.config.targetContext, samples: record.config.samples,
-                 modelSHA256: record.modelSHA256, textSHA256: record.textSHA256, textOffset: record.textOffset)
+    private func unit(_ record: SearchRecord, candidateRowID: Int64, sample: Int, scaling: RoPEScaling,
+                      fitness: Fitness, keyTokens: [Int: [Int]] = [:]) -> WorkUnit {
+        var unit = WorkUnit(searchID: searchID, candidateRowID: candidateRowID, sample: sample, lambda: scaling.lambda,
+                            startTokens: scaling.startTokens, attentionFactor: scaling.attentionFactor,
+                            targetContext: record.config.targetContext, samples: record.config.samples,
+                            modelSHA256: record.modelSHA256, textSHA256: record.textSHA256, textOffset: record.textOffset)
+        switch fitness {
+        case .ppl: break
+        case .keyTokens:
+            unit.fitness = Fitness.keyTokens.rawValue
+            unit.positions = keyTokens[sample]
+        case .needle:
+            unit.fitness = Fitness.needle.rawValue
+            unit.needleSeed = record.config.seed
+        }
+        return unit
     }
 
-    /// Scores each baseline on every sample, unless already stored.
+    /// Scores one rule on every window under `fitness`: the NLL sums and scored tokens, or nil
+    /// when a unit came back NaN/infinite or failed for good. Other errors (cancellation, the
+    /// store) are thrown, so a crash never records a rule as infeasible.
+    private func scoreRule(_ scaling: RoPEScaling, record: SearchRecord, fitness: Fitness, keyTokens: [Int: [Int]],
+                           evaluator: UnitEvaluator) async throws -> (nll: [Double], tokens: Int, feasible: Bool) {
+        var nll: [Double] = []
+        var tokens = 0
+        for sample in 0..<record.config.samples {
+            let unit = self.unit(record, candidateRowID: -1, sample: sample, scaling: scaling, fitness: fitness,
+                                 keyTokens: keyTokens)
+            let result: UnitResult
+            do { result = try await evaluator.evaluate(unit) } catch is UnitFailed { return (nll, tokens, false) }
+            guard let value = result.nllSum, value.isFinite, result.tokens > 0 else { return (nll, tokens, false) }
+            nll.append(value)
+            tokens += result.tokens
+        }
+        return (nll, tokens, true)
+    }
+
+    /// Scores each baseline's perplexity on every window, unless already stored.
     private func runBaselines(_ record: SearchRecord, evaluator: UnitEvaluator) async throws {
         let done = Set(try store.baselines(searchID).map(\.method))
         for scaling in Baselines.scalings(geometry: geometry, config: record.config) where !done.contains(scaling.method) {
-            var nll: [Double] = []
-            var feasible = true
-            for sample in 0..<record.config.samples {
-                let unit = self.unit(record, candidateRowID: -1, sample: sample, scaling: scaling)
-                guard let value = try? await evaluator.evaluate(unit).nllSum, value.isFinite else {
-                    try Task.checkCancellation()
-                    feasible = false
-                    break
-                }
-                nll.append(value)
-            }
-            let tokens = Double(nll.count * (record.config.targetContext - 1))
+            let (nll, tokens, feasible) = try await scoreRule(scaling, record: record, fitness: .ppl, keyTokens: [:],
+                                                              evaluator: evaluator)
             try store.recordBaseline(searchID, BaselineRecord(
                 method: scaling.method, lambda: scaling.lambda, startTokens: 0, attentionFactor: scaling.attentionFactor,
-                perplexity: feasible ? exp(nll.reduce(0, +) / tokens) : nil, sampleNLL: nll))
+                perplexity: feasible ? exp(nll.reduce(0, +) / Double(tokens)) : nil, sampleNLL: nll))
         }
+    }
+
+    /// Scores each feasible baseline under the search's (non-ppl) fitness, unless already stored.
+    private func runBaselineFitness(_ record: SearchRecord, keyTokens: [Int: [Int]], evaluator: UnitEvaluator) async throws {
+        let fitness = record.config.fitnessKind
+        for var baseline in try store.baselines(searchID) where baseline.perplexity != nil && baseline.fitnessNLL == nil {
+            let scaling = RoPEScaling(method: baseline.method, lambda: baseline.lambda, attentionFactor: baseline.attentionFactor)
+            let (nll, tokens, feasible) = try await scoreRule(scaling, record: record, fitness: fitness, keyTokens: keyTokens,
+                                                              evaluator: evaluator)
+            baseline.fitness = feasible ? exp(nll.reduce(0, +) / Double(tokens)) : nil
+            baseline.fitnessNLL = nll
+            try store.recordBaseline(searchID, baseline)
+        }
+    }
+
+    /// Finds (once, stored) the key tokens of every window under the rule with the best
+    /// perplexity: LongPPL's long-short difference above the search's threshold. Each window's
+    /// positions come from one deterministic unit, so they are the same whatever the workers.
+    private func probeKeyTokens(_ record: SearchRecord, evaluator: UnitEvaluator) async throws -> [Int: [Int]] {
+        let config = record.config
+        var found = try store.keyTokens(searchID)
+        guard let rule = Self.bestBaseline(try store.baselines(searchID), fitness: .ppl),
+              let baseline = try store.baselines(searchID).first(where: { $0.method == rule.method }) else {
+            throw SearchRunnerError.noFeasibleBaseline
+        }
+        let threshold = config.keyTokenThreshold ?? 2
+        for sample in 0..<config.samples where found[sample] == nil {
+            var unit = self.unit(record, candidateRowID: -1, sample: sample,
+                                 scaling: RoPEScaling(method: rule.method, lambda: baseline.lambda,
+                                                      attentionFactor: baseline.attentionFactor), fitness: .ppl)
+            unit.fitness = "probe"
+            unit.originalContext = config.originalContext
+            unit.keyTokenThreshold = threshold
+            let result: UnitResult
+            do { result = try await evaluator.evaluate(unit) }
+            catch let failure as UnitFailed { throw SearchRunnerError.keyTokenProbeFailed(sample: sample, reason: failure.reason) }
+            let positions = result.positions ?? []
+            guard !positions.isEmpty else { throw SearchRunnerError.noKeyTokens(sample: sample, threshold: threshold) }
+            try store.recordKeyTokens(searchID, sample: sample, positions: positions)
+            found[sample] = positions
+        }
+        return found
+    }
+
+    /// The best baseline under a fitness (by its stored perplexity for `ppl`, else its fitness value).
+    static func bestBaseline(_ baselines: [BaselineRecord], fitness: Fitness) -> (method: String, value: Double)? {
+        baselines.compactMap { b -> (String, Double)? in
+            let value = fitness == .ppl ? b.perplexity : b.fitness
+            return value.map { (b.method, $0) }
+        }.min { $0.1 < $1.1 }
     }
 
     /// The search's best candidate and the baselines, from the store.
@@ -222,8 +322,15 @@ public final class SearchRunner: Sendable {
         let best = SearchEngine.best(history)
         let bestRecord = best.flatMap { b in candidates.first { $0.ordinal == b.id } }
         let baselines = try store.baselines(searchID)
-        let bestBaseline = baselines.filter { $0.perplexity != nil }.min { $0.perplexity! < $1.perplexity! }
+        let fitness = record.config.fitnessKind
+        let bestBaseline = Self.bestBaseline(baselines, fitness: fitness)
         let units = try store.evaluationCount(searchID)
+        var portable: PortableBest?
+        if let best, best.candidate.startTokens > 0,
+           let zero = SearchEngine.ranked(history).first(where: { $0.candidate.startTokens == 0 && $0.outcome.perplexity != nil }) {
+            portable = PortableBest(candidate: zero.id, lambda: zero.candidate.lambda,
+                                    attentionFactor: zero.candidate.attentionFactor, perplexity: zero.outcome.perplexity!)
+        }
         return SearchSummary(
             searchID: searchID, status: record.status.rawValue,
             lambda: bestRecord?.candidate.lambda ?? [], startTokens: bestRecord?.candidate.startTokens ?? 0,
@@ -233,6 +340,25 @@ public final class SearchRunner: Sendable {
             bestBaseline: bestBaseline?.method, evaluations: history.count, units: units,
             tokensEvaluated: (units + baselines.reduce(0) { $0 + $1.sampleNLL.count }) * record.config.targetContext,
             originalContext: record.config.originalContext, targetContext: record.config.targetContext,
-            seed: record.config.seed)
+            seed: record.config.seed, fitness: fitness.rawValue,
+            baselineFitness: fitness == .ppl ? nil
+                : Dictionary(uniqueKeysWithValues: baselines.map { ($0.method, $0.fitness) }),
+            criticalPair: bestRecord?.candidate.criticalPair, portable: portable)
+    }
+}
+
+/// Why a search cannot go on.
+public enum SearchRunnerError: Error, CustomStringConvertible {
+    case noFeasibleBaseline
+    case keyTokenProbeFailed(sample: Int, reason: String)
+    case noKeyTokens(sample: Int, threshold: Double)
+
+    public var description: String {
+        switch self {
+        case .noFeasibleBaseline: return "every baseline is infeasible on these windows: no rule to find key tokens with"
+        case let .keyTokenProbeFailed(sample, reason): return "finding the key tokens of window \(sample) failed: \(reason)"
+        case let .noKeyTokens(sample, threshold):
+            return "window \(sample) has no key token (no prediction improves by more than \(threshold) nats with the long context); lower key_token_threshold or use the ppl fitness"
+        }
     }
 }

@@ -150,3 +150,52 @@ public struct LongRoPEFactors: Sendable, Equatable {
                            startTokens: startTokens, attentionFactor: attentionFactor)
     }
 }
+
+// MARK: LongRoPE2's critical dimension
+
+extension RoPEGeometry {
+    /// LongRoPE2's theoretical critical dimension as a pair index: the first pair whose period
+    /// 2π/θ_i does not fit inside the trained context, d_tcd/2 = ⌈(d/2)·log_b(L_train/2π)⌉
+    /// (at most the last pair). Pairs from here on never saw a full rotation in training.
+    public func theoreticalCriticalPair(originalContext: Int) -> Int {
+        let value = (Double(pairs) * log(Double(originalContext) / (2 * Double.pi)) / log(base)).rounded(.up)
+        return min(max(Int(value), 0), pairs - 1)
+    }
+
+    /// The last pair that completes at least `periods` full rotations inside the trained context.
+    public func lastPair(completing periods: Double, within originalContext: Int) -> Int {
+        let value = (Double(pairs) * log(Double(originalContext) / (2 * Double.pi * periods)) / log(base)).rounded(.down)
+        return min(max(Int(value), 0), pairs - 1)
+    }
+
+    /// Where LongRoPE2 searches the real critical pair d_rcd: from the last pair with 10 full
+    /// periods inside L_train up to the theoretical one.
+    public func criticalPairRange(originalContext: Int) -> ClosedRange<Int> {
+        let high = theoreticalCriticalPair(originalContext: originalContext)
+        return min(lastPair(completing: 10, within: originalContext), high)...high
+    }
+}
+
+extension RoPEScaling {
+    /// NTK recomputed from the critical pair d (LongRoPE2's NTK-rcd): the base grows until pair d
+    /// is interpolated by exactly s, λ_i = s^(i/d) (so λ_d = s, and pairs above d more). m = 1.
+    public static func ntkCritical(pairs: Int, scale s: Double, criticalPair d: Int) -> RoPEScaling {
+        let lambda = (0..<pairs).map { i in d > 0 ? pow(s, Double(i) / Double(d)) : s }
+        return RoPEScaling(method: "ntk-rcd", lambda: lambda)
+    }
+
+    /// YaRN whose ramp ends at the critical pair d (LongRoPE2's YaRN-rcd): pairs from d on are
+    /// interpolated by s, the ramp starts where YaRN's does (β_fast = 32); harmonic blend,
+    /// YaRN's m.
+    public static func yarnCritical(geometry: RoPEGeometry, scale s: Double, originalContext: Int,
+                                    criticalPair d: Int) -> RoPEScaling {
+        var (low, _) = yarnRampBounds(geometry: geometry, originalContext: originalContext)
+        low = min(low, Double(max(d - 1, 0)))
+        let high = max(Double(d), low + 0.001)
+        let lambda = (0..<geometry.pairs).map { i -> Double in
+            let ramp = min(max((Double(i) - low) / (high - low), 0), 1)
+            return 1 / ((1 - ramp) + ramp / s)
+        }
+        return RoPEScaling(method: "yarn-rcd", lambda: lambda, attentionFactor: s > 1 ? 0.1 * log(s) + 1 : 1)
+    }
+}

@@ -3,26 +3,37 @@ public enum Operation: String, Codable, Sendable {
     case seed, mutation, crossover
 }
 
-/// One point of the search space: λ per rotary pair and n̂ (m is fixed per search).
+/// One point of the search space: λ per rotary pair, n̂ and m; in the critical-dimension
+/// space also d_rcd (λ below it is then derived from it).
 public struct Candidate: Sendable, Equatable, Codable {
     public var lambda: [Double]
     public var startTokens: Int
+    /// m, the attention factor (the search's fixed m unless m is searched).
+    public var attentionFactor: Double
+    /// d_rcd as a pair index, in the critical-dimension space.
+    public var criticalPair: Int?
     public var operation: Operation
     /// For seeds, the method they come from (`pi`, `ntk`, `yarn`, …).
     public var seedName: String?
     /// Ids of the parents (a mutation has one, a crossover two).
     public var parents: [Int]
 
-    public init(lambda: [Double], startTokens: Int = 0, operation: Operation, seedName: String? = nil, parents: [Int] = []) {
+    public init(lambda: [Double], startTokens: Int = 0, attentionFactor: Double = 1, criticalPair: Int? = nil,
+                operation: Operation, seedName: String? = nil, parents: [Int] = []) {
         self.lambda = lambda
         self.startTokens = startTokens
+        self.attentionFactor = attentionFactor
+        self.criticalPair = criticalPair
         self.operation = operation
         self.seedName = seedName
         self.parents = parents
     }
 
-    /// Equal candidates (every λ within 1e-6, same n̂) share a key.
-    public var noveltyKey: NoveltyKey { NoveltyKey(lambda: lambda.map { Int64(($0 * 1e6).rounded()) }, startTokens: startTokens) }
+    /// Equal candidates (every λ and m within 1e-6, same n̂) share a key.
+    public var noveltyKey: NoveltyKey {
+        NoveltyKey(lambda: lambda.map { Int64(($0 * 1e6).rounded()) }, startTokens: startTokens,
+                   attentionFactor: Int64((attentionFactor * 1e6).rounded()))
+    }
 
     public var isMonotone: Bool { zip(lambda, lambda.dropFirst()).allSatisfy { $0 <= $1 } }
 }
@@ -31,6 +42,7 @@ public struct Candidate: Sendable, Equatable, Codable {
 public struct NoveltyKey: Hashable, Sendable {
     var lambda: [Int64]
     var startTokens: Int
+    var attentionFactor: Int64
 }
 
 /// What evaluating a candidate gave.

@@ -1,5 +1,44 @@
 import Foundation
 
+/// The range and grid of a searched attention factor m.
+public struct AttentionSearch: Codable, Sendable, Equatable {
+    public var min: Double
+    public var max: Double
+    public var step: Double
+
+    public init(min: Double, max: Double, step: Double = 0.01) {
+        self.min = min
+        self.max = max
+        self.step = step
+    }
+
+    /// The default range for scale s: from 1 (no temperature) to a little above both rules'
+    /// values (YaRN's 0.1·ln s + 1 and LongRoPE's sqrt(1 + ln s / ln L)), on a 0.01 grid.
+    public static func defaultRange(scale s: Double) -> AttentionSearch {
+        AttentionSearch(min: 1, max: s > 1 ? ((0.1 * log(s) + 1.1) * 100).rounded() / 100 : 1.1)
+    }
+}
+
+/// The λ vectors a search visits.
+public enum SearchSpace: String, Codable, Sendable, CaseIterable {
+    /// LongRoPE: every λ_i in [1, λ_max], monotone.
+    case allPairs = "all-pairs"
+    /// LongRoPE2: a critical pair d_rcd (searched); λ_i for i ≥ d_rcd in [s, 2s] and monotone;
+    /// below it the NTK-like ramp λ_i = λ_{d_rcd}^(i/d_rcd).
+    case criticalDimension = "critical-dimension"
+}
+
+/// What a candidate is scored by. Lower is better for all three.
+public enum Fitness: String, Codable, Sendable, CaseIterable {
+    /// Perplexity over every token of the windows (LongRoPE).
+    case ppl
+    /// Perplexity over the windows' key tokens only: those whose prediction improves by more
+    /// than a threshold with the long context (LongPPL), found once before the search.
+    case keyTokens = "key-tokens"
+    /// Perplexity of a planted needle's answer tokens (LongRoPE2's needle-driven fitness).
+    case needle
+}
+
 /// The options of one LongRoPE search, with the paper's defaults
 /// (../shared/docs/longrope-search.md). Everything that decides the result is here, so a
 /// config and its seed fix the outcome.
@@ -39,6 +78,22 @@ public struct SearchConfig: Codable, Sendable, Equatable {
     public var budget: Int?
     /// Extra seed vectors (for example another search's best, rescaled), before the baselines.
     public var extraSeeds: [[Double]] = []
+    /// m searched on a grid instead of fixed (nil: m = `attentionFactor` for every candidate).
+    public var attentionSearch: AttentionSearch?
+    /// Which λ vectors the search may visit (nil: `.allPairs`, LongRoPE's space).
+    public var space: SearchSpace?
+    /// For `.criticalDimension`: the pair indices d_rcd may take (LongRoPE2: from the last pair
+    /// with 10 full periods inside L_train up to the theoretical critical pair).
+    public var criticalPairs: ClosedRange<Int>?
+    /// What a candidate is scored by (nil: `.ppl`).
+    public var fitness: Fitness?
+    /// For `.keyTokens`: the NLL drop (nats) with the long context that makes a key token.
+    public var keyTokenThreshold: Double?
+
+    /// The space actually searched.
+    public var searchSpace: SearchSpace { space ?? .allPairs }
+    /// The fitness actually used.
+    public var fitnessKind: Fitness { fitness ?? .ppl }
 
     /// s = target / original context.
     public var scale: Double { Double(targetContext) / Double(originalContext) }
@@ -88,6 +143,23 @@ public struct SearchConfig: Codable, Sendable, Equatable {
         if !(rejectionMargin >= 0) { out.append("rejection margin must be ≥ 0") }
         if let budget, budget < 1 { out.append("budget must be at least 1") }
         for seed in extraSeeds where seed.count != pairs { out.append("an extra seed has \(seed.count) factors, not \(pairs)") }
+        if let m = attentionSearch {
+            if !(m.min > 0 && m.min.isFinite && m.max.isFinite && m.min <= m.max) {
+                out.append("the attention factor range must be finite with 0 < min ≤ max")
+            }
+            if !(m.step > 0 && m.step.isFinite) { out.append("the attention factor step must be > 0") }
+        }
+        if searchSpace == .criticalDimension {
+            if let range = criticalPairs {
+                if range.lowerBound < 0 || range.upperBound >= pairs {
+                    out.append("the critical pair range \(range) must lie inside 0…\(pairs - 1)")
+                }
+            } else {
+                out.append("the critical-dimension space needs the range of d_rcd (critical_pairs)")
+            }
+            if scale <= 1 { out.append("the critical-dimension space needs a target above the original context") }
+        }
+        if let t = keyTokenThreshold, !(t > 0 && t.isFinite) { out.append("the key-token threshold must be > 0") }
         return out
     }
 }

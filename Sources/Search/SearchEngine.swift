@@ -26,8 +26,9 @@ public enum SearchEngine {
         let attempts = 200
 
         if step == 0 {
-            for seed in seeds.map({ clamp($0, config) }) { _ = accept(seed) }
-            let base = batch.isEmpty ? [clamp(Candidate(lambda: Array(repeating: 1, count: config.pairs), operation: .seed, seedName: "none"), config)] : batch
+            // Seeds in order (at most P of them), then mutants of the seeds up to P.
+            for seed in seeds.map({ project($0, config) }) where batch.count < config.population { _ = accept(seed) }
+            let base = batch.isEmpty ? [project(Candidate(lambda: Array(repeating: 1, count: config.pairs), operation: .seed, seedName: "none"), config)] : batch
             while batch.count < config.population {
                 var made = false
                 for _ in 0..<attempts {
@@ -98,38 +99,64 @@ public enum SearchEngine {
     /// (1 + margin) times the reference's on the same windows, with samples still to go.
     public static func shouldReject(partial: [Double], reference: [Double], tokensPerSample: Int,
                                     config: SearchConfig) -> Bool {
-        guard !partial.isEmpty, partial.count < config.samples, partial.count <= reference.count else { return false }
+        shouldReject(partial: partial, reference: reference, tokens: partial.count * tokensPerSample, config: config)
+    }
+
+    /// The same with the scored tokens of the partial samples given as a total (windows of a
+    /// key-token or needle fitness score different counts).
+    public static func shouldReject(partial: [Double], reference: [Double], tokens: Int, config: SearchConfig) -> Bool {
+        guard !partial.isEmpty, partial.count < config.samples, partial.count <= reference.count, tokens > 0 else { return false }
         let ours = partial.reduce(0, +), theirs = reference.prefix(partial.count).reduce(0, +)
-        let tokens = Double(partial.count * tokensPerSample)
-        return (ours - theirs) / tokens > log1p(config.rejectionMargin)
+        return (ours - theirs) / Double(tokens) > log1p(config.rejectionMargin)
     }
 
     // MARK: Operators
 
-    /// Resamples each λ_i with probability p uniformly on the grid between its neighbours'
-    /// current values (λ_{−1} = 1, λ_{d/2} = λ_max), so the child stays monotone; n̂ likewise
-    /// from the allowed choices.
+    /// Resamples each gene with probability p. In the all-pairs space each λ_i is drawn on the
+    /// grid between its neighbours' current values (λ_{−1} = 1, λ_{d/2} = λ_max), so the child
+    /// stays monotone. In the critical-dimension space d_rcd is drawn from its range, each λ_i
+    /// above it between its neighbours inside [s, 2s], and the ramp below is rebuilt. n̂ is
+    /// drawn from its choices and, when searched, m from its grid.
     public static func mutate(_ parent: Candidate, config: SearchConfig, rng: inout SplitMix64) -> Candidate {
         var lambda = parent.lambda
         let n = lambda.count
-        for i in 0..<n where rng.unit() < config.mutationProbability {
-            let low = i == 0 ? 1 : lambda[i - 1]
-            let high = i == n - 1 ? config.lambdaMax : lambda[i + 1]
-            let first = (low / config.step - 1e-9).rounded(.up), last = (high / config.step + 1e-9).rounded(.down)
-            guard first <= last else { continue }
-            let k = Double(rng.below(Int(last - first) + 1))
-            lambda[i] = min(max(gridValue(first + k, step: config.step), low), high)
+        var critical: Int? = nil
+        switch config.searchSpace {
+        case .allPairs:
+            for i in 0..<n where rng.unit() < config.mutationProbability {
+                let low = i == 0 ? 1 : lambda[i - 1]
+                let high = i == n - 1 ? config.lambdaMax : lambda[i + 1]
+                if let value = draw(between: low, and: high, step: config.step, rng: &rng) { lambda[i] = value }
+            }
+        case .criticalDimension:
+            let range = config.criticalPairs ?? 0...0
+            var d = min(max(parent.criticalPair ?? range.upperBound, range.lowerBound), range.upperBound)
+            if range.count > 1, rng.unit() < config.mutationProbability { d = range.lowerBound + rng.below(range.count) }
+            let (floor, ceiling) = criticalBounds(config)
+            repairAbove(&lambda, from: d, floor: floor, ceiling: ceiling)
+            for i in d..<n where rng.unit() < config.mutationProbability {
+                let low = i == d ? floor : lambda[i - 1]
+                let high = i == n - 1 ? ceiling : lambda[i + 1]
+                if let value = draw(between: low, and: high, step: config.step, rng: &rng) { lambda[i] = value }
+            }
+            ramp(&lambda, below: d)
+            critical = d
         }
         var startTokens = parent.startTokens
         if config.startTokenChoices.count > 1, rng.unit() < config.mutationProbability {
             startTokens = config.startTokenChoices[rng.below(config.startTokenChoices.count)]
         }
-        return Candidate(lambda: lambda, startTokens: startTokens, operation: .mutation)
+        var m = parent.attentionFactor
+        if let range = config.attentionSearch, rng.unit() < config.mutationProbability {
+            m = draw(between: range.min, and: range.max, step: range.step, rng: &rng) ?? m
+        }
+        return Candidate(lambda: lambda, startTokens: startTokens, attentionFactor: m, criticalPair: critical,
+                         operation: .mutation)
     }
 
-    /// Starts from the better of two random parents and takes each gene from the other with
-    /// probability ½; a child that is not monotone or not new is redrawn, and after 20 draws
-    /// the better parent is mutated instead.
+    /// Starts from the better of two random parents and takes each gene (λ_i, n̂, and m and
+    /// d_rcd when searched) from the other with probability ½; a child that is not monotone or
+    /// not new is redrawn, and after 20 draws the better parent is mutated instead.
     public static func crossover(_ parents: [Evaluated], config: SearchConfig, rng: inout SplitMix64,
                                  seen: Set<NoveltyKey>) -> Candidate {
         let a = rng.below(parents.count)
@@ -141,11 +168,51 @@ public enum SearchEngine {
             var lambda = better.candidate.lambda
             for i in lambda.indices where rng.unit() < 0.5 { lambda[i] = other.candidate.lambda[i] }
             let startTokens = rng.unit() < 0.5 ? better.candidate.startTokens : other.candidate.startTokens
-            let child = Candidate(lambda: lambda, startTokens: startTokens, operation: .crossover,
-                                  parents: [better.id, other.id])
+            var m = better.candidate.attentionFactor
+            if config.attentionSearch != nil, rng.unit() < 0.5 { m = other.candidate.attentionFactor }
+            var critical: Int? = nil
+            if config.searchSpace == .criticalDimension {
+                var d = better.candidate.criticalPair ?? config.criticalPairs?.upperBound ?? 0
+                if rng.unit() < 0.5 { d = other.candidate.criticalPair ?? d }
+                let (floor, ceiling) = criticalBounds(config)
+                for i in d..<lambda.count { lambda[i] = min(max(lambda[i], floor), ceiling) }
+                ramp(&lambda, below: d)
+                critical = d
+            }
+            let child = Candidate(lambda: lambda, startTokens: startTokens, attentionFactor: m, criticalPair: critical,
+                                  operation: .crossover, parents: [better.id, other.id])
             if child.isMonotone, !seen.contains(child.noveltyKey) { return child }
         }
         return withParents(mutate(better.candidate, config: config, rng: &rng), [better.id])
+    }
+
+    /// A value on the grid of `step` between `low` and `high` (inclusive), uniformly; nil when
+    /// no grid point lies between them.
+    static func draw(between low: Double, and high: Double, step: Double, rng: inout SplitMix64) -> Double? {
+        let first = (low / step - 1e-9).rounded(.up), last = (high / step + 1e-9).rounded(.down)
+        guard first <= last else { return nil }
+        let k = Double(rng.below(Int(last - first) + 1))
+        return min(max(gridValue(first + k, step: step), low), high)
+    }
+
+    /// [s, 2s]: where λ above the critical pair lives (LongRoPE2).
+    static func criticalBounds(_ config: SearchConfig) -> (Double, Double) {
+        (config.scale, 2 * config.scale)
+    }
+
+    /// Clamps λ_i for i ≥ d into [floor, ceiling] and makes that part monotone (running max).
+    static func repairAbove(_ lambda: inout [Double], from d: Int, floor: Double, ceiling: Double) {
+        var previous = floor
+        for i in d..<lambda.count {
+            lambda[i] = max(min(max(lambda[i], floor), ceiling), previous)
+            previous = lambda[i]
+        }
+    }
+
+    /// LongRoPE2's ramp below the critical pair: λ_i = λ_d^(i/d) for i < d (λ_0 = 1).
+    public static func ramp(_ lambda: inout [Double], below d: Int) {
+        guard d > 0, d < lambda.count else { return }
+        for i in 0..<d { lambda[i] = pow(lambda[d], Double(i) / Double(d)) }
     }
 
     /// `index · step`, computed as `index / (1/step)` when 1/step is whole, so that 0.01-steps
@@ -161,10 +228,30 @@ public enum SearchEngine {
         return copy
     }
 
-    /// Seeds are clamped into [1, λ_max] (keeping them monotone).
-    static func clamp(_ candidate: Candidate, _ config: SearchConfig) -> Candidate {
+    /// A seed made valid for the search's space: in the all-pairs space clamped into [1, λ_max];
+    /// in the critical-dimension space given a d_rcd (its own, else the first pair of the range
+    /// whose λ reaches s), with λ above clamped into [s, 2s] and the ramp below. m becomes the
+    /// search's m when fixed, or is clamped into the searched range.
+    static func project(_ candidate: Candidate, _ config: SearchConfig) -> Candidate {
         var copy = candidate
-        copy.lambda = candidate.lambda.map { min(max($0, 1), config.lambdaMax) }
+        switch config.searchSpace {
+        case .allPairs:
+            copy.lambda = candidate.lambda.map { min(max($0, 1), config.lambdaMax) }
+            copy.criticalPair = nil
+        case .criticalDimension:
+            let range = config.criticalPairs ?? 0...0
+            let d = candidate.criticalPair.map { min(max($0, range.lowerBound), range.upperBound) }
+                ?? range.first { candidate.lambda[$0] >= config.scale - 1e-9 } ?? range.upperBound
+            let (floor, ceiling) = criticalBounds(config)
+            repairAbove(&copy.lambda, from: d, floor: floor, ceiling: ceiling)
+            ramp(&copy.lambda, below: d)
+            copy.criticalPair = d
+        }
+        if let range = config.attentionSearch {
+            copy.attentionFactor = min(max(candidate.attentionFactor, range.min), range.max)
+        } else {
+            copy.attentionFactor = config.attentionFactor
+        }
         return copy
     }
 }

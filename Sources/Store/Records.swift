@@ -67,9 +67,15 @@ public struct BaselineRecord: Sendable, Equatable {
     /// nil when infeasible (NaN or infinite).
     public var perplexity: Double?
     public var sampleNLL: [Double]
+    /// The rule's value under the search's fitness when that is not `ppl` (nil until scored,
+    /// or infeasible when `fitnessNLL` is set); for `ppl` searches the perplexity is the fitness.
+    public var fitness: Double?
+    public var fitnessNLL: [Double]?
 
     public init(method: String, lambda: [Double], startTokens: Int, attentionFactor: Double,
-                perplexity: Double?, sampleNLL: [Double]) {
+                perplexity: Double?, sampleNLL: [Double], fitness: Double? = nil, fitnessNLL: [Double]? = nil) {
+        self.fitness = fitness
+        self.fitnessNLL = fitnessNLL
         self.method = method
         self.lambda = lambda
         self.startTokens = startTokens

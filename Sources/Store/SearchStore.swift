@@ -84,6 +84,18 @@ public final class SearchStore: Sendable {
                 ALTER TABLE evaluation ADD COLUMN error TEXT;
                 """)
         }
+        migrator.registerMigration("v3: fitness of baselines, key tokens") { db in
+            try db.execute(sql: """
+                ALTER TABLE baseline ADD COLUMN fitness REAL;
+                ALTER TABLE baseline ADD COLUMN fitness_nll TEXT;
+                ALTER TABLE candidate ADD COLUMN critical_pair INTEGER;
+                CREATE TABLE key_token (
+                    search_id INTEGER NOT NULL REFERENCES search(id) ON DELETE CASCADE,
+                    sample INTEGER NOT NULL,
+                    positions TEXT NOT NULL,
+                    UNIQUE (search_id, sample));
+                """)
+        }
         return migrator
     }
 
@@ -155,18 +167,18 @@ public final class SearchStore: Sendable {
     }
 
     /// Stores the candidates of one step (ordinals continue from the search's last) in one transaction.
-    public func insertCandidates(_ searchID: Int64, step: Int, _ batch: [Candidate], attentionFactor: Double) throws {
+    public func insertCandidates(_ searchID: Int64, step: Int, _ batch: [Candidate]) throws {
         try pool.write { db in
             var ordinal = try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(ordinal) + 1, 0) FROM candidate WHERE search_id = ?",
                                            arguments: [searchID]) ?? 0
             for candidate in batch {
                 try db.execute(sql: """
                     INSERT INTO candidate (search_id, ordinal, step, lambda, n_hat, attention_factor, operation,
-                                           seed_name, parents, status)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')
+                                           seed_name, parents, status, critical_pair)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)
                     """, arguments: [searchID, ordinal, step, try encode(candidate.lambda), candidate.startTokens,
-                                     attentionFactor, candidate.operation.rawValue, candidate.seedName,
-                                     try encode(candidate.parents)])
+                                     candidate.attentionFactor, candidate.operation.rawValue, candidate.seedName,
+                                     try encode(candidate.parents), candidate.criticalPair])
                 ordinal += 1
             }
         }
@@ -212,6 +224,7 @@ public final class SearchStore: Sendable {
     private func candidateRecord(_ row: Row, samples: [Double?]) throws -> CandidateRecord {
         guard let operation = Operation(rawValue: row["operation"]) else { throw StoreError.corrupt("candidate operation") }
         let candidate = Candidate(lambda: try decode([Double].self, row["lambda"]), startTokens: row["n_hat"],
+                                  attentionFactor: row["attention_factor"], criticalPair: row["critical_pair"],
                                   operation: operation, seedName: row["seed_name"],
                                   parents: try decode([Int].self, row["parents"]))
         let nll = samples.compactMap { $0 }
@@ -252,6 +265,36 @@ public final class SearchStore: Sendable {
         try pool.read { db in try evaluations(db, candidate: candidateRowID) }
     }
 
+    /// Tokens scored by each of a candidate's stored units, by sample.
+    public func sampleTokens(_ candidateRowID: Int64) throws -> [Int] {
+        try pool.read { db in
+            try Int.fetchAll(db, sql: "SELECT tokens FROM evaluation WHERE candidate_id = ? ORDER BY sample",
+                             arguments: [candidateRowID])
+        }
+    }
+
+    // MARK: Key tokens
+
+    /// Stores the key-token positions of one window of a search (once; a second call keeps the first).
+    public func recordKeyTokens(_ searchID: Int64, sample: Int, positions: [Int]) throws {
+        try pool.write { db in
+            try db.execute(sql: "INSERT OR IGNORE INTO key_token (search_id, sample, positions) VALUES (?, ?, ?)",
+                           arguments: [searchID, sample, try encode(positions)])
+        }
+    }
+
+    /// The key-token positions of a search's windows found so far, by sample.
+    public func keyTokens(_ searchID: Int64) throws -> [Int: [Int]] {
+        try pool.read { db in
+            var out: [Int: [Int]] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT sample, positions FROM key_token WHERE search_id = ?",
+                                        arguments: [searchID]) {
+                out[row["sample"]] = try decode([Int].self, row["positions"])
+            }
+            return out
+        }
+    }
+
     /// Counts of units: done, and how many times each (candidate, sample) was stored (for tests).
     public func evaluationCount(_ searchID: Int64) throws -> Int {
         try pool.read { db in
@@ -277,11 +320,13 @@ public final class SearchStore: Sendable {
     public func recordBaseline(_ searchID: Int64, _ baseline: BaselineRecord) throws {
         try pool.write { db in
             try db.execute(sql: """
-                INSERT OR REPLACE INTO baseline (search_id, method, lambda, n_hat, attention_factor, status, perplexity, sample_nll)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT OR REPLACE INTO baseline (search_id, method, lambda, n_hat, attention_factor, status, perplexity,
+                                                 sample_nll, fitness, fitness_nll)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [searchID, baseline.method, try encode(baseline.lambda), baseline.startTokens,
                                  baseline.attentionFactor, baseline.perplexity == nil ? "infeasible" : "scored",
-                                 baseline.perplexity, try encode(baseline.sampleNLL)])
+                                 baseline.perplexity, try encode(baseline.sampleNLL), baseline.fitness,
+                                 try baseline.fitnessNLL.map { try encode($0) }])
         }
     }
 
@@ -290,7 +335,9 @@ public final class SearchStore: Sendable {
             try Row.fetchAll(db, sql: "SELECT * FROM baseline WHERE search_id = ? ORDER BY id", arguments: [searchID]).map { row in
                 BaselineRecord(method: row["method"], lambda: try decode([Double].self, row["lambda"]),
                                startTokens: row["n_hat"], attentionFactor: row["attention_factor"],
-                               perplexity: row["perplexity"], sampleNLL: try decode([Double].self, row["sample_nll"]))
+                               perplexity: row["perplexity"], sampleNLL: try decode([Double].self, row["sample_nll"]),
+                               fitness: row["fitness"],
+                               fitnessNLL: try (row["fitness_nll"] as String?).map { try decode([Double].self, $0) })
             }
         }
     }

@@ -67,9 +67,19 @@ public struct CreateSearchRequest: Codable, Sendable, Equatable, StrictDecodable
     public var ropeBase: Double?
     /// Extra seed vectors (each one λ per pair) for the initial population.
     public var seeds: [[Double]]?
+    /// Search m as a gene (default true unless `attention_factor` fixes it), within `attention_range`.
+    public var searchAttentionFactor: Bool?
+    public var attentionRange: [Double]?
+    /// `all-pairs` or `critical-dimension`.
+    public var space: String?
+    /// `ppl`, `key-tokens` or `needle`.
+    public var fitness: String?
+    public var keyTokenThreshold: Double?
 
     enum CodingKeys: String, CodingKey {
-        case name, seed, samples, population, iterations, budget, pairs, seeds
+        case name, seed, samples, population, iterations, budget, pairs, seeds, space, fitness
+        case searchAttentionFactor = "search_attention_factor", attentionRange = "attention_range"
+        case keyTokenThreshold = "key_token_threshold"
         case modelSHA256 = "model_sha256", textSHA256 = "text_sha256", textOffset = "text_offset"
         case originalContext = "original_context", targetContext = "target_context", lambdaMax = "lambda_max"
         case attentionFactor = "attention_factor", nHat = "n_hat", earlyRejection = "early_rejection", ropeBase = "rope_base"
@@ -77,7 +87,8 @@ public struct CreateSearchRequest: Codable, Sendable, Equatable, StrictDecodable
     public static let fields: Set<String> = ["name", "model_sha256", "text_sha256", "text_offset", "original_context",
                                              "target_context", "seed", "samples", "population", "iterations", "budget",
                                              "lambda_max", "attention_factor", "n_hat", "early_rejection", "pairs",
-                                             "rope_base", "seeds"]
+                                             "rope_base", "seeds", "search_attention_factor", "attention_range",
+                                             "space", "fitness", "key_token_threshold"]
 
     public init(modelSHA256: String, textSHA256: String, originalContext: Int, targetContext: Int) {
         self.modelSHA256 = modelSHA256; self.textSHA256 = textSHA256

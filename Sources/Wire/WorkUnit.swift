@@ -14,15 +14,30 @@ public struct WorkUnit: Sendable, Codable, Equatable, StrictDecodable {
     public var modelSHA256: String
     public var textSHA256: String
     public var textOffset: Int
+    /// What to score (nil = `ppl`, every token of the plain window): `key-tokens` (the
+    /// `positions` of the plain window), `needle` (the answer of the needle window made from
+    /// `needleSeed`), or `probe` (find the window's key tokens; the result lists them).
+    public var fitness: String?
+    /// For `key-tokens`: the positions to score.
+    public var positions: [Int]?
+    /// For `needle`: the seed of the needles.
+    public var needleSeed: UInt64?
+    /// For `probe`: the short context and the NLL drop that makes a key token.
+    public var originalContext: Int?
+    public var keyTokenThreshold: Double?
 
     enum CodingKeys: String, CodingKey {
         case searchID = "search_id", candidateRowID = "candidate_id", sample, lambda
         case startTokens = "n_hat", attentionFactor = "attention_factor", targetContext = "target_context"
         case samples, modelSHA256 = "model_sha256", textSHA256 = "text_sha256", textOffset = "text_offset"
+        case fitness, positions, needleSeed = "needle_seed", originalContext = "original_context"
+        case keyTokenThreshold = "key_token_threshold"
     }
 
     public static let fields: Set<String> = ["search_id", "candidate_id", "sample", "lambda", "n_hat", "attention_factor",
-                                             "target_context", "samples", "model_sha256", "text_sha256", "text_offset"]
+                                             "target_context", "samples", "model_sha256", "text_sha256", "text_offset",
+                                             "fitness", "positions", "needle_seed", "original_context",
+                                             "key_token_threshold"]
 
     public init(searchID: Int64, candidateRowID: Int64, sample: Int, lambda: [Double], startTokens: Int,
                 attentionFactor: Double, targetContext: Int, samples: Int, modelSHA256: String, textSHA256: String,
@@ -44,12 +59,15 @@ public struct UnitResult: Sendable, Codable, Equatable {
     public var tokens: Int
     public var seconds: Double
     public var worker: String
+    /// For a `probe` unit: the key-token positions found.
+    public var positions: [Int]?
 
     enum CodingKeys: String, CodingKey {
-        case nllSum = "nll_sum", tokens, seconds, worker
+        case nllSum = "nll_sum", tokens, seconds, worker, positions
     }
 
-    public init(nllSum: Double?, tokens: Int, seconds: Double, worker: String) {
+    public init(nllSum: Double?, tokens: Int, seconds: Double, worker: String, positions: [Int]? = nil) {
+        self.positions = positions
         self.nllSum = nllSum
         self.tokens = tokens
         self.seconds = seconds

@@ -35,7 +35,7 @@ public final class WorkerNode: Sendable {
     let textData: Data
     public let modelSHA256: String
     public let textSHA256: String
-    let windows = WindowCache()
+    let scorer: UnitScorer
     let queue = DispatchQueue(label: "longrope.worker.evaluate")
     let client = HTTPClient.shared
 
@@ -46,6 +46,7 @@ public final class WorkerNode: Sendable {
             throw EvaluatorError.invalidRequest("cannot read text file \(settings.textPath)")
         }
         textData = data
+        scorer = UnitScorer(model: model, text: data)
         modelSHA256 = try SHA256.hex(fileAt: settings.modelPath)
         textSHA256 = SHA256.hex(data)
     }
@@ -61,8 +62,7 @@ public final class WorkerNode: Sendable {
         }
         let name = settings.name ?? "worker"
         return try await offCooperativeThreads(queue) {
-            let window = try self.windows.get(unit: unit, model: self.model, text: self.textData)[unit.sample]
-            do { return try self.model.score(window, unit: unit, worker: name) }
+            do { return try self.scorer.score(unit, worker: name) }
             catch let error as EvaluatorError { throw APIError.badRequest("bad request", error.description) }
         }
     }
@@ -126,27 +126,5 @@ public final class WorkerNode: Sendable {
         let response = try await client.execute(request, timeout: .seconds(10))
         let data = try await response.body.collect(upTo: 1 << 20)
         return (response.status.code, Data(buffer: data))
-    }
-}
-
-/// The windows of each (target context, samples, text offset) a search asked for, cut once.
-final class WindowCache: @unchecked Sendable {
-    private var cache: [String: [EvaluationWindow]] = [:]
-    private let lock = NSLock()
-
-    func get(unit: WorkUnit, model: LlamaModel, text: Data) throws -> [EvaluationWindow] {
-        let key = "\(unit.targetContext)/\(unit.samples)/\(unit.textOffset)"
-        lock.lock(); defer { lock.unlock() }
-        if let windows = cache[key] { return windows }
-        let content = String(decoding: text.dropFirst(unit.textOffset), as: UTF8.self)
-        let windows: [EvaluationWindow]
-        do {
-            windows = try TextWindows(text: content, model: model, context: unit.targetContext, protocol: .full,
-                                      samples: unit.samples).windows
-        } catch let error as EvaluatorError {
-            throw APIError.badRequest("bad request", error.description)
-        }
-        cache[key] = windows
-        return windows
     }
 }

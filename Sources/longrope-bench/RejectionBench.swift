@@ -24,8 +24,7 @@ struct RejectionBench: AsyncParsableCommand {
 
     func run() async throws {
         let llama = try LlamaModel(path: model, threads: threads)
-        let content = String(decoding: FileManager.default.contents(atPath: text) ?? Data(), as: UTF8.self)
-        let evaluator = try LocalEvaluator(model: llama, text: content, targetContext: targetContext, samples: samples)
+        let evaluator = LocalEvaluator(model: llama, text: FileManager.default.contents(atPath: text) ?? Data())
         var results: [(Bool, SearchSummary, Double)] = []
         for rejection in [false, true] {
             var config = SearchConfig(pairs: llama.pairs, originalContext: originalContext, targetContext: targetContext, seed: seed)

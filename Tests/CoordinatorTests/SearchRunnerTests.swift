@@ -34,7 +34,7 @@ struct Fixture {
     }
 
     func evaluator() throws -> LocalEvaluator {
-        try LocalEvaluator(model: model, text: text, targetContext: config.targetContext, samples: config.samples)
+        LocalEvaluator(model: model, text: Data(text.utf8))
     }
 }
 
@@ -133,7 +133,7 @@ struct NaNEvaluator: UnitEvaluator {
         let storeA = try SearchStore(path: database()), storeB = try SearchStore(path: database())
         let idA = try storeA.createSearch(name: "a", config: a, modelPath: "m", modelSHA256: "m", textPath: "t", textOffset: 0, textSHA256: "t")
         let idB = try storeB.createSearch(name: "b", config: b, modelPath: "m", modelSHA256: "m", textPath: "t", textOffset: 0, textSHA256: "t")
-        let evaluatorA = try LocalEvaluator(model: withRejection.model, text: withRejection.text, targetContext: 256, samples: 3)
+        let evaluatorA = LocalEvaluator(model: withRejection.model, text: Data(withRejection.text.utf8))
         let summaryA = try await SearchRunner(store: storeA, searchID: idA, geometry: withRejection.model.geometry).run(evaluator: evaluatorA)
         let summaryB = try await SearchRunner(store: storeB, searchID: idB, geometry: without.model.geometry).run(evaluator: evaluatorA)
         #expect(summaryA.units < summaryB.units, "rejection must save units: \(summaryA.units) vs \(summaryB.units)")

@@ -31,11 +31,16 @@ import TestSupport
     @Test func candidatesKeepOrderStepAndOutcome() throws {
         let store = try makeStore()
         let id = try makeSearch(store)
-        try store.insertCandidates(id, step: 0, [Candidate(lambda: [1, 2], operation: .seed, seedName: "pi"),
-                                                 Candidate(lambda: [1, 3], operation: .mutation)], attentionFactor: 1.1)
-        try store.insertCandidates(id, step: 1, [Candidate(lambda: [2, 3], operation: .crossover, parents: [0, 1])],
-                                   attentionFactor: 1.1)
+        try store.insertCandidates(id, step: 0, [Candidate(lambda: [1, 2], attentionFactor: 1.1, operation: .seed, seedName: "pi"),
+                                                 Candidate(lambda: [1, 3], attentionFactor: 1.25, criticalPair: 1,
+                                                           operation: .mutation)])
+        try store.insertCandidates(id, step: 1, [Candidate(lambda: [2, 3], attentionFactor: 1.1, operation: .crossover,
+                                                           parents: [0, 1])])
         var rows = try store.candidates(id)
+        // Each candidate keeps its own m and d_rcd.
+        #expect(rows.map(\.attentionFactor) == [1.1, 1.25, 1.1])
+        #expect(rows.map(\.candidate.attentionFactor) == [1.1, 1.25, 1.1])
+        #expect(rows.map(\.candidate.criticalPair) == [nil, 1, nil])
         #expect(rows.map(\.ordinal) == [0, 1, 2])
         #expect(rows.map(\.step) == [0, 0, 1])
         #expect(rows[2].candidate.parents == [0, 1])
@@ -54,7 +59,7 @@ import TestSupport
     @Test func nanIsStoredAsInfeasibleNotLost() throws {
         let store = try makeStore()
         let id = try makeSearch(store)
-        try store.insertCandidates(id, step: 0, [Candidate(lambda: [1, 2], operation: .seed)], attentionFactor: 1)
+        try store.insertCandidates(id, step: 0, [Candidate(lambda: [1, 2], operation: .seed)])
         let row = try store.candidates(id)[0]
         try store.recordEvaluation(EvaluationRecord(candidateRowID: row.rowID, sample: 0, nllSum: nil, tokens: 5,
                                                     seconds: 0, worker: "w"), outcome: .infeasible)
@@ -65,7 +70,7 @@ import TestSupport
     @Test func aLateDuplicateIsAcceptedOnce() throws {
         let store = try makeStore()
         let id = try makeSearch(store)
-        try store.insertCandidates(id, step: 0, [Candidate(lambda: [1, 2], operation: .seed)], attentionFactor: 1)
+        try store.insertCandidates(id, step: 0, [Candidate(lambda: [1, 2], operation: .seed)])
         let row = try store.candidates(id)[0]
         let unit = EvaluationRecord(candidateRowID: row.rowID, sample: 0, nllSum: 3, tokens: 5, seconds: 0, worker: "a")
         #expect(try store.recordEvaluation(unit, outcome: nil))

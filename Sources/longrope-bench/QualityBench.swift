@@ -1,0 +1,115 @@
+import ArgumentParser
+import Coordinator
+import Evaluator
+import Foundation
+import RoPE
+import Search
+import Store
+
+/// `longrope-bench quality`: what each lever of the search gives. For every lever set, a search
+/// on one part of a text (the fitness part), then its best factors and every rule scored by
+/// perplexity on another part that neither the search nor (for tinystories-3M) the model saw.
+struct QualityBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "quality",
+        abstract: "Run searches with each lever on and off; score every result and rule on held-out text.")
+
+    @Option var model: String
+    @Option var text: String
+    @Option(help: "Fitness bytes of the text as FROM:TO (0-based, TO exclusive).") var fitnessBytes: String
+    @Option(help: "Score on the text from this byte on.") var scoreFrom: Int
+    @Option(help: "Score on at most this many bytes.") var scoreBytes: Int = 200_000
+    @Option var originalContext: Int
+    @Option var targetContext: Int
+    @Option var population: Int = 32
+    @Option var iterations: Int = 10
+    @Option var samples: Int = 3
+    @Option var seed: UInt64 = 0
+    @Option var threads: Int = 2
+    @Option(help: "Score windows on the held-out text (at most).") var scoreWindows: Int = 8
+    @Option(help: "Lever sets, comma-separated: v1, m, rcd, rcd-fixed-m, key-tokens, needle, nhat, default.")
+    var levers: String = "v1,m,rcd,key-tokens,needle,nhat"
+    @Flag(help: "One JSON object per line.") var json = false
+
+    static func options(_ name: String) -> SearchOptions? {
+        var o = SearchOptions()
+        switch name {
+        case "default": break
+        case "v1": o.searchAttentionFactor = false; o.space = .allPairs; o.fitness = .ppl; o.nHat = [0]
+        case "m": o.searchAttentionFactor = true; o.space = .allPairs; o.fitness = .ppl; o.nHat = [0]
+        case "rcd": o.searchAttentionFactor = true; o.space = .criticalDimension; o.fitness = .ppl; o.nHat = [0]
+        case "rcd-fixed-m": o.searchAttentionFactor = false; o.space = .criticalDimension; o.fitness = .ppl; o.nHat = [0]
+        case "key-tokens": o.searchAttentionFactor = true; o.space = .allPairs; o.fitness = .keyTokens; o.nHat = [0]
+        case "needle": o.searchAttentionFactor = true; o.space = .allPairs; o.fitness = .needle; o.nHat = [0]
+        case "nhat":
+            o.searchAttentionFactor = true; o.space = .allPairs; o.fitness = .ppl
+            o.nHat = [0, 1, 2, 4, 8, 12, 16, 20, 24, 28, 32, 64, 128, 256]
+        default: return nil
+        }
+        return o
+    }
+
+    func run() async throws {
+        let llama = try LlamaModel(path: model, threads: threads)
+        guard let data = FileManager.default.contents(atPath: text) else { throw ValidationError("cannot read \(text)") }
+        let range = fitnessBytes.split(separator: ":").compactMap { Int($0) }
+        guard range.count == 2, range[0] < range[1], range[1] <= data.count else { throw ValidationError("--fitness-bytes FROM:TO") }
+        let fitnessText = Data(data[range[0]..<range[1]])
+        let heldOut = String(decoding: data.dropFirst(scoreFrom).prefix(scoreBytes), as: UTF8.self)
+        let cut = try TextWindows(text: heldOut, model: llama, context: targetContext, protocol: .full, samples: nil)
+        let windows = Array(cut.windows.prefix(scoreWindows))
+        let name = URL(fileURLWithPath: model).deletingPathExtension().lastPathComponent
+        let s = Double(targetContext) / Double(originalContext)
+
+        // Every rule on the held-out text.
+        var probe = SearchConfig(pairs: llama.pairs, originalContext: originalContext, targetContext: targetContext)
+        probe.samples = samples
+        var rules: [(String, Double)] = []
+        for rule in Baselines.scalings(geometry: llama.geometry, config: probe) {
+            rules.append((rule.method, try llama.perplexity(windows, scaling: rule).perplexity))
+        }
+        let bestRule = rules.min { $0.1 < $1.1 }!
+        if !json {
+            print("\(name) \(originalContext)→\(targetContext) (s = \(s)); held-out: \(windows.count) windows of \(targetContext) from byte \(scoreFrom)")
+            for (method, ppl) in rules { print(String(format: "  rule %-14@ %.4f", method, ppl)) }
+        }
+        for lever in levers.split(separator: ",").map(String.init) {
+            guard let options = Self.options(lever) else { throw ValidationError("unknown lever set \(lever)") }
+            var o = options
+            o.seed = seed; o.population = population; o.iterations = iterations; o.samples = samples
+            let config = o.config(geometry: llama.geometry, originalContext: originalContext, targetContext: targetContext)
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent("quality-\(UUID().uuidString).sqlite").path
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            let store = try SearchStore(path: path)
+            let id = try store.createSearch(name: lever, config: config, modelPath: model, modelSHA256: "-", textPath: text,
+                                            textOffset: 0, textSHA256: "-", ropeBase: llama.config.ropeBase)
+            let start = Date()
+            let summary = try await SearchRunner(store: store, searchID: id, geometry: llama.geometry)
+                .run(evaluator: LocalEvaluator(model: llama, text: fitnessText))
+            let seconds = Date().timeIntervalSince(start)
+            let best = RoPEScaling(method: lever, lambda: summary.lambda, startTokens: summary.startTokens,
+                                   attentionFactor: summary.attentionFactor)
+            let ppl = try llama.perplexity(windows, scaling: best).perplexity
+            var portablePPL: Double?
+            if let portable = summary.portable {
+                portablePPL = try llama.perplexity(windows, scaling: RoPEScaling(method: "portable", lambda: portable.lambda,
+                                                                                 attentionFactor: portable.attentionFactor)).perplexity
+            }
+            let row: [String: Any] = [
+                "model": name, "target": targetContext, "scale": s, "lever": lever, "fitness": summary.fitness,
+                "held_out_ppl": ppl, "best_rule": bestRule.0, "best_rule_ppl": bestRule.1, "ratio": ppl / bestRule.1,
+                "candidates": summary.evaluations, "units": summary.units, "seconds": seconds.rounded(),
+                "m": summary.attentionFactor, "n_hat": summary.startTokens, "critical_pair": summary.criticalPair as Any,
+                "portable_ppl": portablePPL as Any, "search_fitness": summary.perplexity as Any,
+            ]
+            if json {
+                print(String(decoding: try JSONSerialization.data(withJSONObject: row, options: [.sortedKeys]), as: UTF8.self))
+            } else {
+                print(String(format: "  %-12@ held-out %.4f  ratio %.3f to %@  m %.2f  n̂ %d  d_rcd %@  %d candidates  %.0f s%@",
+                             lever, ppl, ppl / bestRule.1, bestRule.0, summary.attentionFactor, summary.startTokens,
+                             summary.criticalPair.map(String.init) ?? "-", summary.evaluations, seconds,
+                             portablePPL.map { String(format: "  (n̂ = 0 best: %.4f)", $0) } ?? ""))
+            }
+            fflush(nil)
+        }
+    }
+}
