@@ -30,9 +30,17 @@ struct ExportCommand: ParsableCommand {
             throw CLIError(search.map { "no search \($0) in \(db)" } ?? "no search in \(db)")
         }
         let geometry = RoPEGeometry(rotaryDimension: 2 * record.config.pairs, base: 1)
-        let summary = try SearchRunner(store: store, searchID: record.id, geometry: geometry).summary()
-        guard summary.perplexity != nil else { throw CLIError("search \(record.id) has no scored candidate yet") }
-        if summary.startTokens > 0 { FileHandle.standardError.write(Data("note: \(Exporter.nHatNote(summary.startTokens))\n".utf8)) }
+        let best = try SearchRunner(store: store, searchID: record.id, geometry: geometry).summary()
+        guard best.perplexity != nil else { throw CLIError("search \(record.id) has no scored candidate yet") }
+        // JSON keeps the best (with its n̂ and the n̂ = 0 best beside it); the other formats
+        // cannot carry n̂, so they get the best with n̂ = 0 and a note says which was written.
+        let (portable, portableNote) = Exporter.portable(best)
+        let summary = format == .json ? best : portable
+        if format == .json, best.startTokens > 0 {
+            FileHandle.standardError.write(Data("note: \(Exporter.nHatNote(best.startTokens))\n".utf8))
+        } else if let portableNote {
+            FileHandle.standardError.write(Data("note: \(portableNote)\n".utf8))
+        }
 
         let text: String
         switch format {

@@ -79,8 +79,9 @@ public final class Coordinator: Sendable {
             guard summary.perplexity != nil else { throw APIError.conflict("search \(id) has no scored candidate yet") }
             switch request.uri.queryParameters.get("format") ?? "json" {
             case "json": return textResponse(Exporter.json(summary), contentType: "application/json")
-            case "hf": return textResponse(Exporter.huggingFace(summary, shortFactors: nil), contentType: "application/json")
-            case "csv": return textResponse(Exporter.csv(summary), contentType: "text/csv")
+            case "hf": return textResponse(Exporter.huggingFace(Exporter.portable(summary).summary, shortFactors: nil),
+                                           contentType: "application/json")
+            case "csv": return textResponse(Exporter.csv(Exporter.portable(summary).summary), contentType: "text/csv")
             case let other: throw APIError.badRequest("bad request", "format must be json, hf or csv, not \"\(other)\"")
             }
         }

@@ -63,25 +63,29 @@ enum Dashboard {
         var body = "<p><a href=\"/\">← all searches</a></p><h1>Search \(view.id): \(escape(view.name))</h1>"
         body += "<p class=muted>\(view.originalContext) → \(view.targetContext) tokens, seed \(view.seed), status <b>\(view.status)</b>\(view.error.map { " — " + escape($0) } ?? "")</p>"
         body += "<div class=cards>"
-        body += card("best ppl", format(view.best?.ppl))
-        if let best = baselines.filter({ $0.perplexity != nil }).min(by: { $0.perplexity! < $1.perplexity! }) {
-            body += card("best baseline (\(best.method))", format(best.perplexity))
+        let other = view.fitness != "ppl"
+        let label = other ? view.fitness : "ppl"
+        body += card("best \(label)", format(view.best?.ppl))
+        if let best = view.baselineFitness.compactMap({ k, v in v.map { (k, $0) } }).min(by: { $0.1 < $1.1 }) {
+            body += card("best baseline (\(best.0))", format(best.1))
         }
         body += card("step", "\(view.step + 1) / \(view.steps)")
         body += card("candidates", "\(view.candidates) / \(view.candidatesPlanned)")
         body += card("units done", "\(view.unitsDone)") + card("in flight", "\(view.unitsInFlight)")
         body += card("queued", "\(view.unitsQueued)") + card("failed", "\(view.unitsFailed)")
         body += card("n̂", view.best.map { "\($0.nHat)" } ?? "—")
-        body += card("m", view.best.map { String(format: "%.4f", $0.attentionFactor) } ?? "—")
+        body += card(view.attentionRange.map { String(format: "m (searched in %.2f–%.2f)", $0[0], $0[1]) } ?? "m (fixed)",
+                     view.best.map { String(format: "%.4f", $0.attentionFactor) } ?? "—")
+        body += card("space", view.space + (view.best?.criticalPair.map { ", d_rcd \($0)" } ?? ""))
         body += "</div><div class=plots>"
         // Best perplexity per step, baselines as flat lines.
         var series = [Series(name: "search best", color: "#1f5fbf", points: history.compactMap { p in p.bestPPL.map { (Double(p.step), $0) } }, dashed: false)]
         let lastStep = Double(max(view.steps - 1, history.last?.step ?? 1, 1))
         for (i, b) in baselines.enumerated() {
-            guard let p = b.perplexity else { continue }
+            guard let p = other ? b.fitness : b.perplexity else { continue }
             series.append(Series(name: b.method, color: palette[i % palette.count], points: [(0, p), (lastStep, p)], dashed: true))
         }
-        body += "<figure><figcaption>Best perplexity per step (log scale) against the baselines</figcaption>"
+        body += "<figure><figcaption>Best \(other ? escape(view.fitness) + " perplexity" : "perplexity") per step (log scale) against the baselines</figcaption>"
             + plot(series, xLabel: "step", yLabel: "perplexity", logY: true, id: "history") + "</figure>"
         // λ_i against i.
         var lambdas: [Series] = []
@@ -93,9 +97,12 @@ enum Dashboard {
         }
         body += "<figure><figcaption>Rescale factor λ<sub>i</sub> per rotary pair i</figcaption>"
             + plot(lambdas, xLabel: "pair i", yLabel: "λ", logY: false, id: "lambda") + "</figure></div>"
-        body += "<h2>Baselines</h2><table><tr><th>method</th><th class=num>ppl</th><th class=num>m</th></tr>"
+        body += "<h2>Baselines (each also a seed)</h2><table><tr><th>method</th><th class=num>ppl</th>"
+            + (other ? "<th class=num>\(escape(view.fitness))</th>" : "") + "<th class=num>m</th></tr>"
         for b in baselines {
-            body += "<tr><td>\(b.method)</td><td class=num>\(b.perplexity.map { String(format: "%.4f", $0) } ?? "infeasible")</td><td class=num>\(String(format: "%.4f", b.attentionFactor))</td></tr>"
+            body += "<tr><td>\(b.method)</td><td class=num>\(b.perplexity.map { String(format: "%.4f", $0) } ?? "infeasible")</td>"
+                + (other ? "<td class=num>\(b.fitness.map { String(format: "%.4f", $0) } ?? "—")</td>" : "")
+                + "<td class=num>\(String(format: "%.4f", b.attentionFactor))</td></tr>"
         }
         body += "</table>" + workersTable(workers)
         return page(title: "longrope search \(view.id)", body: body)

@@ -20,7 +20,14 @@ public enum Exporter {
         object["ppl"] = summary.perplexity
         object["search_id"] = summary.searchID
         object["baselines"] = summary.baselines.mapValues { $0 as Any? ?? NSNull() }
+        object["fitness"] = summary.fitness
+        if summary.fitness != "ppl" { object["baseline_fitness"] = summary.baselineFitness.mapValues { $0 as Any? ?? NSNull() } }
+        if let d = summary.criticalPair { object["critical_pair"] = d }
         if summary.startTokens > 0 { object["note"] = nHatNote(summary.startTokens) }
+        if let portable = summary.portable {
+            object["portable"] = ["candidate": portable.candidate, "lambda": portable.lambda,
+                                  "attention_factor": portable.attentionFactor, "ppl": portable.perplexity] as [String: Any]
+        }
         let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
         return String(decoding: data, as: UTF8.self)
     }
@@ -35,6 +42,24 @@ public enum Exporter {
     }
 
     public static func csv(_ summary: SearchSummary) -> String { csvLines(summary.lambda) }
+
+    /// What a runtime without n̂ (HF, llama.cpp, CSV readers) can apply: the best itself when
+    /// its n̂ is 0, else the best candidate with n̂ = 0, with a note saying which was written.
+    public static func portable(_ summary: SearchSummary) -> (summary: SearchSummary, note: String?) {
+        guard summary.startTokens > 0 else { return (summary, nil) }
+        guard let portable = summary.portable else {
+            return (summary, nHatNote(summary.startTokens) + "; no candidate with n_hat = 0 was scored, so the best is written as is")
+        }
+        var copy = summary
+        copy.lambda = portable.lambda
+        copy.attentionFactor = portable.attentionFactor
+        copy.startTokens = 0
+        copy.perplexity = portable.perplexity
+        copy.bestOrdinal = portable.candidate
+        let best = summary.perplexity.map { String(format: "%.4f", $0) } ?? "?"
+        let note = "wrote candidate \(portable.candidate) (n_hat = 0, \(summary.fitness) \(String(format: "%.4f", portable.perplexity))), the best that HF and llama.cpp can apply; the overall best, candidate \(summary.bestOrdinal ?? -1) (\(summary.fitness) \(best)), needs n_hat = \(summary.startTokens)"
+        return (copy, note)
+    }
 
     public static func nHatNote(_ nHat: Int) -> String {
         "n_hat = \(nHat): the first \(nHat) positions keep the original RoPE; llama.cpp and Hugging Face cannot express this, so their perplexity may differ from the search's"

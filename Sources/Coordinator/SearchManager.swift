@@ -167,7 +167,8 @@ public actor SearchManager {
         let best = try store.bestCandidate(id)
         let counts = await dispatcher.unitCounts(searchID: id)
         let config = record.config
-        return SearchView(
+        let baselines = try store.baselines(id)
+        var view = SearchView(
             id: id, name: record.name, status: record.status.rawValue, error: try store.errorMessage(id),
             step: progress.lastStep, steps: config.stepCount, candidates: progress.evaluated,
             candidatesPlanned: min(config.budget ?? .max, config.population + config.iterations * (config.mutations + config.crossovers)),
@@ -175,10 +176,18 @@ public actor SearchManager {
             unitsFailed: try store.failedUnitCount(id),
             best: best.flatMap { b in b.outcome?.perplexity.map {
                 BestView(ppl: $0, lambda: b.candidate.lambda, nHat: b.candidate.startTokens,
-                         attentionFactor: b.attentionFactor, candidate: b.ordinal) } },
-            baselines: Dictionary(uniqueKeysWithValues: try store.baselines(id).map { ($0.method, $0.perplexity) }),
+                         attentionFactor: b.attentionFactor, candidate: b.ordinal, criticalPair: b.candidate.criticalPair) } },
+            baselines: Dictionary(uniqueKeysWithValues: baselines.map { ($0.method, $0.perplexity) }),
             originalContext: config.originalContext, targetContext: config.targetContext, seed: config.seed,
             modelSHA256: record.modelSHA256, textSHA256: record.textSHA256)
+        view.fitness = config.fitnessKind.rawValue
+        view.space = config.searchSpace.rawValue
+        view.attentionRange = config.attentionSearch.map { [$0.min, $0.max] }
+        view.attentionFactor = config.attentionFactor
+        view.baselineFitness = Dictionary(uniqueKeysWithValues: baselines.map {
+            ($0.method, config.fitnessKind == .ppl ? $0.perplexity : $0.fitness)
+        })
+        return view
     }
 
     public func views() async throws -> [SearchView] {
@@ -196,7 +205,9 @@ public actor SearchManager {
             return CandidateView(candidate: e.id, step: record.step, operation: e.candidate.operation.rawValue,
                                  parents: e.candidate.parents, status: Self.status(e.outcome),
                                  ppl: e.outcome.perplexity ?? e.outcome.partialPerplexity,
-                                 lambda: e.candidate.lambda, nHat: e.candidate.startTokens)
+                                 lambda: e.candidate.lambda, nHat: e.candidate.startTokens,
+                                 attentionFactor: e.candidate.attentionFactor, criticalPair: e.candidate.criticalPair,
+                                 seed: e.candidate.seedName)
         }
     }
 

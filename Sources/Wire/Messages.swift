@@ -103,8 +103,13 @@ public struct BestView: Codable, Sendable, Equatable {
     public var nHat: Int
     public var attentionFactor: Double
     public var candidate: Int
-    enum CodingKeys: String, CodingKey { case ppl, lambda, nHat = "n_hat", attentionFactor = "attention_factor", candidate }
-    public init(ppl: Double, lambda: [Double], nHat: Int, attentionFactor: Double, candidate: Int) {
+    /// d_rcd, in the critical-dimension space.
+    public var criticalPair: Int?
+    enum CodingKeys: String, CodingKey {
+        case ppl, lambda, nHat = "n_hat", attentionFactor = "attention_factor", candidate, criticalPair = "critical_pair"
+    }
+    public init(ppl: Double, lambda: [Double], nHat: Int, attentionFactor: Double, candidate: Int, criticalPair: Int? = nil) {
+        self.criticalPair = criticalPair
         self.ppl = ppl; self.lambda = lambda; self.nHat = nHat; self.attentionFactor = attentionFactor; self.candidate = candidate
     }
 }
@@ -130,9 +135,19 @@ public struct SearchView: Codable, Sendable, Equatable {
     public var seed: UInt64
     public var modelSHA256: String
     public var textSHA256: String
+    /// `ppl`, `key-tokens` or `needle`: what `best.ppl` and `baseline_fitness` measure.
+    public var fitness: String = "ppl"
+    /// `all-pairs` or `critical-dimension`.
+    public var space: String = "all-pairs"
+    /// [min, max] when m is searched; nil when every candidate has `attention_factor`.
+    public var attentionRange: [Double]?
+    public var attentionFactor: Double = 1
+    /// Every rule (each also a seed) under the search's fitness; for `ppl` the same as `baselines`.
+    public var baselineFitness: [String: Double?] = [:]
 
     enum CodingKeys: String, CodingKey {
-        case id, name, status, error, step, steps, candidates, best, baselines, seed
+        case id, name, status, error, step, steps, candidates, best, baselines, seed, fitness, space
+        case attentionRange = "attention_range", attentionFactor = "attention_factor", baselineFitness = "baseline_fitness"
         case candidatesPlanned = "candidates_planned", unitsDone = "units_done", unitsInFlight = "units_in_flight"
         case unitsQueued = "units_queued", unitsFailed = "units_failed", originalContext = "original_context"
         case targetContext = "target_context", modelSHA256 = "model_sha256", textSHA256 = "text_sha256"
@@ -160,10 +175,19 @@ public struct CandidateView: Codable, Sendable, Equatable {
     public var ppl: Double?
     public var lambda: [Double]
     public var nHat: Int
-    enum CodingKeys: String, CodingKey { case candidate, step, operation, parents, status, ppl, lambda, nHat = "n_hat" }
-    public init(candidate: Int, step: Int, operation: String, parents: [Int], status: String, ppl: Double?, lambda: [Double], nHat: Int) {
+    public var attentionFactor: Double
+    public var criticalPair: Int?
+    /// For seeds: the rule they come from.
+    public var seed: String?
+    enum CodingKeys: String, CodingKey {
+        case candidate, step, operation, parents, status, ppl, lambda, nHat = "n_hat", attentionFactor = "attention_factor"
+        case criticalPair = "critical_pair", seed
+    }
+    public init(candidate: Int, step: Int, operation: String, parents: [Int], status: String, ppl: Double?, lambda: [Double],
+                nHat: Int, attentionFactor: Double = 1, criticalPair: Int? = nil, seed: String? = nil) {
         self.candidate = candidate; self.step = step; self.operation = operation; self.parents = parents
         self.status = status; self.ppl = ppl; self.lambda = lambda; self.nHat = nHat
+        self.attentionFactor = attentionFactor; self.criticalPair = criticalPair; self.seed = seed
     }
 }
 

@@ -18,7 +18,8 @@ struct FitnessBench: ParsableCommand {
     @Option var windows: Int = 3
     @Option var threads: Int = 2
     @Option(help: "Key-token threshold (nats).") var threshold: Double = 2
-    @Option(help: "Attention factors to try with YaRN's λ, comma-separated.") var m: String = "1.0,1.05,1.1,1.15,1.2,1.25"
+    @Option(help: "Attention factors to try with the --rule's λ, comma-separated.") var m: String = "1.0,1.05,1.1,1.15,1.2,1.25"
+    @Option(help: "The rule whose λ is tried with each m: yarn or llama3.") var rule: String = "yarn"
 
     func run() throws {
         let model = try LlamaModel(path: model, threads: threads)
@@ -54,7 +55,7 @@ struct FitnessBench: ParsableCommand {
         }
         for r in rules { try row(r) }
         for value in m.split(separator: ",").compactMap({ Double($0) }) {
-            var r = yarn
+            var r = rule == "llama3" ? rules[3] : yarn
             r.attentionFactor = value
             try row(r)
         }

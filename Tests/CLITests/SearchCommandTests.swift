@@ -17,10 +17,10 @@ import TestSupport
             try Data(contentsOf: source).prefix(80_000).write(to: text)
         }
 
-        func arguments(db: String, out: String) -> [String] {
+        func arguments(db: String, out: String, extra: [String] = []) -> [String] {
             ["search", "--model", model.path, "--text", text.path, "--original-context", "128", "--target-context", "384",
              "--db", db, "--out", out, "--seed", "5", "--samples", "2", "--population", "8", "--iterations", "8",
-             "--threads", "2"]
+             "--threads", "2"] + extra
         }
     }
 
@@ -28,12 +28,14 @@ import TestSupport
         try #require(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
     }
 
-    @Test func killedAndRerunEndsLikeAnUninterruptedRun() throws {
+    /// Default levers (m searched, ppl), and m searched with the needle fitness.
+    @Test(arguments: [[String](), ["--search-attention-factor", "--fitness", "needle"]])
+    func killedAndRerunEndsLikeAnUninterruptedRun(extra: [String]) throws {
         guard let setup = try Setup() else { return }
         let referenceOut = setup.directory.appendingPathComponent("reference.json").path
         let started = Date()
         let reference = try runLongrope(setup.arguments(db: setup.directory.appendingPathComponent("a.sqlite").path,
-                                                        out: referenceOut))
+                                                        out: referenceOut, extra: extra))
         let duration = Date().timeIntervalSince(started)
         #expect(reference.status == 0, "\(reference.stderr)")
         let expected = try result(referenceOut)
@@ -44,7 +46,7 @@ import TestSupport
             let out = setup.directory.appendingPathComponent("killed\(attempt).json").path
             let process = Process()
             process.executableURL = TestPaths.longropeBinary
-            process.arguments = setup.arguments(db: db, out: out)
+            process.arguments = setup.arguments(db: db, out: out, extra: extra)
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
             try process.run()
@@ -53,13 +55,18 @@ import TestSupport
             Thread.sleep(forTimeInterval: delay)
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
-            let rerun = try runLongrope(setup.arguments(db: db, out: out))
+            let rerun = try runLongrope(setup.arguments(db: db, out: out, extra: extra))
             #expect(rerun.status == 0, "\(rerun.stderr)")
             let got = try result(out)
             #expect(got["lambda"] as? [Double] == expected["lambda"] as? [Double], "killed after \(delay) s")
             #expect(got["ppl"] as? Double == expected["ppl"] as? Double)
             #expect(got["units"] as? Int == expected["units"] as? Int, "no unit lost or scored twice")
             #expect(got["evaluations"] as? Int == expected["evaluations"] as? Int)
+            #expect(got["attention_factor"] as? Double == expected["attention_factor"] as? Double)
+            #expect(got["fitness"] as? String == (extra.contains("needle") ? "needle" : "ppl"))
+            // Every rule scored, none lost to the crash (a baseline recorded infeasible by a kill would differ).
+            #expect(got["baselines"] as? [String: Double] == expected["baselines"] as? [String: Double])
+            #expect(got["baseline_fitness"] as? [String: Double] == expected["baseline_fitness"] as? [String: Double])
         }
     }
 

@@ -78,7 +78,8 @@ struct NaNEvaluator: UnitEvaluator {
         let summary = try await SearchRunner(store: store, searchID: id, geometry: fixture.model.geometry)
             .run(evaluator: try fixture.evaluator())
         #expect(summary.status == "done")
-        #expect(Set(summary.baselines.keys) == ["pi", "ntk", "yarn", "yarn-linear"])
+        #expect(Set(summary.baselines.keys) == ["pi", "ntk", "yarn", "yarn-linear", "yarn-b16-2", "yarn-b64-0.5", "llama3",
+                                                 "ntk-rcd", "yarn-rcd"])
         let best = try #require(summary.perplexity)
         let bestBaseline = summary.baselines.values.compactMap { $0 }.min()!
         #expect(best <= bestBaseline, "the seeds are in the population, so the best can only match or beat them")
@@ -109,7 +110,80 @@ struct NaNEvaluator: UnitEvaluator {
             let a = try reference.candidates(referenceID).map(\.candidate)
             let b = try store.candidates(id).map(\.candidate)
             #expect(a == b, "the same candidates in the same order")
+            // A crash inside the baselines must not leave a rule infeasible for good.
+            #expect(resumed.baselines == expected.baselines, "crash after \(limit) units")
         }
+    }
+
+    /// m searched and the key-token fitness: a crash anywhere (baselines, the key-token probe,
+    /// the steps) resumes to the same result, and the key tokens are found once.
+    @Test func aKeyTokenSearchWithMSearchedResumesToTheSameResult() async throws {
+        guard let fixture = try Fixture() else { return }
+        var config = fixture.config
+        config.attentionSearch = AttentionSearch(min: 1, max: 1.3)
+        config.fitness = .keyTokens
+        config.keyTokenThreshold = 0.5
+        config.targetContext = 512
+        func newSearch(_ store: SearchStore) throws -> Int64 {
+            try store.createSearch(name: "k", config: config, modelPath: "m", modelSHA256: "m", textPath: "t",
+                                   textOffset: 0, textSHA256: "t")
+        }
+        let reference = try SearchStore(path: database())
+        let referenceID = try newSearch(reference)
+        let expected = try await SearchRunner(store: reference, searchID: referenceID, geometry: fixture.model.geometry)
+            .run(evaluator: try fixture.evaluator())
+        #expect(expected.fitness == "key-tokens")
+        let keys = try reference.keyTokens(referenceID)
+        #expect(keys.count == config.samples && keys.values.allSatisfy { !$0.isEmpty })
+        #expect(Set(try reference.candidates(referenceID).map(\.candidate.attentionFactor)).count > 1, "m must vary")
+        for limit in [19, 20, 40] {   // 18 baseline units, then the probes, then the fitness baselines and steps
+            let store = try SearchStore(path: database())
+            let id = try newSearch(store)
+            let runner = SearchRunner(store: store, searchID: id, geometry: fixture.model.geometry)
+            await #expect(throws: CrashingEvaluator.Crash.self) {
+                try await runner.run(evaluator: CrashingEvaluator(try fixture.evaluator(), limit: limit))
+            }
+            let resumed = try await runner.run(evaluator: try fixture.evaluator())
+            #expect(try store.keyTokens(id) == keys, "crash after \(limit) units")
+            #expect(resumed.lambda == expected.lambda && resumed.attentionFactor == expected.attentionFactor)
+            #expect(resumed.perplexity == expected.perplexity)
+            #expect(resumed.baselineFitness == expected.baselineFitness)
+            #expect(resumed.units == expected.units)
+        }
+    }
+
+    /// The key tokens (and so the whole key-token search) do not depend on how many workers
+    /// score the units, nor on their thread counts.
+    @Test func keyTokensAreTheSameWhateverTheWorkerCount() async throws {
+        guard let fixture = try Fixture() else { return }
+        var config = fixture.config
+        config.fitness = .keyTokens
+        config.keyTokenThreshold = 0.5
+        config.targetContext = 512
+        config.iterations = 1
+        var results: [([Int: [Int]], SearchSummary)] = []
+        for workers in [1, 3] {
+            let store = try SearchStore(path: database())
+            let id = try store.createSearch(name: "w", config: config, modelPath: "m", modelSHA256: "m", textPath: "t",
+                                            textOffset: 0, textSHA256: "t")
+            let dispatcher = Dispatcher()
+            for w in 0..<workers {
+                let model = try LlamaModel(gguf: fixture.model.gguf, threads: w + 1)
+                await dispatcher.register(WorkerRegistration(name: "w\(w)", address: "in-process://\(w)", modelSHA256: "m",
+                                                             textSHA256: "t", architecture: "llama", threads: w + 1,
+                                                             pairs: model.pairs, ropeBase: model.config.ropeBase,
+                                                             contextLength: 512),
+                                          connection: InProcessWorker(LocalEvaluator(model: model, text: Data(fixture.text.utf8))),
+                                          heartbeats: false)
+            }
+            let summary = try await SearchRunner(store: store, searchID: id, geometry: fixture.model.geometry)
+                .run(evaluator: dispatcher)
+            await dispatcher.shutdown()
+            results.append((try store.keyTokens(id), summary))
+        }
+        #expect(!results[0].0.isEmpty)
+        #expect(results[0].0 == results[1].0, "key tokens differ between 1 and 3 workers")
+        #expect(results[0].1.lambda == results[1].1.lambda && results[0].1.perplexity == results[1].1.perplexity)
     }
 
     @Test func infeasibleCandidatesAreStoredAndNeverRetried() async throws {
