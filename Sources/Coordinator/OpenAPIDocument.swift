@@ -75,7 +75,7 @@ paths:
         - { $ref: "#/components/parameters/SearchID" }
         - { name: format, in: query, schema: { type: string, enum: [json, hf, csv], default: json } }
       responses:
-        "200": { description: "json: lambda, n_hat, attention_factor, ppl, baselines; hf: a Hugging Face rope_scaling object (longrope); csv: one lambda per line", content: { application/json: { schema: { type: object } }, text/csv: { schema: { type: string } } } }
+        "200": { description: "json: lambda, n_hat, attention_factor, ppl, fitness, baselines, and portable (the best with n_hat = 0) when the best has n_hat > 0; hf: a Hugging Face rope_scaling object (longrope) and csv: one lambda per line, both of the best with n_hat = 0", content: { application/json: { schema: { type: object } }, text/csv: { schema: { type: string } } } }
         "400": { $ref: "#/components/responses/Error" }
         "404": { $ref: "#/components/responses/Error" }
         "409": { $ref: "#/components/responses/Error" }
@@ -172,7 +172,12 @@ components:
         iterations: { type: integer, minimum: 0, default: 40 }
         budget: { type: integer, minimum: 1 }
         lambda_max: { type: number, description: "default 1 + s" }
-        attention_factor: { type: number, description: "default sqrt(1 + ln s / ln L)" }
+        attention_factor: { type: number, description: "a fixed m for every candidate (turns the m search off); default: m searched" }
+        search_attention_factor: { type: boolean, default: true, description: "search m as a gene on a 0.01 grid (default unless attention_factor is given)" }
+        attention_range: { type: array, items: { type: number }, minItems: 2, maxItems: 2, description: "[min, max] of a searched m; default [1, 0.1 ln s + 1.1]" }
+        space: { type: string, enum: [all-pairs, critical-dimension], default: all-pairs, description: "all-pairs: LongRoPE; critical-dimension: LongRoPE2 (d_rcd searched, lambda in [s, 2s] above it, a ramp below)" }
+        fitness: { type: string, enum: [ppl, key-tokens, needle], default: ppl, description: "ppl: every token; key-tokens: tokens the long context helps (LongPPL); needle: a planted number's answer tokens (LongRoPE2)" }
+        key_token_threshold: { type: number, exclusiveMinimum: 0, default: 2, description: "key-tokens only: NLL drop (nats) with the long context that makes a key token" }
         n_hat: { type: array, items: { type: integer, minimum: 0 } }
         early_rejection: { type: boolean, default: true }
         pairs: { type: integer, description: "rotary pairs; default from a worker holding the model" }
@@ -186,6 +191,7 @@ components:
         n_hat: { type: integer }
         attention_factor: { type: number }
         candidate: { type: integer }
+        critical_pair: { type: integer, nullable: true, description: "d_rcd, in the critical-dimension space" }
     Search:
       type: object
       properties:
@@ -208,6 +214,11 @@ components:
         seed: { type: integer }
         model_sha256: { type: string }
         text_sha256: { type: string }
+        fitness: { type: string, enum: [ppl, key-tokens, needle], description: "what best.ppl and baseline_fitness measure" }
+        space: { type: string, enum: [all-pairs, critical-dimension] }
+        attention_range: { type: array, items: { type: number }, nullable: true, description: "[min, max] when m is searched" }
+        attention_factor: { type: number, description: "the fixed m (when not searched)" }
+        baseline_fitness: { type: object, additionalProperties: { type: number, nullable: true }, description: "every rule (each also a seed) under the search's fitness" }
     Candidate:
       type: object
       properties:
@@ -219,6 +230,9 @@ components:
         ppl: { type: number, nullable: true }
         lambda: { type: array, items: { type: number } }
         n_hat: { type: integer }
+        attention_factor: { type: number }
+        critical_pair: { type: integer, nullable: true }
+        seed: { type: string, nullable: true, description: "for seeds: the rule they come from" }
     HistoryPoint:
       type: object
       properties: { step: { type: integer }, candidates: { type: integer }, best_ppl: { type: number, nullable: true } }

@@ -74,6 +74,13 @@ public struct PortableBest: Sendable, Codable, Equatable {
     enum CodingKeys: String, CodingKey {
         case candidate, lambda, attentionFactor = "attention_factor", perplexity = "ppl"
     }
+
+    public init(candidate: Int, lambda: [Double], attentionFactor: Double, perplexity: Double) {
+        self.candidate = candidate
+        self.lambda = lambda
+        self.attentionFactor = attentionFactor
+        self.perplexity = perplexity
+    }
 }
 
 /// Runs one search to its end: baselines first, then every step of the engine, scoring units

@@ -56,6 +56,12 @@ import TestSupport
                 Case(name: "worker with bad address", method: "POST", path: "/v1/workers", body: TestHTTP.json(["name": "w", "address": "ftp://x", "model_sha256": "a", "text_sha256": "b", "architecture": "llama", "threads": 1, "pairs": 4, "rope_base": 10000.0, "context_length": 512]), token: token, status: 400, mentions: "address"),
                 Case(name: "heartbeat of unknown worker", method: "POST", path: "/v1/workers/w99/heartbeat", body: Data("{}".utf8), token: token, status: 404, mentions: "w99"),
                 Case(name: "unknown route", method: "GET", path: "/v2/nothing", body: nil, token: token, status: 404, mentions: ""),
+                Case(name: "unknown space", method: "POST", path: "/v1/searches", body: with(["space": "diagonal"]), token: token, status: 400, mentions: "space"),
+                Case(name: "unknown fitness", method: "POST", path: "/v1/searches", body: with(["fitness": "bleu"]), token: token, status: 400, mentions: "fitness"),
+                Case(name: "m range upside down", method: "POST", path: "/v1/searches", body: with(["attention_range": [1.3, 1.1]]), token: token, status: 400, mentions: "attention factor range"),
+                Case(name: "m range of three", method: "POST", path: "/v1/searches", body: with(["attention_range": [1.0, 1.1, 1.2]]), token: token, status: 400, mentions: "attention_range"),
+                Case(name: "threshold without key tokens", method: "POST", path: "/v1/searches", body: with(["key_token_threshold": 1.0]), token: token, status: 400, mentions: "key-tokens"),
+                Case(name: "negative threshold", method: "POST", path: "/v1/searches", body: with(["fitness": "key-tokens", "key_token_threshold": -1.0]), token: token, status: 400, mentions: "threshold"),
                 Case(name: "search without a worker for its model", method: "POST", path: "/v1/searches", body: with(["pairs": nil]), token: token, status: 409, mentions: "no worker"),
             ]
             for c in cases {
@@ -72,6 +78,16 @@ import TestSupport
             #expect(try await TestHTTP.request("GET", base + "/healthz").status == 200)
             let created = try await TestHTTP.request("POST", base + "/v1/searches", body: with([:]), token: token)
             #expect(created.status == 201, "\(created.text)")
+            // The defaults: m searched, LongRoPE's space, perplexity as fitness.
+            #expect(created.object["fitness"] as? String == "ppl")
+            #expect(created.object["space"] as? String == "all-pairs")
+            #expect((created.object["attention_range"] as? [Double])?.count == 2)
+            let levers = try await TestHTTP.request("POST", base + "/v1/searches", body: with(
+                ["space": "critical-dimension", "fitness": "needle", "attention_factor": 1.1]), token: token)
+            #expect(levers.status == 201, "\(levers.text)")
+            #expect(levers.object["fitness"] as? String == "needle" && levers.object["space"] as? String == "critical-dimension")
+            #expect(levers.object["attention_range"] == nil || levers.object["attention_range"] is NSNull, "a given m is fixed")
+            #expect(levers.object["attention_factor"] as? Double == 1.1)
             #expect(try await TestHTTP.request("GET", base + "/v1/searches/1/best?format=xml", token: token).status != 200)
         }
     }
