@@ -33,11 +33,12 @@ for c in $cases; do
 done
 python3 - runs/quality/*.jsonl <<'PY'
 import json, sys
-print("| case | lever | fitness | held-out ppl | best rule (held-out) | ratio | m | candidates | wall s |")
-print("|---|---|---|---|---|---|---|---|---|")
+print("| case | lever | fitness | held-out ppl | best rule | ratio | key-token ppl | best rule (key tokens) | ratio | m | candidates | wall s |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 for path in sys.argv[1:]:
     for line in open(path):
         r = json.loads(line)
         print(f"| {r['model']} {r['scale']:.0f}× | {r['lever']} | {r['fitness']} | {r['held_out_ppl']:.4f} | "
-              f"{r['best_rule']} {r['best_rule_ppl']:.4f} | {r['ratio']:.3f} | {r['m']:.2f} | {r['candidates']} | {r['seconds']:.0f} |")
+              f"{r['best_rule']} {r['best_rule_ppl']:.4f} | {r['ratio']:.3f} | {r['held_out_key_ppl']:.3f} | "
+              f"{r['best_key_rule']} {r['best_key_rule_ppl']:.3f} | {r['key_ratio']:.3f} | {r['m']:.2f} | {r['candidates']} | {r['seconds']:.0f} |")
 PY

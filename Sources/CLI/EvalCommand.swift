@@ -90,7 +90,35 @@ func readText(_ path: String) throws -> String {
     guard let data = FileManager.default.contents(atPath: path) else {
         throw CLIError("cannot read text file \(path)")
     }
+    warnIfNotUTF8(data, path: path)
     return String(decoding: data, as: UTF8.self)
+}
+
+/// Says so on stderr when a text is not valid UTF-8 (its bad bytes become U+FFFD), so a binary
+/// file scored by mistake does not pass silently.
+func warnIfNotUTF8(_ data: Data, path: String) {
+    guard String(data: data, encoding: .utf8) == nil else { return }
+    FileHandle.standardError.write(Data("warning: \(path) is not valid UTF-8 (a binary file?); invalid bytes are read as U+FFFD\n".utf8))
+}
+
+/// Refuses an output path that is a directory, with a message instead of a Foundation error.
+func checkOutputPath(_ path: String) throws {
+    var isDirectory: ObjCBool = false
+    if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+        throw CLIError("--out \(path) is a directory; give a file path")
+    }
+}
+
+/// Turns a failure to listen into one line naming the address.
+func listenError(_ error: Error, host: String, port: Int) -> Error {
+    let text = "\(error)"
+    if text.contains("Address already in use") {
+        return CLIError("cannot listen on \(host):\(port): the port is in use (choose another with --listen)")
+    }
+    if text.contains("Cannot assign requested address") || text.contains("bind(") {
+        return CLIError("cannot listen on \(host):\(port): \(text)")
+    }
+    return error
 }
 
 /// An error printed as one line.

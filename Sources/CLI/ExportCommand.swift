@@ -19,11 +19,12 @@ struct ExportCommand: ParsableCommand {
     @Option(help: "json, hf, csv or gguf.") var format: Format
     @Option(help: "Output file (`-` for standard output; not for gguf).") var out: String
     @Option(help: "For gguf: the model to copy (default: the search's model; its sha256 must match).") var model: String?
-    @Option(help: "For hf: the search at the original length whose best gives the short factors (default: found in the database, else all 1).")
+    @Option(help: "For hf: the search at the original length whose best gives the short factors (default: none, short factors all 1).")
     var shortSearch: Int64?
 
     func run() throws {
         guard FileManager.default.fileExists(atPath: db) else { throw CLIError("no database at \(db)") }
+        if out != "-" { try checkOutputPath(out) }
         let store = try SearchStore(path: db)
         let searches = try store.searches()
         guard let record = search.map({ id in searches.first { $0.id == id } }) ?? searches.last else {
@@ -51,7 +52,9 @@ struct ExportCommand: ParsableCommand {
             text = Exporter.huggingFace(summary, shortFactors: short) + "\n"
         case .gguf:
             guard out != "-" else { throw CLIError("--format gguf needs a file for --out") }
-            let modelPath = model ?? record.modelPath
+            guard let modelPath = model ?? (record.modelPath.isEmpty ? nil : record.modelPath) else {
+                throw CLIError("search \(record.id) was made through the coordinator's API, which knows its model only by sha256 (\(record.modelSHA256)): pass --model with that GGUF")
+            }
             guard FileManager.default.fileExists(atPath: modelPath) else { throw CLIError("model \(modelPath) not found (pass --model)") }
             let hash = try SHA256.hex(fileAt: modelPath)
             guard hash == record.modelSHA256 else {
@@ -70,22 +73,21 @@ struct ExportCommand: ParsableCommand {
         }
     }
 
-    /// The best λ of a search at the original length on the same model, if any.
+    /// The best λ of the search named by --short-search, checked to be a search at this one's
+    /// original length on the same model; nil (short factors all 1) when none is named. Never
+    /// picked silently: another search in the same database may have nothing to do with this one.
     func shortFactors(store: SearchStore, searches: [SearchRecord], record: SearchRecord) throws -> [Double]? {
-        let candidates = searches.filter {
-            $0.id != record.id && $0.modelSHA256 == record.modelSHA256
-                && $0.config.targetContext == record.config.originalContext && $0.config.pairs == record.config.pairs
+        guard let shortSearch else { return nil }
+        guard let chosen = searches.first(where: { $0.id == shortSearch }) else { throw CLIError("no search \(shortSearch) in \(db)") }
+        guard chosen.modelSHA256 == record.modelSHA256, chosen.config.pairs == record.config.pairs else {
+            throw CLIError("--short-search \(shortSearch) ran on another model than search \(record.id)")
         }
-        let chosen: SearchRecord?
-        if let shortSearch {
-            guard let found = searches.first(where: { $0.id == shortSearch }) else { throw CLIError("no search \(shortSearch) in \(db)") }
-            chosen = found
-        } else {
-            chosen = candidates.last
+        guard chosen.config.targetContext == record.config.originalContext else {
+            throw CLIError("--short-search \(shortSearch) extends to \(chosen.config.targetContext) tokens; short factors come from a search at the original length, \(record.config.originalContext)")
         }
-        guard let chosen else { return nil }
         let geometry = RoPEGeometry(rotaryDimension: 2 * chosen.config.pairs, base: 1)
         let summary = try SearchRunner(store: store, searchID: chosen.id, geometry: geometry).summary()
-        return summary.lambda.isEmpty ? nil : summary.lambda
+        guard !summary.lambda.isEmpty else { throw CLIError("--short-search \(shortSearch) has no scored candidate yet") }
+        return Exporter.portable(summary).summary.lambda
     }
 }

@@ -72,6 +72,10 @@ struct SearchCommand: AsyncParsableCommand {
             throw CLIError("missing --\(key) (or \(key) in a config file)")
         }
         let modelPath = try path(model, "model"), textPath = try path(text, "text"), dbPath = try path(db, "db")
+        // This process owns the database until it ends (a second search or a coordinator is refused).
+        let lock: OwnerLock
+        do { lock = try OwnerLock(databasePath: dbPath) } catch { throw CLIError("\(error)") }
+        defer { withExtendedLifetime(lock) {} }
         let original = try required(originalContext, "original_context") { try $0.int("original_context") }
         let target = try required(targetContext, "target_context") { try $0.int("target_context") }
         let offset = try textOffset ?? file?.int("text_offset") ?? 0
@@ -134,6 +138,7 @@ struct SearchCommand: AsyncParsableCommand {
 
         // The text: checked for length before anything is stored.
         guard let textData = FileManager.default.contents(atPath: textPath) else { throw CLIError("cannot read text file \(textPath)") }
+        warnIfNotUTF8(textData, path: textPath)
         guard offset < textData.count else { throw CLIError("--text-offset \(offset) is past the end of \(textPath) (\(textData.count) bytes)") }
         let content = String(decoding: textData.dropFirst(offset), as: UTF8.self)
         do {
@@ -204,6 +209,7 @@ struct SearchCommand: AsyncParsableCommand {
         object["seconds"] = (seconds * 10).rounded() / 10
         let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])
         if let out {
+            try checkOutputPath(out)
             do { try data.write(to: URL(fileURLWithPath: out), options: .atomic) }
             catch { throw CLIError("cannot write \(out): \(error.localizedDescription)") }
         }

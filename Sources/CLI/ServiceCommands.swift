@@ -1,6 +1,7 @@
 import ArgumentParser
 import AsyncHTTPClient
 import Coordinator
+import Store
 import Foundation
 import NIOCore
 import Wire
@@ -46,11 +47,13 @@ struct CoordinatorCommand: AsyncParsableCommand {
         settings.dispatcher.leaseSeconds = leaseSeconds
         settings.dispatcher.maxAttempts = maxAttempts
         let coordinator: Coordinator
-        do { coordinator = try Coordinator(settings: settings) } catch { throw CLIError("cannot open database \(db): \(error)") }
-        try await coordinator.run { port in
+        do { coordinator = try Coordinator(settings: settings) }
+        catch let held as OwnerLock.Held { throw CLIError(held.description) }
+        catch { throw CLIError("cannot open database \(db): \(error)") }
+        do { try await coordinator.run { port in
             FileHandle.standardError.write(Data("coordinator: listening on http://\(host):\(port) (db \(db))\n".utf8))
             FileHandle.standardOutput.write(Data("listening \(port)\n".utf8))
-        }
+        } } catch { throw listenError(error, host: host, port: port) }
     }
 }
 
@@ -81,10 +84,10 @@ struct WorkerCommand: AsyncParsableCommand {
         settings.name = name
         let node: WorkerNode
         do { node = try WorkerNode(settings: settings) } catch { throw CLIError("cannot load \(model): \(error)") }
-        FileHandle.standardError.write(Data("worker: model \(node.modelSHA256.prefix(12))…, text \(node.textSHA256.prefix(12))…\n".utf8))
-        try await node.run { port in
-            FileHandle.standardOutput.write(Data("listening \(port)\n".utf8))
-        }
+        FileHandle.standardError.write(Data("worker: model_sha256 \(node.modelSHA256), text_sha256 \(node.textSHA256)\n".utf8))
+        do {
+            try await node.run { port in FileHandle.standardOutput.write(Data("listening \(port)\n".utf8)) }
+        } catch { throw listenError(error, host: host, port: port) }
     }
 }
 
@@ -141,6 +144,9 @@ enum StatusTable {
                          baseline.map { String(format: "%@ %.4f", $0.0, $0.1) } ?? "—"])
         }
         out += table(header, rows)
+        for s in searches where s.status == "failed" {
+            out += "  search \(s.id) failed: \(s.error ?? "no reason recorded")\n"
+        }
         if bars {
             for s in searches where s.status == "running" || s.status == "queued" {
                 let fraction = min(1, Double(s.candidates) / Double(max(1, s.candidatesPlanned)))
@@ -156,6 +162,8 @@ enum StatusTable {
                           "\(w.unitsDone)", "\(w.unitsFailed)", String(format: "%.1f", w.unitsPerMinute),
                           String(format: "%.0f s ago", w.secondsSinceHeartbeat)]
                      })
+        // The full sha256s: what POST /v1/searches needs as model_sha256 and text_sha256.
+        for w in workers { out += "  \(w.id): model_sha256 \(w.modelSHA256)  text_sha256 \(w.textSHA256)\n" }
         return out
     }
 

@@ -26,9 +26,12 @@ public final class Coordinator: Sendable {
     public let searches: SearchManager
     public let httpClient: HTTPClient
     public let metrics: DispatcherMetrics
+    /// This process owns the database while it runs (a second coordinator is refused).
+    let ownerLock: OwnerLock
 
     public init(settings: CoordinatorSettings) throws {
         self.settings = settings
+        ownerLock = try OwnerLock(databasePath: settings.databasePath)
         store = try SearchStore(path: settings.databasePath)
         metrics = DispatcherMetrics()
         dispatcher = Dispatcher(settings: settings.dispatcher, metrics: metrics)

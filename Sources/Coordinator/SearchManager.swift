@@ -67,6 +67,7 @@ public actor SearchManager {
         var problems = config.problems()
         if base <= 1 || !base.isFinite { problems.append("rope_base must be > 1") }
         if (request.textOffset ?? 0) < 0 { problems.append("text_offset must be ≥ 0") }
+        if let name = request.name, name.count > 200 { problems.append("name must be at most 200 characters") }
         for (i, seed) in config.extraSeeds.enumerated() {
             do { try RoPEScaling(method: "seed", lambda: seed).validate(pairs: pairs, lambdaMax: config.lambdaMax) }
             catch { problems.append("seeds[\(i)]: \(error.description)") }

@@ -157,14 +157,28 @@ public final class SearchRunner: Sendable {
                     history.append(Evaluated(id: candidate.ordinal, candidate: candidate.candidate, outcome: outcome))
                 }
             }
+            guard SearchEngine.best(history) != nil else { throw SearchRunnerError.nothingScored(try failureSummary()) }
             try store.setStatus(searchID, .done)
             return try summary()
         } catch is CancellationError {
             throw CancellationError()   // paused or cancelled: the caller sets the status
+        } catch let error as SearchError {
+            // No parents: every candidate was infeasible; say why their units failed, if they did.
+            let reasons = (try? failureSummary()) ?? ""
+            try? store.setStatus(searchID, .failed, error: "\(error)" + (reasons.isEmpty ? "" : "; \(reasons)"))
+            throw error
         } catch {
             try? store.setStatus(searchID, .failed, error: "\(error)")
             throw error
         }
+    }
+
+    /// "N units failed: reason (count); …" from the store, or "" when none failed.
+    func failureSummary() throws -> String {
+        let reasons = try store.failureReasons(searchID)
+        guard !reasons.isEmpty else { return "" }
+        return "\(try store.failedUnitCount(searchID)) unit(s) failed for good: "
+            + reasons.map { "\($0.reason) (×\($0.count))" }.joined(separator: "; ")
     }
 
     private func currentBest(_ history: [Evaluated], _ batch: [CandidateRecord], _ outcomes: [Int64: Outcome]) -> Double? {
@@ -359,11 +373,14 @@ public enum SearchRunnerError: Error, CustomStringConvertible {
     case noFeasibleBaseline
     case keyTokenProbeFailed(sample: Int, reason: String)
     case noKeyTokens(sample: Int, threshold: Double)
+    case nothingScored(String)
 
     public var description: String {
         switch self {
         case .noFeasibleBaseline: return "every baseline is infeasible on these windows: no rule to find key tokens with"
         case let .keyTokenProbeFailed(sample, reason): return "finding the key tokens of window \(sample) failed: \(reason)"
+        case let .nothingScored(reasons):
+            return "no candidate could be scored" + (reasons.isEmpty ? " (every one was NaN or infinite)" : ": " + reasons)
         case let .noKeyTokens(sample, threshold):
             return "window \(sample) has no key token (no prediction improves by more than \(threshold) nats with the long context); lower key_token_threshold or use the ppl fitness"
         }

@@ -95,6 +95,12 @@ public struct SearchConfig: Codable, Sendable, Equatable {
     /// The fitness actually used.
     public var fitnessKind: Fitness { fitness ?? .ppl }
 
+    /// Limits that keep one request from exhausting the coordinator (2M tokens is LongRoPE's reach).
+    public static let maxContext = 2_097_152
+    public static let maxPopulation = 10_000
+    public static let maxIterations = 10_000
+    public static let maxSamples = 1_000
+
     /// s = target / original context.
     public var scale: Double { Double(targetContext) / Double(originalContext) }
 
@@ -126,6 +132,13 @@ public struct SearchConfig: Codable, Sendable, Equatable {
         var out: [String] = []
         if pairs < 1 { out.append("pairs must be at least 1") }
         if originalContext < 1 || targetContext < 2 { out.append("contexts must be positive") }
+        if targetContext < originalContext {
+            out.append("target_context (\(targetContext)) must be at least original_context (\(originalContext)): a search extends a model")
+        }
+        if targetContext > Self.maxContext { out.append("target_context must be at most \(Self.maxContext) tokens") }
+        if population > Self.maxPopulation { out.append("population must be at most \(Self.maxPopulation)") }
+        if iterations > Self.maxIterations { out.append("iterations must be at most \(Self.maxIterations)") }
+        if samples > Self.maxSamples { out.append("samples must be at most \(Self.maxSamples)") }
         if !(lambdaMax >= 1 && lambdaMax.isFinite) { out.append("lambda_max must be finite and ≥ 1") }
         if !(step > 0 && step.isFinite) { out.append("step must be > 0") }
         if population < 2 { out.append("population must be at least 2") }

@@ -315,6 +315,18 @@ public final class SearchStore: Sendable {
         }
     }
 
+    /// The most frequent reasons units of a search failed for good, with their counts.
+    public func failureReasons(_ searchID: Int64, limit: Int = 3) throws -> [(reason: String, count: Int)] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT evaluation.error AS reason, COUNT(*) AS n FROM evaluation
+                JOIN candidate ON candidate.id = evaluation.candidate_id
+                WHERE candidate.search_id = ? AND evaluation.status = 'failed'
+                GROUP BY evaluation.error ORDER BY n DESC, reason LIMIT ?
+                """, arguments: [searchID, limit]).map { (($0["reason"] as String?) ?? "?", $0["n"] as Int) }
+        }
+    }
+
     // MARK: Baselines
 
     public func recordBaseline(_ searchID: Int64, _ baseline: BaselineRecord) throws {

@@ -47,12 +47,40 @@ public enum StrictJSON {
                 throw WireError.wrongType(field: context.codingPath.map(\.stringValue).joined(separator: "."),
                                           expected: describe(expected))
             case let .dataCorrupted(context):
+                // Foundation reports a number that does not fit its field (512.5 or −1 for an
+                // unsigned integer) with no coding path: find the field by leaving each out.
+                if context.codingPath.isEmpty, let field = culprit(T.self, in: dictionary) {
+                    throw WireError.invalidValue(field: field, detail: "\(render(dictionary[field]!)) has the wrong type or is out of range")
+                }
                 throw WireError.invalidValue(field: context.codingPath.map(\.stringValue).joined(separator: "."),
                                              detail: context.debugDescription)
             @unknown default:
                 throw WireError.malformedJSON("\(error)")
             }
         }
+    }
+
+    /// The field whose removal cures a data error: decoding without it succeeds, or fails only
+    /// because it is missing.
+    static func culprit<T: Decodable>(_ type: T.Type, in dictionary: [String: Any]) -> String? {
+        for key in dictionary.keys.sorted() {
+            var rest = dictionary
+            rest[key] = nil
+            guard let data = try? JSONSerialization.data(withJSONObject: rest) else { continue }
+            do {
+                _ = try JSONDecoder().decode(T.self, from: data)
+                return key
+            } catch let DecodingError.keyNotFound(missing, _) where missing.stringValue == key {
+                return key
+            } catch {}
+        }
+        return nil
+    }
+
+    static func render(_ value: Any) -> String {
+        guard JSONSerialization.isValidJSONObject([value]),
+              let data = try? JSONSerialization.data(withJSONObject: [value]) else { return "\(value)" }
+        return String(String(decoding: data, as: UTF8.self).dropFirst().dropLast().prefix(60))
     }
 
     static func describe(_ type: Any.Type) -> String {

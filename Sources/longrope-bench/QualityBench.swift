@@ -68,9 +68,23 @@ struct QualityBench: AsyncParsableCommand {
             rules.append((rule.method, try llama.perplexity(windows, scaling: rule).perplexity))
         }
         let bestRule = rules.min { $0.1 < $1.1 }!
+        // LongPPL on the held-out windows: the key tokens under the best rule (threshold 2 nats).
+        let ruleScalings = Baselines.scalings(geometry: llama.geometry, config: probe)
+        let bestScaling = ruleScalings.first { $0.method == bestRule.0 }!
+        let keyed = try windows.map { w in
+            let keys = try KeyTokens.positions(model: llama, window: w, scaling: bestScaling, shortContext: originalContext,
+                                               threshold: 2)
+            return EvaluationWindow(tokens: w.tokens, scoredFrom: 0, scoredPositions: keys.isEmpty ? [w.tokens.count - 2] : keys)
+        }
+        func keyPPL(_ scaling: RoPEScaling) throws -> Double { try llama.perplexity(keyed, scaling: scaling).perplexity }
+        var ruleKeys: [(String, Double)] = []
+        for rule in ruleScalings { ruleKeys.append((rule.method, try keyPPL(rule))) }
+        let bestKeyRule = ruleKeys.min { $0.1 < $1.1 }!
         if !json {
-            print("\(name) \(originalContext)→\(targetContext) (s = \(s)); held-out: \(windows.count) windows of \(targetContext) from byte \(scoreFrom)")
-            for (method, ppl) in rules { print(String(format: "  rule %-14@ %.4f", method, ppl)) }
+            print("\(name) \(originalContext)→\(targetContext) (s = \(s)); held-out: \(windows.count) windows of \(targetContext) from byte \(scoreFrom), \(keyed.map(\.scoredCount).reduce(0, +)) key tokens")
+            for ((method, ppl), (_, key)) in zip(rules, ruleKeys) {
+                print(String(format: "  rule %-14@ ppl %.4f  key-token ppl %.4f", method, ppl, key))
+            }
         }
         for lever in levers.split(separator: ",").map(String.init) {
             guard let options = Self.options(lever) else { throw ValidationError("unknown lever set \(lever)") }
@@ -89,6 +103,7 @@ struct QualityBench: AsyncParsableCommand {
             let best = RoPEScaling(method: lever, lambda: summary.lambda, startTokens: summary.startTokens,
                                    attentionFactor: summary.attentionFactor)
             let ppl = try llama.perplexity(windows, scaling: best).perplexity
+            let key = try keyPPL(best)
             var portablePPL: Double?
             if let portable = summary.portable {
                 portablePPL = try llama.perplexity(windows, scaling: RoPEScaling(method: "portable", lambda: portable.lambda,
@@ -100,12 +115,15 @@ struct QualityBench: AsyncParsableCommand {
                 "candidates": summary.evaluations, "units": summary.units, "seconds": seconds.rounded(),
                 "m": summary.attentionFactor, "n_hat": summary.startTokens, "critical_pair": summary.criticalPair as Any,
                 "portable_ppl": portablePPL as Any, "search_fitness": summary.perplexity as Any,
+                "held_out_key_ppl": key, "best_key_rule": bestKeyRule.0, "best_key_rule_ppl": bestKeyRule.1,
+                "key_ratio": key / bestKeyRule.1,
             ]
             if json {
                 print(String(decoding: try JSONSerialization.data(withJSONObject: row, options: [.sortedKeys]), as: UTF8.self))
             } else {
-                print(String(format: "  %-12@ held-out %.4f  ratio %.3f to %@  m %.2f  n̂ %d  d_rcd %@  %d candidates  %.0f s%@",
-                             lever, ppl, ppl / bestRule.1, bestRule.0, summary.attentionFactor, summary.startTokens,
+                print(String(format: "  %-12@ held-out %.4f  ratio %.3f to %@  key-token ppl %.4f (%.3f to %@)  m %.2f  n̂ %d  d_rcd %@  %d candidates  %.0f s%@",
+                             lever, ppl, ppl / bestRule.1, bestRule.0, key, key / bestKeyRule.1, bestKeyRule.0,
+                             summary.attentionFactor, summary.startTokens,
                              summary.criticalPair.map(String.init) ?? "-", summary.evaluations, seconds,
                              portablePPL.map { String(format: "  (n̂ = 0 best: %.4f)", $0) } ?? ""))
             }

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import Coordinator
 import Hummingbird
+import Store
 import TestSupport
 
 /// Every malformed request gets the documented 4xx with a JSON error body, and the service keeps running.
@@ -56,6 +57,12 @@ import TestSupport
                 Case(name: "worker with bad address", method: "POST", path: "/v1/workers", body: TestHTTP.json(["name": "w", "address": "ftp://x", "model_sha256": "a", "text_sha256": "b", "architecture": "llama", "threads": 1, "pairs": 4, "rope_base": 10000.0, "context_length": 512]), token: token, status: 400, mentions: "address"),
                 Case(name: "heartbeat of unknown worker", method: "POST", path: "/v1/workers/w99/heartbeat", body: Data("{}".utf8), token: token, status: 404, mentions: "w99"),
                 Case(name: "unknown route", method: "GET", path: "/v2/nothing", body: nil, token: token, status: 404, mentions: ""),
+                Case(name: "target below original", method: "POST", path: "/v1/searches", body: with(["target_context": 256]), token: token, status: 400, mentions: "target_context"),
+                Case(name: "target of a billion", method: "POST", path: "/v1/searches", body: with(["target_context": 1_000_000_000]), token: token, status: 400, mentions: "at most"),
+                Case(name: "population of ten million", method: "POST", path: "/v1/searches", body: with(["population": 10_000_000]), token: token, status: 400, mentions: "population"),
+                Case(name: "a megabyte name", method: "POST", path: "/v1/searches", body: with(["name": String(repeating: "n", count: 1 << 19)]), token: token, status: 400, mentions: "name"),
+                Case(name: "fractional population", method: "POST", path: "/v1/searches", body: with(["population": 512.5]), token: token, status: 400, mentions: "population"),
+                Case(name: "negative seed", method: "POST", path: "/v1/searches", body: with(["seed": -1]), token: token, status: 400, mentions: "seed"),
                 Case(name: "unknown space", method: "POST", path: "/v1/searches", body: with(["space": "diagonal"]), token: token, status: 400, mentions: "space"),
                 Case(name: "unknown fitness", method: "POST", path: "/v1/searches", body: with(["fitness": "bleu"]), token: token, status: 400, mentions: "fitness"),
                 Case(name: "m range upside down", method: "POST", path: "/v1/searches", body: with(["attention_range": [1.3, 1.1]]), token: token, status: 400, mentions: "attention factor range"),
@@ -102,6 +109,28 @@ import TestSupport
             let metrics = try await TestHTTP.request("GET", base + "/metrics", token: "secret")
             #expect(metrics.status == 200 && metrics.text.contains("longrope_http_requests_total"))
         }
+    }
+}
+
+/// Found 2 of issue 13: a second owner of a database is refused, and the first keeps it.
+@Suite struct OwnerLockTests {
+    @Test func aSecondCoordinatorOnTheSameDatabaseIsRefused() throws {
+        let path = temporaryDirectory().appendingPathComponent("owned.sqlite").path
+        let first = try Coordinator(settings: CoordinatorSettings(databasePath: path))
+        #expect(throws: OwnerLock.Held.self) { _ = try Coordinator(settings: CoordinatorSettings(databasePath: path)) }
+        do { _ = try Coordinator(settings: CoordinatorSettings(databasePath: path)) } catch {
+            #expect("\(error)".contains("owns") && "\(error)".contains(path))
+        }
+        withExtendedLifetime(first) {}
+    }
+
+    @Test func aSearchRefusesADatabaseACoordinatorOwns() throws {
+        let path = temporaryDirectory().appendingPathComponent("busy.sqlite").path
+        let owner = try Coordinator(settings: CoordinatorSettings(databasePath: path))
+        let run = try runLongrope(["search", "--model", "/nonexistent.gguf", "--text", "/nonexistent.txt", "--original-context", "128",
+                                   "--target-context", "256", "--db", path])
+        #expect(run.status != 0 && run.stderr.contains("owns"), "\(run.stderr)")
+        withExtendedLifetime(owner) {}
     }
 }
 

@@ -68,7 +68,26 @@ struct NaNEvaluator: UnitEvaluator {
     }
 }
 
+/// Every unit fails for good with the same reason (after the dispatcher's retries).
+struct FailingEvaluator: UnitEvaluator {
+    var capacity: Int { 1 }
+    func evaluate(_ unit: WorkUnit) async throws -> UnitResult { throw UnitFailed(reason: "4 attempts, last: out of memory") }
+}
+
 @Suite(.serialized) struct SearchRunnerTests {
+    /// Found 4 of issue 13: a search whose units all fail ends `failed`, saying why.
+    @Test func aSearchWhoseUnitsAllFailEndsFailedWithTheReason() async throws {
+        guard let fixture = try Fixture() else { return }
+        let store = try SearchStore(path: database())
+        let id = try fixture.newSearch(store)
+        await #expect(throws: (any Error).self) {
+            try await SearchRunner(store: store, searchID: id, geometry: fixture.model.geometry).run(evaluator: FailingEvaluator())
+        }
+        #expect(try store.search(id)?.status == .failed)
+        let message = try #require(try store.errorMessage(id))
+        #expect(message.contains("out of memory") && message.contains("failed for good"), "\(message)")
+    }
+
     func database() -> String { temporaryDirectory().appendingPathComponent("search.sqlite").path }
 
     @Test func aSearchBeatsItsBaselinesAndRecordsEverything() async throws {

@@ -1,0 +1,38 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An exclusive, advisory lock that makes one process the owner of a database: the coordinator
+/// daemon or a `longrope search` takes it for as long as it runs, and a second owner is refused
+/// with a message instead of running the same searches twice. Readers (`export`, `status`)
+/// need no lock. The kernel drops it when the process dies, even by SIGKILL.
+public final class OwnerLock: @unchecked Sendable {
+    public let path: String
+    private let descriptor: Int32
+
+    public struct Held: Error, CustomStringConvertible {
+        public let databasePath: String
+        public var description: String {
+            "another process (a coordinator or a longrope search) owns \(databasePath): only one may run searches on a database at a time; stop it, or use another --db"
+        }
+    }
+
+    /// Takes the lock of `databasePath` (the file `databasePath.lock`), or throws `Held`.
+    public init(databasePath: String) throws {
+        path = databasePath + ".lock"
+        descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            throw StoreError.notFound("lock file \(path) (\(String(cString: strerror(errno))))")
+        }
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            close(descriptor)
+            throw Held(databasePath: databasePath)
+        }
+    }
+
+    deinit {
+        flock(descriptor, LOCK_UN)
+        close(descriptor)
+    }
+}
