@@ -144,6 +144,7 @@ enum StatusTable {
                          baseline.map { String(format: "%@ %.4f", $0.0, $0.1) } ?? "—"])
         }
         out += table(header, rows)
+        for s in searches { if let waiting = s.waiting { out += "  search \(s.id) waiting: \(waiting)\n" } }
         for s in searches where s.status == "failed" {
             out += "  search \(s.id) failed: \(s.error ?? "no reason recorded")\n"
         }

@@ -106,9 +106,18 @@ public actor Dispatcher: UnitEvaluator {
     }
 
     /// The geometry a registered worker announced for a model.
+    /// Nil when no healthy worker holds the model, or when they disagree (then nothing they
+    /// say about it is trusted).
     public func geometry(modelSHA256: String) -> (pairs: Int, ropeBase: Double)? {
-        workers.values.first { $0.registration.modelSHA256 == modelSHA256 }
-            .map { ($0.registration.pairs, $0.registration.ropeBase) }
+        let claims = workers.values.filter { $0.healthy && $0.registration.modelSHA256 == modelSHA256 }
+            .map { [Double($0.registration.pairs), $0.registration.ropeBase] }
+        guard let first = claims.first, claims.allSatisfy({ $0 == first }) else { return nil }
+        return (Int(first[0]), first[1])
+    }
+
+    /// Whether a healthy worker holds this model and text (a search for others waits).
+    public func hasWorker(modelSHA256: String, textSHA256: String) -> Bool {
+        workers.values.contains { $0.healthy && $0.registration.modelSHA256 == modelSHA256 && $0.registration.textSHA256 == textSHA256 }
     }
 
     /// Queued and leased units of a search.
@@ -217,6 +226,17 @@ public actor Dispatcher: UnitEvaluator {
 
     private func finish(_ jobID: Int, workerID: String, _ result: Result<UnitResult, Error>) {
         if workers[workerID]?.lease == jobID { workers[workerID]!.lease = nil }
+        var result = result
+        if case let .success(value) = result, let unit = jobs[jobID]?.unit, let problem = value.problem(for: unit) {
+            // A worker that answers what cannot be true is not trusted again.
+            result = .failure(UnitFailed(reason: "worker \(workerID) sent an impossible result (\(problem)) and was removed"))
+            metrics.increment(.workersLost)
+            workers[workerID]?.unitsFailed += 1
+            release(jobID, from: workerID, error: "worker \(workerID) sent an impossible result: \(problem)")
+            workers.removeValue(forKey: workerID)
+            schedule()
+            return
+        }
         switch result {
         case let .success(value):
             workers[workerID]?.unitsDone += 1

@@ -219,6 +219,7 @@ components:
         attention_range: { type: array, items: { type: number }, nullable: true, description: "[min, max] when m is searched" }
         attention_factor: { type: number, description: "the fixed m (when not searched)" }
         baseline_fitness: { type: object, additionalProperties: { type: number, nullable: true }, description: "every rule (each also a seed) under the search's fitness" }
+        waiting: { type: string, nullable: true, description: "set while no healthy worker holds the search's model and text" }
     Candidate:
       type: object
       properties:

@@ -144,10 +144,13 @@ public struct SearchView: Codable, Sendable, Equatable {
     public var attentionFactor: Double = 1
     /// Every rule (each also a seed) under the search's fitness; for `ppl` the same as `baselines`.
     public var baselineFitness: [String: Double?] = [:]
+    /// Set while the search cannot progress because no healthy worker holds its model and text.
+    public var waiting: String?
 
     enum CodingKeys: String, CodingKey {
         case id, name, status, error, step, steps, candidates, best, baselines, seed, fitness, space
         case attentionRange = "attention_range", attentionFactor = "attention_factor", baselineFitness = "baseline_fitness"
+        case waiting
         case candidatesPlanned = "candidates_planned", unitsDone = "units_done", unitsInFlight = "units_in_flight"
         case unitsQueued = "units_queued", unitsFailed = "units_failed", originalContext = "original_context"
         case targetContext = "target_context", modelSHA256 = "model_sha256", textSHA256 = "text_sha256"

@@ -75,6 +75,32 @@ public struct UnitResult: Sendable, Codable, Equatable {
     }
 }
 
+extension UnitResult {
+    /// Why this result cannot be the answer to `unit`, or nil when it can: the scored-token count
+    /// must be the unit's (every position but the last for `ppl`, its positions for
+    /// `key-tokens`, at least one for `needle`), the NLL finite and ≥ 0 (or absent: NaN), a
+    /// probe's positions inside the window. A worker that sends one is lying or broken.
+    public func problem(for unit: WorkUnit) -> String? {
+        if let nll = nllSum, !(nll.isFinite && nll >= 0) { return "nll_sum \(nll) is not a finite number ≥ 0" }
+        switch unit.fitness ?? "ppl" {
+        case "ppl":
+            if tokens != unit.targetContext - 1 { return "tokens \(tokens), but the unit scores \(unit.targetContext - 1)" }
+        case "key-tokens":
+            let expected = unit.positions?.count ?? 0
+            if tokens != expected { return "tokens \(tokens), but the unit scores \(expected) key tokens" }
+        case "needle":
+            if tokens < 1 || tokens >= unit.targetContext { return "tokens \(tokens) is not a needle answer's length" }
+        case "probe":
+            let found = positions ?? []
+            if tokens != found.count { return "tokens \(tokens) but \(found.count) positions" }
+            if found.contains(where: { $0 < 0 || $0 >= unit.targetContext - 1 }) { return "a key-token position lies outside the window" }
+        default:
+            break
+        }
+        return nil
+    }
+}
+
 /// Something that scores units: an in-process evaluator, or the dispatcher and its workers.
 public protocol UnitEvaluator: Sendable {
     /// How many units may run at once.

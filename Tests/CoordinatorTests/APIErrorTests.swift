@@ -154,6 +154,8 @@ import TestSupport
         #expect(try await waitUntil(10) {
             (try await TestHTTP.request("GET", base + "/v1/searches/1")).object["units_queued"] as? Int == 1
         }, "the first baseline unit waits for a worker")
+        let waiting = try await TestHTTP.request("GET", base + "/v1/searches/1")
+        #expect((waiting.object["waiting"] as? String ?? "").contains("no healthy worker holds model m"), "\(waiting.text)")
         let paused = try await TestHTTP.request("POST", base + "/v1/searches/1/pause")
         #expect(paused.status == 200 && paused.object["status"] as? String == "paused")
         #expect(paused.object["units_queued"] as? Int == 0, "pausing withdraws the queued units")

@@ -1,0 +1,61 @@
+import Foundation
+import Testing
+import Coordinator
+import Wire
+
+/// A worker that answers the same thing whatever it is asked.
+struct ScriptedWorker: WorkerConnection {
+    let answer: UnitResult
+    func evaluate(_ unit: WorkUnit, timeout: Double) async throws -> UnitResult { answer }
+}
+
+/// Found 3 of issue 13: answers are checked; a worker that lies is removed and its unit is
+/// scored by another; geometry comes only from healthy workers that agree.
+@Suite struct DispatcherTrustTests {
+    func registration(_ name: String, pairs: Int = 4) -> WorkerRegistration {
+        WorkerRegistration(name: name, address: "in-process://\(name)", modelSHA256: "m", textSHA256: "t",
+                           architecture: "llama", threads: 1, pairs: pairs, ropeBase: 10000, contextLength: 512)
+    }
+
+    func unit() -> WorkUnit {
+        WorkUnit(searchID: 1, candidateRowID: 1, sample: 0, lambda: [1, 1, 1, 1], startTokens: 0, attentionFactor: 1,
+                 targetContext: 256, samples: 1, modelSHA256: "m", textSHA256: "t", textOffset: 0)
+    }
+
+    @Test func impossibleAnswersAreRefused() async throws {
+        let dispatcher = Dispatcher()
+        await dispatcher.register(registration("liar"), connection: ScriptedWorker(answer: UnitResult(nllSum: -1e9, tokens: 255, seconds: 0, worker: "liar")), heartbeats: false)
+        // The liar takes the unit first (it is alone), is removed, and the unit waits for an honest worker.
+        let task = Task { try await dispatcher.evaluate(unit()) }
+        try await Task.sleep(nanoseconds: 200_000_000)
+        #expect(await dispatcher.workerViews().isEmpty, "the liar must be removed")
+        await dispatcher.register(registration("honest"), connection: ScriptedWorker(answer: UnitResult(nllSum: 500, tokens: 255, seconds: 0, worker: "honest")), heartbeats: false)
+        let result = try await task.value
+        #expect(result.nllSum == 500 && result.worker == "honest")
+        await dispatcher.shutdown()
+    }
+
+    @Test func resultsAreCheckedAgainstTheirUnit() {
+        var u = unit()
+        #expect(UnitResult(nllSum: 500, tokens: 255, seconds: 0, worker: "w").problem(for: u) == nil)
+        #expect(UnitResult(nllSum: nil, tokens: 255, seconds: 0, worker: "w").problem(for: u) == nil, "NaN is an answer")
+        #expect(UnitResult(nllSum: -1, tokens: 255, seconds: 0, worker: "w").problem(for: u) != nil)
+        #expect(UnitResult(nllSum: 5, tokens: 0, seconds: 0, worker: "w").problem(for: u) != nil)
+        u.fitness = "key-tokens"
+        u.positions = [200, 210]
+        #expect(UnitResult(nllSum: 5, tokens: 2, seconds: 0, worker: "w").problem(for: u) == nil)
+        #expect(UnitResult(nllSum: 5, tokens: 3, seconds: 0, worker: "w").problem(for: u) != nil)
+        u.fitness = "probe"
+        #expect(UnitResult(nllSum: 0, tokens: 1, seconds: 0, worker: "w", positions: [9999]).problem(for: u) != nil)
+    }
+
+    @Test func geometryComesFromAgreeingHealthyWorkers() async {
+        let dispatcher = Dispatcher()
+        let ok = ScriptedWorker(answer: UnitResult(nllSum: 1, tokens: 255, seconds: 0, worker: "w"))
+        await dispatcher.register(registration("a", pairs: 4), connection: ok, heartbeats: false)
+        #expect(await dispatcher.geometry(modelSHA256: "m")?.pairs == 4)
+        await dispatcher.register(registration("b", pairs: 64), connection: ok, heartbeats: false)
+        #expect(await dispatcher.geometry(modelSHA256: "m") == nil, "two workers disagree: trust neither")
+        await dispatcher.shutdown()
+    }
+}
