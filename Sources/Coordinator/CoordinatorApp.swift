@@ -124,11 +124,20 @@ public final class Coordinator: Sendable {
             }
             let id = await dispatcher.register(registration, connection: HTTPWorkerConnection(
                 address: registration.address, token: token, client: client))
-            return jsonResponse(WorkerRegistered(id: id, heartbeatSeconds: heartbeat), status: .created)
+            return jsonResponse(WorkerRegistered(id: id, heartbeatSeconds: heartbeat, secret: await dispatcher.secret(id)),
+                                status: .created)
         }
-        router.post("/v1/workers/:id/heartbeat") { _, context in
+        router.post("/v1/workers/:id/heartbeat") { request, context in
             let id = context.parameters.get("id") ?? ""
-            guard await dispatcher.heartbeat(id) else { throw APIError.notFound("worker \(id)") }
+            let body = try await decodeBody(Heartbeat.self, request)
+            guard await dispatcher.heartbeat(id, secret: body.secret) else {
+                throw APIError.notFound("worker \(id) (unknown, or not the process that registered it): register again")
+            }
+            return Response(status: .noContent)
+        }
+        router.delete("/v1/workers/:id") { _, context in
+            let id = context.parameters.get("id") ?? ""
+            guard await dispatcher.remove(id) else { throw APIError.notFound("worker \(id)") }
             return Response(status: .noContent)
         }
         return router

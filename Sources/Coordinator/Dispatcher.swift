@@ -24,6 +24,8 @@ public actor Dispatcher: UnitEvaluator {
         public var heartbeatTimeout: Double = 10
         /// A unit leased longer than this may be duplicated onto an idle worker.
         public var duplicateAfter: Double = 5
+        /// A worker silent this long is forgotten (its counts stay in the metrics).
+        public var forgetAfter: Double = 300
         public init() {}
     }
 
@@ -38,6 +40,8 @@ public actor Dispatcher: UnitEvaluator {
         var heartbeats = true
         var unitsDone = 0
         var unitsFailed = 0
+        /// Proves a heartbeat comes from the process that registered (ids are public).
+        var secret = ""
     }
 
     struct Job {
@@ -47,6 +51,8 @@ public actor Dispatcher: UnitEvaluator {
         var leases: Set<String> = []
         var leasedAt: Date?
         var lastError = ""
+        /// Workers whose lease of this unit expired: it goes to others.
+        var excluded: Set<String> = []
     }
 
     public let settings: Settings
@@ -54,7 +60,6 @@ public actor Dispatcher: UnitEvaluator {
     private var jobs: [Int: Job] = [:]
     private var queue: [Int] = []
     private var nextJob = 0
-    private var nextWorker = 0
     public let metrics: DispatcherMetrics
     private var monitor: Task<Void, Never>?
 
@@ -75,18 +80,27 @@ public actor Dispatcher: UnitEvaluator {
         if let old = workers.first(where: { $0.value.registration.address == registration.address })?.key {
             dropWorker(old, reason: "re-registered")
         }
-        nextWorker += 1
-        let id = "w\(nextWorker)"
+        // Random ids: never reused, not even after a coordinator restart, so a worker that
+        // still holds an old id can never heartbeat for another.
+        var id: String
+        repeat { id = "w-" + Self.randomHex(4) } while workers[id] != nil
         workers[id] = Worker(registration: registration, connection: connection, lastHeartbeat: Date(), registeredAt: Date())
         workers[id]!.heartbeats = heartbeats
+        workers[id]!.secret = Self.randomHex(16)
         startMonitor()
         schedule()
         return id
     }
 
-    /// Records a heartbeat; false when the worker is unknown (it must register again).
-    public func heartbeat(_ id: String) -> Bool {
-        guard workers[id] != nil else { return false }
+    /// The secret a worker must send with its heartbeats.
+    public func secret(_ id: String) -> String? { workers[id]?.secret }
+
+    /// Records a heartbeat; false when the worker is unknown or the secret is not its own (it
+    /// must register again).
+    public func heartbeat(_ id: String, secret: String?) -> Bool {
+        guard let worker = workers[id], worker.secret.isEmpty || constantTimeEqual(worker.secret, secret ?? "") else {
+            return false
+        }
         workers[id]!.lastHeartbeat = Date()
         if !workers[id]!.healthy { workers[id]!.healthy = true; schedule() }
         return true
@@ -134,6 +148,20 @@ public actor Dispatcher: UnitEvaluator {
          jobs.values.filter { !$0.leases.isEmpty }.count)
     }
 
+    /// Removes a worker (DELETE /v1/workers/{id}); its unit, if any, goes to another.
+    @discardableResult
+    public func remove(_ id: String) -> Bool {
+        guard workers[id] != nil else { return false }
+        dropWorker(id, reason: "was removed")
+        schedule()
+        return true
+    }
+
+    static func randomHex(_ bytes: Int) -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<bytes).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+    }
+
     private func dropWorker(_ id: String, reason: String) {
         guard let worker = workers.removeValue(forKey: id) else { return }
         if let lease = worker.lease { release(lease, from: id, error: "worker \(id) \(reason)") }
@@ -149,9 +177,24 @@ public actor Dispatcher: UnitEvaluator {
         }
     }
 
-    /// Workers silent for longer than the timeout get no work, and their lease goes back.
+    /// Workers silent for longer than the timeout get no work, and their lease goes back; those
+    /// silent for `forgetAfter` are forgotten. A lease older than `leaseSeconds` ends whatever
+    /// the heartbeats say (a worker may heartbeat and never answer).
     private func checkHeartbeats() {
         let now = Date()
+        for (id, worker) in workers where worker.heartbeats && now.timeIntervalSince(worker.lastHeartbeat) > settings.forgetAfter {
+            dropWorker(id, reason: "was silent for \(Int(settings.forgetAfter)) s and was forgotten")
+        }
+        for (jobID, job) in jobs {
+            guard let leasedAt = job.leasedAt, now.timeIntervalSince(leasedAt) > settings.leaseSeconds else { continue }
+            // Only remote workers: an in-process evaluation cannot be abandoned, and is the only one.
+            for holder in job.leases where workers[holder]?.heartbeats ?? true {
+                if workers[holder]?.lease == jobID { workers[holder]!.lease = nil }
+                jobs[jobID]?.excluded.insert(holder)
+                metrics.increment(.leasesExpired)
+                release(jobID, from: holder, error: "lease of \(Int(settings.leaseSeconds)) s expired at worker \(holder)")
+            }
+        }
         for (id, worker) in workers where worker.heartbeats && worker.healthy
             && now.timeIntervalSince(worker.lastHeartbeat) > settings.heartbeatTimeout {
             workers[id]!.healthy = false
@@ -197,10 +240,11 @@ public actor Dispatcher: UnitEvaluator {
         let now = Date()
         for id in workers.keys.sorted() {
             guard let worker = workers[id], worker.healthy, worker.lease == nil else { continue }
-            if let index = queue.firstIndex(where: { jobs[$0].map { matches($0.unit, worker) } ?? false }) {
+            if let index = queue.firstIndex(where: { jobs[$0].map { matches($0.unit, worker) && !$0.excluded.contains(id) } ?? false }) {
                 lease(queue.remove(at: index), to: id)
             } else if let straggler = jobs.filter({ job in
-                job.value.leases.count == 1 && !job.value.leases.contains(id) && matches(job.value.unit, worker)
+                job.value.leases.count == 1 && !job.value.leases.contains(id) && !job.value.excluded.contains(id)
+                    && matches(job.value.unit, worker)
                     && now.timeIntervalSince(job.value.leasedAt ?? now) > settings.duplicateAfter
             }).min(by: { ($0.value.leasedAt ?? now) < ($1.value.leasedAt ?? now) })?.key {
                 metrics.increment(.duplicates)

@@ -40,8 +40,19 @@ public struct WorkerRegistered: Codable, Sendable, Equatable {
     public var id: String
     /// How often the worker must heartbeat.
     public var heartbeatSeconds: Double
-    enum CodingKeys: String, CodingKey { case id, heartbeatSeconds = "heartbeat_seconds" }
-    public init(id: String, heartbeatSeconds: Double) { self.id = id; self.heartbeatSeconds = heartbeatSeconds }
+    /// Sent back with every heartbeat (`{"secret": …}`) to prove it comes from this worker.
+    public var secret: String?
+    enum CodingKeys: String, CodingKey { case id, heartbeatSeconds = "heartbeat_seconds", secret }
+    public init(id: String, heartbeatSeconds: Double, secret: String? = nil) {
+        self.id = id; self.heartbeatSeconds = heartbeatSeconds; self.secret = secret
+    }
+}
+
+/// POST /v1/workers/{id}/heartbeat.
+public struct Heartbeat: Codable, Sendable, Equatable, StrictDecodable {
+    public var secret: String?
+    public static let fields: Set<String> = ["secret"]
+    public init(secret: String?) { self.secret = secret }
 }
 
 /// POST /v1/searches: a search to run. Only the hashes name the model and text: workers hold

@@ -102,18 +102,56 @@ public final class WorkerNode: Sendable {
             threads: settings.threads, pairs: model.pairs, ropeBase: model.config.ropeBase,
             contextLength: model.config.contextLength)
         var id: String?
+        var secret: String?
         var interval = 2.0
+        var backoff = 1.0
+        var lastProblem: String?
+        /// Each distinct problem is logged once, when it starts.
+        func report(_ problem: String?) {
+            guard problem != lastProblem else { return }
+            lastProblem = problem
+            if let problem { FileHandle.standardError.write(Data("worker: \(problem); retrying\n".utf8)) }
+        }
         while !Task.isCancelled {
-            if let current = id {
-                let status = try? await post("/v1/workers/\(current)/heartbeat", body: Data("{}".utf8)).status
-                if status == 404 { id = nil; continue }
-            } else if let (status, body) = try? await post("/v1/workers", body: StrictJSON.encode(registration)),
-                      status == 201, let registered = try? JSONDecoder().decode(WorkerRegistered.self, from: body) {
-                id = registered.id
-                interval = registered.heartbeatSeconds
-                FileHandle.standardError.write(Data("worker: attached to \(settings.coordinator) as \(registered.id) (\(address))\n".utf8))
+            var wait = interval
+            do {
+                if let current = id {
+                    let heartbeat = StrictJSON.encode(Heartbeat(secret: secret))
+                    let status = try await post("/v1/workers/\(current)/heartbeat", body: heartbeat).status
+                    if status == 404 {   // the coordinator restarted or forgot this worker
+                        FileHandle.standardError.write(Data("worker: the coordinator no longer knows \(current); registering again\n".utf8))
+                        id = nil
+                        continue
+                    }
+                    if status == 401 { throw AttachProblem("the coordinator refused the token (401): check --token-file") }
+                    report(nil)
+                } else {
+                    let (status, body) = try await post("/v1/workers", body: StrictJSON.encode(registration))
+                    switch status {
+                    case 201:
+                        let registered = try JSONDecoder().decode(WorkerRegistered.self, from: body)
+                        id = registered.id
+                        secret = registered.secret
+                        interval = registered.heartbeatSeconds
+                        wait = interval
+                        backoff = 1
+                        report(nil)
+                        FileHandle.standardError.write(Data("worker: attached to \(settings.coordinator) as \(registered.id) (\(address))\n".utf8))
+                    case 401: throw AttachProblem("the coordinator refused the token (401): check --token-file")
+                    default:
+                        throw AttachProblem("the coordinator refused the registration (\(status)): \(String(decoding: body.prefix(300), as: UTF8.self))")
+                    }
+                }
+            } catch let problem as AttachProblem {
+                report(problem.description)
+                wait = backoff
+                backoff = min(backoff * 2, 30)
+            } catch {
+                report("cannot reach the coordinator at \(settings.coordinator) (\(error))")
+                wait = backoff
+                backoff = min(backoff * 2, 30)
             }
-            try? await Task.sleep(nanoseconds: UInt64(interval * 1e9))
+            try? await Task.sleep(nanoseconds: UInt64(wait * 1e9))
         }
     }
 
@@ -127,4 +165,10 @@ public final class WorkerNode: Sendable {
         let data = try await response.body.collect(upTo: 1 << 20)
         return (response.status.code, Data(buffer: data))
     }
+}
+
+/// Why attaching to the coordinator failed, in words for the log.
+struct AttachProblem: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

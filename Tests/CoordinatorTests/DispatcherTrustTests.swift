@@ -59,3 +59,67 @@ struct ScriptedWorker: WorkerConnection {
         await dispatcher.shutdown()
     }
 }
+
+/// A worker that never answers.
+struct StuckWorker: WorkerConnection {
+    func evaluate(_ unit: WorkUnit, timeout: Double) async throws -> UnitResult {
+        try await Task.sleep(nanoseconds: 60_000_000_000)
+        throw CancellationError()
+    }
+}
+
+/// Found 1 and 6 of issue 13: ids are never reused, a heartbeat must come from the worker that
+/// registered, a lease expires whatever the heartbeats say, and workers can be removed.
+@Suite struct DispatcherIdentityTests {
+    let tests = DispatcherTrustTests()
+
+    @Test func idsAreNeverReusedAndHeartbeatsProveIdentity() async {
+        let a = Dispatcher(), b = Dispatcher()   // b: the same coordinator after a restart
+        let ok = ScriptedWorker(answer: UnitResult(nllSum: 1, tokens: 255, seconds: 0, worker: "w"))
+        let first = await a.register(tests.registration("x"), connection: ok)
+        let second = await b.register(tests.registration("y"), connection: ok)
+        #expect(first != second, "a restarted coordinator must not hand out the same id")
+        let secret = await b.secret(second)
+        #expect(secret != nil && secret!.count >= 16)
+        #expect(await !b.heartbeat(second, secret: "guess"), "a heartbeat with the wrong secret is refused")
+        #expect(await !b.heartbeat(second, secret: nil))
+        #expect(await b.heartbeat(second, secret: secret))
+        #expect(await b.remove(second))
+        #expect(await b.workerViews().isEmpty)
+        #expect(await !b.remove(second))
+        await a.shutdown(); await b.shutdown()
+    }
+
+    @Test func aLeaseExpiresWhateverTheHeartbeatsSay() async throws {
+        var settings = Dispatcher.Settings()
+        settings.leaseSeconds = 1
+        let dispatcher = Dispatcher(settings: settings)
+        let stuck = await dispatcher.register(tests.registration("stuck"), connection: StuckWorker())
+        let secret = await dispatcher.secret(stuck)
+        let beating = Task { while !Task.isCancelled {
+            _ = await dispatcher.heartbeat(stuck, secret: secret)
+            try? await Task.sleep(nanoseconds: 200_000_000)
+        } }
+        defer { beating.cancel() }
+        let unit = Task { try await dispatcher.evaluate(tests.unit()) }
+        try await Task.sleep(nanoseconds: 300_000_000)
+        await dispatcher.register(tests.registration("honest"),
+                                  connection: ScriptedWorker(answer: UnitResult(nllSum: 7, tokens: 255, seconds: 0, worker: "honest")),
+                                  heartbeats: false)
+        let result = try await unit.value
+        #expect(result.worker == "honest", "the unit must complete elsewhere once the lease expired")
+        await dispatcher.shutdown()
+    }
+
+    @Test func silentWorkersAreForgotten() async throws {
+        var settings = Dispatcher.Settings()
+        settings.heartbeatTimeout = 0.2
+        settings.forgetAfter = 0.6
+        let dispatcher = Dispatcher(settings: settings)
+        await dispatcher.register(tests.registration("gone"), connection: StuckWorker())
+        #expect(await dispatcher.workerViews().count == 1)
+        try await Task.sleep(nanoseconds: 1_500_000_000)
+        #expect(await dispatcher.workerViews().isEmpty)
+        await dispatcher.shutdown()
+    }
+}
