@@ -101,6 +101,7 @@ struct StuckWorker: WorkerConnection {
             try? await Task.sleep(nanoseconds: 200_000_000)
         } }
         defer { beating.cancel() }
+        let started = Date()
         let unit = Task { try await dispatcher.evaluate(tests.unit()) }
         try await Task.sleep(nanoseconds: 300_000_000)
         await dispatcher.register(tests.registration("honest"),
@@ -108,6 +109,8 @@ struct StuckWorker: WorkerConnection {
                                   heartbeats: false)
         let result = try await unit.value
         #expect(result.worker == "honest", "the unit must complete elsewhere once the lease expired")
+        // The stuck worker answers only after 60 s: well before that, the lease (1 s) must have ended.
+        #expect(Date().timeIntervalSince(started) < 10, "the lease did not expire")
         await dispatcher.shutdown()
     }
 

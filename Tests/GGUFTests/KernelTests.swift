@@ -1,0 +1,175 @@
+import Foundation
+import Testing
+import Kernels
+import GGUF
+
+/// Every C kernel against a naive reference in Double on random inputs (llm.c style), with the
+/// tolerance stated per test. Shapes are chosen off the kernels' block sizes (70 rows, not a
+/// multiple of the 32-row panel; 29 tokens, not a multiple of the 12-token tile).
+@Suite struct KernelTests {
+    struct Random {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E3779B97F4A7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
+            z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
+            return z ^ (z >> 31)
+        }
+        mutating func float(_ scale: Float = 1) -> Float { (Float(next() >> 40) / Float(1 << 24) * 2 - 1) * scale }
+        mutating func byte() -> UInt8 { UInt8(truncatingIfNeeded: next()) }
+    }
+
+    func f16Bytes(_ x: Float) -> [UInt8] {
+        let bits = Float16(x).bitPattern
+        return [UInt8(bits & 0xFF), UInt8(bits >> 8)]
+    }
+
+    /// `rows` random rows of `k` values in `type`: random bytes with valid, small f16 scales.
+    func randomMatrix(_ type: GGMLType, rows: Int, k: Int, rng: inout Random) -> [UInt8] {
+        var out: [UInt8] = []
+        let blocks = k / type.blockSize
+        for _ in 0..<rows {
+            switch type {
+            case .f32: for _ in 0..<k { withUnsafeBytes(of: rng.float()) { out += $0 } }
+            case .f16: for _ in 0..<k { out += f16Bytes(rng.float()) }
+            case .bf16: for _ in 0..<k { let bits = rng.float().bitPattern >> 16; out += [UInt8(bits & 0xFF), UInt8(bits >> 8)] }
+            default:
+                for _ in 0..<blocks {
+                    var block = (0..<type.bytesPerBlock).map { _ in rng.byte() }
+                    func scale(_ at: Int, _ value: Float) { block.replaceSubrange(at..<(at + 2), with: f16Bytes(value)) }
+                    switch type {
+                    case .q8_0, .q4_0, .q5_0: scale(0, 0.01 + abs(rng.float(0.05)))
+                    case .q4_1, .q5_1, .q4_K, .q5_K: scale(0, 0.01 + abs(rng.float(0.05))); scale(2, rng.float(0.05))
+                    case .q6_K: scale(208, 0.01 + abs(rng.float(0.01)))
+                    default: break
+                    }
+                    out += block
+                }
+            }
+        }
+        return out
+    }
+
+    static let types: [GGMLType] = [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_K, .q5_K, .q6_K]
+
+    /// lr_matmul equals Σ_k x·dequantize(w) in Double to 1e-4 relative (float accumulation).
+    @Test(arguments: types)
+    func matmulMatchesTheNaiveProduct(type: GGMLType) {
+        var rng = Random(state: UInt64(type.rawValue) &+ 7)
+        let k = 512, rows = 70, tokens = 29
+        let w = randomMatrix(type, rows: rows, k: k, rng: &rng)
+        let rowBytes = w.count / rows
+        let x = (0..<(tokens * k)).map { _ in rng.float() }
+        // Reference: each row dequantised by lr_dequantize_row (checked by hand in DequantizeTests).
+        var dense = [Float](repeating: 0, count: rows * k)
+        w.withUnsafeBytes { raw in
+            for r in 0..<rows {
+                if type == .f32 {
+                    for i in 0..<k { dense[r * k + i] = raw.load(fromByteOffset: r * rowBytes + 4 * i, as: Float.self) }
+                } else {
+                    dense.withUnsafeMutableBufferPointer {
+                        _ = lr_dequantize_row(type.rawValue, raw.baseAddress! + r * rowBytes, $0.baseAddress! + r * k, Int64(k))
+                    }
+                }
+            }
+        }
+        #expect(dense.allSatisfy { $0.isFinite })
+        var y = [Float](repeating: .nan, count: tokens * rows)
+        // The kernel packs panels with aligned vector loads: the scratch is 64-byte aligned, as the forward pass's.
+        let scratchFloats = Int(LR_MATMUL_PANEL) * (k + 16) + k + 64
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: 4 * scratchFloats, alignment: 64)
+            .bindMemory(to: Float.self, capacity: scratchFloats)
+        defer { scratch.deallocate() }
+        // Two calls over [0, 32) and [32, 70), as two threads would split the panels.
+        w.withUnsafeBytes { raw in
+            for (begin, end) in [(0, 32), (32, rows)] {
+                lr_matmul(type.rawValue, raw.baseAddress, Int64(rowBytes), Int64(k), x, Int64(k), Int64(tokens),
+                          &y, Int64(rows), Int64(begin), Int64(end), scratch)
+            }
+        }
+        var worst = 0.0
+        for t in 0..<tokens {
+            for o in 0..<rows {
+                var exact = 0.0, magnitude = 0.0
+                for i in 0..<k {
+                    exact += Double(x[t * k + i]) * Double(dense[o * k + i])
+                    magnitude += abs(Double(x[t * k + i]) * Double(dense[o * k + i]))
+                }
+                worst = max(worst, abs(Double(y[t * rows + o]) - exact) / max(magnitude, 1e-30))
+            }
+        }
+        #expect(worst < 1e-5, "\(type): worst error \(worst) of Σ|x·w|")
+    }
+
+    /// lr_attention equals causal softmax attention in Double to 1e-5.
+    @Test func attentionMatchesTheNaiveSoftmax() {
+        var rng = Random(state: 3)
+        let n = 150, hd = 64, scale = Float(1 / 8.0)
+        let q = (0..<(n * hd)).map { _ in rng.float(2) }, k = (0..<(n * hd)).map { _ in rng.float(2) }
+        let v = (0..<(n * hd)).map { _ in rng.float() }
+        var out = [Float](repeating: .nan, count: n * hd)
+        let scratchFloats = Int(lr_attention_scratch_floats(Int64(hd)))
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: 4 * scratchFloats, alignment: 64)
+            .bindMemory(to: Float.self, capacity: scratchFloats)
+        defer { scratch.deallocate() }
+        for begin in stride(from: 0, to: n, by: 64) {   // query blocks, as the forward pass deals them
+            lr_attention(q, Int64(hd), k, Int64(hd), v, Int64(hd), &out, Int64(hd), Int64(hd), Int64(begin),
+                         Int64(min(n, begin + 64)), scale, scratch)
+        }
+        var worst = 0.0
+        for i in 0..<n {
+            var logits = (0...i).map { j in (0..<hd).reduce(0.0) { $0 + Double(q[i * hd + $1]) * Double(k[j * hd + $1]) } * Double(scale) }
+            let top = logits.max()!
+            logits = logits.map { exp($0 - top) }
+            let total = logits.reduce(0, +)
+            for d in 0..<hd {
+                let exact = (0...i).reduce(0.0) { $0 + logits[$1] / total * Double(v[$1 * hd + d]) }
+                worst = max(worst, abs(Double(out[i * hd + d]) - exact))
+            }
+        }
+        #expect(worst < 1e-5, "worst error \(worst)")
+    }
+
+    @Test func rmsnormSwigluRopeAndNLLMatchTheirFormulas() {
+        var rng = Random(state: 11)
+        let n = 200
+        let x = (0..<n).map { _ in rng.float(3) }, w = (0..<n).map { _ in rng.float() }
+        var out = [Float](repeating: 0, count: n)
+        lr_rmsnorm(x, w, &out, Int64(n), 1e-5)
+        let rms = (x.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(n) + 1e-5).squareRoot()
+        for i in 0..<n { #expect(abs(Double(out[i]) - Double(x[i]) / rms * Double(w[i])) < 1e-5) }
+
+        var gate = x
+        lr_swiglu(&gate, w, Int64(n))
+        for i in 0..<n {
+            let g = Double(x[i])
+            #expect(abs(Double(gate[i]) - g / (1 + exp(-g)) * Double(w[i])) < 1e-5)
+        }
+
+        // Two heads of dimension 8: adjacent pairs (llama) and half-split pairs (NEOX).
+        let hd = 8, heads = 2
+        let cosTable = (0..<4).map { _ in rng.float() }, sinTable = (0..<4).map { _ in rng.float() }
+        for neox in [Int32(0), 1] {
+            var v = (0..<(hd * heads)).map { _ in rng.float() }
+            let before = v
+            lr_rope(&v, Int64(heads), Int64(hd), cosTable, sinTable, neox)
+            for h in 0..<heads {
+                for j in 0..<4 {
+                    let (a, b) = neox == 1 ? (h * hd + j, h * hd + j + 4) : (h * hd + 2 * j, h * hd + 2 * j + 1)
+                    let c = Double(cosTable[j]), s = Double(sinTable[j])
+                    #expect(abs(Double(v[a]) - (Double(before[a]) * c - Double(before[b]) * s)) < 1e-6)
+                    #expect(abs(Double(v[b]) - (Double(before[a]) * s + Double(before[b]) * c)) < 1e-6)
+                }
+            }
+        }
+
+        let logits = (0..<512).map { _ in rng.float(8) }
+        let top = Double(logits.max()!)
+        let logSum = log(logits.reduce(0.0) { $0 + exp(Double($1) - top) }) + top
+        for target in [0, 17, 511] {
+            #expect(abs(lr_negative_log_likelihood(logits, 512, Int32(target)) - (logSum - Double(logits[target]))) < 1e-5)
+        }
+        #expect(Int(lr_argmax(logits, 512)) == logits.indices.max { logits[$0] < logits[$1] }!)
+    }
+}
