@@ -120,11 +120,15 @@ public final class GGUFFile: @unchecked Sendable {
         let tensorCount = try reader.read(Int64.self, "the tensor count")
         let kvCount = try reader.read(Int64.self, "the metadata count")
         // Every tensor info takes at least 8+4+4+8 bytes, every KV at least 8+4 bytes.
-        guard tensorCount >= 0, tensorCount <= Int64(reader.remaining / 24) else {
-            throw .invalidCount(what: "tensor", count: tensorCount)
-        }
-        guard kvCount >= 0, kvCount <= Int64(reader.remaining / 12) else {
-            throw .invalidCount(what: "metadata", count: kvCount)
+        // A plausible count that does not fit in what is left means a cut file, not a corrupt one.
+        guard tensorCount >= 0 else { throw .invalidCount(what: "tensor", count: tensorCount) }
+        guard kvCount >= 0 else { throw .invalidCount(what: "metadata", count: kvCount) }
+        guard tensorCount <= Int64(reader.remaining / 24), kvCount <= Int64(reader.remaining / 12) else {
+            if tensorCount < 1 << 20, kvCount < 1 << 20 {
+                throw .truncated(offset: count, reading: "the header of \(kvCount) metadata entries and \(tensorCount) tensors (the file has only \(count) bytes)")
+            }
+            throw .invalidCount(what: tensorCount > Int64(reader.remaining / 24) ? "tensor" : "metadata",
+                                count: tensorCount > Int64(reader.remaining / 24) ? tensorCount : kvCount)
         }
 
         var metadata: [String: GGUFValue] = [:]
