@@ -27,6 +27,19 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible {
     }
 }
 
+/// 405 with the Allow header and a JSON body.
+struct MethodNotAllowed: Error, HTTPResponseError {
+    let method: String, path: String, allowed: [String]
+    var status: HTTPResponse.Status { .methodNotAllowed }
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        var response = jsonResponse(ErrorBody(error: "method not allowed",
+                                              detail: "\(path) takes \(allowed.joined(separator: ", ")), not \(method)"),
+                                    status: .methodNotAllowed)
+        response.headers[.allow] = allowed.joined(separator: ", ")
+        return response
+    }
+}
+
 /// A JSON response.
 public func jsonResponse<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) -> Response {
     Response(status: status, headers: [.contentType: "application/json"],
@@ -42,10 +55,23 @@ public func textResponse(_ text: String, contentType: String = "text/plain; char
 public struct GuardMiddleware<Context: RequestContext>: RouterMiddleware {
     public let token: String?
     public let onRequest: @Sendable () -> Void
+    /// The routes served, as (method, path pattern with `:name` segments): a known path asked
+    /// with another method gets 405 and an Allow header instead of 404.
+    public let routes: [(method: String, pattern: String)]
 
-    public init(token: String?, onRequest: @escaping @Sendable () -> Void = {}) {
+    public init(token: String?, routes: [(method: String, pattern: String)] = [], onRequest: @escaping @Sendable () -> Void = {}) {
         self.token = token
+        self.routes = routes
         self.onRequest = onRequest
+    }
+
+    /// The methods served at `path`.
+    func methods(for path: String) -> [String] {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: true)
+        return routes.filter { route in
+            let pattern = route.pattern.split(separator: "/", omittingEmptySubsequences: true)
+            return pattern.count == parts.count && zip(pattern, parts).allSatisfy { $0.hasPrefix(":") || $0 == $1 }
+        }.map(\.method)
     }
 
     public func handle(_ request: Request, context: Context,
@@ -64,6 +90,10 @@ public struct GuardMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let error as APIError {
             throw error
         } catch let error as HTTPError {
+            let allowed = methods(for: request.uri.path)
+            if error.status == .notFound, !allowed.isEmpty, !allowed.contains(request.method.rawValue) {
+                throw MethodNotAllowed(method: request.method.rawValue, path: request.uri.path, allowed: allowed)
+            }
             throw APIError(error.status, error.status.reasonPhrase.lowercased(),
                            error.body ?? (error.status == .notFound ? "no route \(request.method) \(request.uri.path)" : ""))
         } catch let error as WireError {

@@ -39,11 +39,20 @@ public final class Coordinator: Sendable {
         httpClient = HTTPClient.shared
     }
 
+    /// Every route below, for 405 answers (a test checks the list against the router).
+    public static let routes: [(method: String, pattern: String)] = [
+        ("GET", "/healthz"), ("GET", "/"), ("GET", "/searches/:id"), ("GET", "/openapi.yaml"), ("GET", "/metrics"),
+        ("POST", "/v1/searches"), ("GET", "/v1/searches"), ("GET", "/v1/searches/:id"), ("GET", "/v1/searches/:id/best"),
+        ("GET", "/v1/searches/:id/top"), ("GET", "/v1/searches/:id/history"), ("POST", "/v1/searches/:id/pause"),
+        ("POST", "/v1/searches/:id/resume"), ("POST", "/v1/searches/:id/cancel"), ("GET", "/v1/workers"),
+        ("POST", "/v1/workers"), ("POST", "/v1/workers/:id/heartbeat"), ("DELETE", "/v1/workers/:id"),
+    ]
+
     /// The HTTP API (see docs/openapi.yaml).
     public func router() -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         let metrics = self.metrics
-        router.middlewares.add(GuardMiddleware(token: settings.token) { metrics.increment(.httpRequests) })
+        router.middlewares.add(GuardMiddleware(token: settings.token, routes: Self.routes) { metrics.increment(.httpRequests) })
         let searches = self.searches, dispatcher = self.dispatcher
 
         router.get("/healthz") { _, _ in jsonResponse(["status": "ok"]) }

@@ -69,6 +69,9 @@ import TestSupport
                 Case(name: "m range of three", method: "POST", path: "/v1/searches", body: with(["attention_range": [1.0, 1.1, 1.2]]), token: token, status: 400, mentions: "attention_range"),
                 Case(name: "threshold without key tokens", method: "POST", path: "/v1/searches", body: with(["key_token_threshold": 1.0]), token: token, status: 400, mentions: "key-tokens"),
                 Case(name: "negative threshold", method: "POST", path: "/v1/searches", body: with(["fitness": "key-tokens", "key_token_threshold": -1.0]), token: token, status: 400, mentions: "threshold"),
+                Case(name: "wrong method on a search", method: "DELETE", path: "/v1/searches/1", body: nil, token: token, status: 405, mentions: "GET"),
+                Case(name: "wrong method on workers", method: "PUT", path: "/v1/workers", body: nil, token: token, status: 405, mentions: "POST"),
+                Case(name: "GET of a heartbeat", method: "GET", path: "/v1/workers/w-1/heartbeat", body: nil, token: token, status: 405, mentions: "POST"),
                 Case(name: "search without a worker for its model", method: "POST", path: "/v1/searches", body: with(["pairs": nil]), token: token, status: 409, mentions: "no worker"),
             ]
             for c in cases {
@@ -97,6 +100,18 @@ import TestSupport
             #expect(levers.object["attention_factor"] as? Double == 1.1)
             #expect(try await TestHTTP.request("GET", base + "/v1/searches/1/best?format=xml", token: token).status != 200)
         }
+    }
+
+    /// The route table behind 405 answers lists exactly the routes the router serves.
+    @Test func theRouteTableIsTheRouters() throws {
+        let source = try String(contentsOf: TestPaths.packageRoot.appendingPathComponent("Sources/Coordinator/CoordinatorApp.swift"),
+                                encoding: .utf8)
+        let regex = try NSRegularExpression(pattern: #"router\.(get|post|delete|put)\("([^"]*)""#)
+        let served = regex.matches(in: source, range: NSRange(source.startIndex..., in: source)).map { match in
+            (String(source[Range(match.range(at: 1), in: source)!]).uppercased() + " " + String(source[Range(match.range(at: 2), in: source)!]))
+        }
+        #expect(Set(served) == Set(Coordinator.routes.map { "\($0.method) \($0.pattern)" }))
+        #expect(served.count == Coordinator.routes.count)
     }
 
     @Test func theServedOpenAPIDocumentIsTheOneInDocs() async throws {
