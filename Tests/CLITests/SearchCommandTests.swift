@@ -97,12 +97,19 @@ import TestSupport
             samples = 1
             population = 6
             iterations = 1
+            search_attention_factor = true
+            attention_range = [1.0, 1.2]
+            space = "all-pairs"
+            fitness = "ppl"
             """.write(to: config, atomically: true, encoding: .utf8)
         let run = try runLongrope(["search", "--config", config.path])
         #expect(run.status == 0, "\(run.stderr)")
         let json = try result(setup.directory.appendingPathComponent("c.json").path)
         #expect(json["target_context"] as? Int == 256)
         #expect(json["evaluations"] as? Int == 6 + 1 * 2)   // P = 6: one mutant and one crossover per iteration
+        let m = try #require(json["attention_factor"] as? Double)
+        #expect(m >= 1.0 && m <= 1.2, "m searched inside the config's range, got \(m)")
+        #expect(json["fitness"] as? String == "ppl")
         // A typo in a key is refused, not ignored.
         try "target_contxt = 256\n".write(to: config, atomically: true, encoding: .utf8)
         let bad = try runLongrope(["search", "--config", config.path])
