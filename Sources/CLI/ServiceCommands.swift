@@ -10,6 +10,11 @@ import Worker
 /// Reads a bearer token from a file (first line, trimmed); refuses an empty one.
 func readToken(_ path: String?) throws -> String? {
     guard let path else { return nil }
+    // A token other users can read is no secret: refuse it, and say how to fix it.
+    if let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+       let mode = (attributes[.posixPermissions] as? NSNumber)?.intValue, mode & 0o004 != 0 {
+        throw CLIError("token file \(path) is readable by every user (mode \(String(mode & 0o777, radix: 8))): run chmod 600 \(path)")
+    }
     guard let data = FileManager.default.contents(atPath: path) else { throw CLIError("cannot read token file \(path)") }
     let token = String(decoding: data, as: UTF8.self).split(separator: "\n").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
     guard !token.isEmpty else { throw CLIError("token file \(path) is empty") }

@@ -27,3 +27,16 @@ import TestSupport
         #expect(eval.stderr.contains("not valid UTF-8"), "\(eval.stderr)")
     }
 }
+
+/// Issue 13, token handling: a token file every user can read is refused, with the fix.
+@Suite struct TokenFileTests {
+    @Test func aWorldReadableTokenFileIsRefused() throws {
+        let file = temporaryDirectory().appendingPathComponent("token")
+        try "s3cret\n".write(to: file, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: file.path)
+        let db = temporaryDirectory().appendingPathComponent("t.sqlite").path
+        let open = try runLongrope(["coordinator", "--db", db, "--listen", "127.0.0.1:0", "--token-file", file.path])
+        #expect(open.status != 0 && open.stderr.contains("chmod 600"), "\(open.stderr)")
+        #expect(!open.stderr.contains("s3cret"), "the token never appears in messages")
+    }
+}
