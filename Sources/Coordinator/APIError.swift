@@ -58,12 +58,19 @@ public struct GuardMiddleware<Context: RequestContext>: RouterMiddleware {
     /// The routes served, as (method, path pattern with `:name` segments): a known path asked
     /// with another method gets 405 and an Allow header instead of 404.
     public let routes: [(method: String, pattern: String)]
+    /// Browser sessions whose cookie stands for the token on GET requests (nil: header only).
+    public let sessions: Sessions?
 
-    public init(token: String?, routes: [(method: String, pattern: String)] = [], onRequest: @escaping @Sendable () -> Void = {}) {
+    public init(token: String?, routes: [(method: String, pattern: String)] = [], sessions: Sessions? = nil,
+                onRequest: @escaping @Sendable () -> Void = {}) {
         self.token = token
         self.routes = routes
+        self.sessions = sessions
         self.onRequest = onRequest
     }
+
+    /// Paths open without the token: health, and the login form itself.
+    static var open: Set<String> { ["/healthz", "/login", "/logout"] }
 
     /// The methods served at `path`.
     func methods(for path: String) -> [String] {
@@ -77,12 +84,21 @@ public struct GuardMiddleware<Context: RequestContext>: RouterMiddleware {
     public func handle(_ request: Request, context: Context,
                        next: (Request, Context) async throws -> Response) async throws -> Response {
         onRequest()
-        if let token, request.uri.path != "/healthz" {
-            guard let header = request.headers[.authorization] else {
-                throw APIError(.unauthorized, "unauthorized", "missing Authorization: Bearer token")
-            }
-            guard constantTimeEqual(header, "Bearer \(token)") else {
-                throw APIError(.unauthorized, "unauthorized", "wrong token")
+        if let token, !Self.open.contains(request.uri.path) {
+            if let header = request.headers[.authorization] {
+                guard constantTimeEqual(header, "Bearer \(token)") else {
+                    throw APIError(.unauthorized, "unauthorized", "wrong token")
+                }
+            } else if request.method == .get, let sessions,
+                      let id = Sessions.id(fromCookieHeader: request.headers[.cookie]), sessions.isValid(id) {
+                // A signed-in browser may read; writes still need the header.
+            } else if request.method == .get, sessions != nil,
+                      request.uri.path == "/" || request.uri.path.hasPrefix("/searches/") {
+                return Response(status: .seeOther, headers: [.location: "/login"])   // a browser: to the form
+            } else {
+                throw APIError(.unauthorized, "unauthorized", request.method == .get && sessions != nil
+                               ? "missing Authorization: Bearer token (or sign in at /login)"
+                               : "missing Authorization: Bearer token")
             }
         }
         do {

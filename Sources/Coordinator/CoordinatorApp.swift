@@ -28,6 +28,8 @@ public final class Coordinator: Sendable {
     public let metrics: DispatcherMetrics
     /// This process owns the database while it runs (a second coordinator is refused).
     let ownerLock: OwnerLock
+    /// Signed-in browsers (the dashboard's login).
+    public let sessions = Sessions()
 
     public init(settings: CoordinatorSettings) throws {
         self.settings = settings
@@ -41,7 +43,7 @@ public final class Coordinator: Sendable {
 
     /// Every route below, for 405 answers (a test checks the list against the router).
     public static let routes: [(method: String, pattern: String)] = [
-        ("GET", "/healthz"), ("GET", "/"), ("GET", "/searches/:id"), ("GET", "/openapi.yaml"), ("GET", "/metrics"),
+        ("GET", "/healthz"), ("GET", "/login"), ("POST", "/login"), ("POST", "/logout"), ("GET", "/"), ("GET", "/searches/:id"), ("GET", "/openapi.yaml"), ("GET", "/metrics"),
         ("POST", "/v1/searches"), ("GET", "/v1/searches"), ("GET", "/v1/searches/:id"), ("GET", "/v1/searches/:id/best"),
         ("GET", "/v1/searches/:id/top"), ("GET", "/v1/searches/:id/history"), ("POST", "/v1/searches/:id/pause"),
         ("POST", "/v1/searches/:id/resume"), ("POST", "/v1/searches/:id/cancel"), ("GET", "/v1/workers"),
@@ -52,10 +54,33 @@ public final class Coordinator: Sendable {
     public func router() -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         let metrics = self.metrics
-        router.middlewares.add(GuardMiddleware(token: settings.token, routes: Self.routes) { metrics.increment(.httpRequests) })
+        let sessions = self.sessions
+        router.middlewares.add(GuardMiddleware(token: settings.token, routes: Self.routes, sessions: sessions) {
+            metrics.increment(.httpRequests)
+        })
         let searches = self.searches, dispatcher = self.dispatcher
 
         router.get("/healthz") { _, _ in jsonResponse(["status": "ok"]) }
+        let token = settings.token
+        router.get("/login") { _, _ in textResponse(Sessions.loginPage(), contentType: "text/html; charset=utf-8") }
+        router.post("/login") { request, _ in
+            let form = String(decoding: try await readBody(request), as: UTF8.self)
+            let typed = form.split(separator: "&").compactMap { pair -> String? in
+                let kv = pair.split(separator: "=", maxSplits: 1).map(String.init)
+                guard kv.count == 2, kv[0] == "token" else { return nil }
+                return kv[1].replacingOccurrences(of: "+", with: " ").removingPercentEncoding
+            }.first ?? ""
+            guard let token, constantTimeEqual(typed, token) else {
+                return textResponse(Sessions.loginPage(error: token == nil ? "This coordinator has no token: open / directly."
+                                                                          : "Wrong token."),
+                                    contentType: "text/html; charset=utf-8", status: token == nil ? .ok : .unauthorized)
+            }
+            return Response(status: .seeOther, headers: [.location: "/", .setCookie: sessions.setCookie(sessions.open())])
+        }
+        router.post("/logout") { request, _ in
+            if let id = Sessions.id(fromCookieHeader: request.headers[.cookie]) { sessions.close(id) }
+            return Response(status: .seeOther, headers: [.location: "/login", .setCookie: Sessions.clearCookie])
+        }
         let store = self.store
         router.get("/") { _, _ in
             textResponse(Dashboard.index(searches: try await searches.views(), workers: await dispatcher.workerViews()),
@@ -122,7 +147,7 @@ public final class Coordinator: Sendable {
         }
 
         router.get("/v1/workers") { _, _ in jsonResponse(await dispatcher.workerViews()) }
-        let token = settings.token, client = httpClient, heartbeat = settings.heartbeatSeconds
+        let client = httpClient, heartbeat = settings.heartbeatSeconds
         router.post("/v1/workers") { request, _ in
             let registration = try await decodeBody(WorkerRegistration.self, request)
             guard let url = URL(string: registration.address), url.scheme == "http" || url.scheme == "https", url.host != nil else {
