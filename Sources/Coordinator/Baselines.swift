@@ -1,6 +1,5 @@
 import RoPE
 import Search
-import Store
 
 /// The hand-designed rules every search is measured against, and seeded from.
 public enum Baselines {
@@ -33,22 +32,5 @@ public enum Baselines {
             + scalings(geometry: geometry, config: config).map {
                 Candidate(lambda: $0.lambda, attentionFactor: $0.attentionFactor, operation: .seed, seedName: $0.method)
             }
-    }
-
-    /// Seeds best first: extra seeds (another search's best) first, then the rules by their
-    /// score on this search's windows (perplexity, or the fitness when it is not `ppl`),
-    /// infeasible or unscored ones last; ties keep the list's order.
-    public static func ranked(_ seeds: [Candidate], by baselines: [BaselineRecord], fitness: Fitness) -> [Candidate] {
-        let score = Dictionary(baselines.compactMap { b -> (String, Double)? in
-            (fitness == .ppl ? b.perplexity : b.fitness).map { (b.method, $0) }
-        }, uniquingKeysWith: { a, _ in a })
-        func key(_ seed: Candidate) -> Double {
-            if seed.seedName == "extra" { return -.infinity }
-            return seed.seedName.flatMap { score[$0] } ?? .infinity
-        }
-        return seeds.enumerated().sorted { a, b in
-            let ka = key(a.element), kb = key(b.element)
-            return ka != kb ? ka < kb : a.offset < b.offset
-        }.map(\.element)
     }
 }

@@ -110,8 +110,7 @@ public final class SearchRunner: Sendable {
                 try await runBaselineFitness(record, keyTokens: keyTokens, evaluator: evaluator)
             }
             let bestBaseline = Self.bestBaseline(try store.baselines(searchID), fitness: config.fitnessKind)
-            let seeds = Baselines.ranked(Baselines.seeds(geometry: geometry, config: config),
-                                         by: try store.baselines(searchID), fitness: config.fitnessKind)
+            let seeds = Baselines.seeds(geometry: geometry, config: config)
             let stored = try store.candidates(searchID)
             var history: [Evaluated] = []
             var units = try store.evaluationCount(searchID)

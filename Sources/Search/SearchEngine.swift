@@ -28,11 +28,7 @@ public enum SearchEngine {
         if step == 0 {
             // Seeds in order (at most P of them), then mutants of the seeds up to P.
             for seed in seeds.map({ project($0, config) }) where batch.count < config.population { _ = accept(seed) }
-            // Mutants come from the better half of the seeds: callers pass seeds best first
-            // (the runner orders them by their rule's score), so poor rules do not fill the
-            // first population with poor mutants.
-            let base = batch.isEmpty ? [project(Candidate(lambda: Array(repeating: 1, count: config.pairs), operation: .seed, seedName: "none"), config)]
-                : Array(batch.prefix(max(1, (batch.count + 1) / 2)))
+            let base = batch.isEmpty ? [project(Candidate(lambda: Array(repeating: 1, count: config.pairs), operation: .seed, seedName: "none"), config)] : batch
             while batch.count < config.population {
                 var made = false
                 for _ in 0..<attempts {
