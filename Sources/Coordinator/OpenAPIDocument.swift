@@ -131,16 +131,42 @@ paths:
         required: true
         content: { application/json: { schema: { $ref: "#/components/schemas/WorkerRegistration" } } }
       responses:
-        "201": { description: registered, content: { application/json: { schema: { type: object, properties: { id: { type: string }, heartbeat_seconds: { type: number } } } } } }
+        "201": { description: "registered: a random id, never reused, and the secret every heartbeat must carry", content: { application/json: { schema: { type: object, properties: { id: { type: string }, heartbeat_seconds: { type: number }, secret: { type: string } } } } } }
         "400": { $ref: "#/components/responses/Error" }
         "401": { $ref: "#/components/responses/Error" }
+  /v1/workers/{id}:
+    delete:
+      summary: Remove a worker (its unit, if any, goes to another)
+      parameters: [ { name: id, in: path, required: true, schema: { type: string } } ]
+      responses:
+        "204": { description: removed }
+        "404": { $ref: "#/components/responses/Error" }
   /v1/workers/{id}/heartbeat:
     post:
       summary: A worker is alive (404 means register again)
       parameters: [ { name: id, in: path, required: true, schema: { type: string } } ]
+      requestBody:
+        content: { application/json: { schema: { type: object, additionalProperties: false, properties: { secret: { type: string, description: "the secret the registration returned" } } } } }
       responses:
         "204": { description: noted }
         "404": { $ref: "#/components/responses/Error" }
+  /login:
+    get:
+      summary: "The dashboard's sign-in form (no token needed)"
+      security: []
+      responses: { "200": { description: an HTML form, content: { text/html: { schema: { type: string } } } } }
+    post:
+      summary: "Sign in with the token (form field token): a session cookie (HttpOnly, SameSite=Strict) that GET requests accept; writes still need the bearer header"
+      security: []
+      requestBody: { content: { application/x-www-form-urlencoded: { schema: { type: object, properties: { token: { type: string } } } } } }
+      responses:
+        "303": { description: signed in, back to / }
+        "401": { description: wrong token (the form again) }
+  /logout:
+    post:
+      summary: End the browser session
+      security: []
+      responses: { "303": { description: signed out, to /login } }
 components:
   securitySchemes:
     bearer: { type: http, scheme: bearer }
