@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job end to end on one machine: extend Karpathy's stories260K (trained at 512
 # tokens) 8× to 4096 with a LongRoPE search, export the factors, and check the exported GGUF.
-# About 3 minutes on 2 cores. Everything lands in runs/demo/.
+# About 1–3 minutes on 2 cores (P = 32: nine rules seed the population twice when m is searched). Everything lands in runs/demo/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 shared=${LONGROPE_SHARED:-../shared}
@@ -23,7 +23,7 @@ done
 
 echo "== 2. a LongRoPE search (resumable: rerun to continue; results in $out/search.sqlite)"
 $bin search --model "$model" --text "$text" --original-context 512 --target-context 4096 \
-    --db "$out/search.sqlite" --samples 2 --population 16 --iterations 6 --seed 0 --out "$out/result.json"
+    --db "$out/search.sqlite" --samples 2 --population 32 --iterations 6 --seed 0 --out "$out/result.json"
 
 echo "== 3. exports"
 $bin export --db "$out/search.sqlite" --format hf --out "$out/rope_scaling.json"
