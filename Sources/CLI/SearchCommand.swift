@@ -140,16 +140,12 @@ struct SearchCommand: AsyncParsableCommand {
         guard let textData = FileManager.default.contents(atPath: textPath) else { throw CLIError("cannot read text file \(textPath)") }
         warnIfNotUTF8(textData, path: textPath)
         guard offset < textData.count else { throw CLIError("--text-offset \(offset) is past the end of \(textPath) (\(textData.count) bytes)") }
-        let content = String(decoding: textData.dropFirst(offset), as: UTF8.self)
-        do {
-            if searchConfig.fitnessKind == .needle {
-                _ = try NeedleWindows.windows(text: content, model: model, context: target, samples: searchConfig.samples,
-                                              seed: searchConfig.seed)
-            } else {
-                _ = try TextWindows(text: content, model: model, context: target, protocol: .full, samples: searchConfig.samples)
-            }
-        } catch { throw CLIError("\(textPath): \(error)") }
+        // Cut the windows now (cached for the units): a text too short fails here, before anything is stored.
         let evaluator = LocalEvaluator(model: model, text: textData)
+        do {
+            _ = try evaluator.scorer.windows(needleSeed: searchConfig.fitnessKind == .needle ? searchConfig.seed : nil,
+                                             context: target, samples: searchConfig.samples, textOffset: offset)
+        } catch { throw CLIError("\(textPath): \(error)") }
 
         let modelHash = try SHA256.hex(fileAt: modelPath)
         let textHash = SHA256.hex(textData)

@@ -83,10 +83,10 @@ public actor Dispatcher: UnitEvaluator {
         // Random ids: never reused, not even after a coordinator restart, so a worker that
         // still holds an old id can never heartbeat for another.
         var id: String
-        repeat { id = "w-" + Self.randomHex(4) } while workers[id] != nil
+        repeat { id = "w-" + randomHex(4) } while workers[id] != nil
         workers[id] = Worker(registration: registration, connection: connection, lastHeartbeat: Date(), registeredAt: Date())
         workers[id]!.heartbeats = heartbeats
-        workers[id]!.secret = Self.randomHex(16)
+        workers[id]!.secret = randomHex(16)
         startMonitor()
         schedule()
         return id
@@ -157,10 +157,6 @@ public actor Dispatcher: UnitEvaluator {
         return true
     }
 
-    static func randomHex(_ bytes: Int) -> String {
-        var generator = SystemRandomNumberGenerator()
-        return (0..<bytes).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
-    }
 
     private func dropWorker(_ id: String, reason: String) {
         guard let worker = workers.removeValue(forKey: id) else { return }
@@ -270,10 +266,8 @@ public actor Dispatcher: UnitEvaluator {
 
     private func finish(_ jobID: Int, workerID: String, _ result: Result<UnitResult, Error>) {
         if workers[workerID]?.lease == jobID { workers[workerID]!.lease = nil }
-        var result = result
         if case let .success(value) = result, let unit = jobs[jobID]?.unit, let problem = value.problem(for: unit) {
             // A worker that answers what cannot be true is not trusted again.
-            result = .failure(UnitFailed(reason: "worker \(workerID) sent an impossible result (\(problem)) and was removed"))
             metrics.increment(.workersLost)
             workers[workerID]?.unitsFailed += 1
             release(jobID, from: workerID, error: "worker \(workerID) sent an impossible result: \(problem)")
@@ -322,6 +316,12 @@ public actor Dispatcher: UnitEvaluator {
         monitor?.cancel()
         monitor = nil
     }
+}
+
+/// `bytes` random bytes from the system's generator, as hex: worker ids, secrets, session ids.
+func randomHex(_ bytes: Int) -> String {
+    var generator = SystemRandomNumberGenerator()
+    return (0..<bytes).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
 }
 
 /// The worker could not be reached at all (connection refused or reset).

@@ -39,19 +39,24 @@ public final class UnitScorer: @unchecked Sendable {
 
     /// The windows a unit refers to: plain windows of the text, or needle windows.
     public func windows(for unit: WorkUnit) throws -> [EvaluationWindow] {
-        let needle = unit.fitness == "needle"
-        let key = "\(needle ? "needle-\(unit.needleSeed ?? 0)" : "plain")/\(unit.targetContext)/\(unit.samples)/\(unit.textOffset)"
+        try windows(needleSeed: unit.fitness == "needle" ? unit.needleSeed ?? 0 : nil, context: unit.targetContext,
+                    samples: unit.samples, textOffset: unit.textOffset)
+    }
+
+    /// `samples` windows of `context` tokens from `textOffset` on: needle windows when a needle
+    /// seed is given, else plain ones. Cut once, then cached (a search can call it up front to
+    /// check the text is long enough).
+    public func windows(needleSeed: UInt64?, context: Int, samples: Int, textOffset: Int) throws -> [EvaluationWindow] {
+        let key = "\(needleSeed.map { "needle-\($0)" } ?? "plain")/\(context)/\(samples)/\(textOffset)"
         lock.lock(); defer { lock.unlock() }
         if let windows = cache[key] { return windows }
-        guard unit.textOffset >= 0, unit.textOffset < text.count else {
-            throw EvaluatorError.invalidRequest("text_offset \(unit.textOffset) is outside the text's \(text.count) bytes")
+        guard textOffset >= 0, textOffset < text.count else {
+            throw EvaluatorError.invalidRequest("text_offset \(textOffset) is outside the text's \(text.count) bytes")
         }
-        let content = String(decoding: text.dropFirst(unit.textOffset), as: UTF8.self)
-        let windows = needle
-            ? try NeedleWindows.windows(text: content, model: model, context: unit.targetContext, samples: unit.samples,
-                                        seed: unit.needleSeed ?? 0)
-            : try TextWindows(text: content, model: model, context: unit.targetContext, protocol: .full,
-                              samples: unit.samples).windows
+        let content = String(decoding: text.dropFirst(textOffset), as: UTF8.self)
+        let windows = try needleSeed.map {
+            try NeedleWindows.windows(text: content, model: model, context: context, samples: samples, seed: $0)
+        } ?? TextWindows(text: content, model: model, context: context, protocol: .full, samples: samples).windows
         cache[key] = windows
         return windows
     }

@@ -56,7 +56,7 @@ public struct SearchOptions: Sendable, Equatable {
         }
         let fitness = self.fitness ?? Self.defaultFitness
         if fitness != .ppl || self.fitness != nil { config.fitness = fitness }
-        if fitness == .keyTokens { config.keyTokenThreshold = keyTokenThreshold ?? 2 }
+        if fitness == .keyTokens { config.keyTokenThreshold = keyTokenThreshold ?? SearchConfig.defaultKeyTokenThreshold }
         return config
     }
 

@@ -147,7 +147,7 @@ public final class SearchRunner: Sendable {
                         progress?(SearchProgress(step: step, stepCount: config.stepCount, candidatesDone: done,
                                                  unitsDone: units, best: currentBest(history, batch, outcomes),
                                                  bestBaseline: bestBaseline?.value,
-                                                 bestBaselineMethod: bestBaseline?.method))
+                                                 bestBaselineMethod: bestBaseline?.record.method))
                     }
                 }
                 for candidate in batch {
@@ -304,14 +304,13 @@ public final class SearchRunner: Sendable {
     private func probeKeyTokens(_ record: SearchRecord, evaluator: UnitEvaluator) async throws -> [Int: [Int]] {
         let config = record.config
         var found = try store.keyTokens(searchID)
-        guard let rule = Self.bestBaseline(try store.baselines(searchID), fitness: .ppl),
-              let baseline = try store.baselines(searchID).first(where: { $0.method == rule.method }) else {
+        guard let baseline = Self.bestBaseline(try store.baselines(searchID), fitness: .ppl)?.record else {
             throw SearchRunnerError.noFeasibleBaseline
         }
-        let threshold = config.keyTokenThreshold ?? 2
+        let threshold = config.keyTokenThreshold ?? SearchConfig.defaultKeyTokenThreshold
         for sample in 0..<config.samples where found[sample] == nil {
             var unit = self.unit(record, candidateRowID: -1, sample: sample,
-                                 scaling: RoPEScaling(method: rule.method, lambda: baseline.lambda,
+                                 scaling: RoPEScaling(method: baseline.method, lambda: baseline.lambda,
                                                       attentionFactor: baseline.attentionFactor), fitness: .ppl)
             unit.fitness = "probe"
             unit.originalContext = config.originalContext
@@ -328,10 +327,9 @@ public final class SearchRunner: Sendable {
     }
 
     /// The best baseline under a fitness (by its stored perplexity for `ppl`, else its fitness value).
-    static func bestBaseline(_ baselines: [BaselineRecord], fitness: Fitness) -> (method: String, value: Double)? {
-        baselines.compactMap { b -> (String, Double)? in
-            let value = fitness == .ppl ? b.perplexity : b.fitness
-            return value.map { (b.method, $0) }
+    static func bestBaseline(_ baselines: [BaselineRecord], fitness: Fitness) -> (record: BaselineRecord, value: Double)? {
+        baselines.compactMap { b -> (BaselineRecord, Double)? in
+            (fitness == .ppl ? b.perplexity : b.fitness).map { (b, $0) }
         }.min { $0.1 < $1.1 }
     }
 
@@ -358,7 +356,7 @@ public final class SearchRunner: Sendable {
             attentionFactor: bestRecord?.attentionFactor ?? record.config.attentionFactor,
             perplexity: best?.outcome.perplexity, bestOrdinal: best?.id,
             baselines: Dictionary(uniqueKeysWithValues: baselines.map { ($0.method, $0.perplexity) }),
-            bestBaseline: bestBaseline?.method, evaluations: history.count, units: units,
+            bestBaseline: bestBaseline?.record.method, evaluations: history.count, units: units,
             tokensEvaluated: (units + baselines.reduce(0) { $0 + $1.sampleNLL.count }) * record.config.targetContext,
             originalContext: record.config.originalContext, targetContext: record.config.targetContext,
             seed: record.config.seed, fitness: fitness.rawValue,

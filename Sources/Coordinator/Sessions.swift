@@ -13,8 +13,7 @@ public final class Sessions: @unchecked Sendable {
 
     /// A new session id, valid for `lifetime`.
     public func open() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let id = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+        let id = randomHex(32)
         lock.withLock {
             let now = Date()
             expiries = expiries.filter { $0.value > now }   // forget expired ones

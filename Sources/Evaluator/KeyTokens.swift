@@ -19,23 +19,30 @@ public enum KeyTokens {
         let long = try model.tokenScores(tokens: tokens, positions: Array((shortContext - 1)..<(n - 1)), scaling: scaling)
         var longNLL = [Double](repeating: .nan, count: n)
         for score in long { longNLL[score.position] = score.nll }
+        return try shortContextScores(model: model, tokens: tokens, scaling: scaling, shortContext: shortContext)
+            .filter { $0.nll - longNLL[$0.position] > threshold }.map(\.position)
+    }
 
-        let stride = shortContext / 2
+    /// Scores of positions `shortContext − 1 …` of `tokens` when each sees only its last
+    /// `shortContext/2` to `shortContext` tokens: chunks of `shortContext` every
+    /// `shortContext/2`, first token replaced by BOS (as llama.cpp's perplexity does), second
+    /// half scored. Positions are those of `tokens`, ascending.
+    public static func shortContextScores(model: LlamaModel, tokens: [Int32], scaling: RoPEScaling,
+                                          shortContext: Int) throws -> [TokenScore] {
+        let n = tokens.count, stride = shortContext / 2, first = shortContext / 2 - 1
         let bos = model.tokenizer.addsBOS ? model.tokenizer.bosID : nil
-        var keys: [Int] = []
+        var out: [TokenScore] = []
         var start = stride
-        while start + shortContext / 2 - 1 <= n - 2 {
+        while start + first <= n - 2 {
             var chunk = Array(tokens[start..<min(start + shortContext, n)])
             if let bos { chunk[0] = bos }
-            let first = shortContext / 2 - 1
             guard first < chunk.count - 1 else { break }
-            let short = try model.tokenScores(tokens: chunk, positions: Array(first..<(chunk.count - 1)), scaling: scaling)
-            for score in short {
-                let p = start + score.position
-                if score.nll - longNLL[p] > threshold { keys.append(p) }
+            for var score in try model.tokenScores(tokens: chunk, positions: Array(first..<(chunk.count - 1)), scaling: scaling) {
+                score.position += start
+                out.append(score)
             }
             start += stride
         }
-        return keys
+        return out
     }
 }

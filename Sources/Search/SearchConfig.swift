@@ -89,6 +89,8 @@ public struct SearchConfig: Codable, Sendable, Equatable {
     public var fitness: Fitness?
     /// For `.keyTokens`: the NLL drop (nats) with the long context that makes a key token.
     public var keyTokenThreshold: Double?
+    /// LongPPL's threshold, used when none is given.
+    public static let defaultKeyTokenThreshold = 2.0
 
     /// The space actually searched.
     public var searchSpace: SearchSpace { space ?? .allPairs }

@@ -62,17 +62,10 @@ struct FitnessBench: ParsableCommand {
         // The floor: every position with at most the original context (sliding), original RoPE.
         var floorSum = 0.0, floorCount = 0
         for w in plain {
-            let n = w.tokens.count, L = originalContext
+            let L = originalContext
             let head = try model.tokenScores(tokens: Array(w.tokens.prefix(L)), positions: Array(0..<(L - 1)), scaling: .none(pairs: g.pairs))
-            floorSum += head.map(\.nll).reduce(0, +); floorCount += head.count
-            var startIndex = L / 2
-            while startIndex + L / 2 - 1 <= n - 2 {
-                var chunk = Array(w.tokens[startIndex..<min(startIndex + L, n)])
-                if let bos = model.tokenizer.bosID, model.tokenizer.addsBOS { chunk[0] = bos }
-                let scores = try model.tokenScores(tokens: chunk, positions: Array((L / 2 - 1)..<(chunk.count - 1)), scaling: .none(pairs: g.pairs))
-                floorSum += scores.map(\.nll).reduce(0, +); floorCount += scores.count
-                startIndex += L / 2
-            }
+            let rest = try KeyTokens.shortContextScores(model: model, tokens: w.tokens, scaling: .none(pairs: g.pairs), shortContext: L)
+            floorSum += (head + rest).map(\.nll).reduce(0, +); floorCount += head.count + rest.count
         }
         print(String(format: "sliding window of %d, no scaling (the short-context floor): ppl %.4f over %d tokens", originalContext, exp(floorSum / Double(floorCount)), floorCount))
     }
