@@ -67,9 +67,11 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "longrope", dependencies: ["CLI"]),
+        // Simulated workers (sleep + a synthetic fitness) for the cluster benchmark and tests.
+        .target(name: "Simulation", dependencies: ["Coordinator", "Wire", "Search"]),
         .executableTarget(name: "longrope-bench", dependencies: [
             "Evaluator", "GGUF", "Tokenizer", "RoPE", "Kernels", "Coordinator", "Wire", "Store", "Digest", "Search",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Simulation", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ], swiftSettings: nativeSwift),
@@ -82,7 +84,7 @@ let package = Package(
         .testTarget(name: "SearchTests", dependencies: ["Search"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Search", "Digest", "TestSupport"]),
         .testTarget(name: "CoordinatorTests", dependencies: [
-            "Coordinator", "Store", "Search", "Evaluator", "RoPE", "GGUF", "Wire", "TestSupport",
+            "Coordinator", "Store", "Search", "Evaluator", "RoPE", "GGUF", "Wire", "Simulation", "TestSupport",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Hummingbird", package: "hummingbird"),
         ]),

@@ -68,8 +68,14 @@ public actor Dispatcher: UnitEvaluator {
         self.metrics = metrics
     }
 
-    /// Units run concurrently up to the number of candidates the runner hands in.
-    public nonisolated var capacity: Int { 1024 }
+    /// How many units can run at once: the healthy workers (read without awaiting the actor,
+    /// so the runner knows how far to look ahead).
+    public nonisolated var capacity: Int { healthyWorkers.value }
+    private nonisolated let healthyWorkers = SharedCount()
+
+    private func countHealthyWorkers() {
+        healthyWorkers.value = workers.values.filter(\.healthy).count
+    }
 
     // MARK: Workers
 
@@ -233,6 +239,7 @@ public actor Dispatcher: UnitEvaluator {
     /// Gives every idle, healthy worker a unit: the first queued one it can run, else a
     /// duplicate of the longest-running straggler.
     private func schedule() {
+        countHealthyWorkers()
         let now = Date()
         for id in workers.keys.sorted() {
             guard let worker = workers[id], worker.healthy, worker.lease == nil else { continue }
@@ -319,6 +326,16 @@ public actor Dispatcher: UnitEvaluator {
 }
 
 /// `bytes` random bytes from the system's generator, as hex: worker ids, secrets, session ids.
+/// An integer read and written from any thread.
+final class SharedCount: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored = 0
+    var value: Int {
+        get { lock.withLock { stored } }
+        set { lock.withLock { stored = newValue } }
+    }
+}
+
 func randomHex(_ bytes: Int) -> String {
     var generator = SystemRandomNumberGenerator()
     return (0..<bytes).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()

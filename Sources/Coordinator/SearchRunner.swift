@@ -111,52 +111,8 @@ public final class SearchRunner: Sendable {
             }
             let bestBaseline = Self.bestBaseline(try store.baselines(searchID), fitness: config.fitnessKind)
             let seeds = Baselines.seeds(geometry: geometry, config: config)
-            let stored = try store.candidates(searchID)
-            var history: [Evaluated] = []
-            var units = try store.evaluationCount(searchID)
-
-            for step in 0..<config.stepCount {
-                var batch = stored.filter { $0.step == step }
-                if batch.isEmpty {
-                    let remaining = (config.budget ?? .max) - history.count
-                    if remaining <= 0 { break }
-                    let bred = try SearchEngine.breed(step: step, config: config, seeds: seeds, history: history)
-                    try store.insertCandidates(searchID, step: step, Array(bred.prefix(remaining)))
-                    batch = try store.candidates(searchID, step: step)
-                }
-                let reference = SearchEngine.rejectionReference(history, config: config)
-                let pending = batch.filter { $0.outcome == nil }
-                var outcomes: [Int64: Outcome] = [:]
-                try await withThrowingTaskGroup(of: (Int64, Outcome, Int).self) { group in
-                    var next = 0
-                    func launch() {
-                        guard next < pending.count else { return }
-                        let candidate = pending[next]
-                        next += 1
-                        group.addTask {
-                            try await self.score(candidate, record: record, reference: reference, keyTokens: keyTokens,
-                                                 evaluator: evaluator)
-                        }
-                    }
-                    for _ in 0..<max(1, evaluator.capacity) { launch() }
-                    while let (rowID, outcome, scoredUnits) = try await group.next() {
-                        outcomes[rowID] = outcome
-                        units += scoredUnits
-                        launch()
-                        let done = history.count + batch.count - pending.count + outcomes.count
-                        progress?(SearchProgress(step: step, stepCount: config.stepCount, candidatesDone: done,
-                                                 unitsDone: units, best: currentBest(history, batch, outcomes),
-                                                 bestBaseline: bestBaseline?.value,
-                                                 bestBaselineMethod: bestBaseline?.record.method))
-                    }
-                }
-                for candidate in batch {
-                    guard let outcome = candidate.outcome ?? outcomes[candidate.rowID] else {
-                        throw StoreError.corrupt("candidate \(candidate.ordinal) has no outcome")
-                    }
-                    history.append(Evaluated(id: candidate.ordinal, candidate: candidate.candidate, outcome: outcome))
-                }
-            }
+            let history = try await runSteps(record, seeds: seeds, keyTokens: keyTokens, bestBaseline: bestBaseline,
+                                             evaluator: evaluator, progress: progress)
             guard SearchEngine.best(history) != nil else { throw SearchRunnerError.nothingScored(try failureSummary()) }
             try store.setStatus(searchID, .done)
             return try summary()
@@ -181,62 +137,9 @@ public final class SearchRunner: Sendable {
             + reasons.map { "\($0.reason) (×\($0.count))" }.joined(separator: "; ")
     }
 
-    private func currentBest(_ history: [Evaluated], _ batch: [CandidateRecord], _ outcomes: [Int64: Outcome]) -> Double? {
-        let finished = batch.compactMap { ($0.outcome ?? outcomes[$0.rowID])?.perplexity }
-        return (history.compactMap(\.outcome.perplexity) + finished).min()
-    }
-
-    /// Scores the samples of one candidate still missing, one after another, stopping early
-    /// when the partial perplexity rules it out. Returns its outcome and the units scored.
-    private func score(_ candidate: CandidateRecord, record: SearchRecord, reference: [Double]?,
-                       keyTokens: [Int: [Int]], evaluator: UnitEvaluator) async throws -> (Int64, Outcome, Int) {
-        let config = record.config
-        var nll: [Double] = try store.sampleResults(candidate.rowID).map { $0 ?? .nan }
-        var tokens = try store.sampleTokens(candidate.rowID).prefix(nll.count).reduce(0, +)
-        var scored = 0
-        for sample in nll.count..<config.samples {
-            let unit = self.unit(record, candidateRowID: candidate.rowID, sample: sample,
-                                 scaling: RoPEScaling(method: "candidate", lambda: candidate.candidate.lambda,
-                                                      startTokens: candidate.candidate.startTokens,
-                                                      attentionFactor: candidate.attentionFactor),
-                                 fitness: config.fitnessKind, keyTokens: keyTokens)
-            let result: UnitResult
-            do {
-                result = try await evaluator.evaluate(unit)
-            } catch let failure as UnitFailed {
-                try store.recordEvaluation(EvaluationRecord(candidateRowID: candidate.rowID, sample: sample, nllSum: nil,
-                                                            tokens: 0, seconds: 0, worker: "-", error: failure.reason),
-                                           outcome: .infeasible)
-                return (candidate.rowID, .infeasible, scored + 1)
-            }
-            scored += 1
-            let finite = result.nllSum.flatMap { $0.isFinite ? $0 : nil }
-            var outcome: Outcome?
-            if let value = finite, result.tokens > 0 {
-                nll.append(value)
-                tokens += result.tokens
-                let mean = nll.reduce(0, +) / Double(tokens)
-                if nll.count == config.samples {
-                    outcome = .scored(perplexity: exp(mean), sampleNLL: nll)
-                } else if let reference, SearchEngine.shouldReject(partial: nll, reference: reference,
-                                                                   tokens: tokens, config: config) {
-                    outcome = .rejected(partialPerplexity: exp(mean), sampleNLL: nll)
-                }
-            } else {
-                outcome = .infeasible
-            }
-            try store.recordEvaluation(EvaluationRecord(candidateRowID: candidate.rowID, sample: sample,
-                                                        nllSum: finite,
-                                                        tokens: result.tokens, seconds: result.seconds,
-                                                        worker: result.worker), outcome: outcome)
-            if let outcome { return (candidate.rowID, outcome, scored) }
-        }
-        throw StoreError.corrupt("candidate \(candidate.ordinal) has all samples but no outcome")
-    }
-
     /// The unit that scores window `sample` of this search under `scaling` and `fitness`
     /// (`candidateRowID` −1 for a baseline).
-    private func unit(_ record: SearchRecord, candidateRowID: Int64, sample: Int, scaling: RoPEScaling,
+    func unit(_ record: SearchRecord, candidateRowID: Int64, sample: Int, scaling: RoPEScaling,
                       fitness: Fitness, keyTokens: [Int: [Int]] = [:]) -> WorkUnit {
         var unit = WorkUnit(searchID: searchID, candidateRowID: candidateRowID, sample: sample, lambda: scaling.lambda,
                             startTokens: scaling.startTokens, attentionFactor: scaling.attentionFactor,
@@ -254,31 +157,47 @@ public final class SearchRunner: Sendable {
         return unit
     }
 
-    /// Scores one rule on every window under `fitness`: the NLL sums and scored tokens, or nil
-    /// when a unit came back NaN/infinite or failed for good. Other errors (cancellation, the
-    /// store) are thrown, so a crash never records a rule as infeasible.
-    private func scoreRule(_ scaling: RoPEScaling, record: SearchRecord, fitness: Fitness, keyTokens: [Int: [Int]],
-                           evaluator: UnitEvaluator) async throws -> (nll: [Double], tokens: Int, feasible: Bool) {
-        var nll: [Double] = []
-        var tokens = 0
-        for sample in 0..<record.config.samples {
-            let unit = self.unit(record, candidateRowID: -1, sample: sample, scaling: scaling, fitness: fitness,
-                                 keyTokens: keyTokens)
-            let result: UnitResult
-            do { result = try await evaluator.evaluate(unit) } catch is UnitFailed { return (nll, tokens, false) }
-            guard let value = result.nllSum, value.isFinite, result.tokens > 0 else { return (nll, tokens, false) }
-            nll.append(value)
-            tokens += result.tokens
+    /// Scores rules on every window under `fitness`, every unit at once: per rule the NLL sums
+    /// and scored tokens of its windows up to the first that came back NaN/infinite or failed
+    /// for good, and whether none did. Other errors (cancellation, the store) are thrown, so a
+    /// crash never records a rule as infeasible.
+    private func scoreRules(_ scalings: [RoPEScaling], record: SearchRecord, fitness: Fitness, keyTokens: [Int: [Int]],
+                            evaluator: UnitEvaluator) async throws -> [(nll: [Double], tokens: Int, feasible: Bool)] {
+        let samples = record.config.samples
+        struct Scored: Sendable { var index: Int; var result: UnitResult? }   // index = rule × samples + sample
+        let results = try await withThrowingTaskGroup(of: Scored.self) { group in
+            for (rule, scaling) in scalings.enumerated() {
+                for sample in 0..<samples {
+                    let unit = self.unit(record, candidateRowID: -1, sample: sample, scaling: scaling, fitness: fitness,
+                                         keyTokens: keyTokens)
+                    group.addTask {
+                        do { return Scored(index: rule * samples + sample, result: try await evaluator.evaluate(unit)) }
+                        catch is UnitFailed { return Scored(index: rule * samples + sample, result: nil) }
+                    }
+                }
+            }
+            var results: [Int: UnitResult] = [:]
+            while let scored = try await group.next() { results[scored.index] = scored.result }
+            return results
         }
-        return (nll, tokens, true)
+        return scalings.indices.map { rule in
+            var nll: [Double] = []
+            var tokens = 0
+            for result in (0..<samples).map({ results[rule * samples + $0] }) {
+                guard let result, let value = result.nllSum, value.isFinite, result.tokens > 0 else { return (nll, tokens, false) }
+                nll.append(value)
+                tokens += result.tokens
+            }
+            return (nll, tokens, true)
+        }
     }
 
     /// Scores each baseline's perplexity on every window, unless already stored.
     private func runBaselines(_ record: SearchRecord, evaluator: UnitEvaluator) async throws {
         let done = Set(try store.baselines(searchID).map(\.method))
-        for scaling in Baselines.scalings(geometry: geometry, config: record.config) where !done.contains(scaling.method) {
-            let (nll, tokens, feasible) = try await scoreRule(scaling, record: record, fitness: .ppl, keyTokens: [:],
-                                                              evaluator: evaluator)
+        let scalings = Baselines.scalings(geometry: geometry, config: record.config).filter { !done.contains($0.method) }
+        let scores = try await scoreRules(scalings, record: record, fitness: .ppl, keyTokens: [:], evaluator: evaluator)
+        for (scaling, (nll, tokens, feasible)) in zip(scalings, scores) {
             try store.recordBaseline(searchID, BaselineRecord(
                 method: scaling.method, lambda: scaling.lambda, startTokens: 0, attentionFactor: scaling.attentionFactor,
                 perplexity: feasible ? exp(nll.reduce(0, +) / Double(tokens)) : nil, sampleNLL: nll))
@@ -287,11 +206,13 @@ public final class SearchRunner: Sendable {
 
     /// Scores each feasible baseline under the search's (non-ppl) fitness, unless already stored.
     private func runBaselineFitness(_ record: SearchRecord, keyTokens: [Int: [Int]], evaluator: UnitEvaluator) async throws {
-        let fitness = record.config.fitnessKind
-        for var baseline in try store.baselines(searchID) where baseline.perplexity != nil && baseline.fitnessNLL == nil {
-            let scaling = RoPEScaling(method: baseline.method, lambda: baseline.lambda, attentionFactor: baseline.attentionFactor)
-            let (nll, tokens, feasible) = try await scoreRule(scaling, record: record, fitness: fitness, keyTokens: keyTokens,
-                                                              evaluator: evaluator)
+        let baselines = try store.baselines(searchID).filter { $0.perplexity != nil && $0.fitnessNLL == nil }
+        let scalings = baselines.map {
+            RoPEScaling(method: $0.method, lambda: $0.lambda, attentionFactor: $0.attentionFactor)
+        }
+        let scores = try await scoreRules(scalings, record: record, fitness: record.config.fitnessKind,
+                                          keyTokens: keyTokens, evaluator: evaluator)
+        for (var baseline, (nll, tokens, feasible)) in zip(baselines, scores) {
             baseline.fitness = feasible ? exp(nll.reduce(0, +) / Double(tokens)) : nil
             baseline.fitnessNLL = nll
             try store.recordBaseline(searchID, baseline)

@@ -89,6 +89,10 @@ public struct SearchConfig: Codable, Sendable, Equatable {
     public var fitness: Fitness?
     /// For `.keyTokens`: the NLL drop (nats) with the long context that makes a key token.
     public var keyTokenThreshold: Double?
+    /// Breed the next step while the current one still has units out, whenever workers would
+    /// otherwise idle (nil/false: one step at a time). Keeps hundreds of workers busy, but the
+    /// result then depends on timing: not reproducible run to run.
+    public var overlapSteps: Bool?
     /// LongPPL's threshold, used when none is given.
     public static let defaultKeyTokenThreshold = 2.0
 

@@ -305,6 +305,16 @@ public final class SearchStore: Sendable {
         }
     }
 
+    /// Worker seconds of the search's stored units (the work whose results were used).
+    public func evaluationSeconds(_ searchID: Int64) throws -> Double {
+        try pool.read { db in
+            try Double.fetchOne(db, sql: """
+                SELECT COALESCE(SUM(evaluation.seconds), 0) FROM evaluation
+                JOIN candidate ON candidate.id = evaluation.candidate_id WHERE candidate.search_id = ?
+                """, arguments: [searchID]) ?? 0
+        }
+    }
+
     /// Units recorded as failed after their retries, for a search.
     public func failedUnitCount(_ searchID: Int64) throws -> Int {
         try pool.read { db in

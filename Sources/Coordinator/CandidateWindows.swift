@@ -1,0 +1,111 @@
+import Foundation
+import Wire
+import Search
+import Store
+
+/// One candidate's windows while they are being scored: which are out, which came back, and
+/// the outcome once decided.
+///
+/// Windows may be sent out and come back in any order (several workers score one candidate at
+/// once), but they are *consumed* strictly in window order: window k is recorded and the
+/// early-rejection test run on windows 0…k only when 0…k−1 are in. So the outcome, and every
+/// stored row, is the same as scoring the windows one after another, whatever the number of
+/// workers or the order results arrive in. Results past the window that decides the outcome
+/// are dropped (never stored).
+struct CandidateWindows {
+    let record: CandidateRecord
+    /// The k-th parent's per-window NLL sums when this candidate's step was bred (nil: no rejection).
+    let reference: [Double]?
+    let samples: Int
+    /// NLL sums of the windows consumed so far (windows 0…consumed−1).
+    private(set) var nll: [Double]
+    private(set) var tokens: Int
+    /// The next window to send out (≥ nll.count).
+    private(set) var nextToSend: Int
+    /// Windows out with a worker.
+    private(set) var outstanding: Set<Int> = []
+    /// Results that came back ahead of an earlier window.
+    private var waiting: [Int: Result<UnitResult, UnitFailed>] = [:]
+    private(set) var outcome: Outcome?
+
+    init(record: CandidateRecord, reference: [Double]?, samples: Int, storedNLL: [Double], storedTokens: Int) {
+        self.record = record
+        self.reference = reference
+        self.samples = samples
+        self.nll = storedNLL
+        self.tokens = storedTokens
+        self.nextToSend = storedNLL.count
+        self.outcome = record.outcome
+    }
+
+    var isDecided: Bool { outcome != nil }
+
+    /// Nothing of it is out and a window is left: its next window is not a gamble.
+    var hasSureWindow: Bool { outcome == nil && outstanding.isEmpty && nextToSend < samples }
+
+    /// Windows are out and more are left: sending the next one is speculative (early rejection
+    /// may make it useless). `depth` is how far ahead of the consumed windows it would be.
+    var speculativeDepth: Int? {
+        guard outcome == nil, !outstanding.isEmpty, nextToSend < samples else { return nil }
+        return nextToSend - nll.count
+    }
+
+    /// Marks the next window as out and returns its index.
+    mutating func send() -> Int {
+        precondition(outcome == nil && nextToSend < samples, "no window left to send")
+        let sample = nextToSend
+        nextToSend += 1
+        outstanding.insert(sample)
+        return sample
+    }
+
+    /// Once decided: the windows still out (their results will not be used), forgotten.
+    mutating func takeAbandoned() -> Set<Int> {
+        guard outcome != nil else { return [] }
+        defer { outstanding.removeAll() }
+        return outstanding
+    }
+
+    /// Takes one window's result. Returns, in window order, the rows to store now (each with
+    /// the outcome if that window decided it); empty while an earlier window is still out.
+    mutating func receive(sample: Int, _ result: Result<UnitResult, UnitFailed>,
+                          config: SearchConfig) -> [(EvaluationRecord, Outcome?)] {
+        guard outstanding.remove(sample) != nil, outcome == nil else { return [] }
+        waiting[sample] = result
+        var rows: [(EvaluationRecord, Outcome?)] = []
+        while outcome == nil, let next = waiting.removeValue(forKey: nll.count) {
+            rows.append(consume(sample: nll.count, next, config: config))
+        }
+        if outcome != nil { waiting.removeAll() }
+        return rows
+    }
+
+    private mutating func consume(sample: Int, _ result: Result<UnitResult, UnitFailed>,
+                                  config: SearchConfig) -> (EvaluationRecord, Outcome?) {
+        let unit: UnitResult
+        switch result {
+        case let .failure(failure):
+            outcome = .infeasible
+            return (EvaluationRecord(candidateRowID: record.rowID, sample: sample, nllSum: nil, tokens: 0, seconds: 0,
+                                     worker: "-", error: failure.reason), outcome)
+        case let .success(value): unit = value
+        }
+        let finite = unit.nllSum.flatMap { $0.isFinite ? $0 : nil }
+        if let value = finite, unit.tokens > 0 {
+            nll.append(value)
+            tokens += unit.tokens
+            let mean = nll.reduce(0, +) / Double(tokens)
+            if nll.count == samples {
+                outcome = .scored(perplexity: exp(mean), sampleNLL: nll)
+            } else if let reference, SearchEngine.shouldReject(partial: nll, reference: reference,
+                                                               tokens: tokens, config: config) {
+                outcome = .rejected(partialPerplexity: exp(mean), sampleNLL: nll)
+            }
+        } else {
+            outcome = .infeasible
+            nll.append(.nan)   // keeps nll.count = windows consumed
+        }
+        return (EvaluationRecord(candidateRowID: record.rowID, sample: sample, nllSum: finite, tokens: unit.tokens,
+                                 seconds: unit.seconds, worker: unit.worker), outcome)
+    }
+}

@@ -1,0 +1,184 @@
+import Foundation
+import RoPE
+import Wire
+import Search
+import Store
+
+/// The search's steps, scored unit by unit so that every worker has work.
+///
+/// A unit is one (candidate, window). Units go out as soon as there is room:
+/// 1. *sure* units first — the next window of every undecided candidate with nothing out —
+///    so the first windows of every candidate go before anyone's later ones (early rejection
+///    keeps its savings);
+/// 2. with `overlapSteps`, the next step is bred when workers would otherwise idle;
+/// 3. then *speculative* units — later windows of candidates whose earlier windows are still
+///    out, least far ahead first — while fewer units are out than the evaluator's capacity.
+///    Early rejection may make one useless; it is then cancelled and its result never stored.
+///
+/// Each candidate consumes its windows in order (``CandidateWindows``), and a step's history
+/// grows only when the whole step is decided, in candidate order, so with one step at a time
+/// the result and the stored rows are the same whatever the workers, their number and speed.
+extension SearchRunner {
+    /// One bred step while its candidates are scored.
+    struct OpenStep {
+        var step: Int
+        var candidates: [CandidateWindows]
+        var isComplete: Bool { candidates.allSatisfy(\.isDecided) }
+    }
+
+    struct UnitKey: Hashable, Sendable {
+        var step: Int
+        var candidate: Int
+        var sample: Int
+    }
+
+    struct UnitEvent: Sendable {
+        var key: UnitKey
+        var result: Result<UnitResult, Error>
+    }
+
+    /// Runs every step not yet done and returns the history (every decided candidate).
+    func runSteps(_ record: SearchRecord, seeds: [Candidate], keyTokens: [Int: [Int]],
+                  bestBaseline: (record: BaselineRecord, value: Double)?, evaluator: UnitEvaluator,
+                  progress: (@Sendable (SearchProgress) -> Void)?) async throws -> [Evaluated] {
+        let config = record.config
+        let overlapped = config.overlapSteps ?? false
+        let stored = try store.candidates(searchID)
+        var history: [Evaluated] = []
+        var open: [OpenStep] = []
+        var nextStep = 0
+        var budgetLeft = config.budget ?? .max
+        var unitsDone = try store.evaluationCount(searchID)
+        var tasks: [UnitKey: Task<Void, Never>] = [:]
+        let (events, sink) = AsyncStream.makeStream(of: UnitEvent.self)
+        defer {
+            for task in tasks.values { task.cancel() }
+            sink.finish()
+        }
+
+        func evaluated(_ windows: CandidateWindows) -> Evaluated {
+            Evaluated(id: windows.record.ordinal, candidate: windows.record.candidate, outcome: windows.outcome!)
+        }
+
+        /// Breeds (or reloads) the next step. Candidates still being scored count as already
+        /// seen, so an overlapped step never repeats one (as infeasible they are never parents).
+        func openNextStep() throws {
+            let step = nextStep
+            nextStep += 1
+            var batch = stored.filter { $0.step == step }
+            if batch.isEmpty {
+                guard budgetLeft > 0 else { nextStep = config.stepCount; return }
+                let pending = open.flatMap(\.candidates).filter { !$0.isDecided }.map {
+                    Evaluated(id: $0.record.ordinal, candidate: $0.record.candidate, outcome: .infeasible)
+                }
+                let bred = try SearchEngine.breed(step: step, config: config, seeds: seeds, history: history + pending)
+                try store.insertCandidates(searchID, step: step, Array(bred.prefix(budgetLeft)))
+                batch = try store.candidates(searchID, step: step)
+            }
+            budgetLeft -= batch.count
+            let reference = SearchEngine.rejectionReference(history, config: config)
+            let windows = try batch.map { candidate in
+                let nll = try store.sampleResults(candidate.rowID).map { $0 ?? .nan }
+                let tokens = try store.sampleTokens(candidate.rowID).prefix(nll.count).reduce(0, +)
+                return CandidateWindows(record: candidate, reference: reference, samples: config.samples,
+                                        storedNLL: nll, storedTokens: tokens)
+            }
+            if overlapped { history += windows.filter(\.isDecided).map(evaluated) }
+            open.append(OpenStep(step: step, candidates: windows))
+        }
+
+        /// Closes finished steps and opens new ones while allowed.
+        func advance() throws {
+            while true {
+                for finished in open.filter(\.isComplete) where !overlapped {
+                    history += finished.candidates.map(evaluated)
+                }
+                open.removeAll(where: \.isComplete)
+                guard nextStep < config.stepCount else { return }
+                let idle = max(1, evaluator.capacity) - tasks.count
+                let hasSure = open.contains { $0.candidates.contains(where: \.hasSureWindow) }
+                let enoughParents = history.filter { $0.outcome.perplexity != nil }.count
+                    >= min(config.parents, config.population)
+                guard open.isEmpty || (overlapped && idle > 0 && !hasSure && enoughParents) else { return }
+                try openNextStep()
+            }
+        }
+
+        func send(_ stepIndex: Int, _ index: Int) {
+            let windows = open[stepIndex].candidates[index]
+            let sample = open[stepIndex].candidates[index].send()
+            let key = UnitKey(step: open[stepIndex].step, candidate: index, sample: sample)
+            let unit = self.unit(record, candidateRowID: windows.record.rowID, sample: sample,
+                                 scaling: RoPEScaling(method: "candidate", lambda: windows.record.candidate.lambda,
+                                                      startTokens: windows.record.candidate.startTokens,
+                                                      attentionFactor: windows.record.attentionFactor),
+                                 fitness: config.fitnessKind, keyTokens: keyTokens)
+            tasks[key] = Task {
+                let result: Result<UnitResult, Error>
+                do { result = .success(try await evaluator.evaluate(unit)) } catch { result = .failure(error) }
+                sink.yield(UnitEvent(key: key, result: result))
+            }
+        }
+
+        func dispatch() {
+            for s in open.indices {
+                for c in open[s].candidates.indices where open[s].candidates[c].hasSureWindow { send(s, c) }
+            }
+            while tasks.count < max(1, evaluator.capacity) {
+                var pick: (s: Int, c: Int, depth: Int)?
+                for s in open.indices {
+                    for c in open[s].candidates.indices {
+                        if let depth = open[s].candidates[c].speculativeDepth, depth < (pick?.depth ?? .max) {
+                            pick = (s, c, depth)
+                        }
+                    }
+                }
+                guard let pick else { return }
+                send(pick.s, pick.c)
+            }
+        }
+
+        func report() {
+            let inOpen = open.flatMap(\.candidates).filter(\.isDecided)
+            let decided = overlapped ? history : history + inOpen.map(evaluated)
+            progress?(SearchProgress(step: open.first?.step ?? max(0, nextStep - 1), stepCount: config.stepCount,
+                                     candidatesDone: decided.count, unitsDone: unitsDone,
+                                     best: decided.compactMap(\.outcome.perplexity).min(),
+                                     bestBaseline: bestBaseline?.value, bestBaselineMethod: bestBaseline?.record.method))
+        }
+
+        var iterator = events.makeAsyncIterator()
+        while true {
+            try advance()
+            dispatch()
+            if tasks.isEmpty { break }
+            guard let event = await iterator.next() else { throw CancellationError() }
+            guard tasks.removeValue(forKey: event.key) != nil,
+                  let s = open.firstIndex(where: { $0.step == event.key.step }),
+                  !open[s].candidates[event.key.candidate].isDecided else { continue }   // abandoned
+            let result: Result<UnitResult, UnitFailed>
+            switch event.result {
+            case let .success(value): result = .success(value)
+            case let .failure(error):
+                guard let failure = error as? UnitFailed else { throw error }   // cancellation, store…
+                result = .failure(failure)
+            }
+            let rows = open[s].candidates[event.key.candidate].receive(sample: event.key.sample, result, config: config)
+            for (row, outcome) in rows {
+                try store.recordEvaluation(row, outcome: outcome)
+                unitsDone += 1
+            }
+            if open[s].candidates[event.key.candidate].isDecided {
+                for sample in open[s].candidates[event.key.candidate].takeAbandoned() {
+                    tasks.removeValue(forKey: UnitKey(step: event.key.step, candidate: event.key.candidate, sample: sample))?
+                        .cancel()
+                }
+                if overlapped { history.append(evaluated(open[s].candidates[event.key.candidate])) }
+            }
+            if !rows.isEmpty { report() }
+        }
+        try advance()
+        guard open.isEmpty else { throw StoreError.corrupt("a step ended with undecided candidates") }
+        return history
+    }
+}

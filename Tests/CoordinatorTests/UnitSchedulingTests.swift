@@ -1,0 +1,175 @@
+import Foundation
+import Testing
+import Coordinator
+import RoPE
+import Search
+import Simulation
+import Store
+import Wire
+import TestSupport
+
+/// Issue 10: the units of a step go to every idle worker (not one candidate at a time), and
+/// the result does not depend on how many workers there are, how fast, or in which order their
+/// answers come back. Simulated workers (sleep + a synthetic fitness) behind the real
+/// dispatcher, runner and store.
+@Suite struct UnitSchedulingTests {
+    /// What happened to each unit: when it ran and for which candidate.
+    final class Log: @unchecked Sendable {
+        private let lock = NSLock()
+        private var running = 0
+        /// Most candidate units (not baselines) running at once.
+        private(set) var maxRunning = 0
+        private(set) var spans: [(rowID: Int64, sample: Int, start: Date, end: Date)] = []
+        func begin(_ unit: WorkUnit) {
+            guard unit.candidateRowID >= 0 else { return }
+            lock.withLock { running += 1; maxRunning = max(maxRunning, running) }
+        }
+        func end(_ unit: WorkUnit, _ start: Date) {
+            lock.withLock {
+                if unit.candidateRowID >= 0 { running -= 1 }
+                spans.append((unit.candidateRowID, unit.sample, start, Date()))
+            }
+        }
+    }
+
+    /// A simulated worker whose units are logged.
+    struct Logged: WorkerConnection {
+        let inner: SimulatedWorker
+        let log: Log
+        func evaluate(_ unit: WorkUnit, timeout: Double) async throws -> UnitResult {
+            let start = Date()
+            log.begin(unit)
+            defer { log.end(unit, start) }
+            return try await inner.evaluate(unit, timeout: timeout)
+        }
+    }
+
+    static func config(overlap: Bool = false) -> SearchConfig {
+        var config = SearchConfig(pairs: 8, originalContext: 256, targetContext: 2048, seed: 5)
+        config.setPopulation(16)
+        config.iterations = 3
+        config.samples = 4
+        config.overlapSteps = overlap
+        config.rejectionMargin = 0.002   // the synthetic fitness is flat: reject often
+        return config
+    }
+
+    struct Run {
+        var candidates: [CandidateRecord]
+        /// (candidate ordinal, window, NLL) of every stored unit, in a fixed order.
+        var rows: [[Double]]
+        var summary: SearchSummary
+        var log: Log
+        var store: SearchStore
+        var searchID: Int64
+        var crashes: Int
+    }
+
+    static func run(workers: Int, config: SearchConfig = config(), dieEvery: Int? = nil) async throws -> Run {
+        let store = try SearchStore(path: temporaryDirectory().appendingPathComponent("sim.sqlite").path)
+        let id = try store.createSearch(name: "sim", config: config, modelPath: "m", modelSHA256: "m", textPath: "t",
+                                        textOffset: 0, textSHA256: "t")
+        var settings = Dispatcher.Settings()
+        settings.maxAttempts = 100
+        let dispatcher = Dispatcher(settings: settings)
+        let log = Log()
+        var simulated: [SimulatedWorker] = []
+        for w in 0..<workers {
+            var profile = SimulatedWorker.Profile(meanSeconds: 0.003)
+            profile.spread = 1.0                                   // answers come back well out of order
+            profile.slowness = 1 + Double(w % 3)                   // nodes 1×, 2×, 3×
+            profile.dieEvery = dieEvery.map { $0 + w }
+            profile.restartSeconds = 0
+            let worker = SimulatedWorker(profile: profile, originalContext: config.originalContext, seed: UInt64(w) + 1)
+            simulated.append(worker)
+            await dispatcher.register(WorkerRegistration(name: "sim\(w)", address: "sim://\(w)", modelSHA256: "m",
+                                                         textSHA256: "t", architecture: "llama", threads: 1,
+                                                         pairs: config.pairs, ropeBase: 10_000, contextLength: 256),
+                                      connection: Logged(inner: worker, log: log), heartbeats: false)
+        }
+        // Simulated crashes mark a worker unhealthy until it heartbeats again.
+        let heartbeats = Task {
+            while !Task.isCancelled {
+                for view in await dispatcher.workerViews() where !view.healthy {
+                    _ = await dispatcher.heartbeat(view.id, secret: await dispatcher.secret(view.id))
+                }
+                try? await Task.sleep(nanoseconds: 2_000_000)
+            }
+        }
+        defer { heartbeats.cancel() }
+        let summary = try await SearchRunner(store: store, searchID: id,
+                                             geometry: RoPEGeometry(rotaryDimension: 2 * config.pairs, base: 10_000))
+            .run(evaluator: dispatcher)
+        await dispatcher.shutdown()
+        let candidates = try store.candidates(id)
+        var rows: [[Double]] = []
+        for candidate in candidates {
+            for (sample, nll) in try store.sampleResults(candidate.rowID).enumerated() {
+                rows.append([Double(candidate.ordinal), Double(sample), nll ?? -1])
+            }
+        }
+        return Run(candidates: candidates, rows: rows, summary: summary, log: log, store: store, searchID: id,
+                   crashes: simulated.map(\.crashes).reduce(0, +))
+    }
+
+    @Test func theResultIsTheSameWhateverTheWorkersTheirSpeedAndOrder() async throws {
+        let one = try await Self.run(workers: 1)
+        #expect(one.summary.status == "done")
+        #expect(one.candidates.contains { if case .rejected = $0.outcome { return true } else { return false } },
+                "early rejection must be exercised")
+        for workers in [5, 24] {
+            let many = try await Self.run(workers: workers)
+            #expect(many.candidates.map(\.candidate) == one.candidates.map(\.candidate), "\(workers) workers")
+            #expect(many.candidates.map(\.outcome) == one.candidates.map(\.outcome), "\(workers) workers")
+            #expect(many.rows == one.rows, "the same units stored, with the same values (\(workers) workers)")
+            #expect(many.summary.lambda == one.summary.lambda && many.summary.perplexity == one.summary.perplexity)
+        }
+    }
+
+    @Test func crashingWorkersDoNotChangeTheResult() async throws {
+        let calm = try await Self.run(workers: 6)
+        let crashing = try await Self.run(workers: 6, dieEvery: 9)
+        #expect(crashing.crashes > 5, "only \(crashing.crashes) simulated crashes")
+        #expect(crashing.candidates.map(\.outcome) == calm.candidates.map(\.outcome))
+        #expect(crashing.rows == calm.rows)
+    }
+
+    /// More workers than any step has candidates (16 in step 0, 4 later): later windows go out
+    /// at once (speculatively), so more units run together than a step has candidates.
+    @Test func idleWorkersTakeLaterWindows() async throws {
+        let run = try await Self.run(workers: 24)
+        #expect(run.log.maxRunning > Self.config().population, "at most \(run.log.maxRunning) units ran together")
+        #expect(run.log.maxRunning <= 24)
+    }
+
+    /// Overlapped steps: the next step's units start while the previous step still has units
+    /// out, and the search still ends with every candidate decided.
+    @Test func overlappedStepsStartBeforeTheLastOneEnds() async throws {
+        let config = Self.config(overlap: true)
+        let run = try await Self.run(workers: 24, config: config)
+        #expect(run.summary.status == "done")
+        #expect(run.candidates.count == config.population + config.iterations * (config.mutations + config.crossovers))
+        #expect(run.candidates.allSatisfy { $0.outcome != nil })
+        let stepOf = Dictionary(uniqueKeysWithValues: run.candidates.map { ($0.rowID, $0.step) })
+        let spans = run.log.spans.filter { $0.rowID >= 0 }
+        let overlapped = (1..<config.stepCount).contains { step in
+            let lastEnd = spans.filter { stepOf[$0.rowID] == step - 1 }.map(\.end).max() ?? .distantPast
+            let firstStart = spans.filter { stepOf[$0.rowID] == step }.map(\.start).min() ?? .distantFuture
+            return firstStart < lastEnd
+        }
+        #expect(overlapped, "no step started before its predecessor's last unit ended")
+        // One step at a time otherwise (abandoned speculative units may still be finishing).
+        let sync = try await Self.run(workers: 24)
+        var stored = Set<String>()
+        for candidate in sync.candidates {
+            for sample in try sync.store.sampleResults(candidate.rowID).indices { stored.insert("\(candidate.rowID)/\(sample)") }
+        }
+        let syncSpans = sync.log.spans.filter { stored.contains("\($0.rowID)/\($0.sample)") }
+        let syncStepOf = Dictionary(uniqueKeysWithValues: sync.candidates.map { ($0.rowID, $0.step) })
+        for step in 1..<config.stepCount {
+            let lastEnd = syncSpans.filter { syncStepOf[$0.rowID] == step - 1 }.map(\.end).max() ?? .distantPast
+            let firstStart = syncSpans.filter { syncStepOf[$0.rowID] == step }.map(\.start).min() ?? .distantFuture
+            #expect(firstStart >= lastEnd, "one step at a time unless asked (step \(step))")
+        }
+    }
+}
