@@ -50,6 +50,8 @@ struct SearchCommand: AsyncParsableCommand {
     @Option(help: "Seed the population with another search's best, rescaled to this target.") var seedFrom: Int64?
     @Flag(inversion: .prefixedNo, help: "Stop scoring candidates whose partial perplexity is out of the top k.")
     var earlyRejection: Bool?
+    @Flag(help: "Breed the next step while workers would idle: keeps many workers busy, but the result depends on timing (not reproducible).")
+    var overlapSteps = false
     @Option(help: "Threads (default: all cores).") var threads: Int?
     @Option(help: "Write the result JSON here.") var out: String?
 
@@ -57,7 +59,7 @@ struct SearchCommand: AsyncParsableCommand {
         "model", "text", "text_offset", "original_context", "target_context", "db", "seed", "samples",
         "population", "iterations", "budget", "lambda_max", "attention_factor", "n_hat", "seed_from",
         "early_rejection", "threads", "out", "name", "search_attention_factor", "attention_range", "space", "fitness",
-        "key_token_threshold"]
+        "key_token_threshold", "overlap_steps"]
 
     func run() async throws {
         let file = try config.map { try ConfigFile(path: $0, allowedKeys: Self.configKeys) }
@@ -95,6 +97,7 @@ struct SearchCommand: AsyncParsableCommand {
         options.samples = try samples ?? file?.int("samples")
         options.budget = try budget ?? file?.int("budget")
         options.earlyRejection = try earlyRejection ?? file?.bool("early_rejection")
+        options.overlapSteps = try overlapSteps ? true : file?.bool("overlap_steps")
         options.keyTokenThreshold = try keyTokenThreshold ?? file?.double("key_token_threshold")
         if let text = attentionRange {
             let values = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }

@@ -112,6 +112,9 @@ public actor Dispatcher: UnitEvaluator {
         return true
     }
 
+    /// Whether a worker is registered and healthy.
+    public func isHealthy(_ id: String) -> Bool { workers[id]?.healthy ?? false }
+
     public func workerViews() -> [WorkerView] {
         let now = Date()
         return workers.sorted { $0.key.count != $1.key.count ? $0.key.count < $1.key.count : $0.key < $1.key }.map { id, w in

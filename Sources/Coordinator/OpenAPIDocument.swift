@@ -206,6 +206,7 @@ components:
         key_token_threshold: { type: number, exclusiveMinimum: 0, default: 2, description: "key-tokens only: NLL drop (nats) with the long context that makes a key token" }
         n_hat: { type: array, items: { type: integer, minimum: 0 } }
         early_rejection: { type: boolean, default: true }
+        overlap_steps: { type: boolean, default: false, description: "breed the next step while workers would idle; keeps hundreds of workers busy, but the result depends on timing (not reproducible)" }
         pairs: { type: integer, description: "rotary pairs; default from a worker holding the model" }
         rope_base: { type: number, description: "default from a worker holding the model" }
         seeds: { type: array, items: { type: array, items: { type: number } }, description: "extra seed lambda vectors, monotone, in [1, lambda_max]" }

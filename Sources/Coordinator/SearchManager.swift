@@ -47,6 +47,7 @@ public actor SearchManager {
         options.iterations = request.iterations
         options.samples = request.samples
         options.earlyRejection = request.earlyRejection
+        options.overlapSteps = request.overlapSteps
         options.nHat = request.nHat
         options.budget = request.budget
         options.extraSeeds = request.seeds

@@ -22,6 +22,8 @@ public struct SearchOptions: Sendable, Equatable {
     public var keyTokenThreshold: Double?
     public var nHat: [Int]?
     public var earlyRejection: Bool?
+    /// Breed the next step while workers would idle (not reproducible; default off).
+    public var overlapSteps: Bool?
     public var extraSeeds: [[Double]]?
 
     public init() {}
@@ -40,6 +42,7 @@ public struct SearchOptions: Sendable, Equatable {
         if let iterations { config.iterations = iterations }
         if let samples { config.samples = samples }
         if let earlyRejection { config.earlyRejection = earlyRejection }
+        if overlapSteps == true { config.overlapSteps = true }
         config.startTokenChoices = nHat ?? Self.defaultStartTokens
         config.budget = budget
         config.extraSeeds = extraSeeds ?? []

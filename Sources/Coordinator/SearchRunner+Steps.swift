@@ -38,8 +38,7 @@ extension SearchRunner {
     }
 
     /// Runs every step not yet done and returns the history (every decided candidate).
-    func runSteps(_ record: SearchRecord, seeds: [Candidate], keyTokens: [Int: [Int]],
-                  bestBaseline: (record: BaselineRecord, value: Double)?, evaluator: UnitEvaluator,
+    func runSteps(_ record: SearchRecord, seeds: [Candidate], keyTokens: [Int: [Int]], evaluator: UnitEvaluator,
                   progress: (@Sendable (SearchProgress) -> Void)?) async throws -> [Evaluated] {
         let config = record.config
         let overlapped = config.overlapSteps ?? false
@@ -138,7 +137,12 @@ extension SearchRunner {
             }
         }
 
+        var bestBaseline: (record: BaselineRecord, value: Double)?   // read once every rule is scored
+        let ruleCount = Baselines.scalings(geometry: geometry, config: config).count
         func report() {
+            if bestBaseline == nil, let baselines = try? store.baselines(searchID), baselines.count >= ruleCount {
+                bestBaseline = Self.bestBaseline(baselines, fitness: config.fitnessKind)
+            }
             let inOpen = open.flatMap(\.candidates).filter(\.isDecided)
             let decided = overlapped ? history : history + inOpen.map(evaluated)
             progress?(SearchProgress(step: open.first?.step ?? max(0, nextStep - 1), stepCount: config.stepCount,

@@ -104,15 +104,21 @@ public final class SearchRunner: Sendable {
         let config = record.config
         try store.setStatus(searchID, .running)
         do {
-            try await runBaselines(record, evaluator: evaluator)
-            let keyTokens = config.fitnessKind == .keyTokens ? try await probeKeyTokens(record, evaluator: evaluator) : [:]
-            if config.fitnessKind != .ppl {
-                try await runBaselineFitness(record, keyTokens: keyTokens, evaluator: evaluator)
-            }
-            let bestBaseline = Self.bestBaseline(try store.baselines(searchID), fitness: config.fitnessKind)
             let seeds = Baselines.seeds(geometry: geometry, config: config)
-            let history = try await runSteps(record, seeds: seeds, keyTokens: keyTokens, bestBaseline: bestBaseline,
-                                             evaluator: evaluator, progress: progress)
+            let history: [Evaluated]
+            if config.fitnessKind == .ppl {
+                // The steps do not need the rules' scores: score both at once, so workers never
+                // wait for the baselines' last windows.
+                async let rules: Void = runBaselines(record, evaluator: evaluator)
+                history = try await runSteps(record, seeds: seeds, keyTokens: [:], evaluator: evaluator, progress: progress)
+                try await rules
+            } else {
+                try await runBaselines(record, evaluator: evaluator)
+                let keyTokens = config.fitnessKind == .keyTokens ? try await probeKeyTokens(record, evaluator: evaluator) : [:]
+                try await runBaselineFitness(record, keyTokens: keyTokens, evaluator: evaluator)
+                history = try await runSteps(record, seeds: seeds, keyTokens: keyTokens, evaluator: evaluator,
+                                             progress: progress)
+            }
             guard SearchEngine.best(history) != nil else { throw SearchRunnerError.nothingScored(try failureSummary()) }
             try store.setStatus(searchID, .done)
             return try summary()

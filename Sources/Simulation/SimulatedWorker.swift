@@ -30,6 +30,7 @@ public final class SimulatedWorker: WorkerConnection, @unchecked Sendable {
     private var deadUntil = Date.distantPast
     private var busy = 0.0
     private var crashed = 0
+    private var ruleBusy = 0.0
 
     public init(profile: Profile, originalContext: Int, seed: UInt64) {
         self.profile = profile
@@ -39,6 +40,12 @@ public final class SimulatedWorker: WorkerConnection, @unchecked Sendable {
 
     /// Seconds spent on units so far (including those whose result was not used).
     public var busySeconds: Double { lock.withLock { busy } }
+
+    /// Seconds spent on the baselines' units (candidate row −1), always used.
+    public var baselineBusySeconds: Double { lock.withLock { ruleBusy } }
+
+    /// Units taken so far.
+    public var unitsTaken: Int { lock.withLock { units } }
 
     /// Simulated crashes so far.
     public var crashes: Int { lock.withLock { crashed } }
@@ -62,7 +69,10 @@ public final class SimulatedWorker: WorkerConnection, @unchecked Sendable {
             lock.withLock { busy += Date().timeIntervalSince(start) }
             throw error
         }
-        lock.withLock { busy += seconds }
+        lock.withLock {
+            busy += seconds
+            if unit.candidateRowID < 0 && !dies { ruleBusy += seconds }
+        }
         if dies {
             lock.withLock { deadUntil = Date().addingTimeInterval(profile.restartSeconds); crashed += 1 }
             throw WorkerUnreachable("simulated crash")

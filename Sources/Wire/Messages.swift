@@ -73,6 +73,8 @@ public struct CreateSearchRequest: Codable, Sendable, Equatable, StrictDecodable
     public var attentionFactor: Double?
     public var nHat: [Int]?
     public var earlyRejection: Bool?
+    /// Breed the next step while workers would idle (not reproducible).
+    public var overlapSteps: Bool?
     /// Rotary pairs and RoPE base; taken from a registered worker with the model when absent.
     public var pairs: Int?
     public var ropeBase: Double?
@@ -90,7 +92,7 @@ public struct CreateSearchRequest: Codable, Sendable, Equatable, StrictDecodable
     enum CodingKeys: String, CodingKey {
         case name, seed, samples, population, iterations, budget, pairs, seeds, space, fitness
         case searchAttentionFactor = "search_attention_factor", attentionRange = "attention_range"
-        case keyTokenThreshold = "key_token_threshold"
+        case keyTokenThreshold = "key_token_threshold", overlapSteps = "overlap_steps"
         case modelSHA256 = "model_sha256", textSHA256 = "text_sha256", textOffset = "text_offset"
         case originalContext = "original_context", targetContext = "target_context", lambdaMax = "lambda_max"
         case attentionFactor = "attention_factor", nHat = "n_hat", earlyRejection = "early_rejection", ropeBase = "rope_base"
@@ -99,7 +101,7 @@ public struct CreateSearchRequest: Codable, Sendable, Equatable, StrictDecodable
                                              "target_context", "seed", "samples", "population", "iterations", "budget",
                                              "lambda_max", "attention_factor", "n_hat", "early_rejection", "pairs",
                                              "rope_base", "seeds", "search_attention_factor", "attention_range",
-                                             "space", "fitness", "key_token_threshold"]
+                                             "space", "fitness", "key_token_threshold", "overlap_steps"]
 
     public init(modelSHA256: String, textSHA256: String, originalContext: Int, targetContext: Int) {
         self.modelSHA256 = modelSHA256; self.textSHA256 = textSHA256

@@ -11,7 +11,8 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "longrope-bench",
         abstract: "Print speed and memory figures of longrope's evaluator.",
-        subcommands: [EvalBench.self, FitnessBench.self, QualityBench.self, MatmulBench.self, DispatchBench.self, WorkersBench.self, RejectionBench.self])
+        subcommands: [EvalBench.self, FitnessBench.self, QualityBench.self, MatmulBench.self, DispatchBench.self, WorkersBench.self, RejectionBench.self,
+                      ClusterBench.self])
 }
 
 /// Peak resident memory of this process (VmHWM), in MiB.

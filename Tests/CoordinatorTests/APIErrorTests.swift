@@ -167,8 +167,8 @@ import TestSupport
              "rope_base": 10000.0, "population": 4, "iterations": 1, "samples": 1]))
         #expect(created.status == 201)
         #expect(try await waitUntil(10) {
-            (try await TestHTTP.request("GET", base + "/v1/searches/1")).object["units_queued"] as? Int == 9
-        }, "the nine rules' baseline units (one window each) go out together and wait for a worker")
+            (try await TestHTTP.request("GET", base + "/v1/searches/1")).object["units_queued"] as? Int == 13
+        }, "the nine rules' units and step 0's four (one window each) go out together and wait for a worker")
         let waiting = try await TestHTTP.request("GET", base + "/v1/searches/1")
         #expect((waiting.object["waiting"] as? String ?? "").contains("no healthy worker holds model m"), "\(waiting.text)")
         let paused = try await TestHTTP.request("POST", base + "/v1/searches/1/pause")

@@ -1,0 +1,178 @@
+import ArgumentParser
+import Coordinator
+import Foundation
+import RoPE
+import Search
+import Simulation
+import Store
+import Wire
+
+/// `longrope-bench cluster`: the real runner, dispatcher and store driving N simulated workers
+/// (each sleeps a drawn time per unit and answers with a synthetic fitness), to see how busy
+/// a search keeps many workers. Unit times are scaled per N so every run takes about the same
+/// wall time; figures that matter are ratios (utilisation) and per-unit costs.
+struct ClusterBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "cluster",
+        abstract: "Worker utilisation of a search with N simulated workers (real dispatcher, runner and store).")
+
+    @Option(help: "Worker counts, comma-separated.") var workers: String = "1,4,16,64,256"
+    @Option(help: "Population P.") var population: Int = 64
+    @Option(help: "Iterations T.") var iterations: Int = 40
+    @Option(help: "Windows per candidate K.") var samples: Int = 5
+    @Option(help: "Rotary pairs of the simulated model.") var pairs: Int = 32
+    @Option(help: "Search seed.") var seed: UInt64 = 1
+    @Option(help: "Aim for about this many seconds of ideal makespan per run (sets the unit time).")
+    var runSeconds: Double = 20
+    @Option(help: "Mean unit time in seconds (overrides --run-seconds).") var unitSeconds: Double?
+    @Option(help: "σ of ln(unit time).") var spread: Double = 0.5
+    @Option(help: "Slowest node's speed relative to the fastest (nodes drawn uniformly in [1, this]).")
+    var heterogeneity: Double = 3
+    @Option(help: "Each worker crashes every this many units (restarts after 2 mean unit times).") var dieEvery: Int?
+    @Flag(help: "One worker 10× slower than the rest.") var straggler = false
+    @Flag(help: "Overlapped steps (breed the next step while workers would idle).") var overlap = false
+    @Option(help: "Real heartbeat period of each worker, in seconds.") var heartbeatSeconds: Double = 2
+    @Flag(help: "One JSON object per line instead of a table.") var json = false
+
+    func run() async throws {
+        let counts = workers.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !counts.isEmpty, counts.allSatisfy({ $0 > 0 }) else { throw ValidationError("--workers needs positive counts") }
+        if !json {
+            emit("P=\(population) T=\(iterations) K=\(samples), \(pairs) pairs, log-normal σ=\(spread), nodes 1×–\(heterogeneity)×"
+                  + (dieEvery.map { ", a crash every \($0) units" } ?? "") + (straggler ? ", one 10× straggler" : "")
+                  + (overlap ? ", overlapped steps" : ", one step at a time"))
+            emit("workers  unit_s  makespan_s  ideal_s  utilisation  useful  units  wasted  cpu_ms/unit  heartbeats/s  best_fitness  best_λ")
+        }
+        for n in counts { try await runOnce(workers: n) }
+    }
+
+    func config() -> SearchConfig {
+        var config = SearchConfig(pairs: pairs, originalContext: 256, targetContext: 2048, seed: seed)
+        config.setPopulation(population)
+        config.parents = min(32, population)            // the paper's k
+        config.mutations = 16
+        config.crossovers = 16
+        config.iterations = iterations
+        config.samples = samples
+        config.overlapSteps = overlap
+        return config
+    }
+
+    func runOnce(workers n: Int) async throws {
+        let config = config()
+        // Units a search of this shape scores, roughly (rules, population, later steps ~60% after rejection).
+        let estimate = Double(9 * samples + population * samples) + Double(iterations * 32 * samples) * 0.6
+        let unit = unitSeconds ?? max(0.002, runSeconds * Double(n) / estimate)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("longrope-cluster-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try SearchStore(path: directory.appendingPathComponent("cluster.sqlite").path)
+        let id = try store.createSearch(name: "cluster", config: config, modelPath: "sim", modelSHA256: "sim",
+                                        textPath: "sim", textOffset: 0, textSHA256: "sim")
+        var settings = Dispatcher.Settings()
+        settings.heartbeatTimeout = max(10, 5 * heartbeatSeconds)
+        settings.duplicateAfter = max(5, 4 * unit)
+        settings.maxAttempts = 1000
+        let dispatcher = Dispatcher(settings: settings)
+
+        var rng = SplitMix64(seed: seed, stream: 99)
+        var simulated: [(id: String, worker: SimulatedWorker)] = []
+        for w in 0..<n {
+            var profile = SimulatedWorker.Profile(meanSeconds: unit)
+            profile.spread = spread
+            profile.slowness = 1 + (heterogeneity - 1) * rng.unit()
+            if straggler && w == 0 { profile.slowness = 10 }
+            profile.dieEvery = dieEvery
+            profile.restartSeconds = 2 * unit
+            let worker = SimulatedWorker(profile: profile, originalContext: config.originalContext, seed: seed &+ UInt64(w))
+            let wid = await dispatcher.register(
+                WorkerRegistration(name: "sim\(w)", address: "sim://\(w)", modelSHA256: "sim", textSHA256: "sim",
+                                   architecture: "llama", threads: 1, pairs: pairs, ropeBase: 10_000, contextLength: 256),
+                connection: worker)
+            simulated.append((wid, worker))
+        }
+        // Each worker heartbeats at the real period (and sooner after a crash, as a restarted
+        // process registers at once); a crashed one is silent while down.
+        let beats = SharedCounter()
+        let period = heartbeatSeconds, members = simulated
+        let heartbeats = Task {
+            await withTaskGroup(of: Void.self) { group in
+                for (wid, worker) in members {
+                    group.addTask {
+                        let secret = await dispatcher.secret(wid)
+                        var last = Date()
+                        while !Task.isCancelled {
+                            try? await Task.sleep(nanoseconds: UInt64(min(period, max(0.001, unit)) * 1e9))
+                            let due = Date().timeIntervalSince(last) >= period
+                            guard !worker.isDown else { continue }
+                            let healthy = await dispatcher.isHealthy(wid)
+                            guard due || !healthy else { continue }
+                            _ = await dispatcher.heartbeat(wid, secret: secret)
+                            beats.add(1)
+                            last = Date()
+                        }
+                    }
+                }
+            }
+        }
+        let cpuBefore = processCPUSeconds()
+        let start = Date()
+        let summary = try await SearchRunner(store: store, searchID: id,
+                                             geometry: RoPEGeometry(rotaryDimension: 2 * pairs, base: 10_000))
+            .run(evaluator: dispatcher)
+        let makespan = Date().timeIntervalSince(start)
+        let cpu = processCPUSeconds() - cpuBefore
+        heartbeats.cancel()
+        await dispatcher.shutdown()
+
+        let busy = simulated.map(\.worker.busySeconds).reduce(0, +)
+        let useful = try store.evaluationSeconds(id) + simulated.map(\.worker.baselineBusySeconds).reduce(0, +)
+        let taken = simulated.map(\.worker.unitsTaken).reduce(0, +)
+        let stored = try store.evaluationCount(id) + 9 * samples
+        let row: [String: Any] = [
+            "workers": n, "unit_s": unit, "makespan_s": makespan, "ideal_s": useful / Double(n),
+            "utilisation": busy / (Double(n) * makespan), "useful_utilisation": useful / (Double(n) * makespan),
+            "units": stored, "units_taken": taken, "coordinator_cpu_ms_per_unit": 1000 * cpu / Double(max(1, taken)),
+            "heartbeats_per_s": Double(beats.value) / makespan, "best_fitness": summary.perplexity ?? .nan,
+            "best_lambda_digest": digest(summary.lambda), "overlap": overlap,
+            "crashes": simulated.map(\.worker.crashes).reduce(0, +),
+        ]
+        if json {
+            let data = try JSONSerialization.data(withJSONObject: row, options: [.sortedKeys])
+            emit(String(decoding: data, as: UTF8.self))
+        } else {
+            emit(String(format: "%7d  %6.3f  %10.1f  %7.1f  %10.1f%%  %5.1f%%  %5d  %6d  %11.2f  %12.1f  %12.6f  %@",
+                         n, unit, makespan, useful / Double(n), 100 * busy / (Double(n) * makespan),
+                         100 * useful / (Double(n) * makespan), stored, taken - stored, 1000 * cpu / Double(max(1, taken)),
+                         Double(beats.value) / makespan, summary.perplexity ?? .nan, digest(summary.lambda)))
+        }
+    }
+
+    /// A short fingerprint of a λ vector (to see at a glance that two runs found the same).
+    func digest(_ lambda: [Double]) -> String {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for value in lambda {
+            h ^= UInt64(bitPattern: Int64((value * 1e6).rounded()))
+            h = h &* 0x1000_0000_01b3
+        }
+        return String(h, radix: 16)
+    }
+}
+
+/// User + system CPU seconds of this process so far.
+func processCPUSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+}
+
+final class SharedCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    func add(_ n: Int) { lock.withLock { count += n } }
+    var value: Int { lock.withLock { count } }
+}
+
+/// Writes a line at once (print is buffered when stdout is a file or pipe).
+func emit(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
