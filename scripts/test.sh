@@ -7,3 +7,7 @@ scripts/setup.sh
 swift build -c release --product longrope
 scripts/check-deploy.sh
 swift test -c release "$@"
+# Real multi-host faults (network namespaces) and a real Slurm: root-only checks that skip,
+# saying why, where they cannot run.
+scripts/check-netns.sh
+scripts/check-slurm.sh

@@ -5,7 +5,7 @@ import Wire
 /// only on the unit (its λ, m, n̂ and window), never on which worker or when, so a simulated
 /// search is reproducible and a good search finds its minimum.
 ///
-/// Per-token NLL = 2 + Σ_i w_i (ln λ_i − ln λ*_i)² + 4 (m − m*)² + a window's own offset + a
+/// Per-token NLL = 1.5 + (40/d) Σ_i w_i (ln λ_i − ln λ*_i)² + 4 (m − m*)² + a window's own offset + a
 /// small (candidate × window) wobble, with λ*_i = s^((i/(d−1))^0.6) (a curve no rule
 /// reproduces), m* = 1 + 0.1 ln s and w_i rising with i.
 public struct SyntheticLandscape: Sendable {
@@ -15,13 +15,13 @@ public struct SyntheticLandscape: Sendable {
     public func score(_ unit: WorkUnit, originalContext: Int) -> UnitResult {
         let pairs = unit.lambda.count
         let s = Double(unit.targetContext) / Double(max(1, originalContext))
-        var loss = 2.0
+        var loss = 1.5
         for (i, lambda) in unit.lambda.enumerated() {
             let x = pairs > 1 ? Double(i) / Double(pairs - 1) : 1
             let best = pow(s, pow(x, 0.6))
             let weight = 0.2 + x
             let d = log(max(lambda, 1e-9)) - log(best)
-            loss += weight * d * d / Double(pairs)
+            loss += 40 * weight * d * d / Double(pairs)
         }
         let m = 1 + 0.1 * log(max(s, 1))
         loss += 4 * (unit.attentionFactor - m) * (unit.attentionFactor - m)

@@ -59,8 +59,8 @@ struct ClusterBench: AsyncParsableCommand {
 
     func runOnce(workers n: Int) async throws {
         let config = config()
-        // Units a search of this shape scores, roughly (rules, population, later steps ~60% after rejection).
-        let estimate = Double(9 * samples + population * samples) + Double(iterations * 32 * samples) * 0.6
+        // Units a search of this shape scores, roughly (rules, population, later steps ~80% after rejection).
+        let estimate = Double(9 * samples + population * samples) + Double(iterations * 32 * samples) * 0.8
         let unit = unitSeconds ?? max(0.002, runSeconds * Double(n) / estimate)
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("longrope-cluster-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
