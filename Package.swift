@@ -48,6 +48,7 @@ let package = Package(
         .target(name: "Coordinator", dependencies: [
             "Search", "Store", "Evaluator", "RoPE", "Digest", "GGUF", "Wire",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTLS", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
@@ -57,6 +58,7 @@ let package = Package(
         .target(name: "Worker", dependencies: [
             "Evaluator", "Digest", "Wire", "RoPE", "Coordinator",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTLS", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Multi-host faults with network namespaces (root): the coordinator in one namespace, three
-# workers in three others, each with its own address on a bridge. While a search runs:
+# workers in three others, each with its own address on a bridge, all talking HTTPS with a
+# private CA (scripts/make-ca.sh). While a search runs:
 #   - worker 1's link is cut mid-unit (ip link set … down): its lease is handed to another
 #     worker; the link comes back: its late answer is dropped and it attaches again;
 #   - worker 2's link is degraded for the whole run (tc netem delay + loss when the kernel has
@@ -60,17 +61,19 @@ echo "check-netns: undisturbed reference (one process)"
 "$LONGROPE" search --model "$MODEL" --text "$TEXT" "${SETTINGS[@]}" --db "$STATE/reference.sqlite" \
     --out "$STATE/reference.json" --threads 2 > "$STATE/reference.log" 2>&1 || { cat "$STATE/reference.log"; fail "reference search"; }
 
-C=http://10.77.0.1:8080
+scripts/make-ca.sh "$STATE/tls" 10.77.0.1 10.77.0.11 10.77.0.12 10.77.0.13 >/dev/null
+TLS=(--tls-cert "$STATE/tls/server.pem" --tls-key "$STATE/tls/server.key" --ca-file "$STATE/tls/ca.pem")
+C=https://10.77.0.1:8080
 ip netns exec lr-c "$LONGROPE" coordinator --db "$STATE/coordinator.sqlite" --listen 10.77.0.1:8080 \
-    --token-file "$STATE/token" --heartbeat-timeout 3 > "$STATE/coordinator.log" 2>&1 &
+    --token-file "$STATE/token" --heartbeat-timeout 3 "${TLS[@]}" > "$STATE/coordinator.log" 2>&1 &
 PIDS+=($!)
-for _ in $(seq 60); do curl -sf "$C/healthz" >/dev/null && break; sleep 0.5; done
+for _ in $(seq 60); do curl -sf --cacert "$STATE/tls/ca.pem" "$C/healthz" >/dev/null && break; sleep 0.5; done
 for k in 1 2 3; do
     ip netns exec "lr-w$k" "$LONGROPE" worker --coordinator "$C" --model "$MODEL" --text "$TEXT" --threads 1 \
-        --listen "$(address "w$k"):8081" --token-file "$STATE/token" --name "w$k" > "$STATE/w$k.log" 2>&1 &
+        --listen "$(address "w$k"):8081" --token-file "$STATE/token" --name "w$k" "${TLS[@]}" > "$STATE/w$k.log" 2>&1 &
     PIDS+=($!)
 done
-api() { curl -sS -H "Authorization: Bearer $(cat "$STATE/token")" -H 'Content-Type: application/json' "$@"; }
+api() { curl -sS --cacert "$STATE/tls/ca.pem" -H "Authorization: Bearer $(cat "$STATE/token")" -H 'Content-Type: application/json' "$@"; }
 workers() { api "$C/v1/workers"; }
 for _ in $(seq 120); do
     [ "$(workers | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" = 3 ] && break; sleep 0.5

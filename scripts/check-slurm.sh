@@ -72,10 +72,12 @@ population = 8
 iterations = 2
 TOML
 PORT=$((20000 + RANDOM % 20000)); WORKER_PORT=$((PORT + 1))
+# HTTPS between the processes, with a private CA naming this node (as on a real cluster).
+scripts/make-ca.sh "$STATE/tls" "$(hostname)" "$(hostname -s)" >/dev/null
 echo "check-slurm: submitting (state in $STATE)"
 set +e
 timeout 900 sbatch --wait --nodes=1 --output="$STATE/job.out" \
-    --export=ALL,LONGROPE="$LONGROPE",STATE="$STATE",PORT=$PORT,WORKER_PORT=$WORKER_PORT,POLL_SECONDS=2 \
+    --export=ALL,LONGROPE="$LONGROPE",STATE="$STATE",TLS_DIR="$STATE/tls",PORT=$PORT,WORKER_PORT=$WORKER_PORT,POLL_SECONDS=2 \
     deploy/slurm/longrope-search.sbatch "$STATE/search.toml"
 STATUS=$?
 set -e

@@ -29,6 +29,38 @@ func parseListen(_ text: String) throws -> (String, Int) {
     return (String(text[..<colon]), port)
 }
 
+/// TLS and exposure flags shared by `coordinator` and `worker`.
+struct ExposureOptions: ParsableArguments {
+    @Option(help: "Serve HTTPS with this certificate (PEM; scripts/make-ca.sh makes one for a lab cluster).")
+    var tlsCert: String?
+    @Option(help: "The certificate's private key (PEM).") var tlsKey: String?
+    @Option(help: "Trust peers' certificates signed by this CA (PEM) and check their host names.") var caFile: String?
+    @Flag(help: "Listen beyond loopback without a token (anyone who can connect may use the API).") var allowNoToken = false
+    @Flag(help: "Listen beyond loopback over plain HTTP (the token and units cross the network readable).")
+    var allowPlainHttp = false
+
+    /// Refuses what would expose the service by accident; returns the TLS files, checked.
+    func check(host: String, token: String?) throws -> (certificate: String, key: String)? {
+        guard (tlsCert == nil) == (tlsKey == nil) else { throw CLIError("--tls-cert and --tls-key go together") }
+        for path in [tlsCert, tlsKey, caFile].compactMap({ $0 }) where !FileManager.default.isReadableFile(atPath: path) {
+            throw CLIError("cannot read \(path)")
+        }
+        if !isLoopback(host) {
+            if token == nil && !allowNoToken {
+                throw CLIError("refusing to listen on \(host) without a token: anyone who can reach it could use the API. "
+                               + "Give --token-file (head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \\n' > token; chmod 600 token), "
+                               + "or --allow-no-token to do it on purpose")
+            }
+            if tlsCert == nil && !allowPlainHttp {
+                throw CLIError("refusing to listen on \(host) over plain HTTP: the token and every unit would cross the network readable. "
+                               + "Give --tls-cert and --tls-key (scripts/make-ca.sh makes a private CA and certificates), "
+                               + "or --allow-plain-http on a network you trust")
+            }
+        }
+        return tlsCert.flatMap { cert in tlsKey.map { (cert, $0) } }
+    }
+}
+
 /// `longrope coordinator`: the daemon that owns the database, runs searches and serves the API.
 struct CoordinatorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -41,6 +73,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(help: "Seconds a worker may stay silent before its work is handed to another.") var heartbeatTimeout: Double = 10
     @Option(help: "Seconds a unit may run on a worker before its lease expires.") var leaseSeconds: Double = 900
     @Option(help: "Failed leases after which a unit is recorded as failed.") var maxAttempts = 4
+    @OptionGroup var exposure: ExposureOptions
 
     func run() async throws {
         let (host, port) = try parseListen(listen)
@@ -48,15 +81,21 @@ struct CoordinatorCommand: AsyncParsableCommand {
         settings.host = host
         settings.port = port
         settings.token = try readToken(tokenFile)
+        let tls = try exposure.check(host: host, token: settings.token)
+        settings.tlsCertificate = tls?.certificate
+        settings.tlsKey = tls?.key
+        settings.caFile = exposure.caFile
         settings.dispatcher.heartbeatTimeout = heartbeatTimeout
         settings.dispatcher.leaseSeconds = leaseSeconds
         settings.dispatcher.maxAttempts = maxAttempts
         let coordinator: Coordinator
         do { coordinator = try Coordinator(settings: settings) }
         catch let held as OwnerLock.Held { throw CLIError(held.description) }
+        catch let error as TLSFileError { throw CLIError(error.description) }
         catch { throw CLIError("cannot open database \(db): \(error)") }
+        let scheme = coordinator.scheme
         do { try await coordinator.run { port in
-            FileHandle.standardError.write(Data("coordinator: listening on http://\(host):\(port) (db \(db))\n".utf8))
+            FileHandle.standardError.write(Data("coordinator: listening on \(scheme)://\(host):\(port) (db \(db))\n".utf8))
             FileHandle.standardOutput.write(Data("listening \(port)\n".utf8))
         } } catch { throw listenError(error, host: host, port: port) }
     }
@@ -76,19 +115,27 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Threads (default: all cores).") var threads = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "File holding the bearer token (the coordinator's).") var tokenFile: String?
     @Option(help: "Name shown in the worker list.") var name: String?
+    @OptionGroup var exposure: ExposureOptions
 
     func run() async throws {
         let (host, port) = try parseListen(listen)
         guard threads >= 1 else { throw CLIError("--threads must be at least 1") }
+        let token = try readToken(tokenFile)
+        let tls = try exposure.check(host: host, token: token)
         var settings = WorkerNode.Settings(coordinator: coordinator, modelPath: model, textPath: text)
         settings.host = host
         settings.port = port
         settings.advertise = advertise
         settings.threads = threads
-        settings.token = try readToken(tokenFile)
+        settings.token = token
         settings.name = name
+        settings.tlsCertificate = tls?.certificate
+        settings.tlsKey = tls?.key
+        settings.caFile = exposure.caFile
         let node: WorkerNode
-        do { node = try WorkerNode(settings: settings) } catch { throw CLIError("cannot load \(model): \(error)") }
+        do { node = try WorkerNode(settings: settings) }
+        catch let error as TLSFileError { throw CLIError(error.description) }
+        catch { throw CLIError("cannot load \(model): \(error)") }
         FileHandle.standardError.write(Data("worker: model_sha256 \(node.modelSHA256), text_sha256 \(node.textSHA256)\n".utf8))
         do {
             try await node.run { port in FileHandle.standardOutput.write(Data("listening \(port)\n".utf8)) }
@@ -104,17 +151,19 @@ struct StatusCommand: AsyncParsableCommand {
     @Option(help: "Coordinator URL.") var coordinator = "http://127.0.0.1:8080"
     @Option(help: "File holding the bearer token.") var tokenFile: String?
     @Flag(help: "Redraw every 2 seconds with a progress bar.") var watch = false
+    @Option(help: "Trust a coordinator certificate signed by this CA (PEM).") var caFile: String?
 
     func run() async throws {
         let token = try readToken(tokenFile)
-        let client = HTTPClient.shared
+        let client: HTTPClient
+        do { client = try TLSFiles.client(caFile: caFile) } catch { throw CLIError("\(error)") }
         let base = coordinator.hasSuffix("/") ? String(coordinator.dropLast()) : coordinator
         func get<T: Decodable>(_ path: String, _ type: T.Type) async throws -> T {
             var request = HTTPClientRequest(url: base + path)
             if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
             let response: HTTPClientResponse
-            do { response = try await client.execute(request, timeout: .seconds(10)) }
-            catch { throw CLIError("cannot reach \(base): \(error)") }
+            do { response = try await client.execute(request, timeout: .seconds(4)) }
+            catch { throw CLIError(describeConnectionError(error, url: base)) }
             let data = Data(buffer: try await response.body.collect(upTo: 16 << 20))
             guard response.status == .ok else {
                 let body = try? JSONDecoder().decode(ErrorBody.self, from: data)

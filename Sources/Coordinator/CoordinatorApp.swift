@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import Hummingbird
+import HummingbirdTLS
 import Logging
 import ServiceLifecycle
 import Store
@@ -15,6 +16,11 @@ public struct CoordinatorSettings: Sendable {
     public var token: String?
     public var dispatcher = Dispatcher.Settings()
     public var heartbeatSeconds: Double = 2
+    /// Serve HTTPS with this certificate and key (PEM files).
+    public var tlsCertificate: String?
+    public var tlsKey: String?
+    /// Trust workers' HTTPS certificates signed by this CA (PEM); nil: the system's roots.
+    public var caFile: String?
 
     public init(databasePath: String) { self.databasePath = databasePath }
 }
@@ -38,8 +44,17 @@ public final class Coordinator: Sendable {
         metrics = DispatcherMetrics()
         dispatcher = Dispatcher(settings: settings.dispatcher, metrics: metrics)
         searches = SearchManager(store: store, dispatcher: dispatcher)
-        httpClient = HTTPClient.shared
+        httpClient = try TLSFiles.client(caFile: settings.caFile)
+        if let certificate = settings.tlsCertificate, let key = settings.tlsKey {
+            tls = try TLSFiles.server(certificate: certificate, key: key)
+        } else {
+            tls = nil
+        }
     }
+
+    /// HTTPS, when a certificate and key were given.
+    let tls: TLSConfiguration?
+    public var scheme: String { tls == nil ? "http" : "https" }
 
     /// Every route below, for 405 answers (a test checks the list against the router).
     public static let routes: [(method: String, pattern: String)] = [
@@ -179,10 +194,10 @@ public final class Coordinator: Sendable {
 
     /// The application, bound to the configured address (port 0 picks a free one;
     /// `onRunning` receives the port).
-    public func application(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
+    public func application(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> some ApplicationProtocol {
         var logger = Logger(label: "longrope.coordinator")
         logger.logLevel = .warning
-        return Application(router: router(),
+        return Application(router: router(), server: try tls.map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1(),
                            configuration: .init(address: .hostname(settings.host, port: settings.port),
                                                 serverName: "longrope-coordinator"),
                            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
@@ -193,7 +208,7 @@ public final class Coordinator: Sendable {
     /// the next start) and the HTTP server finishes its requests.
     public func run(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         try await searches.resumeAll()
-        let app = application(onRunning: onRunning)
+        let app = try application(onRunning: onRunning)
         let drain = DrainService(searches: searches, dispatcher: dispatcher)
         let group = ServiceGroup(configuration: .init(services: [.init(service: app), .init(service: drain)],
                                                       gracefulShutdownSignals: [.sigterm, .sigint],

@@ -4,6 +4,7 @@ import Digest
 import Evaluator
 import Foundation
 import Hummingbird
+import HummingbirdTLS
 import Logging
 import NIOCore
 import Wire
@@ -22,6 +23,11 @@ public final class WorkerNode: Sendable {
         public var threads = ProcessInfo.processInfo.activeProcessorCount
         public var token: String?
         public var name: String?
+        /// Serve HTTPS with this certificate and key (PEM files).
+        public var tlsCertificate: String?
+        public var tlsKey: String?
+        /// Trust the coordinator's certificate if signed by this CA (PEM); nil: the system's roots.
+        public var caFile: String?
 
         public init(coordinator: String, modelPath: String, textPath: String) {
             self.coordinator = coordinator.hasSuffix("/") ? String(coordinator.dropLast()) : coordinator
@@ -37,7 +43,8 @@ public final class WorkerNode: Sendable {
     public let textSHA256: String
     let scorer: UnitScorer
     let queue = DispatchQueue(label: "longrope.worker.evaluate")
-    let client = HTTPClient.shared
+    let client: HTTPClient
+    let tls: TLSConfiguration?
 
     public init(settings: Settings) throws {
         self.settings = settings
@@ -49,6 +56,12 @@ public final class WorkerNode: Sendable {
         scorer = UnitScorer(model: model, text: data)
         modelSHA256 = try SHA256.hex(fileAt: settings.modelPath)
         textSHA256 = SHA256.hex(data)
+        client = try TLSFiles.client(caFile: settings.caFile)
+        if let certificate = settings.tlsCertificate, let key = settings.tlsKey {
+            tls = try TLSFiles.server(certificate: certificate, key: key)
+        } else {
+            tls = nil
+        }
     }
 
     /// Scores one unit on a thread of its own (never on the server's event loops).
@@ -82,7 +95,8 @@ public final class WorkerNode: Sendable {
     public func run(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         var logger = Logger(label: "longrope.worker")
         logger.logLevel = .warning
-        let app = Application(router: router(), configuration: .init(address: .hostname(settings.host, port: settings.port),
+        let app = Application(router: router(), server: try tls.map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1(),
+                              configuration: .init(address: .hostname(settings.host, port: settings.port),
                                                                      serverName: "longrope-worker"),
                               onServerRunning: { channel in
                                   let port = channel.localAddress?.port ?? 0
@@ -95,7 +109,7 @@ public final class WorkerNode: Sendable {
     /// Registers with the coordinator and heartbeats; registers again when the coordinator
     /// forgets this worker (a restart), and retries while it is unreachable.
     func attach(port: Int) async {
-        let address = settings.advertise ?? "http://\(settings.host):\(port)"
+        let address = settings.advertise ?? "\(tls == nil ? "http" : "https")://\(settings.host):\(port)"
         let registration = WorkerRegistration(
             name: settings.name ?? "\(ProcessInfo.processInfo.hostName):\(port)", address: address,
             modelSHA256: modelSHA256, textSHA256: textSHA256, architecture: model.config.architecture.rawValue,
@@ -147,7 +161,7 @@ public final class WorkerNode: Sendable {
                 wait = backoff
                 backoff = min(backoff * 2, 30)
             } catch {
-                report("cannot reach the coordinator at \(settings.coordinator) (\(error))")
+                report(describeConnectionError(error, url: settings.coordinator))
                 wait = backoff
                 backoff = min(backoff * 2, 30)
             }
@@ -161,7 +175,7 @@ public final class WorkerNode: Sendable {
         request.headers.add(name: "Content-Type", value: "application/json")
         if let token = settings.token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         request.body = .bytes(ByteBuffer(bytes: body))
-        let response = try await client.execute(request, timeout: .seconds(10))
+        let response = try await client.execute(request, timeout: .seconds(5))
         let data = try await response.body.collect(upTo: 1 << 20)
         return (response.status.code, Data(buffer: data))
     }

@@ -50,7 +50,7 @@ func startCoordinator(_ directory: URL) async throws -> (Coordinator, String) {
     settings.port = 0
     let coordinator = try Coordinator(settings: settings)
     let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
-    let app = coordinator.application { continuation.yield($0) }
+    let app = try coordinator.application { continuation.yield($0) }
     Task { try await app.run() }
     var iterator = stream.makeAsyncIterator()
     let port = await iterator.next()!

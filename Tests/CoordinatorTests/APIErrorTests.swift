@@ -14,7 +14,7 @@ import TestSupport
         settings.token = "secret"
         let coordinator = try Coordinator(settings: settings)
         let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
-        let app = coordinator.application { port in continuation.yield(port) }
+        let app = try coordinator.application { port in continuation.yield(port) }
         let server = Task { try await app.run() }
         var iterator = stream.makeAsyncIterator()
         let port = await iterator.next()!
@@ -156,7 +156,7 @@ import TestSupport
         settings.port = 0
         let coordinator = try Coordinator(settings: settings)
         let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
-        let app = coordinator.application { continuation.yield($0) }
+        let app = try coordinator.application { continuation.yield($0) }
         let server = Task { try await app.run() }
         defer { server.cancel() }
         var iterator = stream.makeAsyncIterator()

@@ -37,7 +37,7 @@ import TestSupport
         settings.token = "s3cret-token"
         let coordinator = try Coordinator(settings: settings)
         let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
-        let app = coordinator.application { continuation.yield($0) }
+        let app = try coordinator.application { continuation.yield($0) }
         let server = Task { try await app.run() }
         defer { server.cancel() }
         var iterator = stream.makeAsyncIterator()

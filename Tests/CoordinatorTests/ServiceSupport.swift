@@ -16,7 +16,8 @@ struct TestHTTP {
     }
 
     static func request(_ method: String, _ url: String, body: Data? = nil, token: String? = nil,
-                        headers: [String: String] = [:]) async throws -> Reply {
+                        headers: [String: String] = [:], client: HTTPClient = client,
+                        timeout: Int64 = 30) async throws -> Reply {
         var request = HTTPClientRequest(url: url)
         request.method = .RAW(value: method)
         if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
@@ -25,7 +26,7 @@ struct TestHTTP {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(bytes: body))
         }
-        let response = try await client.execute(request, timeout: .seconds(30))
+        let response = try await client.execute(request, timeout: .seconds(timeout))
         let data = try await response.body.collect(upTo: 64 << 20)
         return Reply(status: Int(response.status.code), body: Data(buffer: data))
     }
@@ -38,12 +39,18 @@ final class ServiceProcess: @unchecked Sendable {
     let process = Process()
     let port: Int
 
-    init(_ arguments: [String]) throws {
+    /// `stderr`: a file that receives the process's messages (default: discarded).
+    init(_ arguments: [String], stderr: URL? = nil) throws {
         process.executableURL = TestPaths.longropeBinary
         process.arguments = arguments
         let out = Pipe()
         process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
+        if let stderr {
+            FileManager.default.createFile(atPath: stderr.path, contents: nil)
+            process.standardError = try FileHandle(forWritingTo: stderr)
+        } else {
+            process.standardError = FileHandle.nullDevice
+        }
         try process.run()
         // Read until "listening PORT\n".
         var line = Data()

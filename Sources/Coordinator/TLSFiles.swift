@@ -1,0 +1,71 @@
+import AsyncHTTPClient
+import Foundation
+import HummingbirdTLS
+
+/// TLS between the coordinator, its workers and clients: PEM files given on the command line.
+public enum TLSFiles {
+    /// A server's TLS (HTTPS) from a certificate chain and its private key.
+    public static func server(certificate: String, key: String) throws -> TLSConfiguration {
+        let chain: [NIOSSLCertificate]
+        do { chain = try NIOSSLCertificate.fromPEMFile(certificate) }
+        catch { throw TLSFileError("cannot read TLS certificate \(certificate) (PEM expected): \(error)") }
+        guard !chain.isEmpty else { throw TLSFileError("TLS certificate \(certificate) holds no certificate") }
+        let privateKey: NIOSSLPrivateKey
+        do { privateKey = try NIOSSLPrivateKey(file: key, format: .pem) }
+        catch { throw TLSFileError("cannot read TLS key \(key) (PEM expected): \(error)") }
+        return TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) },
+                                                        privateKey: .privateKey(privateKey))
+    }
+
+    /// An HTTP client that verifies servers (and their host names) against `caFile`'s
+    /// certificates, or against the system's roots when nil. Lives as long as the process.
+    public static func client(caFile: String?) throws -> HTTPClient {
+        guard let caFile else { return HTTPClient.shared }
+        let roots: [NIOSSLCertificate]
+        do { roots = try NIOSSLCertificate.fromPEMFile(caFile) }
+        catch { throw TLSFileError("cannot read CA file \(caFile) (PEM expected): \(error)") }
+        guard !roots.isEmpty else { throw TLSFileError("CA file \(caFile) holds no certificate") }
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.trustRoots = .certificates(roots)
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(tlsConfiguration: tls))
+        kept.lock.withLock { kept.clients.append(client) }
+        return client
+    }
+
+    /// Clients made here are never shut down before the process ends.
+    private static let kept = KeptClients()
+    private final class KeptClients: @unchecked Sendable {
+        let lock = NSLock()
+        var clients: [HTTPClient] = []
+    }
+}
+
+public struct TLSFileError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Whether a listen address only accepts connections from this host.
+public func isLoopback(_ host: String) -> Bool {
+    host == "localhost" || host == "::1" || host.hasPrefix("127.")
+}
+
+/// A connection failure in words a user can act on (the raw NIO error stays at the end).
+public func describeConnectionError(_ error: Error, url: String) -> String {
+    let raw = "\(error)"
+    let lower = raw.lowercased()
+    if lower.contains("connection refused") {
+        return "nothing is listening at \(url) (connection refused): is it running, and is the URL right?"
+    }
+    if lower.contains("certificate") || lower.contains("handshake") || lower.contains("ssl") || lower.contains("tls") {
+        return "TLS with \(url) failed: is --ca-file the CA that signed its certificate, and is the host name one the "
+            + "certificate names? (\(raw))"
+    }
+    if lower.contains("remoteconnectionclosed") && url.hasPrefix("http://") {
+        return "\(url) closed the connection: it may serve HTTPS (try https://)"
+    }
+    if lower.contains("deadlineexceeded") || lower.contains("timeout") || lower.contains("timed out") {
+        return "no answer from \(url) in time: is the host reachable?"
+    }
+    return "cannot reach \(url): \(raw)"
+}
