@@ -69,4 +69,52 @@ import TestSupport
         #expect(screenshot.status == 0)
         #expect((try? Data(contentsOf: shot).count) ?? 0 > 10_000, "a screenshot with content")
     }
+
+    /// Issue 13, item 2: with a token set, a person logs in through /login in the browser (the
+    /// form, then an HttpOnly cookie) and sees the search's plots.
+    @Test func aBrowserLogsInAndSeesThePlots() async throws {
+        guard let chromium = Self.chromium else {
+            FileHandle.standardError.write(Data("SKIP: chromium is not installed (scripts/setup.sh installs Debian's chromium)\n".utf8))
+            return
+        }
+        let model = try #require(TestPaths.sharedFile("models/stories260K.gguf"), "../shared/models/stories260K.gguf")
+        let source = try #require(TestPaths.sharedFile("text/tinystories-valid.txt"), "../shared/text/tinystories-valid.txt")
+        let directory = temporaryDirectory()
+        let text = directory.appendingPathComponent("text.txt")
+        try Data(contentsOf: source).prefix(60_000).write(to: text)
+        let token = directory.appendingPathComponent("token")
+        try Data("browser-secret\n".utf8).write(to: token)
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: token.path)
+        let coordinator = try ServiceProcess(["coordinator", "--db", directory.appendingPathComponent("d.sqlite").path,
+                                              "--listen", "127.0.0.1:0", "--token-file", token.path])
+        defer { coordinator.stop() }
+        let base = "http://127.0.0.1:\(coordinator.port)"
+        let worker = try ServiceProcess(["worker", "--coordinator", base, "--model", model.path, "--text", text.path,
+                                         "--threads", "2", "--token-file", token.path])
+        defer { worker.stop() }
+        #expect(try await waitUntil(30) {
+            ((try? await TestHTTP.request("GET", base + "/v1/workers", token: "browser-secret"))?.json as? [Any])?.isEmpty == false
+        })
+        let request = TestHTTP.json(["model_sha256": try SHA256.hex(fileAt: model.path), "text_sha256": try SHA256.hex(fileAt: text.path),
+                                     "original_context": 128, "target_context": 512, "seed": 1, "samples": 1,
+                                     "population": 6, "iterations": 2])
+        #expect(try await TestHTTP.request("POST", base + "/v1/searches", body: request, token: "browser-secret").status == 201)
+        #expect(try await waitUntil(120) {
+            (try? await TestHTTP.request("GET", base + "/v1/searches/1", token: "browser-secret"))?.object["status"] as? String == "done"
+        })
+
+        let anonymous = try browser(["--dump-dom", base + "/searches/1"])
+        #expect(!anonymous.stdout.contains("<svg id=\"history\""), "no plots without logging in")
+
+        let run = try runProcess(URL(fileURLWithPath: "/usr/bin/python3"),
+                                 [TestPaths.packageRoot.appendingPathComponent("scripts/browser-login.py").path,
+                                  chromium, base, "browser-secret", "/searches/1"])
+        #expect(run.status == 0, "\(run.stderr.suffix(800))")
+        let page = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        let html = page["html"] as? String ?? ""
+        #expect((page["url"] as? String ?? "").hasSuffix("/searches/1"))
+        #expect(page["cookie"] as? String == "", "the session cookie is HttpOnly: scripts cannot read it")
+        for plot in ["history", "lambda"] { #expect(html.contains("<svg id=\"\(plot)\""), "plot \(plot) after logging in") }
+        #expect(html.contains("data-name=\"search best\""), "the search's line is drawn")
+    }
 }
