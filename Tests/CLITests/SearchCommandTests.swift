@@ -3,7 +3,8 @@ import Testing
 import TestSupport
 
 /// `longrope search` killed with SIGKILL at a random moment and rerun ends like an uninterrupted run.
-@Suite(.serialized) struct SearchCommandTests {
+@Suite(.serialized, .enabled(if: TestPaths.has("models/stories260K.gguf"), "needs ../shared/models"))
+struct SearchCommandTests {
     struct Setup {
         let directory = temporaryDirectory()
         let model: URL
@@ -31,7 +32,7 @@ import TestSupport
     /// Default levers (m searched, ppl), and m searched with the needle fitness.
     @Test(arguments: [[String](), ["--search-attention-factor", "--fitness", "needle"]])
     func killedAndRerunEndsLikeAnUninterruptedRun(extra: [String]) throws {
-        guard let setup = try Setup() else { return }
+        let setup = try #require(try Setup())
         let referenceOut = setup.directory.appendingPathComponent("reference.json").path
         let started = Date()
         let reference = try runLongrope(setup.arguments(db: setup.directory.appendingPathComponent("a.sqlite").path,
@@ -71,7 +72,7 @@ import TestSupport
     }
 
     @Test func aTextTooShortIsAClearErrorAndStoresNothing() throws {
-        guard let setup = try Setup() else { return }
+        let setup = try #require(try Setup())
         let short = setup.directory.appendingPathComponent("short.txt")
         try Data("Once upon a time there was a tiny cat.".utf8).write(to: short)
         var arguments = setup.arguments(db: setup.directory.appendingPathComponent("s.sqlite").path,
@@ -83,7 +84,7 @@ import TestSupport
     }
 
     @Test func aConfigFileReplacesTheFlags() throws {
-        guard let setup = try Setup() else { return }
+        let setup = try #require(try Setup())
         let config = setup.directory.appendingPathComponent("search.toml")
         try """
             # a small search
@@ -117,7 +118,7 @@ import TestSupport
     }
 
     @Test func exportFormats() throws {
-        guard let setup = try Setup() else { return }
+        let setup = try #require(try Setup())
         let db = setup.directory.appendingPathComponent("e.sqlite").path
         var arguments = setup.arguments(db: db, out: setup.directory.appendingPathComponent("e.json").path)
         arguments[arguments.firstIndex(of: "--iterations")! + 1] = "1"

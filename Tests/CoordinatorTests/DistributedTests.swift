@@ -5,7 +5,8 @@ import Store
 import TestSupport
 
 /// A coordinator and workers as separate processes on loopback, killed on purpose.
-@Suite(.serialized) struct DistributedTests {
+@Suite(.serialized, .enabled(if: TestPaths.has("models/stories260K.gguf"), "needs ../shared/models"))
+struct DistributedTests {
     struct Files {
         let directory = temporaryDirectory()
         let model: URL
@@ -63,7 +64,7 @@ import TestSupport
     }
 
     @Test func aWorkerKilledMidUnitChangesNothing() async throws {
-        guard let files = try Files() else { return }
+        let files = try #require(try Files())
         let coordinator = try files.coordinator(db: files.directory.appendingPathComponent("a.sqlite").path)
         defer { coordinator.stop() }
         let base = "http://127.0.0.1:\(coordinator.port)"
@@ -92,7 +93,7 @@ import TestSupport
     }
 
     @Test func aCoordinatorKilledAndRestartedResumesWithoutLosingOrRepeatingWork() async throws {
-        guard let files = try Files() else { return }
+        let files = try #require(try Files())
         // Reference: an undisturbed run on its own database.
         let referenceDB = files.directory.appendingPathComponent("reference.sqlite").path
         let referenceCoordinator = try files.coordinator(db: referenceDB)

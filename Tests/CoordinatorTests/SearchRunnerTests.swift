@@ -74,10 +74,11 @@ struct FailingEvaluator: UnitEvaluator {
     func evaluate(_ unit: WorkUnit) async throws -> UnitResult { throw UnitFailed(reason: "4 attempts, last: out of memory") }
 }
 
-@Suite(.serialized) struct SearchRunnerTests {
+@Suite(.serialized, .enabled(if: TestPaths.has("models/stories260K.gguf"), "needs ../shared/models"))
+struct SearchRunnerTests {
     /// Found 4 of issue 13: a search whose units all fail ends `failed`, saying why.
     @Test func aSearchWhoseUnitsAllFailEndsFailedWithTheReason() async throws {
-        guard let fixture = try Fixture() else { return }
+        let fixture = try #require(try Fixture())
         let store = try SearchStore(path: database())
         let id = try fixture.newSearch(store)
         await #expect(throws: (any Error).self) {
@@ -91,7 +92,7 @@ struct FailingEvaluator: UnitEvaluator {
     func database() -> String { temporaryDirectory().appendingPathComponent("search.sqlite").path }
 
     @Test func aSearchBeatsItsBaselinesAndRecordsEverything() async throws {
-        guard let fixture = try Fixture() else { return }
+        let fixture = try #require(try Fixture())
         let store = try SearchStore(path: database())
         let id = try fixture.newSearch(store)
         let summary = try await SearchRunner(store: store, searchID: id, geometry: fixture.model.geometry)
@@ -108,7 +109,7 @@ struct FailingEvaluator: UnitEvaluator {
     }
 
     @Test func aCrashedSearchResumesToTheSameResult() async throws {
-        guard let fixture = try Fixture() else { return }
+        let fixture = try #require(try Fixture())
         let reference = try SearchStore(path: database())
         let referenceID = try fixture.newSearch(reference)
         let expected = try await SearchRunner(store: reference, searchID: referenceID, geometry: fixture.model.geometry)
@@ -137,7 +138,7 @@ struct FailingEvaluator: UnitEvaluator {
     /// m searched and the key-token fitness: a crash anywhere (baselines, the key-token probe,
     /// the steps) resumes to the same result, and the key tokens are found once.
     @Test func aKeyTokenSearchWithMSearchedResumesToTheSameResult() async throws {
-        guard let fixture = try Fixture() else { return }
+        let fixture = try #require(try Fixture())
         var config = fixture.config
         config.attentionSearch = AttentionSearch(min: 1, max: 1.3)
         config.fitness = .keyTokens
@@ -174,7 +175,7 @@ struct FailingEvaluator: UnitEvaluator {
     /// The key tokens (and so the whole key-token search) do not depend on how many workers
     /// score the units, nor on their thread counts.
     @Test func keyTokensAreTheSameWhateverTheWorkerCount() async throws {
-        guard let fixture = try Fixture() else { return }
+        let fixture = try #require(try Fixture())
         var config = fixture.config
         config.fitness = .keyTokens
         config.keyTokenThreshold = 0.5
@@ -206,7 +207,7 @@ struct FailingEvaluator: UnitEvaluator {
     }
 
     @Test func infeasibleCandidatesAreStoredAndNeverRetried() async throws {
-        guard let fixture = try Fixture() else { return }
+        let fixture = try #require(try Fixture())
         let store = try SearchStore(path: database())
         let id = try fixture.newSearch(store)
         let summary = try await SearchRunner(store: store, searchID: id, geometry: fixture.model.geometry)
@@ -219,7 +220,8 @@ struct FailingEvaluator: UnitEvaluator {
     }
 
     @Test func earlyRejectionFindsTheSameBestWithFewerUnits() async throws {
-        guard let withRejection = try Fixture(earlyRejection: true), let without = try Fixture(earlyRejection: false) else { return }
+        let withRejection = try #require(try Fixture(earlyRejection: true))
+        let without = try #require(try Fixture(earlyRejection: false))
         var a = withRejection.config, b = without.config
         a.samples = 3; b.samples = 3
         a.rejectionMargin = 0.05; b.rejectionMargin = 0.05
@@ -261,7 +263,8 @@ struct FailingEvaluator: UnitEvaluator {
     }
 
     @Test func theExportedGGUFGivesTheSamePerplexityAsTheFactors() async throws {
-        guard let fixture = try Fixture(), let url = TestPaths.sharedFile("models/stories260K.gguf") else { return }
+        let fixture = try #require(try Fixture())
+        let url = try #require(TestPaths.sharedFile("models/stories260K.gguf"))
         let summary = SearchSummary(searchID: 1, status: "done", lambda: [1, 1.5, 3.25, 4], startTokens: 0,
                                     attentionFactor: 1.12, perplexity: 1, bestOrdinal: 0, baselines: [:], bestBaseline: nil,
                                     evaluations: 1, units: 1, tokensEvaluated: 1, originalContext: 512,

@@ -65,7 +65,8 @@ import TestSupport
         var crashes: Int
     }
 
-    static func run(workers: Int, config: SearchConfig = config(), dieEvery: Int? = nil) async throws -> Run {
+    static func run(workers: Int, config: SearchConfig = config(), dieEvery: Int? = nil,
+                    unitSeconds: Double = 0.003) async throws -> Run {
         let store = try SearchStore(path: temporaryDirectory().appendingPathComponent("sim.sqlite").path)
         let id = try store.createSearch(name: "sim", config: config, modelPath: "m", modelSHA256: "m", textPath: "t",
                                         textOffset: 0, textSHA256: "t")
@@ -75,7 +76,7 @@ import TestSupport
         let log = Log()
         var simulated: [SimulatedWorker] = []
         for w in 0..<workers {
-            var profile = SimulatedWorker.Profile(meanSeconds: 0.003)
+            var profile = SimulatedWorker.Profile(meanSeconds: unitSeconds)
             profile.spread = 1.0                                   // answers come back well out of order
             profile.slowness = 1 + Double(w % 3)                   // nodes 1×, 2×, 3×
             profile.dieEvery = dieEvery.map { $0 + w }
@@ -137,7 +138,7 @@ import TestSupport
     /// More workers than any step has candidates (16 in step 0, 4 later): later windows go out
     /// at once (speculatively), so more units run together than a step has candidates.
     @Test func idleWorkersTakeLaterWindows() async throws {
-        let run = try await Self.run(workers: 24)
+        let run = try await Self.run(workers: 24, unitSeconds: 0.05)   // long enough to overlap on a busy machine
         #expect(run.log.maxRunning > Self.config().population, "at most \(run.log.maxRunning) units ran together")
         #expect(run.log.maxRunning <= 24)
     }
@@ -146,7 +147,7 @@ import TestSupport
     /// out, and the search still ends with every candidate decided.
     @Test func overlappedStepsStartBeforeTheLastOneEnds() async throws {
         let config = Self.config(overlap: true)
-        let run = try await Self.run(workers: 24, config: config)
+        let run = try await Self.run(workers: 24, config: config, unitSeconds: 0.02)
         #expect(run.summary.status == "done")
         #expect(run.candidates.count == config.population + config.iterations * (config.mutations + config.crossovers))
         #expect(run.candidates.allSatisfy { $0.outcome != nil })

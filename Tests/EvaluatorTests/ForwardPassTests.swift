@@ -5,18 +5,18 @@ import GGUF
 import RoPE
 import TestSupport
 
-@Suite struct ForwardPassTests {
+@Suite(.enabled(if: TestPaths.has("models/stories260K.gguf"), "needs ../shared/models")) struct ForwardPassTests {
     func window(_ model: LlamaModel, length: Int) throws -> EvaluationWindow? {
         guard let text = textBytes("text/tinystories-valid.txt", prefix: 100_000) else { return nil }
         return try TextWindows(text: text, model: model, context: length, protocol: .full, samples: 1).windows[0]
     }
 
     @Test func bitIdenticalWhateverTheThreadCount() throws {
-        guard let url = TestPaths.sharedFile("models/tinystories-3M-ctx256.gguf") else { return }
+        let url = try #require(TestPaths.sharedFile("models/tinystories-3M-ctx256.gguf"))
         var losses: [WindowLoss] = []
         for threads in [1, 2, 3] {
             let model = try LlamaModel(path: url.path, threads: threads)
-            guard let w = try window(model, length: 300) else { return }
+            let w = try #require(try window(model, length: 300))
             let scaling = RoPEScaling.yarn(geometry: model.geometry, scale: 4, originalContext: 256)
             losses.append(try model.loss(tokens: w.tokens, scoredFrom: 0, scaling: scaling))
         }
@@ -25,9 +25,9 @@ import TestSupport
     }
 
     @Test func scalingChangesTheLossAndIdentityDoesNot() throws {
-        guard let url = TestPaths.sharedFile("models/stories260K.gguf") else { return }
+        let url = try #require(TestPaths.sharedFile("models/stories260K.gguf"))
         let model = try LlamaModel(path: url.path, threads: 2)
-        guard let w = try window(model, length: 600) else { return }
+        let w = try #require(try window(model, length: 600))
         let none = try model.loss(tokens: w.tokens, scoredFrom: 0, scaling: .none(pairs: model.pairs))
         let explicitOnes = try model.loss(tokens: w.tokens, scoredFrom: 0,
                                           scaling: RoPEScaling(method: "x", lambda: [1, 1, 1, 1]))
@@ -50,9 +50,9 @@ import TestSupport
     }
 
     @Test func scoringOnlyTheSecondHalfMatchesTheFullPassThere() throws {
-        guard let url = TestPaths.sharedFile("models/stories260K.gguf") else { return }
+        let url = try #require(TestPaths.sharedFile("models/stories260K.gguf"))
         let model = try LlamaModel(path: url.path, threads: 2)
-        guard let w = try window(model, length: 256) else { return }
+        let w = try #require(try window(model, length: 256))
         let all = try model.loss(tokens: w.tokens, scoredFrom: 0, scaling: .none(pairs: model.pairs))
         let firstHalf = try model.loss(tokens: Array(w.tokens.prefix(129)), scoredFrom: 0, scaling: .none(pairs: model.pairs))
         let secondHalf = try model.loss(tokens: w.tokens, scoredFrom: 128, scaling: .none(pairs: model.pairs))
@@ -62,7 +62,7 @@ import TestSupport
     }
 
     @Test func badRequestsThrow() throws {
-        guard let url = TestPaths.sharedFile("models/stories260K.gguf") else { return }
+        let url = try #require(TestPaths.sharedFile("models/stories260K.gguf"))
         let model = try LlamaModel(path: url.path, threads: 1)
         #expect(throws: EvaluatorError.self) {
             try model.loss(tokens: [1, 2, 3], scoredFrom: 0, scaling: RoPEScaling(method: "x", lambda: [1, 2]))
@@ -77,7 +77,7 @@ import TestSupport
     }
 
     @Test func textTooShortSaysHowManyTokens() throws {
-        guard let url = TestPaths.sharedFile("models/stories260K.gguf") else { return }
+        let url = try #require(TestPaths.sharedFile("models/stories260K.gguf"))
         let model = try LlamaModel(path: url.path, threads: 1)
         do {
             _ = try TextWindows(text: "Once upon a time.", model: model, context: 512, protocol: .full, samples: 2)
@@ -106,7 +106,7 @@ import TestSupport
     }
 
     @Test func unsupportedArchitectureIsNamed() throws {
-        guard let url = TestPaths.sharedFile("models/stories260K.gguf") else { return }
+        let url = try #require(TestPaths.sharedFile("models/stories260K.gguf"))
         var writer = GGUFWriter(copying: try GGUFFile(path: url.path))
         writer.set("general.architecture", .string("mamba"))
         let out = temporaryDirectory().appendingPathComponent("mamba.gguf")
@@ -115,7 +115,7 @@ import TestSupport
     }
 
     @Test func corruptedModelsLoadOrThrowAndLoadedOnesEvaluate() throws {
-        guard let url = TestPaths.sharedFile("models/stories260K.gguf") else { return }
+        let url = try #require(TestPaths.sharedFile("models/stories260K.gguf"))
         let original = try Data(contentsOf: url)
         let dataStart = try GGUFFile(path: url.path).dataStart
         var state: UInt64 = 7

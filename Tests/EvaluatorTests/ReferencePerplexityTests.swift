@@ -54,10 +54,12 @@ func textBytes(_ relative: String, prefix: Int? = nil, from: Int? = nil) -> Stri
     return String(decoding: slice, as: UTF8.self)
 }
 
-@Suite(.serialized) struct ReferencePerplexityTests {
+@Suite(.serialized, .enabled(if: TestPaths.has("reference/stories260K-val200k.tsv"), "needs ../shared (models, texts, reference)"))
+struct ReferencePerplexityTests {
     /// Evaluates one reference row with llama.cpp's protocol and compares within `tolerance`.
     func check(_ row: ReferenceRow, model: URL?, text: String?, originalContext: Int, tolerance: Double) async throws {
-        guard let model, let text else { return }
+        let model = try #require(model, "the reference row's model is not in ../shared")
+        let text = try #require(text, "the reference row's text is not in ../shared")
         let llama = try await ModelCache.shared.model(model.path)
         let windows = try TextWindows(text: text, model: llama, context: row.context, protocol: .llamacpp, samples: nil)
         let result = try llama.perplexity(windows.windows, scaling: row.scaling(llama, originalContext: originalContext))
@@ -78,14 +80,15 @@ func textBytes(_ relative: String, prefix: Int? = nil, from: Int? = nil) -> Stri
     }
 
     /// llama.cpp rounds activations to 8 bits for quantised weights; we keep them in f32: 2%.
-    @Test(arguments: ReferenceRow.load("smollm2-frank60k.tsv"))
+    @Test(.enabled(if: TestPaths.smolLM2 != nil, "SmolLM2 is fetched by scripts/fetch-models.sh (needs the network)"),
+          arguments: ReferenceRow.load("smollm2-frank60k.tsv"))
     func smolLM2(row: ReferenceRow) async throws {
         try await check(row, model: TestPaths.smolLM2, text: textBytes("text/frankenstein.txt", prefix: 60_000),
                         originalContext: 8192, tolerance: 0.02)
     }
 
-    @Test func everyReferenceFileHasRows() {
-        guard TestPaths.sharedFile("reference/stories260K-val200k.tsv") != nil else { return }
+    @Test func everyReferenceFileHasRows() throws {
+        try #require(TestPaths.sharedFile("reference/stories260K-val200k.tsv") != nil)
         #expect(ReferenceRow.load("stories260K-val200k.tsv").count == 9)
         #expect(ReferenceRow.load("tinystories3M-valend.tsv").count == 13)
         #expect(ReferenceRow.load("smollm2-frank60k.tsv").count == 1)

@@ -4,7 +4,7 @@ import GGUF
 import TestSupport
 
 /// A truncated or corrupt GGUF file either loads or throws a GGUFError; it never crashes.
-@Suite struct CorruptionTests {
+@Suite(.enabled(if: TestPaths.has("models/stories260K.gguf"), "needs ../shared/models")) struct CorruptionTests {
     /// Writes `bytes` to a temporary file and opens it.
     func open(_ bytes: Data) throws -> GGUFFile {
         let url = temporaryDirectory().appendingPathComponent("model.gguf")
@@ -27,7 +27,7 @@ import TestSupport
     }
 
     @Test func truncationAtManyOffsetsThrows() throws {
-        guard let model = TestPaths.sharedFile("models/stories260K.gguf") else { return }
+        let model = try #require(TestPaths.sharedFile("models/stories260K.gguf"))
         let original = try Data(contentsOf: model)
         let file = try GGUFFile(path: model.path)
         // Every offset through the header and tensor table, then a spread through the data.
@@ -46,7 +46,7 @@ import TestSupport
     }
 
     @Test func randomByteFlipsInHeaderAndTensorTableLoadOrThrow() throws {
-        guard let model = TestPaths.sharedFile("models/stories260K.gguf") else { return }
+        let model = try #require(TestPaths.sharedFile("models/stories260K.gguf"))
         let original = try Data(contentsOf: model)
         let file = try GGUFFile(path: model.path)
         var generator = SplitMix64(seed: 42)
@@ -74,7 +74,7 @@ import TestSupport
     }
 
     @Test func specificErrors() throws {
-        guard let model = TestPaths.sharedFile("models/stories260K.gguf") else { return }
+        let model = try #require(TestPaths.sharedFile("models/stories260K.gguf"))
         let original = try Data(contentsOf: model)
         var bad = original
         bad[0] = UInt8(ascii: "X")
