@@ -50,6 +50,9 @@ struct CandidateWindows {
         return nextToSend - nll.count
     }
 
+    /// Windows not yet sent out (none once decided).
+    var unsent: Int { outcome == nil ? samples - nextToSend : 0 }
+
     /// Marks the next window as out and returns its index.
     mutating func send() -> Int {
         precondition(outcome == nil && nextToSend < samples, "no window left to send")

@@ -10,10 +10,10 @@ import Store
 /// 1. *sure* units first — the next window of every undecided candidate with nothing out —
 ///    so the first windows of every candidate go before anyone's later ones (early rejection
 ///    keeps its savings);
-/// 2. with `overlapSteps`, the next step is bred when workers would otherwise idle;
-/// 3. then *speculative* units — later windows of candidates whose earlier windows are still
+/// 2. then *speculative* units — later windows of candidates whose earlier windows are still
 ///    out, least far ahead first — while fewer units are out than the evaluator's capacity.
-///    Early rejection may make one useless; it is then cancelled and its result never stored.
+///    Early rejection may make one useless; it is then cancelled and its result never stored;
+/// 3. with `overlapSteps`, the next step is bred when workers would idle even then.
 ///
 /// Each candidate consumes its windows in order (``CandidateWindows``), and a step's history
 /// grows only when the whole step is decided, in candidate order, so with one step at a time
@@ -94,11 +94,14 @@ extension SearchRunner {
                 }
                 open.removeAll(where: \.isComplete)
                 guard nextStep < config.stepCount else { return }
-                let idle = max(1, evaluator.capacity) - tasks.count
-                let hasSure = open.contains { $0.candidates.contains(where: \.hasSureWindow) }
+                // Overlapped: a new step only when workers would idle even with every window of
+                // the open steps out, so steps overlap at their tails and a step is bred from
+                // as much history as the workers allow.
+                let unsent = open.reduce(0) { $0 + $1.candidates.reduce(0) { $0 + $1.unsent } }
+                let idle = max(1, evaluator.capacity) - tasks.count - unsent
                 let enoughParents = history.filter { $0.outcome.perplexity != nil }.count
                     >= min(config.parents, config.population)
-                guard open.isEmpty || (overlapped && idle > 0 && !hasSure && enoughParents) else { return }
+                guard open.isEmpty || (overlapped && idle > 0 && enoughParents) else { return }
                 try openNextStep()
             }
         }
