@@ -244,17 +244,24 @@ public actor Dispatcher: UnitEvaluator {
     private func schedule() {
         countHealthyWorkers()
         let now = Date()
+        var stragglers: [Int]?   // units on one worker past `duplicateAfter`, oldest first (found once)
         for id in workers.keys.sorted() {
             guard let worker = workers[id], worker.healthy, worker.lease == nil else { continue }
             if let index = queue.firstIndex(where: { jobs[$0].map { matches($0.unit, worker) && !$0.excluded.contains(id) } ?? false }) {
                 lease(queue.remove(at: index), to: id)
-            } else if let straggler = jobs.filter({ job in
-                job.value.leases.count == 1 && !job.value.leases.contains(id) && !job.value.excluded.contains(id)
-                    && matches(job.value.unit, worker)
-                    && now.timeIntervalSince(job.value.leasedAt ?? now) > settings.duplicateAfter
-            }).min(by: { ($0.value.leasedAt ?? now) < ($1.value.leasedAt ?? now) })?.key {
+                continue
+            }
+            if stragglers == nil {
+                stragglers = jobs.filter { job in
+                    job.value.leases.count == 1 && now.timeIntervalSince(job.value.leasedAt ?? now) > settings.duplicateAfter
+                }.sorted { ($0.value.leasedAt ?? now) < ($1.value.leasedAt ?? now) }.map(\.key)
+            }
+            if let pick = stragglers!.firstIndex(where: { jobID in
+                guard let job = jobs[jobID] else { return false }
+                return job.leases.count == 1 && !job.leases.contains(id) && !job.excluded.contains(id) && matches(job.unit, worker)
+            }) {
                 metrics.increment(.duplicates)
-                lease(straggler, to: id)
+                lease(stragglers!.remove(at: pick), to: id)
             }
         }
     }

@@ -120,6 +120,31 @@ struct StuckWorker: WorkerConnection {
         await dispatcher.shutdown()
     }
 
+    /// Issue 10: at a step's tail, idle workers take a copy of a straggler's unit; the first
+    /// answer wins.
+    @Test func aStragglersUnitIsDuplicatedOntoAnIdleWorker() async throws {
+        struct SlowWorker: WorkerConnection {
+            func evaluate(_ unit: WorkUnit, timeout: Double) async throws -> UnitResult {
+                try await Task.sleep(nanoseconds: 60_000_000_000)
+                return UnitResult(nllSum: 7, tokens: 255, seconds: 60, worker: "slow")
+            }
+        }
+        var settings = Dispatcher.Settings()
+        settings.duplicateAfter = 0.3
+        let dispatcher = Dispatcher(settings: settings)
+        await dispatcher.register(tests.registration("slow"), connection: SlowWorker(), heartbeats: false)
+        let started = Date()
+        let unit = Task { try await dispatcher.evaluate(tests.unit()) }
+        #expect(try await waitUntil(30) { await dispatcher.workerViews().first?.busy == true })
+        await dispatcher.register(tests.registration("fast"),
+                                  connection: ScriptedWorker(answer: UnitResult(nllSum: 7, tokens: 255, seconds: 0, worker: "fast")),
+                                  heartbeats: false)
+        let result = try await unit.value
+        #expect(result.worker == "fast", "the idle worker's copy answered first")
+        #expect(Date().timeIntervalSince(started) < 30, "not after the slow worker's 60 s")
+        await dispatcher.shutdown()
+    }
+
     @Test func silentWorkersAreForgotten() async throws {
         var settings = Dispatcher.Settings()
         settings.heartbeatTimeout = 0.2
