@@ -40,3 +40,50 @@ import TestSupport
         #expect(!open.stderr.contains("s3cret"), "the token never appears in messages")
     }
 }
+
+/// Found 7 of issue 13 (status part): `status` against a coordinator that is not running
+/// answers within seconds, in words, not with NIO's error text.
+@Suite struct DeadCoordinatorTests {
+    @Test func statusAgainstNothingSaysSoQuickly() throws {
+        let started = Date()
+        let run = try runLongrope(["status", "--coordinator", "http://127.0.0.1:1"])
+        #expect(run.status != 0)
+        #expect(run.stderr.contains("nothing is listening at http://127.0.0.1:1"), "\(run.stderr)")
+        #expect(!run.stderr.contains("SingleConnectionFailure") && !run.stderr.contains("NIO"), "\(run.stderr)")
+        #expect(Date().timeIntervalSince(started) < 8, "took \(Date().timeIntervalSince(started)) s")
+    }
+}
+
+/// Found 8 of issue 13: HF short factors come only from a search the user names, at the
+/// original length; another search in the same database is never taken silently.
+@Suite(.enabled(if: TestPaths.has("models/stories260K.gguf"), "needs ../shared/models"))
+struct ShortFactorTests {
+    @Test func shortFactorsComeOnlyFromANamedSearch() throws {
+        let directory = temporaryDirectory()
+        let model = TestPaths.shared.appendingPathComponent("models/stories260K.gguf").path
+        let text = directory.appendingPathComponent("t.txt")
+        try Data(contentsOf: TestPaths.shared.appendingPathComponent("text/tinystories-valid.txt")).prefix(30_000).write(to: text)
+        let db = directory.appendingPathComponent("d.sqlite").path
+        func search(target: Int, out: String) throws -> [Double] {
+            let run = try runLongrope(["search", "--model", model, "--text", text.path, "--original-context", "128",
+                                       "--target-context", "\(target)", "--samples", "1", "--population", "6",
+                                       "--iterations", "1", "--seed", "2", "--db", db, "--out", directory.appendingPathComponent(out).path])
+            #expect(run.status == 0, "\(run.stderr)")
+            let json = try JSONSerialization.jsonObject(with: Data(contentsOf: directory.appendingPathComponent(out))) as? [String: Any]
+            return try #require(json?["lambda"] as? [Double])
+        }
+        let short = try search(target: 128, out: "short.json")     // search 1, at the original length
+        _ = try search(target: 256, out: "long.json")              // search 2
+        func shortFactor(_ extra: [String]) throws -> (Int32, [Double]?, String) {
+            let run = try runLongrope(["export", "--db", db, "--search", "2", "--format", "hf", "--out", "-"] + extra)
+            let object = try? JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]
+            return (run.status, object?["short_factor"] as? [Double], run.stderr)
+        }
+        let unnamed = try shortFactor([])
+        #expect(unnamed.0 == 0 && unnamed.1 == [1, 1, 1, 1], "no --short-search: all 1, not search 1's \(short)")
+        let named = try shortFactor(["--short-search", "1"])
+        #expect(named.0 == 0 && named.1 == short, "the named search's best")
+        let wrong = try shortFactor(["--short-search", "2"])
+        #expect(wrong.0 != 0 && wrong.2.contains("original length"), "\(wrong.2)")
+    }
+}

@@ -70,6 +70,9 @@ struct TLSTests {
         })
         let status = try runLongrope(["status", "--coordinator", base, "--ca-file", lab.file("ca/ca.pem")])
         #expect(status.status == 0 && status.stdout.contains("done"), "\(status.stderr)")
+        // Found 9 of issue 13: the full sha256s POST /v1/searches needs, where a user looks.
+        let sha = try #require(workers[0]["model_sha256"] as? String)
+        #expect(sha.count == 64 && status.stdout.contains("model_sha256 \(sha)"), "\(status.stdout)")
     }
 
     @Test func aWorkerTrustingAnotherCAIsRefusedWithAClearError() async throws {
