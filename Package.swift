@@ -45,8 +45,18 @@ let package = Package(
         .target(name: "Wire", dependencies: ["RoPE"]),
         // Runs searches: breeds with Search, records with Store, dispatches units to workers
         // (over HTTP or in-process), and serves the HTTP API.
+        // HTTP plumbing shared by the coordinator and workers: JSON errors and responses, the
+        // token guard, browser sessions, TLS files.
+        .target(name: "HTTPService", dependencies: [
+            "Wire",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTLS", package: "hummingbird"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        ]),
+        // Scoring a unit against one loaded model and text (the in-process evaluator and workers).
+        .target(name: "Scoring", dependencies: ["Evaluator", "Wire", "RoPE"]),
         .target(name: "Coordinator", dependencies: [
-            "Search", "Store", "Evaluator", "RoPE", "Digest", "GGUF", "Wire",
+            "Search", "Store", "Evaluator", "RoPE", "Digest", "GGUF", "Wire", "HTTPService", "Scoring",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -56,7 +66,7 @@ let package = Package(
         ]),
         // A worker: one loaded model behind an HTTP endpoint, attached to a coordinator.
         .target(name: "Worker", dependencies: [
-            "Evaluator", "Digest", "Wire", "RoPE", "Coordinator",
+            "Evaluator", "Digest", "Wire", "RoPE", "HTTPService", "Scoring",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -65,6 +75,7 @@ let package = Package(
         // Subcommands of the `longrope` executable.
         .target(name: "CLI", dependencies: [
             "RoPE", "GGUF", "Tokenizer", "Evaluator", "Search", "Store", "Coordinator", "Digest", "Wire", "Worker",
+            "HTTPService", "Scoring",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -73,7 +84,7 @@ let package = Package(
         .target(name: "Simulation", dependencies: ["Coordinator", "Wire", "Search"]),
         .executableTarget(name: "longrope-bench", dependencies: [
             "Evaluator", "GGUF", "Tokenizer", "RoPE", "Kernels", "Coordinator", "Wire", "Store", "Digest", "Search",
-            "Simulation", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Simulation", "HTTPService", "Scoring", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ], swiftSettings: nativeSwift),
@@ -86,7 +97,8 @@ let package = Package(
         .testTarget(name: "SearchTests", dependencies: ["Search"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Search", "Digest", "TestSupport"]),
         .testTarget(name: "CoordinatorTests", dependencies: [
-            "Coordinator", "Store", "Search", "Evaluator", "RoPE", "GGUF", "Wire", "Simulation", "TestSupport",
+            "Coordinator", "Store", "Search", "Evaluator", "RoPE", "GGUF", "Wire", "Simulation", "HTTPService", "Scoring",
+            "TestSupport",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Hummingbird", package: "hummingbird"),
         ]),

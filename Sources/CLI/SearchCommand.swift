@@ -4,6 +4,7 @@ import Digest
 import Evaluator
 import Foundation
 import RoPE
+import Scoring
 import Search
 import Store
 import Wire

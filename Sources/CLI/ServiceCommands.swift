@@ -1,9 +1,10 @@
 import ArgumentParser
 import AsyncHTTPClient
 import Coordinator
-import Store
 import Foundation
+import HTTPService
 import NIOCore
+import Store
 import Wire
 import Worker
 

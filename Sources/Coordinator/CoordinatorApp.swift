@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import HTTPService
 import Hummingbird
 import HummingbirdTLS
 import Logging

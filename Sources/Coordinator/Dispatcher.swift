@@ -1,4 +1,6 @@
 import Foundation
+import HTTPService
+import Scoring
 import Wire
 
 /// A way to reach one worker: over HTTP, or a model loaded in this process.
@@ -335,7 +337,6 @@ public actor Dispatcher: UnitEvaluator {
     }
 }
 
-/// `bytes` random bytes from the system's generator, as hex: worker ids, secrets, session ids.
 /// An integer read and written from any thread.
 final class SharedCount: @unchecked Sendable {
     private let lock = NSLock()
@@ -346,10 +347,6 @@ final class SharedCount: @unchecked Sendable {
     }
 }
 
-func randomHex(_ bytes: Int) -> String {
-    var generator = SystemRandomNumberGenerator()
-    return (0..<bytes).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
-}
 
 /// The worker could not be reached at all (connection refused or reset).
 public struct WorkerUnreachable: Error, CustomStringConvertible {

@@ -1,12 +1,13 @@
 import AsyncHTTPClient
-import Coordinator
 import Digest
 import Evaluator
 import Foundation
+import HTTPService
 import Hummingbird
 import HummingbirdTLS
 import Logging
 import NIOCore
+import Scoring
 import Wire
 
 /// A worker: one model and one text loaded from its own command line, served at

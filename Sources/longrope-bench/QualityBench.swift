@@ -3,6 +3,7 @@ import Coordinator
 import Evaluator
 import Foundation
 import RoPE
+import Scoring
 import Search
 import Store
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Coordinator
 import Evaluator
 import Foundation
+import Scoring
 import Search
 import Store
 import Wire

@@ -3,6 +3,7 @@ import AsyncHTTPClient
 import Coordinator
 import Digest
 import Foundation
+import HTTPService
 import Hummingbird
 import NIOCore
 import Wire

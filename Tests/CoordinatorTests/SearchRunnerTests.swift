@@ -1,13 +1,14 @@
-import Foundation
-import Testing
 import Coordinator
-import Wire
 import Evaluator
+import Foundation
 import GGUF
 import RoPE
+import Scoring
 import Search
 import Store
 import TestSupport
+import Testing
+import Wire
 
 /// A small real search: stories260K, 128 → 256 tokens, 2 windows per candidate.
 struct Fixture {

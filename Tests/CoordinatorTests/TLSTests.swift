@@ -1,8 +1,9 @@
 import AsyncHTTPClient
 import Coordinator
 import Foundation
-import Testing
+import HTTPService
 import TestSupport
+import Testing
 
 /// Issue 13, item 1: HTTPS between coordinator, workers and clients with a private CA made at
 /// test time by scripts/make-ca.sh (openssl), and the refusal to expose plain or open services.

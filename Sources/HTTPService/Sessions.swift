@@ -57,3 +57,9 @@ public final class Sessions: @unchecked Sendable {
         """
     }
 }
+
+/// `bytes` random bytes as hex (ids, secrets, session ids).
+public func randomHex(_ bytes: Int) -> String {
+    var generator = SystemRandomNumberGenerator()
+    return (0..<bytes).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+}
