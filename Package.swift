@@ -55,8 +55,14 @@ let package = Package(
         ]),
         // Scoring a unit against one loaded model and text (the in-process evaluator and workers).
         .target(name: "Scoring", dependencies: ["Evaluator", "Wire", "RoPE"]),
+        // Running searches: the step loop, baselines, options, exports, and the dispatcher that
+        // leases units to workers (no HTTP server here).
+        .target(name: "Runner", dependencies: [
+            "Search", "Store", "Evaluator", "RoPE", "GGUF", "Wire", "Scoring",
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
         .target(name: "Coordinator", dependencies: [
-            "Search", "Store", "Evaluator", "RoPE", "Digest", "GGUF", "Wire", "HTTPService", "Scoring",
+            "Runner", "Search", "Store", "Evaluator", "RoPE", "Digest", "GGUF", "Wire", "HTTPService", "Scoring",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -75,16 +81,16 @@ let package = Package(
         // Subcommands of the `longrope` executable.
         .target(name: "CLI", dependencies: [
             "RoPE", "GGUF", "Tokenizer", "Evaluator", "Search", "Store", "Coordinator", "Digest", "Wire", "Worker",
-            "HTTPService", "Scoring",
+            "HTTPService", "Scoring", "Runner",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "longrope", dependencies: ["CLI"]),
         // Simulated workers (sleep + a synthetic fitness) for the cluster benchmark and tests.
-        .target(name: "Simulation", dependencies: ["Coordinator", "Wire", "Search"]),
+        .target(name: "Simulation", dependencies: ["Runner", "Wire", "Search"]),
         .executableTarget(name: "longrope-bench", dependencies: [
             "Evaluator", "GGUF", "Tokenizer", "RoPE", "Kernels", "Coordinator", "Wire", "Store", "Digest", "Search",
-            "Simulation", "HTTPService", "Scoring", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Simulation", "HTTPService", "Scoring", "Runner", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ], swiftSettings: nativeSwift),
@@ -98,9 +104,12 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["Store", "Search", "Digest", "TestSupport"]),
         .testTarget(name: "CoordinatorTests", dependencies: [
             "Coordinator", "Store", "Search", "Evaluator", "RoPE", "GGUF", "Wire", "Simulation", "HTTPService", "Scoring",
-            "TestSupport",
+            "Runner", "TestSupport",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Hummingbird", package: "hummingbird"),
+        ]),
+        .testTarget(name: "RunnerTests", dependencies: [
+            "Runner", "Store", "Search", "Evaluator", "RoPE", "GGUF", "Wire", "Simulation", "Scoring", "TestSupport",
         ]),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
     ]

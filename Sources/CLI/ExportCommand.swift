@@ -1,9 +1,9 @@
 import ArgumentParser
-import Coordinator
 import Digest
 import Foundation
 import GGUF
 import RoPE
+import Runner
 import Store
 
 /// `longrope export`: a search's best factors as JSON, HF rope_scaling, CSV or a GGUF copy.

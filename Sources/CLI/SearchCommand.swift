@@ -1,9 +1,9 @@
 import ArgumentParser
-import Coordinator
 import Digest
 import Evaluator
 import Foundation
 import RoPE
+import Runner
 import Scoring
 import Search
 import Store

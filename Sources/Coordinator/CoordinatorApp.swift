@@ -4,6 +4,7 @@ import HTTPService
 import Hummingbird
 import HummingbirdTLS
 import Logging
+import Runner
 import ServiceLifecycle
 import Store
 import Wire

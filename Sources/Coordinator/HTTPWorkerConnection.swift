@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import Runner
 import Wire
 
 /// A worker reached over HTTP: POST {address}/v1/evaluate with the unit, JSON result back.

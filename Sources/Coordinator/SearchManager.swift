@@ -2,6 +2,7 @@ import Foundation
 import HTTPService
 import Logging
 import RoPE
+import Runner
 import Search
 import Store
 import Wire

@@ -72,12 +72,3 @@ public struct GuardMiddleware<Context: RequestContext>: RouterMiddleware {
         }
     }
 }
-
-/// Compares two secrets in time that does not depend on where they differ.
-public func constantTimeEqual(_ a: String, _ b: String) -> Bool {
-    let x = Array(a.utf8), y = Array(b.utf8)
-    guard x.count == y.count else { return false }
-    var difference: UInt8 = 0
-    for i in x.indices { difference |= x[i] ^ y[i] }
-    return difference == 0
-}

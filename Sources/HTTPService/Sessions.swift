@@ -1,4 +1,5 @@
 import Foundation
+import Wire
 
 /// Browser sessions of the dashboard: a correct token typed into `/login` gets a random
 /// session id in an HttpOnly, SameSite=Strict cookie that reads (GET) accept instead of the
@@ -56,10 +57,4 @@ public final class Sessions: @unchecked Sendable {
         <button type=submit>Sign in</button></form></body></html>
         """
     }
-}
-
-/// `bytes` random bytes as hex (ids, secrets, session ids).
-public func randomHex(_ bytes: Int) -> String {
-    var generator = SystemRandomNumberGenerator()
-    return (0..<bytes).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
 }

@@ -1,5 +1,5 @@
 import Foundation
-import Coordinator
+import Runner
 import Search
 import Wire
 

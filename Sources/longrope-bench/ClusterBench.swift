@@ -1,7 +1,7 @@
 import ArgumentParser
-import Coordinator
 import Foundation
 import RoPE
+import Runner
 import Search
 import Simulation
 import Store

@@ -1,8 +1,8 @@
 import ArgumentParser
-import Coordinator
 import Evaluator
 import Foundation
 import RoPE
+import Runner
 import Scoring
 import Search
 import Store

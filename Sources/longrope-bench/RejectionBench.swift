@@ -1,7 +1,7 @@
 import ArgumentParser
-import Coordinator
 import Evaluator
 import Foundation
+import Runner
 import Scoring
 import Search
 import Store

@@ -1,5 +1,4 @@
 import AsyncHTTPClient
-import Coordinator
 import Foundation
 import HTTPService
 import TestSupport

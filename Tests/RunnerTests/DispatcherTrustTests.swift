@@ -1,6 +1,7 @@
 import Foundation
+import Runner
+import TestSupport
 import Testing
-import Coordinator
 import Wire
 
 /// A worker that answers the same thing whatever it is asked.

@@ -1,12 +1,12 @@
 import Foundation
-import Testing
-import Coordinator
 import RoPE
+import Runner
 import Search
 import Simulation
 import Store
-import Wire
 import TestSupport
+import Testing
+import Wire
 
 /// Issue 10: the units of a step go to every idle worker (not one candidate at a time), and
 /// the result does not depend on how many workers there are, how fast, or in which order their

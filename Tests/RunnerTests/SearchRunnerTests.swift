@@ -1,8 +1,8 @@
-import Coordinator
 import Evaluator
 import Foundation
 import GGUF
 import RoPE
+import Runner
 import Scoring
 import Search
 import Store
