@@ -71,20 +71,16 @@ struct FactorsCommand: ParsableCommand {
 }
 
 extension BaselineMethod {
-    /// The factors of this method for a model of `geometry` extended by `scale`.
+    /// The factors of this method for a model of `geometry` extended by `scale` (NTK's α and
+    /// dynamic NTK's factor from `alpha`, defaults s and 1).
     func scaling(geometry: RoPEGeometry, scale: Double, alpha: Double?,
                  originalContext: Int, targetContext: Int) -> RoPEScaling {
-        switch self {
-        case .none: return .none(pairs: geometry.pairs)
-        case .pi: return .linear(pairs: geometry.pairs, scale: scale)
-        case .ntk: return .ntk(pairs: geometry.pairs, alpha: alpha ?? scale)
-        case .dynamicNTK:
-            return .dynamicNTK(pairs: geometry.pairs, windowLength: targetContext,
-                               trainedContext: originalContext, factor: alpha ?? 1)
-        case .yarn: return .yarn(geometry: geometry, scale: scale, originalContext: originalContext)
-        case .yarnLinear:
-            return .yarn(geometry: geometry, scale: scale, originalContext: originalContext, blend: .linear)
-        case .llama3: return .llama3(geometry: geometry, factor: scale, originalContext: originalContext)
+        let value = switch self {
+        case .ntk: alpha ?? scale
+        case .dynamicNTK: alpha ?? 1
+        default: scale
         }
+        return ScalingSpec.rule(rawValue, value: value, geometry: geometry, originalContext: originalContext,
+                                context: targetContext)!
     }
 }

@@ -41,19 +41,14 @@ struct EvalBench: ParsableCommand {
     @Option var threads: Int = 2
     @Option(help: "Windows per repetition.") var windows: Int = 4
     @Option(help: "Repetitions; the median is reported.") var repeats: Int = 3
-    @Option(help: "A scaling spec: none, ntk:A, pi:S.") var scaling: String = "none"
+    @Option(help: "A scaling spec as `longrope eval --scaling` takes: none, pi:S, ntk:A, yarn:S, … or a JSON file.") var scaling: String = "none"
 
     func run() throws {
         let model = try LlamaModel(path: model, threads: threads)
         let content = String(decoding: FileManager.default.contents(atPath: text) ?? Data(), as: UTF8.self)
         let cut = try TextWindows(text: content, model: model, context: context, protocol: .llamacpp, samples: windows)
-        let parts = scaling.split(separator: ":")
-        let value = parts.count > 1 ? Double(parts[1]) ?? 1 : 1
-        let rope: RoPEScaling = switch parts.first {
-        case "ntk": .ntk(pairs: model.pairs, alpha: value)
-        case "pi": .linear(pairs: model.pairs, scale: value)
-        default: .none(pairs: model.pairs)
-        }
+        let rope = try ScalingSpec.parse(scaling, geometry: model.geometry, originalContext: model.config.contextLength,
+                                         context: context)
         _ = try model.loss(tokens: cut.windows[0].tokens, scoredFrom: cut.windows[0].scoredFrom, scaling: rope)  // warm-up
         var rates: [Double] = []
         for _ in 0..<repeats {
