@@ -20,7 +20,6 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.20.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
-        .package(url: "https://github.com/apple/swift-metrics", from: "2.4.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
         // Already in the build through AsyncHTTPClient's certificates; its SHA-256 hashes model
         // files 2× faster than a hand-written one (longrope-bench digest).
@@ -65,17 +64,16 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
         .target(name: "Coordinator", dependencies: [
-            "Runner", "Search", "Store", "Evaluator", "RoPE", "Digest", "GGUF", "Wire", "HTTPService", "Scoring",
+            "Runner", "Search", "Store", "RoPE", "Wire", "HTTPService",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
-            .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
         // A worker: one loaded model behind an HTTP endpoint, attached to a coordinator.
         .target(name: "Worker", dependencies: [
-            "Evaluator", "Digest", "Wire", "RoPE", "HTTPService", "Scoring",
+            "Evaluator", "Digest", "Wire", "HTTPService", "Scoring",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),

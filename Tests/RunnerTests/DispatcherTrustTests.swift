@@ -121,6 +121,52 @@ struct StuckWorker: WorkerConnection {
         await dispatcher.shutdown()
     }
 
+    /// A unit whose leases keep failing is retried on the workers there are, then fails for
+    /// good with its last reason (never retried for ever, never lost).
+    @Test func aUnitFailingEveryLeaseFailsAfterMaxAttempts() async throws {
+        struct BrokenWorker: WorkerConnection {
+            let calls: Counter
+            func evaluate(_ unit: WorkUnit, timeout: Double) async throws -> UnitResult {
+                calls.add()
+                throw UnitFailed(reason: "out of memory")
+            }
+        }
+        final class Counter: @unchecked Sendable {
+            private let lock = NSLock(); private var n = 0
+            func add() { lock.withLock { n += 1 } }
+            var value: Int { lock.withLock { n } }
+        }
+        var settings = Dispatcher.Settings()
+        settings.maxAttempts = 3
+        let dispatcher = Dispatcher(settings: settings)
+        let calls = Counter()
+        await dispatcher.register(tests.registration("broken"), connection: BrokenWorker(calls: calls), heartbeats: false)
+        do {
+            _ = try await dispatcher.evaluate(tests.unit())
+            Issue.record("a unit that fails every lease must fail")
+        } catch let failure as UnitFailed {
+            #expect(failure.reason.contains("3 attempts") && failure.reason.contains("out of memory"), "\(failure.reason)")
+        }
+        #expect(calls.value == 3)
+        await dispatcher.shutdown()
+    }
+
+    /// A worker registering again at its address replaces its old entry (a restarted process),
+    /// and the unit the old entry held goes to the new one.
+    @Test func reRegistrationReplacesTheOldEntryAndItsUnitMovesOn() async throws {
+        let dispatcher = Dispatcher()
+        let old = await dispatcher.register(tests.registration("w"), connection: StuckWorker(), heartbeats: false)
+        let unit = Task { try await dispatcher.evaluate(tests.unit()) }
+        #expect(try await waitUntil(30) { await dispatcher.workerViews().first?.busy == true })
+        let new = await dispatcher.register(tests.registration("w"),
+                                            connection: ScriptedWorker(answer: UnitResult(nllSum: 3, tokens: 255, seconds: 0, worker: "restarted")),
+                                            heartbeats: false)
+        #expect(new != old)
+        #expect(await dispatcher.workerViews().map(\.id) == [new], "one entry per address")
+        #expect(try await unit.value.worker == "restarted")
+        await dispatcher.shutdown()
+    }
+
     /// Issue 10: at a step's tail, idle workers take a copy of a straggler's unit; the first
     /// answer wins.
     @Test func aStragglersUnitIsDuplicatedOntoAnIdleWorker() async throws {
