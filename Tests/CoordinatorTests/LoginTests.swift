@@ -84,3 +84,36 @@ import TestSupport
         #expect(try await send("GET", base + "/v1/searches", cookie: cookie).status == 401)
     }
 }
+
+/// Issue 13, token handling: the token never shows in the coordinator's log, its metrics or
+/// any answer, right or wrong.
+@Suite struct TokenSecrecyTests {
+    @Test func theTokenNeverAppearsInLogsMetricsOrErrorBodies() async throws {
+        let directory = temporaryDirectory()
+        let token = "tok-\(UUID().uuidString)"
+        let tokenFile = directory.appendingPathComponent("token")
+        try Data((token + "\n").utf8).write(to: tokenFile)
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: tokenFile.path)
+        let log = directory.appendingPathComponent("coordinator.log")
+        let coordinator = try ServiceProcess(["coordinator", "--db", directory.appendingPathComponent("s.sqlite").path,
+                                              "--listen", "127.0.0.1:0", "--token-file", tokenFile.path], stderr: log)
+        let base = "http://127.0.0.1:\(coordinator.port)"
+        let wrong = "wrong-\(UUID().uuidString)"
+        var bodies: [String] = []
+        for (path, bearer) in [("/v1/searches", wrong), ("/v1/searches/9", token), ("/v1/workers", token), ("/nowhere", token)] {
+            bodies.append(try await TestHTTP.request("GET", base + path, token: bearer).text)
+        }
+        bodies.append(try await TestHTTP.request("POST", base + "/v1/searches", body: Data("{\"bad\": 1}".utf8), token: token).text)
+        let login = try await LoginTests().send("POST", base + "/login", body: "token=\(wrong)")
+        bodies.append(login.text)
+        let metrics = try await TestHTTP.request("GET", base + "/metrics", token: token)
+        #expect(metrics.status == 200)
+        bodies.append(metrics.text)
+        coordinator.stop()
+        let logged = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        #expect(logged.contains("listening"), "the log was captured")
+        for text in bodies + [logged] {
+            #expect(!text.contains(token) && !text.contains(wrong), "a token leaked: \(text.prefix(300))")
+        }
+    }
+}
