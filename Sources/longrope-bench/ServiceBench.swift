@@ -36,26 +36,36 @@ func post(_ url: String, _ body: Data) async throws -> Data {
     request.method = .POST
     request.headers.add(name: "Content-Type", value: "application/json")
     request.body = .bytes(ByteBuffer(bytes: body))
-    let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+    let response = try await benchClient.execute(request, timeout: .seconds(30))
     return Data(buffer: try await response.body.collect(upTo: 16 << 20))
 }
+
+/// The client the benches talk to their services with (one trusting `--tls-dir`'s CA when given);
+/// set once at start, before any request.
+nonisolated(unsafe) var benchClient = HTTPClient.shared
 
 func get(_ url: String) async throws -> Data {
-    let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(30))
+    let response = try await benchClient.execute(HTTPClientRequest(url: url), timeout: .seconds(30))
     return Data(buffer: try await response.body.collect(upTo: 16 << 20))
 }
 
-/// Starts an in-process coordinator on a free port.
-func startCoordinator(_ directory: URL) async throws -> (Coordinator, String) {
+/// Starts an in-process coordinator on a free port (HTTPS with `tlsDirectory`'s files from
+/// scripts/make-ca.sh, which must name localhost).
+func startCoordinator(_ directory: URL, tlsDirectory: String? = nil) async throws -> (Coordinator, String) {
     var settings = CoordinatorSettings(databasePath: directory.appendingPathComponent("bench.sqlite").path)
     settings.port = 0
+    if let tls = tlsDirectory {
+        settings.tlsCertificate = tls + "/server.pem"
+        settings.tlsKey = tls + "/server.key"
+        settings.caFile = tls + "/ca.pem"
+    }
     let coordinator = try Coordinator(settings: settings)
     let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
     let app = try coordinator.application { continuation.yield($0) }
     Task { try await app.run() }
     var iterator = stream.makeAsyncIterator()
     let port = await iterator.next()!
-    return (coordinator, "http://127.0.0.1:\(port)")
+    return (coordinator, tlsDirectory == nil ? "http://127.0.0.1:\(port)" : "https://localhost:\(port)")
 }
 
 /// Runs one search against the coordinator and returns (units, seconds).
@@ -146,8 +156,11 @@ struct WorkersBench: AsyncParsableCommand {
     @Option var longrope = ".build/release/longrope"
     @Option var counts = "1,2,4"
     @Option var target = 2048
+    @Option(help: "HTTPS everywhere with these files from scripts/make-ca.sh DIR localhost (clients trust its ca.pem).")
+    var tlsDir: String?
 
     func run() async throws {
+        if let tlsDir { benchClient = try TLSFiles.client(caFile: tlsDir + "/ca.pem") }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("longrope-bench-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -156,13 +169,14 @@ struct WorkersBench: AsyncParsableCommand {
         for count in counts.split(separator: ",").compactMap({ Int($0) }) {
             let folder = directory.appendingPathComponent("\(count)")
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-            let (_, base) = try await startCoordinator(folder)
+            let (_, base) = try await startCoordinator(folder, tlsDirectory: tlsDir)
             let port = Int(base.split(separator: ":").last!)!
             var processes: [Process] = []
             for i in 0..<count {
                 let p = Process()
                 p.executableURL = URL(fileURLWithPath: longrope)
                 p.arguments = ["worker", "--coordinator", base, "--model", model, "--text", text, "--threads", "1", "--name", "w\(i)"]
+                    + (tlsDir.map { ["--tls-cert", $0 + "/server.pem", "--tls-key", $0 + "/server.key", "--ca-file", $0 + "/ca.pem"] } ?? [])
                 p.standardOutput = FileHandle.nullDevice
                 p.standardError = FileHandle.nullDevice
                 try p.run()
