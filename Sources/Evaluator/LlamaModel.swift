@@ -89,6 +89,10 @@ public final class LlamaModel: @unchecked Sendable {
             throw EvaluatorError.invalidRequest("scored positions must ascend inside 0..<\(tokens.count - 1)")
         }
         do { try scaling.checkApplicable(pairs: pairs) } catch { throw EvaluatorError.invalidScaling(error.description) }
+        if let window = config.slidingWindow, tokens.count > window {
+            throw EvaluatorError.invalidRequest("a window of \(tokens.count) tokens is longer than the model's sliding window "
+                                                + "of \(window); sliding-window attention is not supported")
+        }
         for token in tokens where token < 0 || Int(token) >= config.vocabularySize { throw EvaluatorError.invalidToken(token) }
         lock.lock()
         defer { lock.unlock() }

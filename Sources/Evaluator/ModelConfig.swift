@@ -32,6 +32,9 @@ public struct ModelConfig: Sendable, Equatable {
         case llama
         /// Qwen2: Q/K/V biases, half-split (NEOX) rotation.
         case qwen2
+        /// Phi-3: Q, K and V in one `attn_qkv` tensor, gate and up in one `ffn_up` tensor,
+        /// half-split rotation.
+        case phi3
     }
 
     public var architecture: Architecture
@@ -56,9 +59,12 @@ public struct ModelConfig: Sendable, Equatable {
     public var storedPairFactors: [Double]
     /// 1/√head_dim unless `attention.scale` says otherwise.
     public var attentionScale: Float
+    /// `attention.sliding_window` (Phi-3): each position sees at most this many; nil = all.
+    /// Windows longer than it are refused (sliding-window attention is not implemented).
+    public var slidingWindow: Int?
 
     /// Whether pairs are (j, j + d/2) instead of (2j, 2j+1).
-    public var halfSplitRotation: Bool { architecture == .qwen2 }
+    public var halfSplitRotation: Bool { architecture == .qwen2 || architecture == .phi3 }
 
     public init(gguf: GGUFFile) throws {
         let name = try gguf.requireString("general.architecture")
@@ -105,6 +111,8 @@ public struct ModelConfig: Sendable, Equatable {
         storedPairFactors = (0..<(rotaryDimension / 2)).map { [storedLinearScale] i in
             Double(ropeFreqs?[i] ?? 1) * storedLinearScale
         }
+        let window = try gguf.int("\(a).attention.sliding_window", default: 0)
+        slidingWindow = window > 0 ? window : nil
         let scale = try gguf.double("\(a).attention.scale", default: 0)
         attentionScale = scale != 0 ? Float(scale) : 1 / Float(headDim).squareRoot()
     }

@@ -24,6 +24,21 @@ public struct WeightMatrix: @unchecked Sendable {
         data = tensor.data
     }
 
+    /// Rows `range` of this matrix, in place (a part of a fused tensor).
+    func rows(_ range: Range<Int>, name: String) -> WeightMatrix {
+        WeightMatrix(name: name, type: type, rows: range.count, columns: columns, rowBytes: rowBytes,
+                     data: data + range.lowerBound * rowBytes)
+    }
+
+    private init(name: String, type: GGMLType, rows: Int, columns: Int, rowBytes: Int, data: UnsafeRawPointer) {
+        self.name = name
+        self.type = type
+        self.rows = rows
+        self.columns = columns
+        self.rowBytes = rowBytes
+        self.data = data
+    }
+
     /// Row `r` as floats.
     func dequantizeRow(_ r: Int, into destination: UnsafeMutablePointer<Float>) {
         lr_dequantize_row(type.rawValue, data + r * rowBytes, destination, Int64(columns))
@@ -70,18 +85,33 @@ struct ModelWeights: @unchecked Sendable {
             func bias(_ name: String, length: Int) throws -> [Float]? {
                 gguf.tensor("blk.\(i).\(name).bias") == nil ? nil : try vector(gguf, "blk.\(i).\(name).bias", length: length)
             }
+            let d = c.embeddingLength, ff = c.feedForwardLength
+            let wq, wk, wv, gate, up: WeightMatrix
+            if c.architecture == .phi3 {
+                // attn_qkv rows: [Q (H·hd) | K (Hkv·hd) | V (Hkv·hd)]; ffn_up rows: [gate (ff) | up (ff)].
+                let qkv = try matrix("attn_qkv", rows: qDim + 2 * kvDim, columns: d)
+                wq = qkv.rows(0..<qDim, name: qkv.name + "[q]")
+                wk = qkv.rows(qDim..<(qDim + kvDim), name: qkv.name + "[k]")
+                wv = qkv.rows((qDim + kvDim)..<(qDim + 2 * kvDim), name: qkv.name + "[v]")
+                let gateUp = try matrix("ffn_up", rows: 2 * ff, columns: d)
+                gate = gateUp.rows(0..<ff, name: gateUp.name + "[gate]")
+                up = gateUp.rows(ff..<(2 * ff), name: gateUp.name + "[up]")
+            } else {
+                wq = try matrix("attn_q", rows: qDim, columns: d)
+                wk = try matrix("attn_k", rows: kvDim, columns: d)
+                wv = try matrix("attn_v", rows: kvDim, columns: d)
+                gate = try matrix("ffn_gate", rows: ff, columns: d)
+                up = try matrix("ffn_up", rows: ff, columns: d)
+            }
             layers.append(LayerWeights(
-                attentionNorm: try vector(gguf, "blk.\(i).attn_norm.weight", length: c.embeddingLength),
-                wq: try matrix("attn_q", rows: qDim, columns: c.embeddingLength),
-                wk: try matrix("attn_k", rows: kvDim, columns: c.embeddingLength),
-                wv: try matrix("attn_v", rows: kvDim, columns: c.embeddingLength),
-                wo: try matrix("attn_output", rows: c.embeddingLength, columns: qDim),
+                attentionNorm: try vector(gguf, "blk.\(i).attn_norm.weight", length: d),
+                wq: wq, wk: wk, wv: wv,
+                wo: try matrix("attn_output", rows: d, columns: qDim),
                 bq: try bias("attn_q", length: qDim), bk: try bias("attn_k", length: kvDim),
                 bv: try bias("attn_v", length: kvDim),
-                ffnNorm: try vector(gguf, "blk.\(i).ffn_norm.weight", length: c.embeddingLength),
-                gate: try matrix("ffn_gate", rows: c.feedForwardLength, columns: c.embeddingLength),
-                up: try matrix("ffn_up", rows: c.feedForwardLength, columns: c.embeddingLength),
-                down: try matrix("ffn_down", rows: c.embeddingLength, columns: c.feedForwardLength)))
+                ffnNorm: try vector(gguf, "blk.\(i).ffn_norm.weight", length: d),
+                gate: gate, up: up,
+                down: try matrix("ffn_down", rows: d, columns: ff)))
         }
         self.layers = layers
         outputNorm = try vector(gguf, "output_norm.weight", length: c.embeddingLength)
