@@ -139,6 +139,11 @@ struct SearchCommand: AsyncParsableCommand {
         if let from = try seedFrom ?? file?.int("seed_from").map(Int64.init) {
             searchConfig.extraSeeds = [try rescaledBest(store: store, searchID: from, to: searchConfig)]
         }
+        if let own = model.config.ownFactors, own.long.count == searchConfig.pairs {
+            // A Phi-3 file's long factors (its makers' own LongRoPE search) seed the population.
+            let seed = own.long.map { min(max($0, 1), searchConfig.lambdaMax) }
+            if zip(seed, seed.dropFirst()).allSatisfy({ $0 <= $1 }) { searchConfig.extraSeeds.append(seed) }
+        }
 
         // The text: checked for length before anything is stored.
         guard let textData = FileManager.default.contents(atPath: textPath) else { throw CLIError("cannot read text file \(textPath)") }

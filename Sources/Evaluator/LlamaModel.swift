@@ -69,6 +69,15 @@ public final class LlamaModel: @unchecked Sendable {
         return WindowLoss(nllSum: nllSum, tokens: positions.count)
     }
 
+    /// What a window of `windowLength` tokens runs with: `scaling` itself, except that the
+    /// plain `none` of a Phi-3 file means its own factors (short up to its original context,
+    /// long beyond). Any other scaling replaces them.
+    public func effectiveScaling(_ scaling: RoPEScaling, windowLength: Int) -> RoPEScaling {
+        guard scaling.method == "none", let own = config.ownFactors else { return scaling }
+        let long = windowLength > own.originalContext
+        return RoPEScaling(method: long ? "phi3-long" : "phi3-short", lambda: long ? own.long : own.short)
+    }
+
     /// Per position: the NLL of the next token and the model's most likely token there
     /// (greedy decoding's choice), for the given ascending positions.
     public func tokenScores(tokens: [Int32], positions: [Int], scaling: RoPEScaling) throws -> [TokenScore] {
@@ -100,8 +109,8 @@ public final class LlamaModel: @unchecked Sendable {
             buffers = ForwardBuffers(config: config, capacity: tokens.count, threads: threads,
                                      logitsRows: LlamaModel.logitsChunk)
         }
-        forward(tokens: tokens, positions: positions, scaling: scaling, wantTopToken: wantTopToken,
-                buffers: buffers!, visit: visit)
+        forward(tokens: tokens, positions: positions, scaling: effectiveScaling(scaling, windowLength: tokens.count),
+                wantTopToken: wantTopToken, buffers: buffers!, visit: visit)
     }
 }
 

@@ -59,6 +59,15 @@ public struct ModelConfig: Sendable, Equatable {
     public var storedPairFactors: [Double]
     /// 1/√head_dim unless `attention.scale` says otherwise.
     public var attentionScale: Float
+    /// A Phi-3 file's own LongRoPE factors (`rope_factors_short/long.weight`): the short set for
+    /// windows up to `originalContext` (`rope.scaling.original_context_length`), the long set
+    /// beyond, as llama.cpp and transformers apply them. Nil for other files.
+    public var ownFactors: OwnFactors?
+    public struct OwnFactors: Sendable, Equatable {
+        public var short: [Double]
+        public var long: [Double]
+        public var originalContext: Int
+    }
     /// `attention.sliding_window` (Phi-3): each position sees at most this many; nil = all.
     /// Windows longer than it are refused (sliding-window attention is not implemented).
     public var slidingWindow: Int?
@@ -110,6 +119,16 @@ public struct ModelConfig: Sendable, Equatable {
             : try vector(gguf, "rope_freqs.weight", length: rotaryDimension / 2)
         storedPairFactors = (0..<(rotaryDimension / 2)).map { [storedLinearScale] i in
             Double(ropeFreqs?[i] ?? 1) * storedLinearScale
+        }
+        if gguf.tensor("rope_factors_long.weight") != nil {
+            let long = try vector(gguf, "rope_factors_long.weight", length: rotaryDimension / 2).map(Double.init)
+            let short = gguf.tensor("rope_factors_short.weight") == nil ? long.map { _ in 1.0 }
+                : try vector(gguf, "rope_factors_short.weight", length: rotaryDimension / 2).map(Double.init)
+            let original = try gguf.int("\(a).rope.scaling.original_context_length", default: contextLength)
+            guard (long + short).allSatisfy({ $0.isFinite && $0 > 0 }), original > 0 else {
+                throw EvaluatorError.invalidHyperparameter("rope_factors_short/long must be finite and > 0")
+            }
+            ownFactors = OwnFactors(short: short, long: long, originalContext: original)
         }
         let window = try gguf.int("\(a).attention.sliding_window", default: 0)
         slidingWindow = window > 0 ? window : nil
