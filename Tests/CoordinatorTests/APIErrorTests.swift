@@ -56,6 +56,8 @@ import TestSupport
                 Case(name: "worker without token", method: "POST", path: "/v1/workers", body: Data("{}".utf8), token: nil, status: 401, mentions: "Bearer"),
                 Case(name: "worker with bad address", method: "POST", path: "/v1/workers", body: TestHTTP.json(["name": "w", "address": "ftp://x", "model_sha256": "a", "text_sha256": "b", "architecture": "llama", "threads": 1, "pairs": 4, "rope_base": 10000.0, "context_length": 512]), token: token, status: 400, mentions: "address"),
                 Case(name: "heartbeat of unknown worker", method: "POST", path: "/v1/workers/w99/heartbeat", body: Data("{}".utf8), token: token, status: 404, mentions: "w99"),
+                Case(name: "delete an unknown worker", method: "DELETE", path: "/v1/workers/w-nope", body: nil, token: token, status: 404, mentions: "w-nope"),
+                Case(name: "delete a worker without the token", method: "DELETE", path: "/v1/workers/w-nope", body: nil, token: nil, status: 401, mentions: "token"),
                 Case(name: "unknown route", method: "GET", path: "/v2/nothing", body: nil, token: token, status: 404, mentions: ""),
                 Case(name: "target below original", method: "POST", path: "/v1/searches", body: with(["target_context": 256]), token: token, status: 400, mentions: "target_context"),
                 Case(name: "target of a billion", method: "POST", path: "/v1/searches", body: with(["target_context": 1_000_000_000]), token: token, status: 400, mentions: "at most"),
