@@ -33,6 +33,7 @@ cleanup() {
     ip link del lr-br 2>/dev/null || true
 }
 trap cleanup EXIT
+cleanup   # namespaces left by an earlier run that was killed
 
 # A bridge in this namespace (10.77.0.254) and one veth per namespace: c = .1, wK = .1K.
 ip link add lr-br type bridge
