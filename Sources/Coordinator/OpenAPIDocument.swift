@@ -243,6 +243,7 @@ components:
         text_sha256: { type: string }
         fitness: { type: string, enum: [ppl, key-tokens, needle], description: "what best.ppl and baseline_fitness measure" }
         space: { type: string, enum: [all-pairs, critical-dimension] }
+        overlap_steps: { type: boolean, description: "steps overlap to keep many workers busy (not reproducible)" }
         attention_range: { type: array, items: { type: number }, nullable: true, description: "[min, max] when m is searched" }
         attention_factor: { type: number, description: "the fixed m (when not searched)" }
         baseline_fitness: { type: object, additionalProperties: { type: number, nullable: true }, description: "every rule (each also a seed) under the search's fitness" }

@@ -185,5 +185,10 @@ import TestSupport
         #expect(try await TestHTTP.request("POST", base + "/v1/searches/1/resume").status == 409)
         let list = try await TestHTTP.request("GET", base + "/v1/searches")
         #expect((list.json as? [[String: Any]])?.first?["status"] as? String == "cancelled")
+        #expect((list.json as? [[String: Any]])?.first?["overlap_steps"] as? Bool == false)
+        let overlapped = try await TestHTTP.request("POST", base + "/v1/searches", body: TestHTTP.json(
+            ["model_sha256": "m", "text_sha256": "t", "original_context": 256, "target_context": 512, "pairs": 4,
+             "rope_base": 10000.0, "population": 4, "iterations": 1, "samples": 1, "overlap_steps": true]))
+        #expect(overlapped.status == 201 && overlapped.object["overlap_steps"] as? Bool == true, "\(overlapped.text)")
     }
 }
