@@ -21,6 +21,9 @@ for u in (0, 0.25, 0.5, 0.75, 1):
 for n in (1, 4, 16, 64, 256):
     svg.append(f'<text x="{x(n)}" y="{H-B+18}" text-anchor="middle">{n}</text>')
 svg.append(f'<text x="{(L+W-R)/2}" y="{H-8}" text-anchor="middle">simulated workers</text>')
+svg.append(f'<text x="14" y="{(T+H-B)/2}" text-anchor="middle" transform="rotate(-90 14 {(T+H-B)/2})">useful utilisation</text>')
+svg.append(f'<line x1="{W-R+10}" x2="{W-R+30}" y1="{T+20+18*len(series)-4}" y2="{T+20+18*len(series)-4}" stroke="black" stroke-dasharray="3,2"/>'
+           f'<text x="{W-R+36}" y="{T+20+18*len(series)}">goals</text>')
 for n, goal in ((64, 0.9), (256, 0.75)):
     svg.append(f'<line x1="{x(n)-12}" x2="{x(n)+12}" y1="{y(goal)}" y2="{y(goal)}" stroke="black" stroke-dasharray="3,2"/>')
 for i, (label, path) in enumerate(series):
