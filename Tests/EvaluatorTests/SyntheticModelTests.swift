@@ -1,0 +1,160 @@
+import Foundation
+import Testing
+import Evaluator
+import GGUF
+import RoPE
+import TestSupport
+
+/// The evaluator's mechanics without ../shared: a tiny random Llama model (2 layers, 2 heads
+/// sharing one K/V head, head_dim 8) written with GGUFWriter, scored by LlamaModel and by a
+/// naive forward pass written here from the definitions (RMSNorm, adjacent-pair RoPE with
+/// θ_j/λ_j and m, causal softmax attention with GQA, SwiGLU); they must agree to 1e-4.
+@Suite struct SyntheticModelTests {
+    static let vocab = 12, d = 16, layers = 2, heads = 2, kvHeads = 1, hd = 8, ff = 24
+    static let eps: Float = 1e-5, base = 10_000.0
+
+    /// Deterministic weights: name → values (row-major [rows][columns]).
+    final class Weights {
+        var tensors: [(name: String, rows: Int, columns: Int, values: [Float])] = []
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func random() -> Float {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Float(Int64(bitPattern: state >> 11) % 2001 - 1000) / 1000
+        }
+        @discardableResult
+        func add(_ name: String, rows: Int, columns: Int, scale: Float, offset: Float = 0) -> [Float] {
+            let values = (0..<(rows * columns)).map { _ in offset + scale * random() }
+            tensors.append((name, rows, columns, values))
+            return values
+        }
+        func get(_ name: String) -> [Float] { tensors.first { $0.name == name }!.values }
+    }
+
+    func makeModel() throws -> (path: String, weights: Weights) {
+        let w = Weights()
+        let (V, d, hd, ff) = (Self.vocab, Self.d, Self.hd, Self.ff)
+        w.add("token_embd.weight", rows: V, columns: d, scale: 1)
+        for l in 0..<Self.layers {
+            w.add("blk.\(l).attn_norm.weight", rows: 1, columns: d, scale: 0.2, offset: 1)
+            w.add("blk.\(l).attn_q.weight", rows: Self.heads * hd, columns: d, scale: 0.5)
+            w.add("blk.\(l).attn_k.weight", rows: Self.kvHeads * hd, columns: d, scale: 0.5)
+            w.add("blk.\(l).attn_v.weight", rows: Self.kvHeads * hd, columns: d, scale: 0.5)
+            w.add("blk.\(l).attn_output.weight", rows: d, columns: Self.heads * hd, scale: 0.3)
+            w.add("blk.\(l).ffn_norm.weight", rows: 1, columns: d, scale: 0.2, offset: 1)
+            w.add("blk.\(l).ffn_gate.weight", rows: ff, columns: d, scale: 0.3)
+            w.add("blk.\(l).ffn_up.weight", rows: ff, columns: d, scale: 0.3)
+            w.add("blk.\(l).ffn_down.weight", rows: d, columns: ff, scale: 0.3)
+        }
+        w.add("output_norm.weight", rows: 1, columns: d, scale: 0.2, offset: 1)
+        w.add("output.weight", rows: V, columns: d, scale: 0.5)
+
+        var writer = GGUFWriter()
+        writer.set("general.architecture", .string("llama"))
+        for (key, value) in [("embedding_length", d), ("block_count", Self.layers), ("attention.head_count", Self.heads),
+                             ("attention.head_count_kv", Self.kvHeads), ("feed_forward_length", ff), ("context_length", 64),
+                             ("vocab_size", V)] {
+            writer.set("llama.\(key)", .uint32(UInt32(value)))
+        }
+        writer.set("llama.attention.layer_norm_rms_epsilon", .float32(Self.eps))
+        writer.set("llama.rope.freq_base", .float32(Float(Self.base)))
+        writer.set("tokenizer.ggml.model", .string("llama"))
+        writer.set("tokenizer.ggml.tokens", .array(["<unk>", "<s>", "</s>"].map { .string($0) }
+                                                   + (0..<(V - 3)).map { .string("▁t\($0)") }))
+        var buffers: [UnsafeMutableBufferPointer<Float>] = []
+        defer { buffers.forEach { $0.deallocate() } }
+        for t in w.tensors {
+            let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: t.values.count)
+            _ = buffer.initialize(from: t.values)
+            buffers.append(buffer)
+            let shape = t.rows == 1 ? [t.columns] : [t.columns, t.rows]
+            writer.tensors.append(.init(name: t.name, type: .f32, shape: shape, bytes: UnsafeRawBufferPointer(buffer)))
+        }
+        let path = temporaryDirectory().appendingPathComponent("synthetic.gguf").path
+        try writer.write(to: path)
+        return (path, w)
+    }
+
+    /// Σ −log p(token[t+1] | tokens ≤ t) for t in 0..<n−1, computed the slow, obvious way.
+    func naiveNLL(_ w: Weights, tokens: [Int], scaling: RoPEScaling) -> Double {
+        let (n, d, hd, ff, V) = (tokens.count, Self.d, Self.hd, Self.ff, Self.vocab)
+        func matvec(_ m: [Float], rows: Int, columns: Int, _ x: [Float]) -> [Float] {
+            (0..<rows).map { r in (0..<columns).reduce(Float(0)) { $0 + m[r * columns + $1] * x[$1] } }
+        }
+        func rmsnorm(_ x: [Float], _ weight: [Float]) -> [Float] {
+            let ms = x.reduce(Float(0)) { $0 + $1 * $1 } / Float(x.count)
+            let inv = 1 / (ms + Self.eps).squareRoot()
+            return zip(x, weight).map { $0 * inv * $1 }
+        }
+        func rotate(_ v: inout [Float], head: Int, position t: Int) {
+            let original = t < scaling.startTokens
+            let m = original ? 1 : scaling.attentionFactor
+            for j in 0..<(hd / 2) {
+                let theta = pow(Self.base, -2 * Double(j) / Double(hd)) / (original ? 1 : scaling.lambda[j])
+                let angle = Double(t) * theta
+                let (c, s) = (Float(m * cos(angle)), Float(m * sin(angle)))
+                let (a, b) = (v[head * hd + 2 * j], v[head * hd + 2 * j + 1])
+                v[head * hd + 2 * j] = a * c - b * s
+                v[head * hd + 2 * j + 1] = a * s + b * c
+            }
+        }
+        let embedding = w.get("token_embd.weight")
+        var x = tokens.map { Array(embedding[($0 * d)..<($0 * d + d)]) }
+        for l in 0..<Self.layers {
+            let p = "blk.\(l)."
+            var q: [[Float]] = [], k: [[Float]] = [], v: [[Float]] = []
+            for t in 0..<n {
+                let h = rmsnorm(x[t], w.get(p + "attn_norm.weight"))
+                var qt = matvec(w.get(p + "attn_q.weight"), rows: Self.heads * hd, columns: d, h)
+                var kt = matvec(w.get(p + "attn_k.weight"), rows: Self.kvHeads * hd, columns: d, h)
+                for head in 0..<Self.heads { rotate(&qt, head: head, position: t) }
+                for head in 0..<Self.kvHeads { rotate(&kt, head: head, position: t) }
+                q.append(qt); k.append(kt)
+                v.append(matvec(w.get(p + "attn_v.weight"), rows: Self.kvHeads * hd, columns: d, h))
+            }
+            for t in 0..<n {
+                var attention = [Float](repeating: 0, count: Self.heads * hd)
+                for head in 0..<Self.heads {
+                    let kvHead = head / (Self.heads / Self.kvHeads)
+                    let scores = (0...t).map { u in
+                        (0..<hd).reduce(Float(0)) { $0 + q[t][head * hd + $1] * k[u][kvHead * hd + $1] } / Float(hd).squareRoot()
+                    }
+                    let top = scores.max()!
+                    let e = scores.map { exp($0 - top) }
+                    let total = e.reduce(0, +)
+                    for u in 0...t { for i in 0..<hd { attention[head * hd + i] += e[u] / total * v[u][kvHead * hd + i] } }
+                }
+                let projected = matvec(w.get(p + "attn_output.weight"), rows: d, columns: Self.heads * hd, attention)
+                x[t] = zip(x[t], projected).map(+)
+                let h = rmsnorm(x[t], w.get(p + "ffn_norm.weight"))
+                let gate = matvec(w.get(p + "ffn_gate.weight"), rows: ff, columns: d, h)
+                let up = matvec(w.get(p + "ffn_up.weight"), rows: ff, columns: d, h)
+                let act = zip(gate, up).map { g, u in g / (1 + exp(-g)) * u }
+                x[t] = zip(x[t], matvec(w.get(p + "ffn_down.weight"), rows: d, columns: ff, act)).map(+)
+            }
+        }
+        var nll = 0.0
+        for t in 0..<(n - 1) {
+            let logits = matvec(w.get("output.weight"), rows: V, columns: d, rmsnorm(x[t], w.get("output_norm.weight")))
+                .map(Double.init)
+            let top = logits.max()!
+            let logSum = top + log(logits.reduce(0) { $0 + exp($1 - top) })
+            nll += logSum - logits[tokens[t + 1]]
+        }
+        return nll
+    }
+
+    @Test(arguments: [
+        RoPEScaling.none(pairs: 4),
+        RoPEScaling(method: "searched", lambda: [1, 1.5, 2.5, 4], attentionFactor: 1.2),
+        RoPEScaling(method: "n-hat", lambda: [2, 2, 3, 8], startTokens: 3, attentionFactor: 1.1),
+    ])
+    func theForwardPassMatchesANaiveOne(scaling: RoPEScaling) throws {
+        let (path, weights) = try makeModel()
+        let model = try LlamaModel(path: path, threads: 2)
+        let tokens = (0..<40).map { ($0 * 7 + 3) % Self.vocab }
+        let ours = try model.loss(tokens: tokens.map(Int32.init), scoredFrom: 0, scaling: scaling)
+        let naive = naiveNLL(weights, tokens: tokens, scaling: scaling)
+        #expect(ours.tokens == tokens.count - 1)
+        #expect(abs(ours.nllSum - naive) / naive < 1e-4, "ours \(ours.nllSum), naive \(naive) (\(scaling.method))")
+    }
+}
