@@ -60,6 +60,9 @@ extension LlamaModel {
             addBias(layer.bq, b.q.pointer, n, qDim)
             addBias(layer.bk, b.k.pointer, n, kvDim)
             addBias(layer.bv, b.v.pointer, n, kvDim)
+            // qwen3: q[t][h] = rmsnorm(q[t][h]) · q_norm, the same for k, before the rotation.
+            headNorm(layer.qNorm, b.q.pointer, n, heads: c.headCount)
+            headNorm(layer.kNorm, b.k.pointer, n, heads: c.kvHeadCount)
             // Rotate q and k of every position by its angles (λ, n̂ and m already in the tables).
             rowwise(n) { t in
                 let cosRow = b.cosTable.pointer + t * (hd / 2), sinRow = b.sinTable.pointer + t * (hd / 2)
@@ -163,6 +166,20 @@ extension LlamaModel {
         let workers = min(threads, max(1, n / 32))
         parallel(workers) { worker in
             for row in (n * worker / workers)..<(n * (worker + 1) / workers) { body(row) }
+        }
+    }
+
+    /// RMS-normalises each head of each of the `n` rows of y[n][heads·hd] in place, times `weight`.
+    func headNorm(_ weight: [Float]?, _ y: UnsafeMutablePointer<Float>, _ n: Int, heads: Int) {
+        guard let weight else { return }
+        let hd = config.headDim
+        weight.withUnsafeBufferPointer { w in
+            rowwise(n) { t in
+                for h in 0..<heads {
+                    let row = y + (t * heads + h) * hd
+                    lr_rmsnorm(row, w.baseAddress, row, Int64(hd), config.rmsEpsilon)
+                }
+            }
         }
     }
 

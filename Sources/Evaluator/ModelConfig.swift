@@ -32,6 +32,9 @@ public struct ModelConfig: Sendable, Equatable {
         case llama
         /// Qwen2: Q/K/V biases, half-split (NEOX) rotation.
         case qwen2
+        /// Qwen3: each head's q and k RMS-normalised (`attn_q_norm`, `attn_k_norm`) before
+        /// the rotation, half-split rotation.
+        case qwen3
         /// Phi-3: Q, K and V in one `attn_qkv` tensor, gate and up in one `ffn_up` tensor,
         /// half-split rotation.
         case phi3
@@ -73,7 +76,7 @@ public struct ModelConfig: Sendable, Equatable {
     public var slidingWindow: Int?
 
     /// Whether pairs are (j, j + d/2) instead of (2j, 2j+1).
-    public var halfSplitRotation: Bool { architecture == .qwen2 || architecture == .phi3 }
+    public var halfSplitRotation: Bool { architecture != .llama }
 
     public init(gguf: GGUFFile) throws {
         let name = try gguf.requireString("general.architecture")

@@ -63,6 +63,8 @@ struct LayerWeights: @unchecked Sendable {
     let attentionNorm: [Float]
     let wq, wk, wv, wo: WeightMatrix
     let bq, bk, bv: [Float]?
+    /// Per-head RMSNorm weights of q and k (qwen3), head_dim each.
+    let qNorm, kNorm: [Float]?
     let ffnNorm: [Float]
     let gate, up, down: WeightMatrix
 }
@@ -109,6 +111,10 @@ struct ModelWeights: @unchecked Sendable {
                 wo: try matrix("attn_output", rows: d, columns: qDim),
                 bq: try bias("attn_q", length: qDim), bk: try bias("attn_k", length: kvDim),
                 bv: try bias("attn_v", length: kvDim),
+                qNorm: gguf.tensor("blk.\(i).attn_q_norm.weight") == nil ? nil
+                    : try vector(gguf, "blk.\(i).attn_q_norm.weight", length: c.headDim),
+                kNorm: gguf.tensor("blk.\(i).attn_k_norm.weight") == nil ? nil
+                    : try vector(gguf, "blk.\(i).attn_k_norm.weight", length: c.headDim),
                 ffnNorm: try vector(gguf, "blk.\(i).ffn_norm.weight", length: d),
                 gate: gate, up: up,
                 down: try matrix("ffn_down", rows: d, columns: ff)))

@@ -8,7 +8,8 @@ import TestSupport
 /// The evaluator's mechanics without ../shared: a tiny random Llama model (2 layers, 2 heads
 /// sharing one K/V head, head_dim 8) written with GGUFWriter, scored by LlamaModel and by a
 /// naive forward pass written here from the definitions (RMSNorm, adjacent-pair RoPE with
-/// θ_j/λ_j and m, causal softmax attention with GQA, SwiGLU); they must agree to 1e-4.
+/// θ_j/λ_j and m, causal softmax attention with GQA, SwiGLU); they must agree to 1e-4. The
+/// qwen3 variant adds per-head RMSNorm of q and k before a half-split rotation.
 @Suite struct SyntheticModelTests {
     static let vocab = 12, d = 16, layers = 2, heads = 2, kvHeads = 1, hd = 8, ff = 24
     static let eps: Float = 1e-5, base = 10_000.0
@@ -30,7 +31,7 @@ import TestSupport
         func get(_ name: String) -> [Float] { tensors.first { $0.name == name }!.values }
     }
 
-    func makeModel() throws -> (path: String, weights: Weights) {
+    func makeModel(architecture: String = "llama") throws -> (path: String, weights: Weights) {
         let w = Weights()
         let (V, d, hd, ff) = (Self.vocab, Self.d, Self.hd, Self.ff)
         w.add("token_embd.weight", rows: V, columns: d, scale: 1)
@@ -39,6 +40,10 @@ import TestSupport
             w.add("blk.\(l).attn_q.weight", rows: Self.heads * hd, columns: d, scale: 0.5)
             w.add("blk.\(l).attn_k.weight", rows: Self.kvHeads * hd, columns: d, scale: 0.5)
             w.add("blk.\(l).attn_v.weight", rows: Self.kvHeads * hd, columns: d, scale: 0.5)
+            if architecture == "qwen3" {
+                w.add("blk.\(l).attn_q_norm.weight", rows: 1, columns: hd, scale: 0.3, offset: 1)
+                w.add("blk.\(l).attn_k_norm.weight", rows: 1, columns: hd, scale: 0.3, offset: 1)
+            }
             w.add("blk.\(l).attn_output.weight", rows: d, columns: Self.heads * hd, scale: 0.3)
             w.add("blk.\(l).ffn_norm.weight", rows: 1, columns: d, scale: 0.2, offset: 1)
             w.add("blk.\(l).ffn_gate.weight", rows: ff, columns: d, scale: 0.3)
@@ -49,14 +54,14 @@ import TestSupport
         w.add("output.weight", rows: V, columns: d, scale: 0.5)
 
         var writer = GGUFWriter()
-        writer.set("general.architecture", .string("llama"))
+        writer.set("general.architecture", .string(architecture))
         for (key, value) in [("embedding_length", d), ("block_count", Self.layers), ("attention.head_count", Self.heads),
                              ("attention.head_count_kv", Self.kvHeads), ("feed_forward_length", ff), ("context_length", 64),
                              ("vocab_size", V)] {
-            writer.set("llama.\(key)", .uint32(UInt32(value)))
+            writer.set("\(architecture).\(key)", .uint32(UInt32(value)))
         }
-        writer.set("llama.attention.layer_norm_rms_epsilon", .float32(Self.eps))
-        writer.set("llama.rope.freq_base", .float32(Float(Self.base)))
+        writer.set("\(architecture).attention.layer_norm_rms_epsilon", .float32(Self.eps))
+        writer.set("\(architecture).rope.freq_base", .float32(Float(Self.base)))
         writer.set("tokenizer.ggml.model", .string("llama"))
         writer.set("tokenizer.ggml.tokens", .array(["<unk>", "<s>", "</s>"].map { .string($0) }
                                                    + (0..<(V - 3)).map { .string("▁t\($0)") }))
@@ -69,13 +74,14 @@ import TestSupport
             let shape = t.rows == 1 ? [t.columns] : [t.columns, t.rows]
             writer.tensors.append(.init(name: t.name, type: .f32, shape: shape, bytes: UnsafeRawBufferPointer(buffer)))
         }
-        let path = temporaryDirectory().appendingPathComponent("synthetic.gguf").path
+        let path = temporaryDirectory().appendingPathComponent("synthetic-\(architecture).gguf").path
         try writer.write(to: path)
         return (path, w)
     }
 
     /// Σ −log p(token[t+1] | tokens ≤ t) for t in 0..<n−1, computed the slow, obvious way.
-    func naiveNLL(_ w: Weights, tokens: [Int], scaling: RoPEScaling) -> Double {
+    func naiveNLL(_ w: Weights, tokens: [Int], scaling: RoPEScaling, architecture: String = "llama") -> Double {
+        let qwen3 = architecture == "qwen3"
         let (n, d, hd, ff, V) = (tokens.count, Self.d, Self.hd, Self.ff, Self.vocab)
         func matvec(_ m: [Float], rows: Int, columns: Int, _ x: [Float]) -> [Float] {
             (0..<rows).map { r in (0..<columns).reduce(Float(0)) { $0 + m[r * columns + $1] * x[$1] } }
@@ -92,9 +98,11 @@ import TestSupport
                 let theta = pow(Self.base, -2 * Double(j) / Double(hd)) / (original ? 1 : scaling.lambda[j])
                 let angle = Double(t) * theta
                 let (c, s) = (Float(m * cos(angle)), Float(m * sin(angle)))
-                let (a, b) = (v[head * hd + 2 * j], v[head * hd + 2 * j + 1])
-                v[head * hd + 2 * j] = a * c - b * s
-                v[head * hd + 2 * j + 1] = a * s + b * c
+                // llama: pair j is (2j, 2j+1); qwen3 (half-split): (j, j + hd/2).
+                let (i0, i1) = qwen3 ? (head * hd + j, head * hd + j + hd / 2) : (head * hd + 2 * j, head * hd + 2 * j + 1)
+                let (a, b) = (v[i0], v[i1])
+                v[i0] = a * c - b * s
+                v[i1] = a * s + b * c
             }
         }
         let embedding = w.get("token_embd.weight")
@@ -106,6 +114,16 @@ import TestSupport
                 let h = rmsnorm(x[t], w.get(p + "attn_norm.weight"))
                 var qt = matvec(w.get(p + "attn_q.weight"), rows: Self.heads * hd, columns: d, h)
                 var kt = matvec(w.get(p + "attn_k.weight"), rows: Self.kvHeads * hd, columns: d, h)
+                if qwen3 {
+                    for head in 0..<Self.heads {
+                        qt.replaceSubrange((head * hd)..<(head * hd + hd),
+                                           with: rmsnorm(Array(qt[(head * hd)..<(head * hd + hd)]), w.get(p + "attn_q_norm.weight")))
+                    }
+                    for head in 0..<Self.kvHeads {
+                        kt.replaceSubrange((head * hd)..<(head * hd + hd),
+                                           with: rmsnorm(Array(kt[(head * hd)..<(head * hd + hd)]), w.get(p + "attn_k_norm.weight")))
+                    }
+                }
                 for head in 0..<Self.heads { rotate(&qt, head: head, position: t) }
                 for head in 0..<Self.kvHeads { rotate(&kt, head: head, position: t) }
                 q.append(qt); k.append(kt)
@@ -156,5 +174,22 @@ import TestSupport
         let naive = naiveNLL(weights, tokens: tokens, scaling: scaling)
         #expect(ours.tokens == tokens.count - 1)
         #expect(abs(ours.nllSum - naive) / naive < 1e-4, "ours \(ours.nllSum), naive \(naive) (\(scaling.method))")
+    }
+
+    @Test(arguments: [
+        RoPEScaling.none(pairs: 4),
+        RoPEScaling(method: "searched", lambda: [1, 1.5, 2.5, 4], attentionFactor: 1.2),
+    ])
+    func qwen3sHeadNormsMatchANaivePass(scaling: RoPEScaling) throws {
+        let (path, weights) = try makeModel(architecture: "qwen3")
+        let model = try LlamaModel(path: path, threads: 2)
+        #expect(model.config.architecture == .qwen3 && model.config.halfSplitRotation)
+        let tokens = (0..<40).map { ($0 * 5 + 1) % Self.vocab }
+        let ours = try model.loss(tokens: tokens.map(Int32.init), scoredFrom: 0, scaling: scaling)
+        let naive = naiveNLL(weights, tokens: tokens, scaling: scaling, architecture: "qwen3")
+        #expect(abs(ours.nllSum - naive) / naive < 1e-4, "ours \(ours.nllSum), naive \(naive) (\(scaling.method))")
+        // Without the norms (read as llama) the same weights give another loss: they are used.
+        let plain = naiveNLL(weights, tokens: tokens, scaling: scaling)
+        #expect(abs(plain - naive) / naive > 1e-3)
     }
 }
