@@ -1,11 +1,7 @@
 import ArgumentParser
 import RoPE
 
-/// Baseline methods that `longrope factors` can print.
-enum BaselineMethod: String, ExpressibleByArgument, CaseIterable {
-    case none, pi, ntk, dynamicNTK = "dynamic-ntk", yarn, yarnLinear = "yarn-linear", llama3
-}
-
+/// What `longrope factors` prints.
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case json, csv, hf
 }
@@ -16,8 +12,8 @@ struct FactorsCommand: ParsableCommand {
         commandName: "factors",
         abstract: "Print a baseline's RoPE rescale factors (one λ per rotary pair).")
 
-    @Option(help: "Method: \(BaselineMethod.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var method: BaselineMethod
+    @Option(help: "Method: \(ScalingSpec.ruleNames.joined(separator: ", ")).")
+    var method: String
 
     @Option(help: "Rotary dimension d (head_dim for Llama); d/2 factors are printed.")
     var headDim: Int
@@ -38,6 +34,9 @@ struct FactorsCommand: ParsableCommand {
     var format: OutputFormat = .json
 
     func validate() throws {
+        guard ScalingSpec.ruleNames.contains(method) else {
+            throw ValidationError("--method must be one of \(ScalingSpec.ruleNames.joined(separator: ", ")), got \(method)")
+        }
         guard headDim >= 2, headDim % 2 == 0 else {
             throw ValidationError("--head-dim must be an even number ≥ 2, got \(headDim)")
         }
@@ -54,8 +53,14 @@ struct FactorsCommand: ParsableCommand {
     func run() throws {
         let geometry = RoPEGeometry(rotaryDimension: headDim, base: ropeBase)
         let scale = Double(targetContext) / Double(originalContext)
-        let scaling = method.scaling(geometry: geometry, scale: scale, alpha: alpha,
-                                     originalContext: originalContext, targetContext: targetContext)
+        // NTK's α and dynamic NTK's factor come from --alpha (defaults s and 1); the others take s.
+        let value = switch method {
+        case "ntk": alpha ?? scale
+        case "dynamic-ntk": alpha ?? 1
+        default: scale
+        }
+        let scaling = ScalingSpec.rule(method, value: value, geometry: geometry, originalContext: originalContext,
+                                       context: targetContext)!
         switch format {
         case .json:
             print(ScalingDocument(scaling, originalContext: originalContext, targetContext: targetContext).json())
@@ -67,20 +72,5 @@ struct FactorsCommand: ParsableCommand {
                 originalContext: originalContext, attentionFactor: scaling.attentionFactor,
                 factor: scale).json())
         }
-    }
-}
-
-extension BaselineMethod {
-    /// The factors of this method for a model of `geometry` extended by `scale` (NTK's α and
-    /// dynamic NTK's factor from `alpha`, defaults s and 1).
-    func scaling(geometry: RoPEGeometry, scale: Double, alpha: Double?,
-                 originalContext: Int, targetContext: Int) -> RoPEScaling {
-        let value = switch self {
-        case .ntk: alpha ?? scale
-        case .dynamicNTK: alpha ?? 1
-        default: scale
-        }
-        return ScalingSpec.rule(rawValue, value: value, geometry: geometry, originalContext: originalContext,
-                                context: targetContext)!
     }
 }

@@ -118,15 +118,14 @@ public struct ModelConfig: Sendable, Equatable {
         guard storedLinearScale.isFinite, storedAttentionFactor.isFinite, storedAttentionFactor > 0 else {
             throw EvaluatorError.invalidHyperparameter("rope scaling metadata (factor \(storedLinearScale), attn_factor \(storedAttentionFactor))")
         }
-        let ropeFreqs = gguf.tensor("rope_freqs.weight") == nil ? nil
-            : try vector(gguf, "rope_freqs.weight", length: rotaryDimension / 2)
+        let ropeFreqs = try optionalVector(gguf, "rope_freqs.weight", length: rotaryDimension / 2)
         storedPairFactors = (0..<(rotaryDimension / 2)).map { [storedLinearScale] i in
             Double(ropeFreqs?[i] ?? 1) * storedLinearScale
         }
-        if gguf.tensor("rope_factors_long.weight") != nil {
-            let long = try vector(gguf, "rope_factors_long.weight", length: rotaryDimension / 2).map(Double.init)
-            let short = gguf.tensor("rope_factors_short.weight") == nil ? long.map { _ in 1.0 }
-                : try vector(gguf, "rope_factors_short.weight", length: rotaryDimension / 2).map(Double.init)
+        if let longFactors = try optionalVector(gguf, "rope_factors_long.weight", length: rotaryDimension / 2) {
+            let long = longFactors.map(Double.init)
+            let short = try optionalVector(gguf, "rope_factors_short.weight", length: rotaryDimension / 2)?.map(Double.init)
+                ?? long.map { _ in 1.0 }
             let original = try gguf.int("\(a).rope.scaling.original_context_length", default: contextLength)
             guard (long + short).allSatisfy({ $0.isFinite && $0 > 0 }), original > 0 else {
                 throw EvaluatorError.invalidHyperparameter("rope_factors_short/long must be finite and > 0")

@@ -58,6 +58,11 @@ func vector(_ gguf: GGUFFile, _ name: String, length: Int) throws -> [Float] {
     return out
 }
 
+/// The same for a tensor a file may leave out (biases, q/k norms, stored RoPE factors): nil then.
+func optionalVector(_ gguf: GGUFFile, _ name: String, length: Int) throws -> [Float]? {
+    gguf.tensor(name) == nil ? nil : try vector(gguf, name, length: length)
+}
+
 /// One transformer block's weights.
 struct LayerWeights: @unchecked Sendable {
     let attentionNorm: [Float]
@@ -85,7 +90,7 @@ struct ModelWeights: @unchecked Sendable {
                 try WeightMatrix(gguf.requireTensor("blk.\(i).\(name).weight"), rows: rows, columns: columns)
             }
             func bias(_ name: String, length: Int) throws -> [Float]? {
-                gguf.tensor("blk.\(i).\(name).bias") == nil ? nil : try vector(gguf, "blk.\(i).\(name).bias", length: length)
+                try optionalVector(gguf, "blk.\(i).\(name).bias", length: length)
             }
             let d = c.embeddingLength, ff = c.feedForwardLength
             let wq, wk, wv, gate, up: WeightMatrix
@@ -111,10 +116,8 @@ struct ModelWeights: @unchecked Sendable {
                 wo: try matrix("attn_output", rows: d, columns: qDim),
                 bq: try bias("attn_q", length: qDim), bk: try bias("attn_k", length: kvDim),
                 bv: try bias("attn_v", length: kvDim),
-                qNorm: gguf.tensor("blk.\(i).attn_q_norm.weight") == nil ? nil
-                    : try vector(gguf, "blk.\(i).attn_q_norm.weight", length: c.headDim),
-                kNorm: gguf.tensor("blk.\(i).attn_k_norm.weight") == nil ? nil
-                    : try vector(gguf, "blk.\(i).attn_k_norm.weight", length: c.headDim),
+                qNorm: try optionalVector(gguf, "blk.\(i).attn_q_norm.weight", length: c.headDim),
+                kNorm: try optionalVector(gguf, "blk.\(i).attn_k_norm.weight", length: c.headDim),
                 ffnNorm: try vector(gguf, "blk.\(i).ffn_norm.weight", length: d),
                 gate: gate, up: up,
                 down: try matrix("ffn_down", rows: d, columns: ff)))

@@ -337,15 +337,16 @@ public actor Dispatcher: UnitEvaluator {
 }
 
 /// An integer read and written from any thread.
-final class SharedCount: @unchecked Sendable {
+public final class SharedCount: @unchecked Sendable {
     private let lock = NSLock()
     private var stored = 0
-    var value: Int {
+    public init() {}
+    public var value: Int {
         get { lock.withLock { stored } }
         set { lock.withLock { stored = newValue } }
     }
+    public func add(_ n: Int) { lock.withLock { stored += n } }
 }
-
 
 /// The worker could not be reached at all (connection refused or reset).
 public struct WorkerUnreachable: Error, CustomStringConvertible {

@@ -92,7 +92,7 @@ struct ClusterBench: AsyncParsableCommand {
         }
         // Each worker heartbeats at the real period (and sooner after a crash, as a restarted
         // process registers at once); a crashed one is silent while down.
-        let beats = SharedCounter()
+        let beats = SharedCount()
         let period = heartbeatSeconds, members = simulated
         let heartbeats = Task {
             await withTaskGroup(of: Void.self) { group in
@@ -163,13 +163,6 @@ func processCPUSeconds() -> Double {
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
     return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
-}
-
-final class SharedCounter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var count = 0
-    func add(_ n: Int) { lock.withLock { count += n } }
-    var value: Int { lock.withLock { count } }
 }
 
 /// Writes a line at once (print is buffered when stdout is a file or pipe).
