@@ -4,7 +4,8 @@ import Digest
 import TestSupport
 
 /// The dashboard, loaded in headless Chromium against a running coordinator, shows plots with data.
-@Suite(.serialized) struct DashboardTests {
+@Suite(.serialized, .enabled(if: TestPaths.has("models/stories260K.gguf"), "needs ../shared/models"))
+struct DashboardTests {
     static var chromium: String? {
         ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"].first {
             FileManager.default.isExecutableFile(atPath: $0)
@@ -16,31 +17,49 @@ import TestSupport
                        ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars"] + arguments)
     }
 
+    /// A coordinator and a worker (processes, `token` on both when given) that have finished a
+    /// small search on stories260K, 128 → 512 tokens, seed 1; `search` adds the request's sizes.
+    func finishedSearch(token: String?, _ search: [String: Any]) async throws -> (ServiceProcess, ServiceProcess) {
+        let model = try #require(TestPaths.sharedFile("models/stories260K.gguf"), "../shared/models/stories260K.gguf")
+        let source = try #require(TestPaths.sharedFile("text/tinystories-valid.txt"), "../shared/text/tinystories-valid.txt")
+        let directory = temporaryDirectory()
+        let text = directory.appendingPathComponent("text.txt")
+        try Data(contentsOf: source).prefix(60_000).write(to: text)
+        var tokenArguments: [String] = []
+        if let token {
+            let file = directory.appendingPathComponent("token")
+            try Data((token + "\n").utf8).write(to: file)
+            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file.path)
+            tokenArguments = ["--token-file", file.path]
+        }
+        let coordinator = try ServiceProcess(["coordinator", "--db", directory.appendingPathComponent("d.sqlite").path,
+                                              "--listen", "127.0.0.1:0"] + tokenArguments)
+        let base = "http://127.0.0.1:\(coordinator.port)"
+        let worker = try ServiceProcess(["worker", "--coordinator", base, "--model", model.path, "--text", text.path,
+                                         "--threads", "2", "--name", "dash"] + tokenArguments)
+        #expect(try await waitUntil(30) {
+            ((try? await TestHTTP.request("GET", base + "/v1/workers", token: token))?.json as? [Any])?.isEmpty == false
+        })
+        var request: [String: Any] = ["model_sha256": try SHA256.hex(fileAt: model.path), "text_sha256": try SHA256.hex(fileAt: text.path),
+                                      "original_context": 128, "target_context": 512, "seed": 1]
+        request.merge(search) { _, new in new }
+        #expect(try await TestHTTP.request("POST", base + "/v1/searches", body: TestHTTP.json(request), token: token).status == 201)
+        #expect(try await waitUntil(120) {
+            (try? await TestHTTP.request("GET", base + "/v1/searches/1", token: token))?.object["status"] as? String == "done"
+        })
+        return (coordinator, worker)
+    }
+
     @Test func plotsCarryDataInChromium() async throws {
         guard Self.chromium != nil else {
             FileHandle.standardError.write(Data("SKIP: chromium is not installed (scripts/setup.sh installs Debian's chromium)\n".utf8))
             return
         }
-        guard let model = TestPaths.sharedFile("models/stories260K.gguf"),
-              let source = TestPaths.sharedFile("text/tinystories-valid.txt") else { return }
-        let directory = temporaryDirectory()
-        let text = directory.appendingPathComponent("text.txt")
-        try Data(contentsOf: source).prefix(60_000).write(to: text)
-        let coordinator = try ServiceProcess(["coordinator", "--db", directory.appendingPathComponent("d.sqlite").path,
-                                              "--listen", "127.0.0.1:0"])
-        defer { coordinator.stop() }
+        let (coordinator, worker) = try await finishedSearch(token: nil, ["name": "dashboard", "samples": 2, "population": 8,
+                                                                          "iterations": 3])
+        defer { coordinator.stop(); worker.stop() }
         let base = "http://127.0.0.1:\(coordinator.port)"
-        let worker = try ServiceProcess(["worker", "--coordinator", base, "--model", model.path, "--text", text.path,
-                                         "--threads", "2", "--name", "dash"])
-        defer { worker.stop() }
-        #expect(try await waitUntil(30) { ((try? await TestHTTP.request("GET", base + "/v1/workers"))?.json as? [Any])?.isEmpty == false })
-        let request = TestHTTP.json(["name": "dashboard", "model_sha256": try SHA256.hex(fileAt: model.path),
-                                     "text_sha256": try SHA256.hex(fileAt: text.path), "original_context": 128,
-                                     "target_context": 512, "seed": 1, "samples": 2, "population": 8, "iterations": 3])
-        #expect(try await TestHTTP.request("POST", base + "/v1/searches", body: request).status == 201)
-        #expect(try await waitUntil(120) {
-            (try? await TestHTTP.request("GET", base + "/v1/searches/1"))?.object["status"] as? String == "done"
-        })
+        let directory = temporaryDirectory()
 
         let dom = try browser(["--dump-dom", base + "/searches/1"])
         #expect(dom.status == 0, "\(dom.stderr.prefix(500))")
@@ -77,31 +96,10 @@ import TestSupport
             FileHandle.standardError.write(Data("SKIP: chromium is not installed (scripts/setup.sh installs Debian's chromium)\n".utf8))
             return
         }
-        let model = try #require(TestPaths.sharedFile("models/stories260K.gguf"), "../shared/models/stories260K.gguf")
-        let source = try #require(TestPaths.sharedFile("text/tinystories-valid.txt"), "../shared/text/tinystories-valid.txt")
-        let directory = temporaryDirectory()
-        let text = directory.appendingPathComponent("text.txt")
-        try Data(contentsOf: source).prefix(60_000).write(to: text)
-        let token = directory.appendingPathComponent("token")
-        try Data("browser-secret\n".utf8).write(to: token)
-        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: token.path)
-        let coordinator = try ServiceProcess(["coordinator", "--db", directory.appendingPathComponent("d.sqlite").path,
-                                              "--listen", "127.0.0.1:0", "--token-file", token.path])
-        defer { coordinator.stop() }
+        let (coordinator, worker) = try await finishedSearch(token: "browser-secret", ["samples": 1, "population": 6,
+                                                                                       "iterations": 2])
+        defer { coordinator.stop(); worker.stop() }
         let base = "http://127.0.0.1:\(coordinator.port)"
-        let worker = try ServiceProcess(["worker", "--coordinator", base, "--model", model.path, "--text", text.path,
-                                         "--threads", "2", "--token-file", token.path])
-        defer { worker.stop() }
-        #expect(try await waitUntil(30) {
-            ((try? await TestHTTP.request("GET", base + "/v1/workers", token: "browser-secret"))?.json as? [Any])?.isEmpty == false
-        })
-        let request = TestHTTP.json(["model_sha256": try SHA256.hex(fileAt: model.path), "text_sha256": try SHA256.hex(fileAt: text.path),
-                                     "original_context": 128, "target_context": 512, "seed": 1, "samples": 1,
-                                     "population": 6, "iterations": 2])
-        #expect(try await TestHTTP.request("POST", base + "/v1/searches", body: request, token: "browser-secret").status == 201)
-        #expect(try await waitUntil(120) {
-            (try? await TestHTTP.request("GET", base + "/v1/searches/1", token: "browser-secret"))?.object["status"] as? String == "done"
-        })
 
         let anonymous = try browser(["--dump-dom", base + "/searches/1"])
         #expect(!anonymous.stdout.contains("<svg id=\"history\""), "no plots without logging in")

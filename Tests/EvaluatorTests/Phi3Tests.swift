@@ -30,18 +30,9 @@ struct Phi3Tests {
             let t = byName[name]!
             return (t.bytes.bindMemory(to: Float.self), t.shape[0], t.shape[1])
         }
-        /// Rows of Q or K in HF's order (the GGUF llama layout interleaves each head's pairs).
         func halfSplit(_ name: String) -> [Float] {
             let (source, columns, rows) = floats(name)
-            var out = [Float](repeating: 0, count: rows * columns)
-            for head in 0..<(rows / headDim) {
-                for j in 0..<(headDim / 2) {
-                    for (from, to) in [(2 * j, j), (2 * j + 1, j + headDim / 2)] {
-                        for c in 0..<columns { out[(head * headDim + to) * columns + c] = source[(head * headDim + from) * columns + c] }
-                    }
-                }
-            }
-            return out
+            return halfSplitRows(source, rows: rows, columns: columns, headDim: headDim)
         }
         func fused(_ name: String, _ parts: [[Float]], columns: Int) -> GGUFWriter.Tensor {
             let all = parts.flatMap { $0 }

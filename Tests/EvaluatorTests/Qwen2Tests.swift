@@ -29,18 +29,9 @@ import TestSupport
         writer.tensors = writer.tensors.map { tensor in
             guard tensor.name.hasSuffix("attn_q.weight") || tensor.name.hasSuffix("attn_k.weight") else { return tensor }
             let columns = tensor.shape[0], rows = tensor.shape[1]
-            let source = tensor.bytes.bindMemory(to: Float.self)
             let out = buffer(rows * columns)
-            for head in 0..<(rows / headDim) {
-                for j in 0..<(headDim / 2) {
-                    // GGUF (adjacent) row 2j is HF row j; row 2j+1 is HF row j + d/2.
-                    for (from, to) in [(2 * j, j), (2 * j + 1, j + headDim / 2)] {
-                        for c in 0..<columns {
-                            out[(head * headDim + to) * columns + c] = source[(head * headDim + from) * columns + c]
-                        }
-                    }
-                }
-            }
+            _ = out.initialize(from: halfSplitRows(tensor.bytes.bindMemory(to: Float.self), rows: rows, columns: columns,
+                                                   headDim: headDim))
             return .init(name: tensor.name, type: .f32, shape: tensor.shape, bytes: UnsafeRawBufferPointer(out))
         }
         for layer in 0..<layers {

@@ -125,21 +125,16 @@ struct StuckWorker: WorkerConnection {
     /// good with its last reason (never retried for ever, never lost).
     @Test func aUnitFailingEveryLeaseFailsAfterMaxAttempts() async throws {
         struct BrokenWorker: WorkerConnection {
-            let calls: Counter
+            let calls: SharedCount
             func evaluate(_ unit: WorkUnit, timeout: Double) async throws -> UnitResult {
-                calls.add()
+                calls.add(1)
                 throw UnitFailed(reason: "out of memory")
             }
-        }
-        final class Counter: @unchecked Sendable {
-            private let lock = NSLock(); private var n = 0
-            func add() { lock.withLock { n += 1 } }
-            var value: Int { lock.withLock { n } }
         }
         var settings = Dispatcher.Settings()
         settings.maxAttempts = 3
         let dispatcher = Dispatcher(settings: settings)
-        let calls = Counter()
+        let calls = SharedCount()
         await dispatcher.register(tests.registration("broken"), connection: BrokenWorker(calls: calls), heartbeats: false)
         do {
             _ = try await dispatcher.evaluate(tests.unit())
