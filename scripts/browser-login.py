@@ -65,8 +65,16 @@ class DevTools:
                 return message.get("result", {})
 
     def evaluate(self, expression):
-        result = self.send("Runtime.evaluate", expression=expression, returnByValue=True)
-        return result.get("result", {}).get("value")
+        # The dashboard reloads itself every few seconds; an evaluation that meets a reload
+        # ("Inspected target navigated or closed") is asked again once the new page is there.
+        for attempt in range(20):
+            try:
+                result = self.send("Runtime.evaluate", expression=expression, returnByValue=True)
+                return result.get("result", {}).get("value")
+            except RuntimeError as error:
+                if "navigated" not in str(error) and "context" not in str(error).lower() or attempt == 19:
+                    raise
+                time.sleep(0.2)
 
     def wait_loaded(self, path_prefix, seconds=30):
         deadline = time.time() + seconds
