@@ -30,8 +30,7 @@ struct ExportCommand: ParsableCommand {
         guard let record = search.map({ id in searches.first { $0.id == id } }) ?? searches.last else {
             throw CLIError(search.map { "no search \($0) in \(db)" } ?? "no search in \(db)")
         }
-        let geometry = RoPEGeometry(rotaryDimension: 2 * record.config.pairs, base: 1)
-        let best = try SearchRunner(store: store, searchID: record.id, geometry: geometry).summary()
+        let best = try store.summary(record.id)
         guard best.perplexity != nil else { throw CLIError("search \(record.id) has no scored candidate yet") }
         // JSON keeps the best (with its n̂ and the n̂ = 0 best beside it); the other formats
         // cannot carry n̂, so they get the best with n̂ = 0 and a note says which was written.
@@ -85,8 +84,7 @@ struct ExportCommand: ParsableCommand {
         guard chosen.config.targetContext == record.config.originalContext else {
             throw CLIError("--short-search \(shortSearch) extends to \(chosen.config.targetContext) tokens; short factors come from a search at the original length, \(record.config.originalContext)")
         }
-        let geometry = RoPEGeometry(rotaryDimension: 2 * chosen.config.pairs, base: 1)
-        let summary = try SearchRunner(store: store, searchID: chosen.id, geometry: geometry).summary()
+        let summary = try store.summary(chosen.id)
         guard !summary.lambda.isEmpty else { throw CLIError("--short-search \(shortSearch) has no scored candidate yet") }
         return Exporter.portable(summary).summary.lambda
     }

@@ -173,7 +173,7 @@ struct SearchCommand: AsyncParsableCommand {
                                                      textSHA256: textHash, architecture: model.config.architecture.rawValue,
                                                      threads: threadCount, pairs: model.pairs, ropeBase: model.config.ropeBase,
                                                      contextLength: model.config.contextLength),
-                                  connection: InProcessWorker(evaluator), heartbeats: false)
+                                  connection: evaluator, heartbeats: false)
         let summary = try await runner.run(evaluator: dispatcher) { bar.update($0) }
         await dispatcher.shutdown()
         bar.finish()
@@ -198,8 +198,7 @@ struct SearchCommand: AsyncParsableCommand {
     /// Another search's best λ, rescaled from its scale to this one (progressive extension).
     func rescaledBest(store: SearchStore, searchID: Int64, to config: SearchConfig) throws -> [Double] {
         guard let other = try store.search(searchID) else { throw CLIError("--seed-from \(searchID): no such search in the database") }
-        let summary = try SearchRunner(store: store, searchID: searchID,
-                                       geometry: RoPEGeometry(rotaryDimension: 2 * config.pairs, base: 1)).summary()
+        let summary = try store.summary(searchID)
         guard !summary.lambda.isEmpty else { throw CLIError("--seed-from \(searchID): that search has no scored candidate yet") }
         guard summary.lambda.count == config.pairs else { throw CLIError("--seed-from \(searchID): it has \(summary.lambda.count) factors, this model \(config.pairs)") }
         guard other.config.scale > 1 else { throw CLIError("--seed-from \(searchID): its scale is 1, nothing to rescale") }

@@ -174,7 +174,7 @@ public final class Coordinator: Sendable {
                 throw APIError.badRequest("bad request", "threads and pairs must be ≥ 1 and rope_base > 1")
             }
             let id = await dispatcher.register(registration, connection: HTTPWorkerConnection(
-                address: registration.address, token: token, client: client))
+                address: registration.address, token: token, client: client, timeout: dispatcher.settings.leaseSeconds))
             return jsonResponse(WorkerRegistered(id: id, heartbeatSeconds: heartbeat, secret: await dispatcher.secret(id)),
                                 status: .created)
         }

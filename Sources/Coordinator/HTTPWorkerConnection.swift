@@ -5,18 +5,21 @@ import Runner
 import Wire
 
 /// A worker reached over HTTP: POST {address}/v1/evaluate with the unit, JSON result back.
-public struct HTTPWorkerConnection: WorkerConnection {
+public struct HTTPWorkerConnection: UnitEvaluator {
     public let address: String
     public let token: String?
+    /// The longest one request may take (the dispatcher's lease; it also expires the lease itself).
+    public let timeout: Double
     let client: HTTPClient
 
-    public init(address: String, token: String?, client: HTTPClient) {
+    public init(address: String, token: String?, client: HTTPClient, timeout: Double) {
+        self.timeout = timeout
         self.address = address.hasSuffix("/") ? String(address.dropLast()) : address
         self.token = token
         self.client = client
     }
 
-    public func evaluate(_ unit: WorkUnit, timeout: Double) async throws -> UnitResult {
+    public func evaluate(_ unit: WorkUnit) async throws -> UnitResult {
         var request = HTTPClientRequest(url: address + "/v1/evaluate")
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")

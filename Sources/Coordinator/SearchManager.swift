@@ -246,8 +246,7 @@ public actor SearchManager {
     }
 
     public func summary(_ id: Int64) throws -> SearchSummary {
-        guard let record = try store.search(id) else { throw APIError.notFound("search \(id)") }
-        return try SearchRunner(store: store, searchID: id,
-                                geometry: RoPEGeometry(rotaryDimension: 2 * record.config.pairs, base: record.ropeBase)).summary()
+        guard try store.search(id) != nil else { throw APIError.notFound("search \(id)") }
+        return try store.summary(id)
     }
 }

@@ -2,11 +2,6 @@ import Foundation
 import Scoring
 import Wire
 
-/// A way to reach one worker: over HTTP, or a model loaded in this process.
-public protocol WorkerConnection: Sendable {
-    func evaluate(_ unit: WorkUnit, timeout: Double) async throws -> UnitResult
-}
-
 /// Hands units to workers as leases and collects the results: the only place that knows about
 /// time and failure.
 ///
@@ -32,7 +27,7 @@ public actor Dispatcher: UnitEvaluator {
 
     struct Worker {
         var registration: WorkerRegistration
-        var connection: WorkerConnection
+        var connection: any UnitEvaluator
         var lastHeartbeat: Date
         var registeredAt: Date
         var lease: Int?
@@ -82,7 +77,7 @@ public actor Dispatcher: UnitEvaluator {
 
     /// Adds a worker and returns its id.
     @discardableResult
-    public func register(_ registration: WorkerRegistration, connection: WorkerConnection, heartbeats: Bool = true) -> String {
+    public func register(_ registration: WorkerRegistration, connection: any UnitEvaluator, heartbeats: Bool = true) -> String {
         // A worker registering again at the same address replaces its old entry.
         if let old = workers.first(where: { $0.value.registration.address == registration.address })?.key {
             dropWorker(old, reason: "re-registered")
@@ -273,10 +268,10 @@ public actor Dispatcher: UnitEvaluator {
         job.leasedAt = job.leasedAt ?? Date()
         jobs[jobID] = job
         workers[workerID]!.lease = jobID
-        let unit = job.unit, connection = worker.connection, timeout = settings.leaseSeconds
+        let unit = job.unit, connection = worker.connection
         Task {
             let result: Result<UnitResult, Error>
-            do { result = .success(try await connection.evaluate(unit, timeout: timeout)) }
+            do { result = .success(try await connection.evaluate(unit)) }
             catch { result = .failure(error) }
             await self.finish(jobID, workerID: workerID, result)
         }
@@ -353,13 +348,4 @@ public struct WorkerUnreachable: Error, CustomStringConvertible {
     public var detail: String
     public init(_ detail: String) { self.detail = detail }
     public var description: String { "worker unreachable: \(detail)" }
-}
-
-/// A model loaded in this process, as a worker (the one-machine `longrope search`).
-public struct InProcessWorker: WorkerConnection {
-    public let evaluator: LocalEvaluator
-    public init(_ evaluator: LocalEvaluator) { self.evaluator = evaluator }
-    public func evaluate(_ unit: WorkUnit, timeout: Double) async throws -> UnitResult {
-        try await evaluator.evaluate(unit)
-    }
 }

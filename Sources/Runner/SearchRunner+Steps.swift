@@ -144,7 +144,7 @@ extension SearchRunner {
         let ruleCount = Baselines.scalings(geometry: geometry, config: config).count
         func report() {
             if bestBaseline == nil, let baselines = try? store.baselines(searchID), baselines.count >= ruleCount {
-                bestBaseline = Self.bestBaseline(baselines, fitness: config.fitnessKind)
+                bestBaseline = SearchSummary.bestBaseline(baselines, fitness: config.fitnessKind)
             }
             let inOpen = open.flatMap(\.candidates).filter(\.isDecided)
             let decided = overlapped ? history : history + inOpen.map(evaluated)

@@ -9,7 +9,7 @@ import Wire
 /// Unit times are log-normal around `meanSeconds × slowness`; with `dieEvery` the worker
 /// fails every that many units as a crashed process would (the unit is lost, the worker
 /// answers nothing until `restartSeconds` have passed).
-public final class SimulatedWorker: WorkerConnection, @unchecked Sendable {
+public final class SimulatedWorker: UnitEvaluator, @unchecked Sendable {
     public struct Profile: Sendable {
         public var meanSeconds: Double
         /// σ of ln(duration).
@@ -53,7 +53,7 @@ public final class SimulatedWorker: WorkerConnection, @unchecked Sendable {
     /// Whether the worker is down after a simulated crash (it must not heartbeat then).
     public var isDown: Bool { lock.withLock { Date() < deadUntil } }
 
-    public func evaluate(_ unit: WorkUnit, timeout: Double) async throws -> UnitResult {
+    public func evaluate(_ unit: WorkUnit) async throws -> UnitResult {
         let (seconds, dies): (Double, Bool) = lock.withLock {
             units += 1
             // Box–Muller: a standard normal from two uniforms.

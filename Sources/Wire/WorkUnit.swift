@@ -101,11 +101,18 @@ extension UnitResult {
     }
 }
 
-/// Something that scores units: an in-process evaluator, or the dispatcher and its workers.
+/// Something that scores units — the one evaluating protocol: a model in this process
+/// (`LocalEvaluator`), one worker over HTTP (`HTTPWorkerConnection`), a simulated worker, or the
+/// dispatcher in front of many of them. A runner scores through one; the dispatcher leases
+/// units to many.
 public protocol UnitEvaluator: Sendable {
-    /// How many units may run at once.
+    /// How many units may run at once (1 for a single worker).
     var capacity: Int { get }
     func evaluate(_ unit: WorkUnit) async throws -> UnitResult
+}
+
+extension UnitEvaluator {
+    public var capacity: Int { 1 }
 }
 
 /// A unit that kept failing: recorded as failed with this reason.

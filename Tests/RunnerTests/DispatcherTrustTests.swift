@@ -5,9 +5,9 @@ import Testing
 import Wire
 
 /// A worker that answers the same thing whatever it is asked.
-struct ScriptedWorker: WorkerConnection {
+struct ScriptedWorker: UnitEvaluator {
     let answer: UnitResult
-    func evaluate(_ unit: WorkUnit, timeout: Double) async throws -> UnitResult { answer }
+    func evaluate(_ unit: WorkUnit) async throws -> UnitResult { answer }
 }
 
 /// Found 3 of issue 13: answers are checked; a worker that lies is removed and its unit is
@@ -61,8 +61,8 @@ struct ScriptedWorker: WorkerConnection {
 }
 
 /// A worker that never answers.
-struct StuckWorker: WorkerConnection {
-    func evaluate(_ unit: WorkUnit, timeout: Double) async throws -> UnitResult {
+struct StuckWorker: UnitEvaluator {
+    func evaluate(_ unit: WorkUnit) async throws -> UnitResult {
         try await Task.sleep(nanoseconds: 3_600_000_000_000)
         throw CancellationError()
     }
@@ -124,9 +124,9 @@ struct StuckWorker: WorkerConnection {
     /// A unit whose leases keep failing is retried on the workers there are, then fails for
     /// good with its last reason (never retried for ever, never lost).
     @Test func aUnitFailingEveryLeaseFailsAfterMaxAttempts() async throws {
-        struct BrokenWorker: WorkerConnection {
+        struct BrokenWorker: UnitEvaluator {
             let calls: SharedCount
-            func evaluate(_ unit: WorkUnit, timeout: Double) async throws -> UnitResult {
+            func evaluate(_ unit: WorkUnit) async throws -> UnitResult {
                 calls.add(1)
                 throw UnitFailed(reason: "out of memory")
             }
@@ -165,8 +165,8 @@ struct StuckWorker: WorkerConnection {
     /// Issue 10: at a step's tail, idle workers take a copy of a straggler's unit; the first
     /// answer wins.
     @Test func aStragglersUnitIsDuplicatedOntoAnIdleWorker() async throws {
-        struct SlowWorker: WorkerConnection {
-            func evaluate(_ unit: WorkUnit, timeout: Double) async throws -> UnitResult {
+        struct SlowWorker: UnitEvaluator {
+            func evaluate(_ unit: WorkUnit) async throws -> UnitResult {
                 try await Task.sleep(nanoseconds: 60_000_000_000)
                 return UnitResult(nllSum: 7, tokens: 255, seconds: 60, worker: "slow")
             }

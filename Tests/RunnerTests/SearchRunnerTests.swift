@@ -194,7 +194,7 @@ struct SearchRunnerTests {
                                                              textSHA256: "t", architecture: "llama", threads: w + 1,
                                                              pairs: model.pairs, ropeBase: model.config.ropeBase,
                                                              contextLength: 512),
-                                          connection: InProcessWorker(LocalEvaluator(model: model, text: Data(fixture.text.utf8))),
+                                          connection: LocalEvaluator(model: model, text: Data(fixture.text.utf8)),
                                           heartbeats: false)
             }
             let summary = try await SearchRunner(store: store, searchID: id, geometry: fixture.model.geometry)

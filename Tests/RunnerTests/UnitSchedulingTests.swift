@@ -33,14 +33,14 @@ import Wire
     }
 
     /// A simulated worker whose units are logged.
-    struct Logged: WorkerConnection {
+    struct Logged: UnitEvaluator {
         let inner: SimulatedWorker
         let log: Log
-        func evaluate(_ unit: WorkUnit, timeout: Double) async throws -> UnitResult {
+        func evaluate(_ unit: WorkUnit) async throws -> UnitResult {
             let start = Date()
             log.begin(unit)
             defer { log.end(unit, start) }
-            return try await inner.evaluate(unit, timeout: timeout)
+            return try await inner.evaluate(unit)
         }
     }
 
