@@ -70,7 +70,7 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
-        ]),
+        ], resources: [.embedInCode("openapi.yaml")]),
         // A worker: one loaded model behind an HTTP endpoint, attached to a coordinator.
         .target(name: "Worker", dependencies: [
             "Evaluator", "Digest", "Wire", "HTTPService", "Scoring",

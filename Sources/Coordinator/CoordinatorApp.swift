@@ -110,7 +110,7 @@ public final class Coordinator: Sendable {
                                                  workers: await dispatcher.workerViews()),
                                 contentType: "text/html; charset=utf-8")
         }
-        router.get("/openapi.yaml") { _, _ in textResponse(openAPIDocument, contentType: "application/yaml") }
+        router.get("/openapi.yaml") { _, _ in textResponse(String(decoding: PackageResources.openapi_yaml, as: UTF8.self), contentType: "application/yaml") }
         router.get("/metrics") { _, _ in
             let totals = await dispatcher.totals()
             metrics.set("longrope_workers", Double(totals.workers))
