@@ -44,7 +44,7 @@ let package = Package(
         // SQLite store of searches, candidates, evaluations and baselines.
         .target(name: "Store", dependencies: ["Search", .product(name: "GRDB", package: "GRDB.swift")]),
         // The JSON types the coordinator, the workers and the CLI client exchange.
-        .target(name: "Wire", dependencies: ["RoPE"]),
+        .target(name: "Wire", dependencies: ["RoPE", "Search"]),
         // Runs searches: breeds with Search, records with Store, dispatches units to workers
         // (over HTTP or in-process), and serves the HTTP API.
         // HTTP plumbing shared by the coordinator and workers: JSON errors and responses, the
@@ -110,6 +110,7 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
         ]),
         .testTarget(name: "DigestTests", dependencies: ["Digest", "TestSupport"]),
+        .testTarget(name: "WireTests", dependencies: ["Wire", "Search"]),
         .testTarget(name: "RunnerTests", dependencies: [
             "Runner", "Store", "Search", "Evaluator", "RoPE", "GGUF", "Wire", "Simulation", "Scoring", "TestSupport",
         ]),

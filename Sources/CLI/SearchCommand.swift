@@ -56,11 +56,10 @@ struct SearchCommand: AsyncParsableCommand {
     @Option(help: "Threads (default: all cores).") var threads: Int?
     @Option(help: "Write the result JSON here.") var out: String?
 
-    static let configKeys: Set<String> = [
-        "model", "text", "text_offset", "original_context", "target_context", "db", "seed", "samples",
-        "population", "iterations", "budget", "lambda_max", "attention_factor", "n_hat", "seed_from",
-        "early_rejection", "threads", "out", "name", "search_attention_factor", "attention_range", "space", "fitness",
-        "key_token_threshold", "overlap_steps"]
+    /// A config file's keys: the search options (the API's names; `seeds` is the API's alone —
+    /// here `seed_from` seeds from another search) and where the files are.
+    static let configKeys: Set<String> = SearchOptions.fields.subtracting(["seeds"]).union([
+        "model", "text", "text_offset", "original_context", "target_context", "db", "seed_from", "threads", "out", "name"])
 
     func run() async throws {
         let file = try config.map { try ConfigFile(path: $0, allowedKeys: Self.configKeys) }

@@ -39,31 +39,8 @@ public actor SearchManager {
         guard let pairs, let base else {
             throw APIError.conflict("no worker holds model \(request.modelSHA256.prefix(16))…: attach one, or give pairs and rope_base")
         }
-        var options = SearchOptions()
-        options.seed = request.seed
-        options.lambdaMax = request.lambdaMax
-        options.attentionFactor = request.attentionFactor
-        options.searchAttentionFactor = request.searchAttentionFactor
-        options.attentionRange = request.attentionRange
-        options.population = request.population
-        options.iterations = request.iterations
-        options.samples = request.samples
-        options.earlyRejection = request.earlyRejection
-        options.overlapSteps = request.overlapSteps
-        options.nHat = request.nHat
-        options.budget = request.budget
-        options.extraSeeds = request.seeds
-        options.keyTokenThreshold = request.keyTokenThreshold
-        var early: [String] = []
-        if let text = request.space {
-            if let value = SearchSpace(rawValue: text) { options.space = value }
-            else { early.append("space must be one of \(SearchSpace.allCases.map(\.rawValue).joined(separator: ", "))") }
-        }
-        if let text = request.fitness {
-            if let value = Fitness(rawValue: text) { options.fitness = value }
-            else { early.append("fitness must be one of \(Fitness.allCases.map(\.rawValue).joined(separator: ", "))") }
-        }
-        early += options.problems()
+        let options = request.options
+        let early = options.problems()
         guard early.isEmpty else { throw APIError.badRequest("invalid search", early.joined(separator: "; ")) }
         let config = options.config(geometry: RoPEGeometry(rotaryDimension: 2 * pairs, base: base),
                                     originalContext: request.originalContext, targetContext: request.targetContext)

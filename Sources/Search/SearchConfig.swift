@@ -26,6 +26,8 @@ public enum SearchSpace: String, Codable, Sendable, CaseIterable {
     /// LongRoPE2: a critical pair d_rcd (searched); λ_i for i ≥ d_rcd in [s, 2s] and monotone;
     /// below it the NTK-like ramp λ_i = λ_{d_rcd}^(i/d_rcd).
     case criticalDimension = "critical-dimension"
+
+    public init(from decoder: Decoder) throws { self = try decodeChoice(decoder) }
 }
 
 /// What a candidate is scored by. Lower is better for all three.
@@ -37,6 +39,18 @@ public enum Fitness: String, Codable, Sendable, CaseIterable {
     case keyTokens = "key-tokens"
     /// Perplexity of a planted needle's answer tokens (LongRoPE2's needle-driven fitness).
     case needle
+
+    public init(from decoder: Decoder) throws { self = try decodeChoice(decoder) }
+}
+
+/// A string choice decoded strictly: a value that is none of the choices names them all.
+func decodeChoice<T: RawRepresentable & CaseIterable>(_ decoder: Decoder) throws -> T where T.RawValue == String {
+    let text = try decoder.singleValueContainer().decode(String.self)
+    guard let value = T(rawValue: text) else {
+        throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription:
+            "\"\(text)\" is not one of \(T.allCases.map(\.rawValue).joined(separator: ", "))"))
+    }
+    return value
 }
 
 /// The options of one LongRoPE search, with the paper's defaults

@@ -20,12 +20,10 @@ public struct WorkerRegistration: Codable, Sendable, Equatable, StrictDecodable 
     public var ropeBase: Double
     public var contextLength: Int
 
-    enum CodingKeys: String, CodingKey {
+    public enum CodingKeys: String, CodingKey, CaseIterable {
         case name, address, architecture, threads, pairs
         case modelSHA256 = "model_sha256", textSHA256 = "text_sha256", ropeBase = "rope_base", contextLength = "context_length"
     }
-    public static let fields: Set<String> = ["name", "address", "model_sha256", "text_sha256", "architecture",
-                                             "threads", "pairs", "rope_base", "context_length"]
 
     public init(name: String, address: String, modelSHA256: String, textSHA256: String, architecture: String,
                 threads: Int, pairs: Int, ropeBase: Double, contextLength: Int) {
@@ -51,12 +49,13 @@ public struct WorkerRegistered: Codable, Sendable, Equatable {
 /// POST /v1/workers/{id}/heartbeat.
 public struct Heartbeat: Codable, Sendable, Equatable, StrictDecodable {
     public var secret: String?
-    public static let fields: Set<String> = ["secret"]
+    public enum CodingKeys: String, CodingKey, CaseIterable { case secret }
     public init(secret: String?) { self.secret = secret }
 }
 
 /// POST /v1/searches: a search to run. Only the hashes name the model and text: workers hold
-/// the files, and a search runs on the workers that announced those hashes.
+/// the files, and a search runs on the workers that announced those hashes. The search's
+/// options sit beside these fields at the top level of the body (`SearchOptions`' names).
 public struct CreateSearchRequest: Codable, Sendable, Equatable, StrictDecodable {
     public var name: String?
     public var modelSHA256: String
@@ -64,48 +63,51 @@ public struct CreateSearchRequest: Codable, Sendable, Equatable, StrictDecodable
     public var textOffset: Int?
     public var originalContext: Int
     public var targetContext: Int
-    public var seed: UInt64?
-    public var samples: Int?
-    public var population: Int?
-    public var iterations: Int?
-    public var budget: Int?
-    public var lambdaMax: Double?
-    public var attentionFactor: Double?
-    public var nHat: [Int]?
-    public var earlyRejection: Bool?
-    /// Breed the next step while workers would idle (not reproducible).
-    public var overlapSteps: Bool?
     /// Rotary pairs and RoPE base; taken from a registered worker with the model when absent.
     public var pairs: Int?
     public var ropeBase: Double?
-    /// Extra seed vectors (each one λ per pair) for the initial population.
-    public var seeds: [[Double]]?
-    /// Search m as a gene (default true unless `attention_factor` fixes it), within `attention_range`.
-    public var searchAttentionFactor: Bool?
-    public var attentionRange: [Double]?
-    /// `all-pairs` or `critical-dimension`.
-    public var space: String?
-    /// `ppl`, `key-tokens` or `needle`.
-    public var fitness: String?
-    public var keyTokenThreshold: Double?
+    /// Everything else: seed, population, fitness, … (the fields of `SearchOptions`).
+    public var options = SearchOptions()
 
-    enum CodingKeys: String, CodingKey {
-        case name, seed, samples, population, iterations, budget, pairs, seeds, space, fitness
-        case searchAttentionFactor = "search_attention_factor", attentionRange = "attention_range"
-        case keyTokenThreshold = "key_token_threshold", overlapSteps = "overlap_steps"
-        case modelSHA256 = "model_sha256", textSHA256 = "text_sha256", textOffset = "text_offset"
-        case originalContext = "original_context", targetContext = "target_context", lambdaMax = "lambda_max"
-        case attentionFactor = "attention_factor", nHat = "n_hat", earlyRejection = "early_rejection", ropeBase = "rope_base"
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case name, pairs, modelSHA256 = "model_sha256", textSHA256 = "text_sha256", textOffset = "text_offset"
+        case originalContext = "original_context", targetContext = "target_context", ropeBase = "rope_base"
     }
-    public static let fields: Set<String> = ["name", "model_sha256", "text_sha256", "text_offset", "original_context",
-                                             "target_context", "seed", "samples", "population", "iterations", "budget",
-                                             "lambda_max", "attention_factor", "n_hat", "early_rejection", "pairs",
-                                             "rope_base", "seeds", "search_attention_factor", "attention_range",
-                                             "space", "fitness", "key_token_threshold", "overlap_steps"]
+    public static var fields: Set<String> {
+        Set(CodingKeys.allCases.map(\.stringValue)).union(SearchOptions.fields)
+    }
 
     public init(modelSHA256: String, textSHA256: String, originalContext: Int, targetContext: Int) {
         self.modelSHA256 = modelSHA256; self.textSHA256 = textSHA256
         self.originalContext = originalContext; self.targetContext = targetContext
+    }
+
+    public init(from decoder: Decoder) throws {
+        // The options first: a number out of range there comes without a coding path, and
+        // StrictJSON finds the field by leaving each out, which needs the required ones after.
+        options = try SearchOptions(from: decoder)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decodeIfPresent(String.self, forKey: .name)
+        modelSHA256 = try c.decode(String.self, forKey: .modelSHA256)
+        textSHA256 = try c.decode(String.self, forKey: .textSHA256)
+        textOffset = try c.decodeIfPresent(Int.self, forKey: .textOffset)
+        originalContext = try c.decode(Int.self, forKey: .originalContext)
+        targetContext = try c.decode(Int.self, forKey: .targetContext)
+        pairs = try c.decodeIfPresent(Int.self, forKey: .pairs)
+        ropeBase = try c.decodeIfPresent(Double.self, forKey: .ropeBase)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encodeIfPresent(name, forKey: .name)
+        try c.encode(modelSHA256, forKey: .modelSHA256)
+        try c.encode(textSHA256, forKey: .textSHA256)
+        try c.encodeIfPresent(textOffset, forKey: .textOffset)
+        try c.encode(originalContext, forKey: .originalContext)
+        try c.encode(targetContext, forKey: .targetContext)
+        try c.encodeIfPresent(pairs, forKey: .pairs)
+        try c.encodeIfPresent(ropeBase, forKey: .ropeBase)
+        try options.encode(to: encoder)
     }
 }
 

@@ -21,9 +21,15 @@ public enum WireError: Error, Equatable, CustomStringConvertible {
     }
 }
 
-/// A request type whose top-level fields are known, so unknown ones can be refused.
+/// A request type whose top-level fields are known, so unknown ones can be refused: by
+/// default the names of its `CodingKeys`, so the list is never written twice.
 public protocol StrictDecodable: Decodable {
+    associatedtype CodingKeys: CodingKey & CaseIterable
     static var fields: Set<String> { get }
+}
+
+extension StrictDecodable {
+    public static var fields: Set<String> { Set(CodingKeys.allCases.map(\.stringValue)) }
 }
 
 /// Decodes JSON strictly: malformed JSON, a non-object, an unknown field, a missing field or a

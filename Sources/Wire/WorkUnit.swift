@@ -26,18 +26,13 @@ public struct WorkUnit: Sendable, Codable, Equatable, StrictDecodable {
     public var originalContext: Int?
     public var keyTokenThreshold: Double?
 
-    enum CodingKeys: String, CodingKey {
+    public enum CodingKeys: String, CodingKey, CaseIterable {
         case searchID = "search_id", candidateRowID = "candidate_id", sample, lambda
         case startTokens = "n_hat", attentionFactor = "attention_factor", targetContext = "target_context"
         case samples, modelSHA256 = "model_sha256", textSHA256 = "text_sha256", textOffset = "text_offset"
         case fitness, positions, needleSeed = "needle_seed", originalContext = "original_context"
         case keyTokenThreshold = "key_token_threshold"
     }
-
-    public static let fields: Set<String> = ["search_id", "candidate_id", "sample", "lambda", "n_hat", "attention_factor",
-                                             "target_context", "samples", "model_sha256", "text_sha256", "text_offset",
-                                             "fitness", "positions", "needle_seed", "original_context",
-                                             "key_token_threshold"]
 
     public init(searchID: Int64, candidateRowID: Int64, sample: Int, lambda: [Double], startTokens: Int,
                 attentionFactor: Double, targetContext: Int, samples: Int, modelSHA256: String, textSHA256: String,

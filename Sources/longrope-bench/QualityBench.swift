@@ -6,6 +6,7 @@ import Runner
 import Scoring
 import Search
 import Store
+import Wire
 
 /// `longrope-bench quality`: what each lever of the search gives. For every lever set, a search
 /// on one part of a text (the fitness part), then its best factors and every rule scored by

@@ -1,33 +1,11 @@
 import RoPE
 import Search
+import Wire
 
-/// What a user may set for a search, from the CLI, a config file or the API; nil means the
-/// default. `config(...)` is the one place where options become a `SearchConfig`, so every
-/// way to start a search gets the same defaults — those the search-quality benchmark chose
-/// (README, "What each lever gives").
-public struct SearchOptions: Sendable, Equatable {
-    public var seed: UInt64?
-    public var samples: Int?
-    public var population: Int?
-    public var iterations: Int?
-    public var budget: Int?
-    public var lambdaMax: Double?
-    /// A fixed m; giving one turns the m search off unless `searchAttentionFactor` says otherwise.
-    public var attentionFactor: Double?
-    public var searchAttentionFactor: Bool?
-    /// [min, max] of a searched m.
-    public var attentionRange: [Double]?
-    public var space: SearchSpace?
-    public var fitness: Fitness?
-    public var keyTokenThreshold: Double?
-    public var nHat: [Int]?
-    public var earlyRejection: Bool?
-    /// Breed the next step while workers would idle (not reproducible; default off).
-    public var overlapSteps: Bool?
-    public var extraSeeds: [[Double]]?
-
-    public init() {}
-
+/// How options become a `SearchConfig`: the one place, so the CLI, a config file and the API
+/// give the same defaults — those the search-quality benchmark chose (README, "What each lever
+/// gives").
+extension SearchOptions {
     /// The defaults a search gets when nothing is said.
     public static let defaultSearchesAttentionFactor = true
     public static let defaultSpace = SearchSpace.allPairs
@@ -61,13 +39,5 @@ public struct SearchOptions: Sendable, Equatable {
         if fitness != .ppl || self.fitness != nil { config.fitness = fitness }
         if fitness == .keyTokens { config.keyTokenThreshold = keyTokenThreshold ?? SearchConfig.defaultKeyTokenThreshold }
         return config
-    }
-
-    /// Problems of the options themselves (beyond the config's).
-    public func problems() -> [String] {
-        var out: [String] = []
-        if let range = attentionRange, range.count != 2 { out.append("attention_range must be [min, max]") }
-        if keyTokenThreshold != nil, fitness != .keyTokens { out.append("key_token_threshold needs the key-tokens fitness") }
-        return out
     }
 }

@@ -1,0 +1,61 @@
+import Foundation
+import Search
+import Testing
+import Wire
+
+/// Request bodies are decoded strictly, and the known fields come from the types' CodingKeys.
+@Suite struct StrictJSONTests {
+    nonisolated(unsafe) static let minimal: [String: Any] = ["model_sha256": "abc", "text_sha256": "def",
+                                         "original_context": 256, "target_context": 2048]
+
+    func decode(_ object: [String: Any]) throws -> CreateSearchRequest {
+        try StrictJSON.decode(CreateSearchRequest.self, from: JSONSerialization.data(withJSONObject: object))
+    }
+
+    func refusal(_ object: [String: Any]) -> WireError? {
+        do { _ = try decode(object); return nil } catch { return error as? WireError }
+    }
+
+    @Test func everyOptionTheRequestEncodesIsAcceptedBackAndMeansTheSame() throws {
+        var request = CreateSearchRequest(modelSHA256: "abc", textSHA256: "def", originalContext: 256, targetContext: 2048)
+        request.name = "n"; request.textOffset = 7; request.pairs = 32; request.ropeBase = 10_000
+        var o = SearchOptions()
+        o.seed = 3; o.samples = 2; o.population = 16; o.iterations = 4; o.budget = 40; o.lambdaMax = 9
+        o.attentionFactor = 1.1; o.searchAttentionFactor = false; o.attentionRange = [1, 1.2]; o.space = .criticalDimension
+        o.fitness = .keyTokens; o.keyTokenThreshold = 1.5; o.nHat = [0, 4]; o.earlyRejection = false
+        o.overlapSteps = true; o.extraSeeds = [[1, 2]]
+        request.options = o
+        let data = StrictJSON.encode(request)
+        let keys = Set((try JSONSerialization.jsonObject(with: data) as! [String: Any]).keys)
+        #expect(keys == CreateSearchRequest.fields, "every field is written, and only known ones")
+        #expect(try StrictJSON.decode(CreateSearchRequest.self, from: data) == request)
+    }
+
+    @Test func theOptionsSitAtTheTopLevelUnderTheirSnakeCaseNames() throws {
+        var body = Self.minimal
+        body["n_hat"] = [0, 8]; body["fitness"] = "needle"; body["seeds"] = [[1.0, 2.0]]
+        let request = try decode(body)
+        #expect(request.options.nHat == [0, 8] && request.options.fitness == .needle && request.options.extraSeeds == [[1, 2]])
+        #expect(request.options.population == nil, "absent means the default")
+    }
+
+    @Test func unknownMissingAndWrongFieldsAreNamed() {
+        var unknown = Self.minimal; unknown["populaton"] = 3
+        #expect(refusal(unknown) == .unknownField("populaton"))
+        var missing = Self.minimal; missing["target_context"] = nil
+        #expect(refusal(missing) == .missingField("target_context"))
+        var fractional = Self.minimal; fractional["population"] = 12.5
+        guard case let .invalidValue(field, _)? = refusal(fractional) else { Issue.record("12.5 accepted as a population"); return }
+        #expect(field == "population")
+        var choice = Self.minimal; choice["space"] = "diagonal"
+        guard case let .invalidValue(field, detail)? = refusal(choice) else { Issue.record("unknown space accepted"); return }
+        #expect(field == "space" && detail.contains("all-pairs") && detail.contains("critical-dimension"))
+    }
+
+    @Test func fieldsAreTheCodingKeys() {
+        #expect(Heartbeat.fields == ["secret"])
+        #expect(WorkUnit.fields.contains("n_hat") && WorkUnit.fields.contains("candidate_id"))
+        #expect(SearchOptions.fields.isSubset(of: CreateSearchRequest.fields))
+        #expect(!SearchOptions.fields.contains("extraSeeds") && SearchOptions.fields.contains("seeds"))
+    }
+}
