@@ -52,9 +52,9 @@ struct EvalCommand: ParsableCommand {
         let textContent = try readText(text)
         let windows = try TextWindows(text: textContent, model: model, context: context,
                                       protocol: perplexityProtocol, samples: samples)
-        let progress = Progress(label: "eval")
+        let progress = ProgressLine(label: "eval")
         let result = try model.perplexity(windows.windows, scaling: rope) { done, total, running in
-            progress.update("window \(done)/\(total), ppl so far \(String(format: "%.4f", running))")
+            progress.show("window \(done)/\(total), ppl so far \(String(format: "%.4f", running))")
         }
         progress.finish()
         if json {
@@ -125,23 +125,4 @@ func listenError(_ error: Error, host: String, port: Int) -> Error {
 struct CLIError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
-}
-
-/// A progress line on stderr, redrawn in place on a terminal and quiet otherwise.
-final class Progress: @unchecked Sendable {
-    let label: String
-    let isTerminal = isatty(2) != 0
-    let start = Date()
-    init(label: String) { self.label = label }
-
-    func update(_ message: String) {
-        let elapsed = Date().timeIntervalSince(start)
-        if isTerminal {
-            FileHandle.standardError.write(Data("\r\u{1B}[K\(label): \(message) [\(String(format: "%.1f", elapsed)) s]".utf8))
-        }
-    }
-
-    func finish() {
-        if isTerminal { FileHandle.standardError.write(Data("\n".utf8)) }
-    }
 }

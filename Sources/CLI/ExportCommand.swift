@@ -36,8 +36,8 @@ struct ExportCommand: ParsableCommand {
         // cannot carry n̂, so they get the best with n̂ = 0 and a note says which was written.
         let (portable, portableNote) = Exporter.portable(best)
         let summary = format == .json ? best : portable
-        if format == .json, best.startTokens > 0 {
-            FileHandle.standardError.write(Data("note: \(Exporter.nHatNote(best.startTokens))\n".utf8))
+        if format == .json, best.nHat > 0 {
+            FileHandle.standardError.write(Data("note: \(Exporter.nHatNote(best.nHat))\n".utf8))
         } else if let portableNote {
             FileHandle.standardError.write(Data("note: \(portableNote)\n".utf8))
         }

@@ -49,7 +49,7 @@ struct PasskeyCommand: ParsableCommand {
         let llama = try loadModel(model, threads: threads)
         let original = originalContext ?? llama.config.contextLength
         let rope = try ScalingSpec.parse(scaling, geometry: llama.geometry, originalContext: original, context: context)
-        let progress = Progress(label: "passkey")
+        let progress = ProgressLine(label: "passkey")
         var rows: [[String: Any]] = []
         var passedAll = 0, total = 0
         let depthList = try parsedDepths()
@@ -68,7 +68,7 @@ struct PasskeyCommand: ParsableCommand {
                 let result = try Passkey.run(trial, model: llama, scaling: rope)
                 if result.passed { passed += 1 }
                 nll += result.nll
-                progress.update("depth \(depth): trial \(t + 1)/\(trials), \(passed) passed")
+                progress.show("depth \(depth): trial \(t + 1)/\(trials), \(passed) passed")
             }
             passedAll += passed
             total += trials

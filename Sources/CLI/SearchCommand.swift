@@ -225,12 +225,10 @@ struct SearchCommand: AsyncParsableCommand {
 }
 
 /// The search's progress on stderr: a bar with step, evaluations/s, time left and the best
-/// against the best baseline; quiet when stderr is not a terminal.
+/// against the best baseline.
 final class SearchProgressBar: @unchecked Sendable {
     let total: Int
-    let start = Date()
-    let isTerminal = isatty(2) != 0
-    private var last = Date.distantPast
+    let line = ProgressLine()
     private var firstDone: Int?
     private let lock = NSLock()
 
@@ -238,31 +236,17 @@ final class SearchProgressBar: @unchecked Sendable {
 
     func update(_ p: SearchProgress) {
         lock.lock(); defer { lock.unlock() }
-        let now = Date()
         if firstDone == nil { firstDone = p.candidatesDone - 1 }
-        let elapsed = now.timeIntervalSince(start)
+        let elapsed = line.elapsed
         let doneHere = max(0, p.candidatesDone - (firstDone ?? 0))
         let rate = elapsed > 0 ? Double(doneHere) / elapsed : 0
         let left = rate > 0 ? Double(total - p.candidatesDone) / rate : .nan
-        let fraction = min(1, Double(p.candidatesDone) / Double(total))
-        let width = 24
-        let filled = Int(fraction * Double(width))
-        let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
         let best = p.best.map { String(format: "%.4f", $0) } ?? "—"
         let baseline = p.bestBaseline.map { String(format: "%@ %.4f", p.bestBaselineMethod ?? "", $0) } ?? "—"
-        let line = String(format: "%@ %d/%d  step %d/%d  %.2f cand/s  %@ left  best %@ vs %@",
-                          bar, p.candidatesDone, total, p.step + 1, p.stepCount, rate,
-                          left.isFinite ? formatDuration(left) : "?", best, baseline)
-        if isTerminal, now.timeIntervalSince(last) >= 0.1 {
-            last = now
-            FileHandle.standardError.write(Data("\r\u{1B}[K\(line)".utf8))
-        }
+        line.show(String(format: "%@ %d/%d  step %d/%d  %.2f cand/s  %@ left  best %@ vs %@",
+                         progressBar(Double(p.candidatesDone) / Double(total), width: 24), p.candidatesDone, total,
+                         p.step + 1, p.stepCount, rate, left.isFinite ? formatDuration(left) : "?", best, baseline))
     }
 
-    func finish() { if isTerminal { FileHandle.standardError.write(Data("\n".utf8)) } }
-}
-
-func formatDuration(_ seconds: Double) -> String {
-    let s = Int(seconds)
-    return s >= 3600 ? "\(s / 3600)h\(String(format: "%02d", (s % 3600) / 60))m" : s >= 60 ? "\(s / 60)m\(String(format: "%02d", s % 60))s" : "\(s)s"
+    func finish() { line.finish() }
 }

@@ -158,19 +158,13 @@ struct StatusCommand: AsyncParsableCommand {
         let token = try readToken(tokenFile)
         let client: HTTPClient
         do { client = try TLSFiles.client(caFile: caFile) } catch { throw CLIError("\(error)") }
-        let base = coordinator.hasSuffix("/") ? String(coordinator.dropLast()) : coordinator
+        let api = APIClient(base: coordinator, token: token, client: client)
         func get<T: Decodable>(_ path: String, _ type: T.Type) async throws -> T {
-            var request = HTTPClientRequest(url: base + path)
-            if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
-            let response: HTTPClientResponse
-            do { response = try await client.execute(request, timeout: .seconds(4)) }
-            catch { throw CLIError(describeConnectionError(error, url: base)) }
-            let data = Data(buffer: try await response.body.collect(upTo: 16 << 20))
-            guard response.status == .ok else {
-                let body = try? JSONDecoder().decode(ErrorBody.self, from: data)
-                throw CLIError("\(base)\(path): \(response.status.code) \(body.map { "\($0.error): \($0.detail)" } ?? "")")
-            }
-            return try JSONDecoder().decode(T.self, from: data)
+            let reply: APIClient.Reply
+            do { reply = try await api.send(.GET, path, timeout: .seconds(4)) }
+            catch { throw CLIError(describeConnectionError(error, url: api.base)) }
+            guard reply.status == 200 else { throw CLIError("\(api.base)\(path): \(reply.status) \(reply.errorText)") }
+            return try reply.decode(T.self)
         }
         repeat {
             let searches = try await get("/v1/searches", [SearchView].self)
@@ -206,9 +200,7 @@ enum StatusTable {
         if bars {
             for s in searches where s.status == "running" || s.status == "queued" {
                 let fraction = min(1, Double(s.candidates) / Double(max(1, s.candidatesPlanned)))
-                let filled = Int(fraction * 30)
-                out += "  \(s.id) [" + String(repeating: "█", count: filled) + String(repeating: "░", count: 30 - filled)
-                    + "] \(Int(fraction * 100))%\n"
+                out += "  \(s.id) [\(progressBar(fraction, width: 30))] \(Int(fraction * 100))%\n"
             }
         }
         out += "\nWORKERS\n"

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import HTTPService
 import NIOCore
 import Runner
 import Wire
@@ -20,27 +21,20 @@ public struct HTTPWorkerConnection: UnitEvaluator {
     }
 
     public func evaluate(_ unit: WorkUnit) async throws -> UnitResult {
-        var request = HTTPClientRequest(url: address + "/v1/evaluate")
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/json")
-        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
-        request.body = .bytes(ByteBuffer(bytes: StrictJSON.encode(unit)))
-        let response: HTTPClientResponse
+        let reply: APIClient.Reply
         do {
-            response = try await client.execute(request, timeout: .milliseconds(Int64(timeout * 1000)))
+            reply = try await APIClient(base: address, token: token, client: client)
+                .send(.POST, "/v1/evaluate", json: StrictJSON.encode(unit), timeout: .milliseconds(Int64(timeout * 1000)),
+                      limit: 1 << 20)
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
             throw UnitFailed(reason: "lease of \(Int(timeout)) s expired at \(address)")
         } catch {
             throw WorkerUnreachable("\(address): \(error)")
         }
-        let body = try await response.body.collect(upTo: 1 << 20)
-        let data = Data(buffer: body)
-        guard response.status == .ok else {
-            let detail = (try? JSONDecoder().decode(ErrorBody.self, from: data)).map { "\($0.error): \($0.detail)" }
-                ?? String(decoding: data.prefix(200), as: UTF8.self)
-            throw UnitFailed(reason: "worker \(address) answered \(response.status.code): \(detail)")
+        guard reply.status == 200 else {
+            throw UnitFailed(reason: "worker \(address) answered \(reply.status): \(reply.errorText)")
         }
-        do { return try JSONDecoder().decode(UnitResult.self, from: data) }
+        do { return try reply.decode(UnitResult.self) }
         catch { throw UnitFailed(reason: "worker \(address) sent an unreadable result") }
     }
 }

@@ -156,7 +156,7 @@ public actor SearchManager {
             unitsDone: try store.evaluationCount(id), unitsInFlight: counts.inFlight, unitsQueued: counts.queued,
             unitsFailed: try store.failedUnitCount(id),
             best: best.flatMap { b in b.outcome?.perplexity.map {
-                BestView(ppl: $0, lambda: b.candidate.lambda, nHat: b.candidate.startTokens,
+                BestView(ppl: $0, lambda: b.candidate.lambda, nHat: b.candidate.nHat,
                          attentionFactor: b.attentionFactor, candidate: b.ordinal, criticalPair: b.candidate.criticalPair) } },
             baselines: Dictionary(uniqueKeysWithValues: baselines.map { ($0.method, $0.perplexity) }),
             originalContext: config.originalContext, targetContext: config.targetContext, seed: config.seed,
@@ -185,13 +185,13 @@ public actor SearchManager {
     public func top(_ id: Int64, count: Int) throws -> [CandidateView] {
         guard try store.search(id) != nil else { throw APIError.notFound("search \(id)") }
         let candidates = try store.candidates(id)
-        let history = candidates.compactMap { c in c.outcome.map { Evaluated(id: c.ordinal, candidate: c.candidate, outcome: $0) } }
+        let history = candidates.compactMap { c in c.outcome.map { Evaluated(ordinal: c.ordinal, candidate: c.candidate, outcome: $0) } }
         return SearchEngine.ranked(history).prefix(count).map { e in
-            let record = candidates.first { $0.ordinal == e.id }!
-            return CandidateView(candidate: e.id, step: record.step, operation: e.candidate.operation.rawValue,
+            let record = candidates.first { $0.ordinal == e.ordinal }!
+            return CandidateView(candidate: e.ordinal, step: record.step, operation: e.candidate.operation.rawValue,
                                  parents: e.candidate.parents, status: Self.status(e.outcome),
                                  ppl: e.outcome.perplexity ?? e.outcome.partialPerplexity,
-                                 lambda: e.candidate.lambda, nHat: e.candidate.startTokens,
+                                 lambda: e.candidate.lambda, nHat: e.candidate.nHat,
                                  attentionFactor: e.candidate.attentionFactor, criticalPair: e.candidate.criticalPair,
                                  seed: e.candidate.seedName)
         }

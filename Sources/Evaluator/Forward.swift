@@ -111,7 +111,7 @@ extension LlamaModel {
         let scaled = (0..<pairs).map { base[$0] / scaling.lambda[$0] }
         let storedM = config.storedAttentionFactor
         for t in 0..<n {
-            let original = t < scaling.startTokens
+            let original = t < scaling.nHat
             let frequencies = original ? base : scaled
             let m = original ? storedM : storedM * scaling.attentionFactor
             for i in 0..<pairs {

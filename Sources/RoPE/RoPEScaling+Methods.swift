@@ -129,17 +129,17 @@ public struct LongRoPEFactors: Sendable, Equatable {
     public var originalContext: Int
     public var maxContext: Int
     public var attentionFactor: Double
-    public var startTokens: Int
+    public var nHat: Int
 
     public init(shortFactors: [Double], longFactors: [Double], originalContext: Int,
-                maxContext: Int, attentionFactor: Double? = nil, startTokens: Int = 0) {
+                maxContext: Int, attentionFactor: Double? = nil, nHat: Int = 0) {
         self.shortFactors = shortFactors
         self.longFactors = longFactors
         self.originalContext = originalContext
         self.maxContext = maxContext
         self.attentionFactor = attentionFactor ?? RoPEScaling.longRoPEAttentionFactor(
             scale: Double(maxContext) / Double(originalContext), originalContext: originalContext)
-        self.startTokens = startTokens
+        self.nHat = nHat
     }
 
     /// The scaling that applies to a window of `windowLength` tokens.
@@ -147,7 +147,7 @@ public struct LongRoPEFactors: Sendable, Equatable {
         let long = windowLength > originalContext
         return RoPEScaling(method: long ? "longrope-long" : "longrope-short",
                            lambda: long ? longFactors : shortFactors,
-                           startTokens: startTokens, attentionFactor: attentionFactor)
+                           nHat: nHat, attentionFactor: attentionFactor)
     }
 }
 

@@ -6,7 +6,7 @@ import Foundation
 /// For a model whose rotary dimension is `d`, pair `i` (0 ≤ i < d/2) rotates by the angle
 /// `n · θ_i / λ_i` at position `n`, where `θ_i = base^(−2i/d)`.
 /// - `lambda[i]` is λ_i (1 = the original RoPE, s = linear interpolation by s).
-/// - `startTokens` is n̂: positions `< n̂` keep λ = 1 and m = 1 (LongRoPE's "MixedLongRoPE").
+/// - `nHat` is n̂: positions `< n̂` keep λ = 1 and m = 1 (LongRoPE's "MixedLongRoPE").
 /// - `attentionFactor` is m: it multiplies cos and sin, so attention logits are scaled by m².
 ///
 /// Every baseline (PI, NTK, dynamic NTK, YaRN, Llama-3.1, LongRoPE/Phi-3) is a constructor in
@@ -17,14 +17,14 @@ public struct RoPEScaling: Sendable, Equatable, Codable {
     /// λ_i, one per rotary pair (d/2 values).
     public var lambda: [Double]
     /// n̂: the number of first positions of a window that keep the original RoPE.
-    public var startTokens: Int
+    public var nHat: Int
     /// m: multiplies cos and sin for positions ≥ n̂.
     public var attentionFactor: Double
 
-    public init(method: String, lambda: [Double], startTokens: Int = 0, attentionFactor: Double = 1) {
+    public init(method: String, lambda: [Double], nHat: Int = 0, attentionFactor: Double = 1) {
         self.method = method
         self.lambda = lambda
-        self.startTokens = startTokens
+        self.nHat = nHat
         self.attentionFactor = attentionFactor
     }
 
@@ -33,7 +33,7 @@ public struct RoPEScaling: Sendable, Equatable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case method, lambda
-        case startTokens = "n_hat"
+        case nHat = "n_hat"
         case attentionFactor = "attention_factor"
     }
 

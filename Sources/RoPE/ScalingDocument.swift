@@ -23,7 +23,7 @@ public struct ScalingDocument: Codable, Sendable, Equatable {
     public init(_ scaling: RoPEScaling, originalContext: Int?, targetContext: Int?) {
         method = scaling.method
         lambda = scaling.lambda
-        nHat = scaling.startTokens
+        nHat = scaling.nHat
         attentionFactor = scaling.attentionFactor
         self.originalContext = originalContext
         self.targetContext = targetContext
@@ -44,7 +44,7 @@ public struct ScalingDocument: Codable, Sendable, Equatable {
     }
 
     public var scaling: RoPEScaling {
-        RoPEScaling(method: method, lambda: lambda, startTokens: nHat, attentionFactor: attentionFactor)
+        RoPEScaling(method: method, lambda: lambda, nHat: nHat, attentionFactor: attentionFactor)
     }
 
     /// Pretty, key-sorted JSON.

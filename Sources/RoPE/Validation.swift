@@ -48,7 +48,7 @@ extension RoPEScaling {
                 throw .aboveMaximum(index: i, value: value, maximum: lambdaMax)
             }
         }
-        guard startTokens >= 0 else { throw .negativeStartTokens(startTokens) }
+        guard nHat >= 0 else { throw .negativeStartTokens(nHat) }
         guard attentionFactor.isFinite, attentionFactor > 0 else {
             throw .invalidAttentionFactor(attentionFactor)
         }
@@ -86,7 +86,7 @@ extension RoPEScaling {
         for (i, value) in lambda.enumerated() where !(value.isFinite && value > 0) {
             throw .notPositive(index: i, value: value)
         }
-        guard startTokens >= 0 else { throw .negativeStartTokens(startTokens) }
+        guard nHat >= 0 else { throw .negativeStartTokens(nHat) }
         guard attentionFactor.isFinite, attentionFactor > 0 else {
             throw .invalidAttentionFactor(attentionFactor)
         }

@@ -10,7 +10,7 @@ public enum Exporter {
     /// `longrope factors --format json`'s shape, plus the perplexity and the baselines.
     public static func json(_ summary: SearchSummary) -> String {
         var document = ScalingDocument(RoPEScaling(method: "longrope-search", lambda: summary.lambda,
-                                                   startTokens: summary.startTokens,
+                                                   nHat: summary.nHat,
                                                    attentionFactor: summary.attentionFactor),
                                        originalContext: summary.originalContext, targetContext: summary.targetContext)
         document.method = "longrope-search"
@@ -23,7 +23,7 @@ public enum Exporter {
         object["fitness"] = summary.fitness
         if summary.fitness != "ppl" { object["baseline_fitness"] = summary.baselineFitness.mapValues { $0 as Any? ?? NSNull() } }
         if let d = summary.criticalPair { object["critical_pair"] = d }
-        if summary.startTokens > 0 { object["note"] = nHatNote(summary.startTokens) }
+        if summary.nHat > 0 { object["note"] = nHatNote(summary.nHat) }
         if let portable = summary.portable {
             object["portable"] = ["candidate": portable.candidate, "lambda": portable.lambda,
                                   "attention_factor": portable.attentionFactor, "ppl": portable.perplexity] as [String: Any]
@@ -46,18 +46,18 @@ public enum Exporter {
     /// What a runtime without n̂ (HF, llama.cpp, CSV readers) can apply: the best itself when
     /// its n̂ is 0, else the best candidate with n̂ = 0, with a note saying which was written.
     public static func portable(_ summary: SearchSummary) -> (summary: SearchSummary, note: String?) {
-        guard summary.startTokens > 0 else { return (summary, nil) }
+        guard summary.nHat > 0 else { return (summary, nil) }
         guard let portable = summary.portable else {
-            return (summary, nHatNote(summary.startTokens) + "; no candidate with n_hat = 0 was scored, so the best is written as is")
+            return (summary, nHatNote(summary.nHat) + "; no candidate with n_hat = 0 was scored, so the best is written as is")
         }
         var copy = summary
         copy.lambda = portable.lambda
         copy.attentionFactor = portable.attentionFactor
-        copy.startTokens = 0
+        copy.nHat = 0
         copy.perplexity = portable.perplexity
         copy.bestOrdinal = portable.candidate
         let best = summary.perplexity.map { String(format: "%.4f", $0) } ?? "?"
-        let note = "wrote candidate \(portable.candidate) (n_hat = 0, \(summary.fitness) \(String(format: "%.4f", portable.perplexity))), the best that HF and llama.cpp can apply; the overall best, candidate \(summary.bestOrdinal ?? -1) (\(summary.fitness) \(best)), needs n_hat = \(summary.startTokens)"
+        let note = "wrote candidate \(portable.candidate) (n_hat = 0, \(summary.fitness) \(String(format: "%.4f", portable.perplexity))), the best that HF and llama.cpp can apply; the overall best, candidate \(summary.bestOrdinal ?? -1) (\(summary.fitness) \(best)), needs n_hat = \(summary.nHat)"
         return (copy, note)
     }
 

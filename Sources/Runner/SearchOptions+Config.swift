@@ -10,7 +10,7 @@ extension SearchOptions {
     public static let defaultSearchesAttentionFactor = true
     public static let defaultSpace = SearchSpace.allPairs
     public static let defaultFitness = Fitness.ppl
-    public static let defaultStartTokens = [0]
+    public static let defaultNHat = [0]
 
     /// The config for a model of this geometry; `problems()` of the result says what is invalid.
     public func config(geometry: RoPEGeometry, originalContext: Int, targetContext: Int) -> SearchConfig {
@@ -21,7 +21,7 @@ extension SearchOptions {
         if let samples { config.samples = samples }
         if let earlyRejection { config.earlyRejection = earlyRejection }
         if overlapSteps == true { config.overlapSteps = true }
-        config.startTokenChoices = nHat ?? Self.defaultStartTokens
+        config.nHatChoices = nHat ?? Self.defaultNHat
         config.budget = budget
         config.extraSeeds = extraSeeds ?? []
         let searchM = searchAttentionFactor ?? (attentionFactor == nil && Self.defaultSearchesAttentionFactor)

@@ -56,7 +56,7 @@ extension SearchRunner {
         }
 
         func evaluated(_ windows: CandidateWindows) -> Evaluated {
-            Evaluated(id: windows.record.ordinal, candidate: windows.record.candidate, outcome: windows.outcome!)
+            Evaluated(ordinal: windows.record.ordinal, candidate: windows.record.candidate, outcome: windows.outcome!)
         }
 
         /// Breeds (or reloads) the next step. Candidates still being scored count as already
@@ -68,7 +68,7 @@ extension SearchRunner {
             if batch.isEmpty {
                 guard budgetLeft > 0 else { nextStep = config.stepCount; return }
                 let pending = open.flatMap(\.candidates).filter { !$0.isDecided }.map {
-                    Evaluated(id: $0.record.ordinal, candidate: $0.record.candidate, outcome: .infeasible)
+                    Evaluated(ordinal: $0.record.ordinal, candidate: $0.record.candidate, outcome: .infeasible)
                 }
                 let bred = try SearchEngine.breed(step: step, config: config, seeds: seeds, history: history + pending)
                 try store.insertCandidates(searchID, step: step, Array(bred.prefix(budgetLeft)))
@@ -112,7 +112,7 @@ extension SearchRunner {
             let key = UnitKey(step: open[stepIndex].step, candidate: index, sample: sample)
             let unit = self.unit(record, candidateRowID: windows.record.rowID, sample: sample,
                                  scaling: RoPEScaling(method: "candidate", lambda: windows.record.candidate.lambda,
-                                                      startTokens: windows.record.candidate.startTokens,
+                                                      nHat: windows.record.candidate.nHat,
                                                       attentionFactor: windows.record.attentionFactor),
                                  fitness: config.fitnessKind, keyTokens: keyTokens)
             tasks[key] = Task {

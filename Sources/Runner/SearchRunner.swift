@@ -80,7 +80,7 @@ public final class SearchRunner: Sendable {
     func unit(_ record: SearchRecord, candidateRowID: Int64, sample: Int, scaling: RoPEScaling,
                       fitness: Fitness, keyTokens: [Int: [Int]] = [:]) -> WorkUnit {
         var unit = WorkUnit(searchID: searchID, candidateRowID: candidateRowID, sample: sample, lambda: scaling.lambda,
-                            startTokens: scaling.startTokens, attentionFactor: scaling.attentionFactor,
+                            nHat: scaling.nHat, attentionFactor: scaling.attentionFactor,
                             targetContext: record.config.targetContext, samples: record.config.samples,
                             modelSHA256: record.modelSHA256, textSHA256: record.textSHA256, textOffset: record.textOffset)
         switch fitness {
@@ -137,7 +137,7 @@ public final class SearchRunner: Sendable {
         let scores = try await scoreRules(scalings, record: record, fitness: .ppl, keyTokens: [:], evaluator: evaluator)
         for (scaling, (nll, tokens, feasible)) in zip(scalings, scores) {
             try store.recordBaseline(searchID, BaselineRecord(
-                method: scaling.method, lambda: scaling.lambda, startTokens: 0, attentionFactor: scaling.attentionFactor,
+                method: scaling.method, lambda: scaling.lambda, nHat: 0, attentionFactor: scaling.attentionFactor,
                 perplexity: feasible ? exp(nll.reduce(0, +) / Double(tokens)) : nil, sampleNLL: nll))
         }
     }

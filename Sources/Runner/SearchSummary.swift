@@ -7,7 +7,7 @@ public struct SearchSummary: Sendable, Codable {
     public var searchID: Int64
     public var status: String
     public var lambda: [Double]
-    public var startTokens: Int
+    public var nHat: Int
     public var attentionFactor: Double
     public var perplexity: Double?
     public var bestOrdinal: Int?
@@ -28,14 +28,14 @@ public struct SearchSummary: Sendable, Codable {
     /// When the best has n̂ > 0 (which HF and llama.cpp cannot apply): the best with n̂ = 0.
     public var portable: PortableBest?
 
-    public init(searchID: Int64, status: String, lambda: [Double], startTokens: Int, attentionFactor: Double,
+    public init(searchID: Int64, status: String, lambda: [Double], nHat: Int, attentionFactor: Double,
                 perplexity: Double?, bestOrdinal: Int?, baselines: [String: Double?], bestBaseline: String?,
                 evaluations: Int, units: Int, tokensEvaluated: Int, originalContext: Int, targetContext: Int, seed: UInt64,
                 fitness: String = "ppl", baselineFitness: [String: Double?]? = nil, criticalPair: Int? = nil,
                 portable: PortableBest? = nil) {
         self.fitness = fitness; self.baselineFitness = baselineFitness ?? baselines
         self.criticalPair = criticalPair; self.portable = portable
-        self.searchID = searchID; self.status = status; self.lambda = lambda; self.startTokens = startTokens
+        self.searchID = searchID; self.status = status; self.lambda = lambda; self.nHat = nHat
         self.attentionFactor = attentionFactor; self.perplexity = perplexity; self.bestOrdinal = bestOrdinal
         self.baselines = baselines; self.bestBaseline = bestBaseline; self.evaluations = evaluations; self.units = units
         self.tokensEvaluated = tokensEvaluated; self.originalContext = originalContext
@@ -43,7 +43,7 @@ public struct SearchSummary: Sendable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case searchID = "search_id", status, lambda, startTokens = "n_hat", attentionFactor = "attention_factor"
+        case searchID = "search_id", status, lambda, nHat = "n_hat", attentionFactor = "attention_factor"
         case perplexity = "ppl", bestOrdinal = "best_candidate", baselines, bestBaseline = "best_baseline"
         case evaluations, units, tokensEvaluated = "tokens_evaluated", originalContext = "original_context"
         case targetContext = "target_context", seed, fitness, baselineFitness = "baseline_fitness"
@@ -85,24 +85,24 @@ extension SearchStore {
     public func summary(_ searchID: Int64) throws -> SearchSummary {
         guard let record = try search(searchID) else { throw StoreError.notFound("search \(searchID)") }
         let rows = try candidates(searchID)
-        let history = rows.compactMap { c in c.outcome.map { Evaluated(id: c.ordinal, candidate: c.candidate, outcome: $0) } }
+        let history = rows.compactMap { c in c.outcome.map { Evaluated(ordinal: c.ordinal, candidate: c.candidate, outcome: $0) } }
         let best = SearchEngine.best(history)
-        let bestRecord = best.flatMap { b in rows.first { $0.ordinal == b.id } }
+        let bestRecord = best.flatMap { b in rows.first { $0.ordinal == b.ordinal } }
         let baselineRows = try baselines(searchID)
         let fitness = record.config.fitnessKind
         let bestBaseline = SearchSummary.bestBaseline(baselineRows, fitness: fitness)
         let units = try evaluationCount(searchID)
         var portable: PortableBest?
-        if let best, best.candidate.startTokens > 0,
-           let zero = SearchEngine.ranked(history).first(where: { $0.candidate.startTokens == 0 && $0.outcome.perplexity != nil }) {
-            portable = PortableBest(candidate: zero.id, lambda: zero.candidate.lambda,
+        if let best, best.candidate.nHat > 0,
+           let zero = SearchEngine.ranked(history).first(where: { $0.candidate.nHat == 0 && $0.outcome.perplexity != nil }) {
+            portable = PortableBest(candidate: zero.ordinal, lambda: zero.candidate.lambda,
                                     attentionFactor: zero.candidate.attentionFactor, perplexity: zero.outcome.perplexity!)
         }
         return SearchSummary(
             searchID: searchID, status: record.status.rawValue,
-            lambda: bestRecord?.candidate.lambda ?? [], startTokens: bestRecord?.candidate.startTokens ?? 0,
+            lambda: bestRecord?.candidate.lambda ?? [], nHat: bestRecord?.candidate.nHat ?? 0,
             attentionFactor: bestRecord?.attentionFactor ?? record.config.attentionFactor,
-            perplexity: best?.outcome.perplexity, bestOrdinal: best?.id,
+            perplexity: best?.outcome.perplexity, bestOrdinal: best?.ordinal,
             baselines: Dictionary(uniqueKeysWithValues: baselineRows.map { ($0.method, $0.perplexity) }),
             bestBaseline: bestBaseline?.record.method, evaluations: history.count, units: units,
             tokensEvaluated: (units + baselineRows.reduce(0) { $0 + $1.sampleNLL.count }) * record.config.targetContext,

@@ -7,7 +7,7 @@ public enum Operation: String, Codable, Sendable {
 /// space also d_rcd (λ below it is then derived from it).
 public struct Candidate: Sendable, Equatable, Codable {
     public var lambda: [Double]
-    public var startTokens: Int
+    public var nHat: Int
     /// m, the attention factor (the search's fixed m unless m is searched).
     public var attentionFactor: Double
     /// d_rcd as a pair index, in the critical-dimension space.
@@ -18,10 +18,10 @@ public struct Candidate: Sendable, Equatable, Codable {
     /// Ids of the parents (a mutation has one, a crossover two).
     public var parents: [Int]
 
-    public init(lambda: [Double], startTokens: Int = 0, attentionFactor: Double = 1, criticalPair: Int? = nil,
+    public init(lambda: [Double], nHat: Int = 0, attentionFactor: Double = 1, criticalPair: Int? = nil,
                 operation: Operation, seedName: String? = nil, parents: [Int] = []) {
         self.lambda = lambda
-        self.startTokens = startTokens
+        self.nHat = nHat
         self.attentionFactor = attentionFactor
         self.criticalPair = criticalPair
         self.operation = operation
@@ -31,7 +31,7 @@ public struct Candidate: Sendable, Equatable, Codable {
 
     /// Equal candidates (every λ and m within 1e-6, same n̂) share a key.
     public var noveltyKey: NoveltyKey {
-        NoveltyKey(lambda: lambda.map { Int64(($0 * 1e6).rounded()) }, startTokens: startTokens,
+        NoveltyKey(lambda: lambda.map { Int64(($0 * 1e6).rounded()) }, nHat: nHat,
                    attentionFactor: Int64((attentionFactor * 1e6).rounded()))
     }
 
@@ -41,7 +41,7 @@ public struct Candidate: Sendable, Equatable, Codable {
 /// Identifies a candidate up to 1e-6 in every λ.
 public struct NoveltyKey: Hashable, Sendable {
     var lambda: [Int64]
-    var startTokens: Int
+    var nHat: Int
     var attentionFactor: Int64
 }
 
@@ -68,12 +68,13 @@ public enum Outcome: Sendable, Equatable {
 
 /// A candidate with its id (its position in the search, from 0) and outcome.
 public struct Evaluated: Sendable, Equatable {
-    public var id: Int
+    /// The candidate's number in its search (`candidate` in the API, `ordinal` in the store).
+    public var ordinal: Int
     public var candidate: Candidate
     public var outcome: Outcome
 
-    public init(id: Int, candidate: Candidate, outcome: Outcome) {
-        self.id = id
+    public init(ordinal: Int, candidate: Candidate, outcome: Outcome) {
+        self.ordinal = ordinal
         self.candidate = candidate
         self.outcome = outcome
     }

@@ -77,7 +77,7 @@ public struct SearchConfig: Codable, Sendable, Equatable {
     /// p: probability that a mutation resamples a given λ_i (and n̂).
     public var mutationProbability: Double = 0.3
     /// The n̂ values the search may use ([0] = off, the default).
-    public var startTokenChoices: [Int] = [0]
+    public var nHatChoices: [Int] = [0]
     /// m, fixed for the whole search (default sqrt(1 + ln s / ln L_orig)).
     public var attentionFactor: Double
     /// Seed of every random draw.
@@ -107,6 +107,13 @@ public struct SearchConfig: Codable, Sendable, Equatable {
     /// otherwise idle (nil/false: one step at a time). Keeps hundreds of workers busy, but the
     /// result then depends on timing: not reproducible run to run.
     public var overlapSteps: Bool?
+    enum CodingKeys: String, CodingKey {
+        case pairs, originalContext, targetContext, lambdaMax, step, population, parents, mutations, crossovers
+        case iterations, mutationProbability, attentionFactor, seed, samples, earlyRejection, rejectionMargin
+        case budget, extraSeeds, attentionSearch, space, criticalPairs, fitness, keyTokenThreshold, overlapSteps
+        /// Stored under its first name, so databases of earlier versions still open.
+        case nHatChoices = "startTokenChoices"
+    }
     /// LongPPL's threshold, used when none is given.
     public static let defaultKeyTokenThreshold = 2.0
 
@@ -168,7 +175,7 @@ public struct SearchConfig: Codable, Sendable, Equatable {
         }
         if iterations < 0 { out.append("iterations must be ≥ 0") }
         if !(0...1).contains(mutationProbability) { out.append("mutation probability must be in [0, 1]") }
-        if startTokenChoices.isEmpty || startTokenChoices.contains(where: { $0 < 0 }) {
+        if nHatChoices.isEmpty || nHatChoices.contains(where: { $0 < 0 }) {
             out.append("n_hat choices must be non-empty and ≥ 0")
         }
         if !(attentionFactor > 0 && attentionFactor.isFinite) { out.append("attention factor must be finite and > 0") }

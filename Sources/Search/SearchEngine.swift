@@ -53,7 +53,7 @@ public enum SearchEngine {
                 let child: Candidate
                 if isMutationStep || parents.count < 2 {
                     let parent = parents[rng.below(parents.count)]
-                    child = withParents(mutate(parent.candidate, config: config, rng: &rng), [parent.id])
+                    child = withParents(mutate(parent.candidate, config: config, rng: &rng), [parent.ordinal])
                 } else {
                     child = crossover(parents, config: config, rng: &rng, seen: seen)
                 }
@@ -75,7 +75,7 @@ public enum SearchEngine {
         keyed.sort { a, b in
             if a.tier != b.tier { return a.tier < b.tier }
             if a.value != b.value { return a.value < b.value }
-            return a.item.id < b.item.id
+            return a.item.ordinal < b.item.ordinal
         }
         return keyed.map(\.item)
     }
@@ -142,15 +142,15 @@ public enum SearchEngine {
             ramp(&lambda, below: d)
             critical = d
         }
-        var startTokens = parent.startTokens
-        if config.startTokenChoices.count > 1, rng.unit() < config.mutationProbability {
-            startTokens = config.startTokenChoices[rng.below(config.startTokenChoices.count)]
+        var nHat = parent.nHat
+        if config.nHatChoices.count > 1, rng.unit() < config.mutationProbability {
+            nHat = config.nHatChoices[rng.below(config.nHatChoices.count)]
         }
         var m = parent.attentionFactor
         if let range = config.attentionSearch, rng.unit() < config.mutationProbability {
             m = draw(between: range.min, and: range.max, step: range.step, rng: &rng) ?? m
         }
-        return Candidate(lambda: lambda, startTokens: startTokens, attentionFactor: m, criticalPair: critical,
+        return Candidate(lambda: lambda, nHat: nHat, attentionFactor: m, criticalPair: critical,
                          operation: .mutation)
     }
 
@@ -167,7 +167,7 @@ public enum SearchEngine {
         for _ in 0..<20 {
             var lambda = better.candidate.lambda
             for i in lambda.indices where rng.unit() < 0.5 { lambda[i] = other.candidate.lambda[i] }
-            let startTokens = rng.unit() < 0.5 ? better.candidate.startTokens : other.candidate.startTokens
+            let nHat = rng.unit() < 0.5 ? better.candidate.nHat : other.candidate.nHat
             var m = better.candidate.attentionFactor
             if config.attentionSearch != nil, rng.unit() < 0.5 { m = other.candidate.attentionFactor }
             var critical: Int? = nil
@@ -179,11 +179,11 @@ public enum SearchEngine {
                 ramp(&lambda, below: d)
                 critical = d
             }
-            let child = Candidate(lambda: lambda, startTokens: startTokens, attentionFactor: m, criticalPair: critical,
-                                  operation: .crossover, parents: [better.id, other.id])
+            let child = Candidate(lambda: lambda, nHat: nHat, attentionFactor: m, criticalPair: critical,
+                                  operation: .crossover, parents: [better.ordinal, other.ordinal])
             if child.isMonotone, !seen.contains(child.noveltyKey) { return child }
         }
-        return withParents(mutate(better.candidate, config: config, rng: &rng), [better.id])
+        return withParents(mutate(better.candidate, config: config, rng: &rng), [better.ordinal])
     }
 
     /// A value on the grid of `step` between `low` and `high` (inclusive), uniformly; nil when

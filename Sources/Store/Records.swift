@@ -62,7 +62,7 @@ public struct EvaluationRecord: Sendable, Equatable {
 public struct BaselineRecord: Sendable, Equatable {
     public var method: String
     public var lambda: [Double]
-    public var startTokens: Int
+    public var nHat: Int
     public var attentionFactor: Double
     /// nil when infeasible (NaN or infinite).
     public var perplexity: Double?
@@ -72,13 +72,13 @@ public struct BaselineRecord: Sendable, Equatable {
     public var fitness: Double?
     public var fitnessNLL: [Double]?
 
-    public init(method: String, lambda: [Double], startTokens: Int, attentionFactor: Double,
+    public init(method: String, lambda: [Double], nHat: Int, attentionFactor: Double,
                 perplexity: Double?, sampleNLL: [Double], fitness: Double? = nil, fitnessNLL: [Double]? = nil) {
         self.fitness = fitness
         self.fitnessNLL = fitnessNLL
         self.method = method
         self.lambda = lambda
-        self.startTokens = startTokens
+        self.nHat = nHat
         self.attentionFactor = attentionFactor
         self.perplexity = perplexity
         self.sampleNLL = sampleNLL

@@ -176,7 +176,7 @@ public final class SearchStore: Sendable {
                     INSERT INTO candidate (search_id, ordinal, step, lambda, n_hat, attention_factor, operation,
                                            seed_name, parents, status, critical_pair)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)
-                    """, arguments: [searchID, ordinal, step, try encode(candidate.lambda), candidate.startTokens,
+                    """, arguments: [searchID, ordinal, step, try encode(candidate.lambda), candidate.nHat,
                                      candidate.attentionFactor, candidate.operation.rawValue, candidate.seedName,
                                      try encode(candidate.parents), candidate.criticalPair])
                 ordinal += 1
@@ -223,7 +223,7 @@ public final class SearchStore: Sendable {
 
     private func candidateRecord(_ row: Row, samples: [Double?]) throws -> CandidateRecord {
         guard let operation = Operation(rawValue: row["operation"]) else { throw StoreError.corrupt("candidate operation") }
-        let candidate = Candidate(lambda: try decode([Double].self, row["lambda"]), startTokens: row["n_hat"],
+        let candidate = Candidate(lambda: try decode([Double].self, row["lambda"]), nHat: row["n_hat"],
                                   attentionFactor: row["attention_factor"], criticalPair: row["critical_pair"],
                                   operation: operation, seedName: row["seed_name"],
                                   parents: try decode([Int].self, row["parents"]))
@@ -345,7 +345,7 @@ public final class SearchStore: Sendable {
                 INSERT OR REPLACE INTO baseline (search_id, method, lambda, n_hat, attention_factor, status, perplexity,
                                                  sample_nll, fitness, fitness_nll)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [searchID, baseline.method, try encode(baseline.lambda), baseline.startTokens,
+                """, arguments: [searchID, baseline.method, try encode(baseline.lambda), baseline.nHat,
                                  baseline.attentionFactor, baseline.perplexity == nil ? "infeasible" : "scored",
                                  baseline.perplexity, try encode(baseline.sampleNLL), baseline.fitness,
                                  try baseline.fitnessNLL.map { try encode($0) }])
@@ -356,7 +356,7 @@ public final class SearchStore: Sendable {
         try pool.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM baseline WHERE search_id = ? ORDER BY id", arguments: [searchID]).map { row in
                 BaselineRecord(method: row["method"], lambda: try decode([Double].self, row["lambda"]),
-                               startTokens: row["n_hat"], attentionFactor: row["attention_factor"],
+                               nHat: row["n_hat"], attentionFactor: row["attention_factor"],
                                perplexity: row["perplexity"], sampleNLL: try decode([Double].self, row["sample_nll"]),
                                fitness: row["fitness"],
                                fitnessNLL: try (row["fitness_nll"] as String?).map { try decode([Double].self, $0) })

@@ -7,7 +7,7 @@ public struct WorkUnit: Sendable, Codable, Equatable, StrictDecodable {
     public var candidateRowID: Int64
     public var sample: Int
     public var lambda: [Double]
-    public var startTokens: Int
+    public var nHat: Int
     public var attentionFactor: Double
     public var targetContext: Int
     public var samples: Int
@@ -28,22 +28,22 @@ public struct WorkUnit: Sendable, Codable, Equatable, StrictDecodable {
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case searchID = "search_id", candidateRowID = "candidate_id", sample, lambda
-        case startTokens = "n_hat", attentionFactor = "attention_factor", targetContext = "target_context"
+        case nHat = "n_hat", attentionFactor = "attention_factor", targetContext = "target_context"
         case samples, modelSHA256 = "model_sha256", textSHA256 = "text_sha256", textOffset = "text_offset"
         case fitness, positions, needleSeed = "needle_seed", originalContext = "original_context"
         case keyTokenThreshold = "key_token_threshold"
     }
 
-    public init(searchID: Int64, candidateRowID: Int64, sample: Int, lambda: [Double], startTokens: Int,
+    public init(searchID: Int64, candidateRowID: Int64, sample: Int, lambda: [Double], nHat: Int,
                 attentionFactor: Double, targetContext: Int, samples: Int, modelSHA256: String, textSHA256: String,
                 textOffset: Int) {
         self.searchID = searchID; self.candidateRowID = candidateRowID; self.sample = sample; self.lambda = lambda
-        self.startTokens = startTokens; self.attentionFactor = attentionFactor; self.targetContext = targetContext
+        self.nHat = nHat; self.attentionFactor = attentionFactor; self.targetContext = targetContext
         self.samples = samples; self.modelSHA256 = modelSHA256; self.textSHA256 = textSHA256; self.textOffset = textOffset
     }
 
     public var scaling: RoPEScaling {
-        RoPEScaling(method: "candidate", lambda: lambda, startTokens: startTokens, attentionFactor: attentionFactor)
+        RoPEScaling(method: "candidate", lambda: lambda, nHat: nHat, attentionFactor: attentionFactor)
     }
 }
 

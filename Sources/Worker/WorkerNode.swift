@@ -171,14 +171,9 @@ public final class WorkerNode: Sendable {
     }
 
     private func post(_ path: String, body: Data) async throws -> (status: UInt, body: Data) {
-        var request = HTTPClientRequest(url: settings.coordinator + path)
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/json")
-        if let token = settings.token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
-        request.body = .bytes(ByteBuffer(bytes: body))
-        let response = try await client.execute(request, timeout: .seconds(5))
-        let data = try await response.body.collect(upTo: 1 << 20)
-        return (response.status.code, Data(buffer: data))
+        let reply = try await APIClient(base: settings.coordinator, token: settings.token, client: client)
+            .send(.POST, path, json: body, timeout: .seconds(5), limit: 1 << 20)
+        return (reply.status, reply.body)
     }
 }
 

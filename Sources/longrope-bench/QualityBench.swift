@@ -102,7 +102,7 @@ struct QualityBench: AsyncParsableCommand {
             let summary = try await SearchRunner(store: store, searchID: id, geometry: llama.geometry)
                 .run(evaluator: LocalEvaluator(model: llama, text: fitnessText))
             let seconds = Date().timeIntervalSince(start)
-            let best = RoPEScaling(method: lever, lambda: summary.lambda, startTokens: summary.startTokens,
+            let best = RoPEScaling(method: lever, lambda: summary.lambda, nHat: summary.nHat,
                                    attentionFactor: summary.attentionFactor)
             let ppl = try llama.perplexity(windows, scaling: best).perplexity
             let key = try keyPPL(best)
@@ -115,7 +115,7 @@ struct QualityBench: AsyncParsableCommand {
                 "model": name, "target": targetContext, "scale": s, "lever": lever, "fitness": summary.fitness,
                 "held_out_ppl": ppl, "best_rule": bestRule.0, "best_rule_ppl": bestRule.1, "ratio": ppl / bestRule.1,
                 "candidates": summary.evaluations, "units": summary.units, "seconds": seconds.rounded(),
-                "m": summary.attentionFactor, "n_hat": summary.startTokens, "critical_pair": summary.criticalPair as Any,
+                "m": summary.attentionFactor, "n_hat": summary.nHat, "critical_pair": summary.criticalPair as Any,
                 "portable_ppl": portablePPL as Any, "search_fitness": summary.perplexity as Any,
                 "held_out_key_ppl": key, "best_key_rule": bestKeyRule.0, "best_key_rule_ppl": bestKeyRule.1,
                 "key_ratio": key / bestKeyRule.1,
@@ -125,7 +125,7 @@ struct QualityBench: AsyncParsableCommand {
             } else {
                 print(String(format: "  %-12@ held-out %.4f  ratio %.3f to %@  key-token ppl %.4f (%.3f to %@)  m %.2f  n̂ %d  d_rcd %@  %d candidates  %.0f s%@",
                              lever, ppl, ppl / bestRule.1, bestRule.0, key, key / bestKeyRule.1, bestKeyRule.0,
-                             summary.attentionFactor, summary.startTokens,
+                             summary.attentionFactor, summary.nHat,
                              summary.criticalPair.map(String.init) ?? "-", summary.evaluations, seconds,
                              portablePPL.map { String(format: "  (n̂ = 0 best: %.4f)", $0) } ?? ""))
             }

@@ -32,12 +32,7 @@ func startInstantWorker(coordinator: String) async throws -> Int {
 }
 
 func post(_ url: String, _ body: Data) async throws -> Data {
-    var request = HTTPClientRequest(url: url)
-    request.method = .POST
-    request.headers.add(name: "Content-Type", value: "application/json")
-    request.body = .bytes(ByteBuffer(bytes: body))
-    let response = try await benchClient.execute(request, timeout: .seconds(30))
-    return Data(buffer: try await response.body.collect(upTo: 16 << 20))
+    try await APIClient(base: "", token: nil, client: benchClient).send(.POST, url, json: body, timeout: .seconds(30)).body
 }
 
 /// The client the benches talk to their services with (one trusting `--tls-dir`'s CA when given);
@@ -45,8 +40,7 @@ func post(_ url: String, _ body: Data) async throws -> Data {
 nonisolated(unsafe) var benchClient = HTTPClient.shared
 
 func get(_ url: String) async throws -> Data {
-    let response = try await benchClient.execute(HTTPClientRequest(url: url), timeout: .seconds(30))
-    return Data(buffer: try await response.body.collect(upTo: 16 << 20))
+    try await APIClient(base: "", token: nil, client: benchClient).send(.GET, url, timeout: .seconds(30)).body
 }
 
 /// Starts an in-process coordinator on a free port (HTTPS with `tlsDirectory`'s files from

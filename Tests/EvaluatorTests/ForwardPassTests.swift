@@ -35,13 +35,13 @@ import TestSupport
         let pi = try model.loss(tokens: w.tokens, scoredFrom: 0, scaling: .linear(pairs: model.pairs, scale: 2))
         #expect(pi.nllSum != none.nllSum)
         // n̂ covering the whole window keeps every position on the original RoPE.
-        var startTokens = RoPEScaling.linear(pairs: model.pairs, scale: 2)
-        startTokens.startTokens = 600
-        startTokens.attentionFactor = 1.3
-        #expect(try model.loss(tokens: w.tokens, scoredFrom: 0, scaling: startTokens) == none)
+        var nHat = RoPEScaling.linear(pairs: model.pairs, scale: 2)
+        nHat.nHat = 600
+        nHat.attentionFactor = 1.3
+        #expect(try model.loss(tokens: w.tokens, scoredFrom: 0, scaling: nHat) == none)
         // A partial n̂ differs from both.
-        startTokens.startTokens = 16
-        let mixed = try model.loss(tokens: w.tokens, scoredFrom: 0, scaling: startTokens)
+        nHat.nHat = 16
+        let mixed = try model.loss(tokens: w.tokens, scoredFrom: 0, scaling: nHat)
         #expect(mixed.nllSum != none.nllSum && mixed.nllSum != pi.nllSum)
         // m multiplies the logits: a different temperature gives a different loss.
         var warm = RoPEScaling.none(pairs: model.pairs)

@@ -92,7 +92,7 @@ import TestSupport
             return zip(x, weight).map { $0 * inv * $1 }
         }
         func rotate(_ v: inout [Float], head: Int, position t: Int) {
-            let original = t < scaling.startTokens
+            let original = t < scaling.nHat
             let m = original ? 1 : scaling.attentionFactor
             for j in 0..<(hd / 2) {
                 let theta = pow(Self.base, -2 * Double(j) / Double(hd)) / (original ? 1 : scaling.lambda[j])
@@ -164,7 +164,7 @@ import TestSupport
     @Test(arguments: [
         RoPEScaling.none(pairs: 4),
         RoPEScaling(method: "searched", lambda: [1, 1.5, 2.5, 4], attentionFactor: 1.2),
-        RoPEScaling(method: "n-hat", lambda: [2, 2, 3, 8], startTokens: 3, attentionFactor: 1.1),
+        RoPEScaling(method: "n-hat", lambda: [2, 2, 3, 8], nHat: 3, attentionFactor: 1.1),
     ])
     func theForwardPassMatchesANaiveOne(scaling: RoPEScaling) throws {
         let (path, weights) = try makeModel()

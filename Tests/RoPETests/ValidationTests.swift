@@ -3,7 +3,7 @@ import RoPE
 
 @Suite struct ValidationTests {
     func candidate(_ lambda: [Double], nHat: Int = 0, m: Double = 1) -> RoPEScaling {
-        RoPEScaling(method: "search", lambda: lambda, startTokens: nHat, attentionFactor: m)
+        RoPEScaling(method: "search", lambda: lambda, nHat: nHat, attentionFactor: m)
     }
 
     @Test func aValidCandidatePasses() throws {

@@ -19,7 +19,7 @@ struct ScriptedWorker: UnitEvaluator {
     }
 
     func unit() -> WorkUnit {
-        WorkUnit(searchID: 1, candidateRowID: 1, sample: 0, lambda: [1, 1, 1, 1], startTokens: 0, attentionFactor: 1,
+        WorkUnit(searchID: 1, candidateRowID: 1, sample: 0, lambda: [1, 1, 1, 1], nHat: 0, attentionFactor: 1,
                  targetContext: 256, samples: 1, modelSHA256: "m", textSHA256: "t", textOffset: 0)
     }
 

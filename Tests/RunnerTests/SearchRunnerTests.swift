@@ -241,13 +241,13 @@ struct SearchRunnerTests {
     /// A best with n̂ > 0 cannot be applied by HF or llama.cpp: their exports get the best n̂ = 0
     /// candidate, the JSON keeps both, and a note says which was written.
     @Test func aBestWithNHatExportsItsBestWithoutNHat() throws {
-        let summary = SearchSummary(searchID: 1, status: "done", lambda: [1, 2, 3, 4], startTokens: 4,
+        let summary = SearchSummary(searchID: 1, status: "done", lambda: [1, 2, 3, 4], nHat: 4,
                                     attentionFactor: 1.1, perplexity: 5, bestOrdinal: 7, baselines: [:], bestBaseline: nil,
                                     evaluations: 9, units: 9, tokensEvaluated: 1, originalContext: 512, targetContext: 2048,
                                     seed: 0, portable: PortableBest(candidate: 3, lambda: [1, 1.5, 2, 4], attentionFactor: 1.05,
                                                                     perplexity: 5.5))
         let (portable, note) = Exporter.portable(summary)
-        #expect(portable.lambda == [1, 1.5, 2, 4] && portable.startTokens == 0 && portable.attentionFactor == 1.05)
+        #expect(portable.lambda == [1, 1.5, 2, 4] && portable.nHat == 0 && portable.attentionFactor == 1.05)
         let text = try #require(note)
         #expect(text.contains("candidate 3") && text.contains("candidate 7") && text.contains("n_hat = 4"))
         let hf = try #require(JSONSerialization.jsonObject(with: Data(Exporter.huggingFace(portable, shortFactors: nil).utf8)) as? [String: Any])
@@ -258,7 +258,7 @@ struct SearchRunnerTests {
         #expect((json["portable"] as? [String: Any])?["candidate"] as? Int == 3)
         // With n̂ = 0 nothing changes and nothing is said.
         var plain = summary
-        plain.startTokens = 0
+        plain.nHat = 0
         plain.portable = nil
         #expect(Exporter.portable(plain).note == nil && Exporter.portable(plain).summary.lambda == [1, 2, 3, 4])
     }
@@ -266,7 +266,7 @@ struct SearchRunnerTests {
     @Test func theExportedGGUFGivesTheSamePerplexityAsTheFactors() async throws {
         let fixture = try #require(try Fixture())
         let url = try #require(TestPaths.sharedFile("models/stories260K.gguf"))
-        let summary = SearchSummary(searchID: 1, status: "done", lambda: [1, 1.5, 3.25, 4], startTokens: 0,
+        let summary = SearchSummary(searchID: 1, status: "done", lambda: [1, 1.5, 3.25, 4], nHat: 0,
                                     attentionFactor: 1.12, perplexity: 1, bestOrdinal: 0, baselines: [:], bestBaseline: nil,
                                     evaluations: 1, units: 1, tokensEvaluated: 1, originalContext: 512,
                                     targetContext: 2048, seed: 0)

@@ -20,7 +20,7 @@ func run(_ config: SearchConfig) throws -> [Evaluated] {
     for step in 0..<config.stepCount {
         for candidate in try SearchEngine.breed(step: step, config: config, seeds: seeds(config), history: history) {
             let p = fakePerplexity(candidate)
-            history.append(Evaluated(id: history.count, candidate: candidate,
+            history.append(Evaluated(ordinal: history.count, candidate: candidate,
                                      outcome: .scored(perplexity: p, sampleNLL: [p])))
         }
     }
@@ -60,7 +60,7 @@ func smallConfig(seed: UInt64 = 7) -> SearchConfig {
         for e in history {
             #expect(e.candidate.isMonotone)
             #expect(e.candidate.lambda.allSatisfy { $0 >= 1 && $0 <= config.lambdaMax })
-            #expect(keys.insert(e.candidate.noveltyKey).inserted, "candidate \(e.id) repeats an earlier one")
+            #expect(keys.insert(e.candidate.noveltyKey).inserted, "candidate \(e.ordinal) repeats an earlier one")
         }
     }
 
@@ -85,14 +85,14 @@ func smallConfig(seed: UInt64 = 7) -> SearchConfig {
     @Test func parentsAreTheKBestAndInfeasibleOnesAreLeftOut() {
         let c = Candidate(lambda: [1], operation: .seed)
         let history = [
-            Evaluated(id: 0, candidate: c, outcome: .scored(perplexity: 5, sampleNLL: [])),
-            Evaluated(id: 1, candidate: c, outcome: .infeasible),
-            Evaluated(id: 2, candidate: c, outcome: .scored(perplexity: 3, sampleNLL: [])),
-            Evaluated(id: 3, candidate: c, outcome: .rejected(partialPerplexity: 1, sampleNLL: [])),
-            Evaluated(id: 4, candidate: c, outcome: .scored(perplexity: 3, sampleNLL: [])),
+            Evaluated(ordinal: 0, candidate: c, outcome: .scored(perplexity: 5, sampleNLL: [])),
+            Evaluated(ordinal: 1, candidate: c, outcome: .infeasible),
+            Evaluated(ordinal: 2, candidate: c, outcome: .scored(perplexity: 3, sampleNLL: [])),
+            Evaluated(ordinal: 3, candidate: c, outcome: .rejected(partialPerplexity: 1, sampleNLL: [])),
+            Evaluated(ordinal: 4, candidate: c, outcome: .scored(perplexity: 3, sampleNLL: [])),
         ]
-        #expect(SearchEngine.ranked(history).map(\.id) == [2, 4, 0, 3])
-        #expect(SearchEngine.best(history)?.id == 2)
+        #expect(SearchEngine.ranked(history).map(\.ordinal) == [2, 4, 0, 3])
+        #expect(SearchEngine.best(history)?.ordinal == 2)
     }
 
     @Test func mutationStaysBetweenNeighbours() {
@@ -119,7 +119,7 @@ func smallConfig(seed: UInt64 = 7) -> SearchConfig {
         #expect(!SearchEngine.shouldReject(partial: [200, 200, 200, 200], reference: reference, tokensPerSample: 50, config: config))
         #expect(!SearchEngine.shouldReject(partial: [], reference: reference, tokensPerSample: 50, config: config))
         config.earlyRejection = false
-        let history = (0..<20).map { Evaluated(id: $0, candidate: Candidate(lambda: [1], operation: .seed),
+        let history = (0..<20).map { Evaluated(ordinal: $0, candidate: Candidate(lambda: [1], operation: .seed),
                                                outcome: .scored(perplexity: Double($0), sampleNLL: [Double($0)])) }
         #expect(SearchEngine.rejectionReference(history, config: config) == nil)
         config.earlyRejection = true

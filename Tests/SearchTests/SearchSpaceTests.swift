@@ -12,7 +12,7 @@ func runSearch(_ config: SearchConfig, fitness: (Candidate) -> Double = fakeWith
     for step in 0..<config.stepCount {
         for candidate in try SearchEngine.breed(step: step, config: config, seeds: seeds(config), history: history) {
             let p = fitness(candidate)
-            history.append(Evaluated(id: history.count, candidate: candidate, outcome: .scored(perplexity: p, sampleNLL: [p])))
+            history.append(Evaluated(ordinal: history.count, candidate: candidate, outcome: .scored(perplexity: p, sampleNLL: [p])))
         }
     }
     return history
@@ -96,5 +96,17 @@ func runSearch(_ config: SearchConfig, fitness: (Candidate) -> Double = fakeWith
         let problems = config.problems()
         #expect(problems.contains { $0.contains("critical pair range") })
         #expect(problems.contains { $0.contains("attention factor range") })
+    }
+}
+
+/// A config is stored as JSON in every database: renaming a Swift property must not change it.
+@Suite struct StoredConfigTests {
+    @Test func aConfigStoredByAnEarlierVersionStillDecodes() throws {
+        // Written by the version before n̂'s property was renamed (startTokenChoices → nHatChoices).
+        let stored = #"{"crossovers":8,"earlyRejection":true,"extraSeeds":[],"iterations":10,"lambdaMax":9,"mutationProbability":0.3,"mutations":8,"originalContext":256,"pairs":32,"parents":16,"population":32,"rejectionMargin":0.05,"samples":3,"seed":0,"startTokenChoices":[0,4],"step":0.01,"targetContext":2048,"attentionFactor":1.2}"#
+        let config = try JSONDecoder().decode(SearchConfig.self, from: Data(stored.utf8))
+        #expect(config.nHatChoices == [0, 4] && config.population == 32 && config.samples == 3)
+        let again = try JSONSerialization.jsonObject(with: JSONEncoder().encode(config)) as! [String: Any]
+        #expect(again["startTokenChoices"] as? [Int] == [0, 4], "the stored key keeps its name")
     }
 }

@@ -84,9 +84,9 @@ import TestSupport
     @Test func baselinesWithInfeasibleOnes() throws {
         let store = try makeStore()
         let id = try makeSearch(store)
-        try store.recordBaseline(id, BaselineRecord(method: "pi", lambda: [2, 2], startTokens: 0, attentionFactor: 1,
+        try store.recordBaseline(id, BaselineRecord(method: "pi", lambda: [2, 2], nHat: 0, attentionFactor: 1,
                                                     perplexity: 7.5, sampleNLL: [1, 2]))
-        try store.recordBaseline(id, BaselineRecord(method: "ntk", lambda: [1, 2], startTokens: 0, attentionFactor: 1,
+        try store.recordBaseline(id, BaselineRecord(method: "ntk", lambda: [1, 2], nHat: 0, attentionFactor: 1,
                                                     perplexity: nil, sampleNLL: []))
         let baselines = try store.baselines(id)
         #expect(baselines.map(\.method) == ["pi", "ntk"])
