@@ -12,7 +12,7 @@ struct Bench: AsyncParsableCommand {
         commandName: "longrope-bench",
         abstract: "Print speed and memory figures of longrope's evaluator.",
         subcommands: [EvalBench.self, FitnessBench.self, QualityBench.self, MatmulBench.self, DispatchBench.self, WorkersBench.self, RejectionBench.self,
-                      ClusterBench.self, DigestBench.self])
+                      ClusterBench.self, DigestBench.self, AttentionBench.self])
 }
 
 /// Peak resident memory of this process (VmHWM), in MiB.
@@ -71,33 +71,125 @@ struct EvalBench: ParsableCommand {
     }
 }
 
-/// `longrope-bench matmul`: GFLOP/s of the matrix-product kernel.
+/// `longrope-bench matmul`: GFLOP/s of the matrix-product kernel, per weight type and shape,
+/// on one thread (Benchmarks/kernels.sh puts OpenBLAS sgemm and the FMA peak beside it).
 struct MatmulBench: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "matmul",
-        abstract: "GFLOP/s of Y = X·Wᵀ for F32 weights, one thread.")
+        abstract: "GFLOP/s of Y = X·Wᵀ per weight type and shape, one thread.")
 
-    @Option var rows = 1536
-    @Option var columns = 576
+    @Option(help: "Weight types, comma-separated.") var types = "f32,f16,q8_0,q4_0,q4_1,q4_k,q6_k"
+    @Option(help: "Shapes ROWSxK (output × input), comma-separated: SmolLM2's q/o, up/gate, down; a 7B's q/o and up/down.")
+    var shapes = "576x576,1536x576,576x1536,4096x4096,11008x4096,4096x11008"
     @Option var tokens = 512
-    @Option var repeats = 5
+    @Option var repeats = 3
+    @Flag(help: "One JSON object per line.") var json = false
 
-    func run() {
-        let w = UnsafeMutablePointer<Float>.allocate(capacity: rows * columns)
-        let x = UnsafeMutablePointer<Float>.allocate(capacity: tokens * columns)
-        let y = UnsafeMutablePointer<Float>.allocate(capacity: tokens * rows)
-        let scratch = UnsafeMutableRawPointer.allocate(byteCount: 4 * (32 * (columns + 16) + columns + 64), alignment: 64)
-            .bindMemory(to: Float.self, capacity: 32 * (columns + 16) + columns + 64)
-        for i in 0..<(rows * columns) { w[i] = Float(i % 7) * 0.01 }
-        for i in 0..<(tokens * columns) { x[i] = Float(i % 5) * 0.02 }
-        var times: [Double] = []
-        for _ in 0..<repeats {
-            let start = Date()
-            lr_matmul(0, w, Int64(4 * columns), Int64(columns), x, Int64(columns), Int64(tokens), y, Int64(rows),
-                      0, Int64(rows), scratch)
-            times.append(Date().timeIntervalSince(start))
+    func run() throws {
+        let known = Dictionary(uniqueKeysWithValues: [GGMLType.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_K, .q5_K, .q6_K]
+            .map { ($0.name.lowercased(), $0) })
+        let chosen = try types.split(separator: ",").map { name -> GGMLType in
+            guard let type = known[name.lowercased()] else { throw ValidationError("unknown type \(name) (\(known.keys.sorted().joined(separator: ", ")))") }
+            return type
         }
-        let flops = 2.0 * Double(rows * columns * tokens)
-        print(String(format: "matmul %d×%d × %d tokens: %.1f GFLOP/s (median of %d)", rows, columns, tokens,
-                     flops / median(times) / 1e9, repeats))
+        let dims = try shapes.split(separator: ",").map { text -> (rows: Int, k: Int) in
+            let parts = text.split(separator: "x").compactMap { Int($0) }
+            guard parts.count == 2, parts[0] > 0, parts[1] > 0 else { throw ValidationError("shape \(text): ROWSxK expected") }
+            return (parts[0], parts[1])
+        }
+        for (rows, k) in dims {
+            let x = UnsafeMutablePointer<Float>.allocate(capacity: tokens * k)
+            let y = UnsafeMutablePointer<Float>.allocate(capacity: tokens * rows)
+            defer { x.deallocate(); y.deallocate() }
+            for i in 0..<(tokens * k) { x[i] = Float(i % 5) * 0.02 }
+            let scratchFloats = Int(LR_MATMUL_PANEL) * (k + 16) + k + 64
+            let scratch = UnsafeMutableRawPointer.allocate(byteCount: 4 * scratchFloats, alignment: 64)
+            defer { scratch.deallocate() }
+            for type in chosen {
+                guard k % type.blockSize == 0 else { continue }
+                let w = Self.weights(type, rows: rows, k: k)
+                var times: [Double] = []
+                w.withUnsafeBytes { raw in
+                    for _ in 0..<repeats {
+                        let start = Date()
+                        lr_matmul(type.rawValue, raw.baseAddress!, Int64(type.rowBytes(k)), Int64(k), x, Int64(k), Int64(tokens),
+                                  y, Int64(rows), 0, Int64(rows), scratch.assumingMemoryBound(to: Float.self))
+                        times.append(Date().timeIntervalSince(start))
+                    }
+                }
+                let gflops = 2.0 * Double(rows * k * tokens) / median(times) / 1e9
+                if json {
+                    print("{\"type\": \"\(type.name)\", \"rows\": \(rows), \"k\": \(k), \"tokens\": \(tokens), \"gflops\": \(String(format: "%.1f", gflops))}")
+                } else {
+                    print(String(format: "matmul %@ %d×%d × %d tokens: %.1f GFLOP/s (median of %d)", type.name, rows, k, tokens,
+                                 gflops, repeats))
+                }
+                fflush(nil)
+            }
+        }
+    }
+
+    /// `rows` rows of `k` weights in `type`: small random values, every block scale a valid,
+    /// small f16 (the speed does not depend on the values, but NaNs and denormals could).
+    static func weights(_ type: GGMLType, rows: Int, k: Int) -> [UInt8] {
+        var state: UInt64 = 0x9E3779B97F4A7C15
+        func next() -> UInt64 { state ^= state << 13; state ^= state >> 7; state ^= state << 17; return state }
+        func value() -> Float { (Float(next() >> 40) / Float(1 << 24) * 2 - 1) * 0.05 }
+        func f16(_ v: Float) -> [UInt8] { let bits = Float16(v).bitPattern; return [UInt8(bits & 0xFF), UInt8(bits >> 8)] }
+        var out: [UInt8] = []
+        out.reserveCapacity(rows * type.rowBytes(k))
+        for _ in 0..<rows {
+            switch type {
+            case .f32: for _ in 0..<k { withUnsafeBytes(of: value()) { out += $0 } }
+            case .f16: for _ in 0..<k { out += f16(value()) }
+            case .bf16: for _ in 0..<k { let bits = value().bitPattern >> 16; out += [UInt8(bits & 0xFF), UInt8(bits >> 8)] }
+            default:
+                for _ in 0..<(k / type.blockSize) {
+                    var block = (0..<type.bytesPerBlock).map { _ in UInt8(truncatingIfNeeded: next()) }
+                    func scale(_ at: Int, _ v: Float) { block.replaceSubrange(at..<(at + 2), with: f16(v)) }
+                    switch type {
+                    case .q8_0, .q4_0, .q5_0: scale(0, 0.01 + abs(value()))
+                    case .q4_1, .q5_1, .q4_K, .q5_K: scale(0, 0.01 + abs(value())); scale(2, value())
+                    case .q6_K: scale(208, 0.01 + abs(value()) * 0.2)
+                    default: break
+                    }
+                    out += block
+                }
+            }
+        }
+        return out
+    }
+}
+
+/// `longrope-bench attention`: GFLOP/s of causal attention of one head over a window, one
+/// thread (QKᵀ and PV: 2·d·n² flops for n tokens of head dimension d).
+struct AttentionBench: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "attention",
+        abstract: "GFLOP/s of the causal attention kernel, one head, one thread.")
+
+    @Option(help: "Window lengths, comma-separated.") var contexts = "2048,8192"
+    @Option var headDim = 64
+    @Option var repeats = 3
+
+    func run() throws {
+        for n in contexts.split(separator: ",").compactMap({ Int($0) }) {
+            let d = headDim
+            let q = UnsafeMutablePointer<Float>.allocate(capacity: n * d), k = UnsafeMutablePointer<Float>.allocate(capacity: n * d)
+            let v = UnsafeMutablePointer<Float>.allocate(capacity: n * d), out = UnsafeMutablePointer<Float>.allocate(capacity: n * d)
+            defer { q.deallocate(); k.deallocate(); v.deallocate(); out.deallocate() }
+            for i in 0..<(n * d) { q[i] = Float((i * 7) % 13) * 0.05 - 0.3; k[i] = Float((i * 5) % 11) * 0.05 - 0.25; v[i] = Float(i % 9) * 0.1 }
+            let floats = Int(lr_attention_scratch_floats(Int64(d)))
+            let scratch = UnsafeMutableRawPointer.allocate(byteCount: 4 * floats, alignment: 64)
+            defer { scratch.deallocate() }
+            var times: [Double] = []
+            for _ in 0..<repeats {
+                let start = Date()
+                lr_attention(q, Int64(d), k, Int64(d), v, Int64(d), out, Int64(d), Int64(d), 0, Int64(n),
+                             1 / Float(d).squareRoot(), scratch.assumingMemoryBound(to: Float.self))
+                times.append(Date().timeIntervalSince(start))
+            }
+            let flops = 2.0 * Double(d) * Double(n) * Double(n)
+            print(String(format: "attention n %d, head dim %d: %.1f GFLOP/s, %.3f s per head (median of %d)",
+                         n, d, flops / median(times) / 1e9, median(times), repeats))
+        }
     }
 }
