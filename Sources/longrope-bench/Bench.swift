@@ -12,7 +12,7 @@ struct Bench: AsyncParsableCommand {
         commandName: "longrope-bench",
         abstract: "Print speed and memory figures of longrope's evaluator.",
         subcommands: [EvalBench.self, FitnessBench.self, QualityBench.self, MatmulBench.self, DispatchBench.self, WorkersBench.self, RejectionBench.self,
-                      ClusterBench.self, DigestBench.self, AttentionBench.self])
+                      ClusterBench.self, DigestBench.self, AttentionBench.self, CostBench.self])
 }
 
 /// Peak resident memory of this process (VmHWM), in MiB.
@@ -169,6 +169,7 @@ struct AttentionBench: ParsableCommand {
     @Option(help: "Window lengths, comma-separated.") var contexts = "2048,8192"
     @Option var headDim = 64
     @Option var repeats = 3
+    @Flag(help: "One JSON object per line.") var json = false
 
     func run() throws {
         for n in contexts.split(separator: ",").compactMap({ Int($0) }) {
@@ -188,8 +189,12 @@ struct AttentionBench: ParsableCommand {
                 times.append(Date().timeIntervalSince(start))
             }
             let flops = 2.0 * Double(d) * Double(n) * Double(n)
-            print(String(format: "attention n %d, head dim %d: %.1f GFLOP/s, %.3f s per head (median of %d)",
-                         n, d, flops / median(times) / 1e9, median(times), repeats))
+            if json {
+                print("{\"n\": \(n), \"head_dim\": \(d), \"gflops\": \(String(format: "%.1f", flops / median(times) / 1e9))}")
+            } else {
+                print(String(format: "attention n %d, head dim %d: %.1f GFLOP/s, %.3f s per head (median of %d)",
+                             n, d, flops / median(times) / 1e9, median(times), repeats))
+            }
         }
     }
 }

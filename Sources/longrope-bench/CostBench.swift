@@ -1,0 +1,62 @@
+import ArgumentParser
+import Foundation
+import GGUF
+import Kernels
+
+/// `longrope-bench cost`: a prediction, from kernel rates measured here and now, of what a
+/// search on a 7B model costs: seconds per window for Llama-2-7B Q4_K at each length on one
+/// node, and the wall time of the paper's search (1,344 candidates × K windows) on W workers.
+/// Assumes the rates scale with cores and ignores everything but the matrix products and
+/// attention (norms, RoPE, the NLL are a few percent); early rejection would only shorten it.
+struct CostBench: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "cost",
+        abstract: "Predict seconds per window and search wall time for Llama-2-7B Q4_K from measured kernel rates.")
+
+    @Option(help: "Cores of one worker node.") var cores = 32
+    @Option(help: "Workers (nodes) the search runs on, comma-separated.") var workers = "1,8,32"
+    @Option(help: "Window lengths, comma-separated.") var contexts = "4096,8192,16384,32768"
+    @Option(help: "Windows per candidate (K).") var samples = 5
+    @Option(help: "Candidates of the search (the paper's P = 64, T = 40: 64 + 40·32).") var candidates = 1344
+
+    // Llama-2-7B.
+    static let layers = 32.0, d = 4096.0, ffn = 11008.0, vocab = 32000.0, heads = 32.0, headDim = 128
+
+    func run() throws {
+        // Measured rates, one core: Q4_K products of the 7B's shapes, and attention at head dim 128.
+        let mm = try rate { try MatmulBench.parse(["--types", "q4_k", "--shapes", "4096x4096,11008x4096,4096x11008",
+                                                     "--tokens", "512", "--repeats", "3", "--json"]).run() }
+        let att = try rate { try AttentionBench.parse(["--contexts", "4096", "--head-dim", "\(Self.headDim)", "--json"]).run() }
+        print(String(format: "measured on one core: Q4_K matrix products %.0f GFLOP/s (7B shapes, median), attention %.0f GFLOP/s (head dim 128, n = 4096)", mm, att))
+        print("PREDICTION for Llama-2-7B Q4_K, \(cores) cores per node (rates × cores), K = \(samples), \(candidates) candidates:")
+        let ws = workers.split(separator: ",").compactMap { Int($0) }
+        print("| window | matrix TFLOP | attention TFLOP | s per window | " + ws.map { "search on \($0) node\($0 == 1 ? "" : "s")" }.joined(separator: " | ") + " |")
+        print("|---:|---:|---:|---:|" + String(repeating: "---:|", count: ws.count))
+        for n in contexts.split(separator: ",").compactMap({ Double($0) }) {
+            let matrix = 2 * n * (Self.layers * (4 * Self.d * Self.d + 3 * Self.d * Self.ffn) + Self.vocab * Self.d)
+            let attention = Self.layers * Self.heads * 2 * Double(Self.headDim) * n * n
+            let seconds = matrix / (mm * 1e9 * Double(cores)) + attention / (att * 1e9 * Double(cores))
+            let search = ws.map { formatHours(Double(candidates * samples) * seconds / Double($0)) }
+            print(String(format: "| %.0f | %.1f | %.1f | %.1f | ", n, matrix / 1e12, attention / 1e12, seconds) + search.joined(separator: " | ") + " |")
+        }
+    }
+
+    /// The median "gflops" of the JSON lines a bench prints.
+    func rate(_ body: () throws -> Void) throws -> Double {
+        let pipe = Pipe(), saved = dup(1)
+        dup2(pipe.fileHandleForWriting.fileDescriptor, 1)
+        try body()
+        fflush(nil)
+        dup2(saved, 1); close(saved)
+        try pipe.fileHandleForWriting.close()
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let values = text.split(separator: "\n").compactMap { line -> Double? in
+            (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["gflops"] as? Double
+        }
+        guard !values.isEmpty else { throw ValidationError("no rate measured") }
+        return median(values)
+    }
+
+    func formatHours(_ seconds: Double) -> String {
+        seconds >= 86400 ? String(format: "%.1f days", seconds / 86400) : String(format: "%.1f h", seconds / 3600)
+    }
+}
