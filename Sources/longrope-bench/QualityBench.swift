@@ -28,14 +28,14 @@ struct QualityBench: AsyncParsableCommand {
     @Option var seed: UInt64 = 0
     @Option var threads: Int = 2
     @Option(help: "Score windows on the held-out text (at most).") var scoreWindows: Int = 8
-    @Option(help: "Lever sets, comma-separated: v1, m, rcd, rcd-fixed-m, key-tokens, needle, nhat, default.")
+    @Option(help: "Lever sets, comma-separated: v1, m, rcd, rcd-fixed-m, key-tokens, needle, nhat, default, progressive (the default at half the target first, its best seeding the full search).")
     var levers: String = "v1,m,rcd,key-tokens,needle,nhat"
     @Flag(help: "One JSON object per line.") var json = false
 
     static func options(_ name: String) -> SearchOptions? {
         var o = SearchOptions()
         switch name {
-        case "default": break
+        case "default", "progressive": break
         case "v1": o.searchAttentionFactor = false; o.space = .allPairs; o.fitness = .ppl; o.nHat = [0]
         case "m": o.searchAttentionFactor = true; o.space = .allPairs; o.fitness = .ppl; o.nHat = [0]
         case "rcd": o.searchAttentionFactor = true; o.space = .criticalDimension; o.fitness = .ppl; o.nHat = [0]
@@ -92,16 +92,31 @@ struct QualityBench: AsyncParsableCommand {
             guard let options = Self.options(lever) else { throw ValidationError("unknown lever set \(lever)") }
             var o = options
             o.seed = seed; o.population = population; o.iterations = iterations; o.samples = samples
-            let config = o.config(geometry: llama.geometry, originalContext: originalContext, targetContext: targetContext)
-            let path = FileManager.default.temporaryDirectory.appendingPathComponent("quality-\(UUID().uuidString).sqlite").path
-            defer { try? FileManager.default.removeItem(atPath: path) }
-            let store = try SearchStore(path: path)
-            let id = try store.createSearch(name: lever, config: config, modelPath: model, modelSHA256: "-", textPath: text,
-                                            textOffset: 0, textSHA256: "-", ropeBase: llama.config.ropeBase)
-            let start = Date()
-            let summary = try await SearchRunner(store: store, searchID: id, geometry: llama.geometry)
-                .run(evaluator: LocalEvaluator(model: llama, text: fitnessText))
-            let seconds = Date().timeIntervalSince(start)
+            var config = o.config(geometry: llama.geometry, originalContext: originalContext, targetContext: targetContext)
+            func search(_ config: SearchConfig, name: String) async throws -> (SearchSummary, Double) {
+                let path = FileManager.default.temporaryDirectory.appendingPathComponent("quality-\(UUID().uuidString).sqlite").path
+                defer { try? FileManager.default.removeItem(atPath: path) }
+                let store = try SearchStore(path: path)
+                let id = try store.createSearch(name: name, config: config, modelPath: model, modelSHA256: "-", textPath: text,
+                                                textOffset: 0, textSHA256: "-", ropeBase: llama.config.ropeBase)
+                let start = Date()
+                let summary = try await SearchRunner(store: store, searchID: id, geometry: llama.geometry)
+                    .run(evaluator: LocalEvaluator(model: llama, text: fitnessText))
+                return (summary, Date().timeIntervalSince(start))
+            }
+            var extraCandidates = 0, extraSeconds = 0.0
+            if lever == "progressive" {
+                // LongRoPE's progressive extension: search at half the target first, then seed the
+                // full search with that best, rescaled (as `longrope search --seed-from` does).
+                let half = o.config(geometry: llama.geometry, originalContext: originalContext, targetContext: targetContext / 2)
+                let (first, firstSeconds) = try await search(half, name: "progressive-half")
+                extraCandidates = first.evaluations; extraSeconds = firstSeconds
+                config.extraSeeds = [RoPEScaling(method: "half", lambda: first.lambda).rescaled(fromScale: half.scale, toScale: config.scale)
+                    .lambda.map { min(max($0, 1), config.lambdaMax) }]
+            }
+            var (summary, seconds) = try await search(config, name: lever)
+            seconds += extraSeconds
+            summary.evaluations += extraCandidates
             let best = RoPEScaling(method: lever, lambda: summary.lambda, nHat: summary.nHat,
                                    attentionFactor: summary.attentionFactor)
             let ppl = try llama.perplexity(windows, scaling: best).perplexity
