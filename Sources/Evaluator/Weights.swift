@@ -92,6 +92,11 @@ struct ModelWeights: @unchecked Sendable {
             func bias(_ name: String, length: Int) throws -> [Float]? {
                 try optionalVector(gguf, "blk.\(i).\(name).bias", length: length)
             }
+            // qwen3 normalises each head's q and k: required there, absent elsewhere.
+            func headNorm(_ name: String) throws -> [Float]? {
+                c.architecture == .qwen3 ? try vector(gguf, "blk.\(i).\(name).weight", length: c.headDim)
+                    : try optionalVector(gguf, "blk.\(i).\(name).weight", length: c.headDim)
+            }
             let d = c.embeddingLength, ff = c.feedForwardLength
             let wq, wk, wv, gate, up: WeightMatrix
             if c.architecture == .phi3 {
@@ -116,8 +121,7 @@ struct ModelWeights: @unchecked Sendable {
                 wo: try matrix("attn_output", rows: d, columns: qDim),
                 bq: try bias("attn_q", length: qDim), bk: try bias("attn_k", length: kvDim),
                 bv: try bias("attn_v", length: kvDim),
-                qNorm: try optionalVector(gguf, "blk.\(i).attn_q_norm.weight", length: c.headDim),
-                kNorm: try optionalVector(gguf, "blk.\(i).attn_k_norm.weight", length: c.headDim),
+                qNorm: try headNorm("attn_q_norm"), kNorm: try headNorm("attn_k_norm"),
                 ffnNorm: try vector(gguf, "blk.\(i).ffn_norm.weight", length: d),
                 gate: gate, up: up,
                 down: try matrix("ffn_down", rows: d, columns: ff)))

@@ -31,7 +31,9 @@ import TestSupport
         func get(_ name: String) -> [Float] { tensors.first { $0.name == name }!.values }
     }
 
-    func makeModel(architecture: String = "llama") throws -> (path: String, weights: Weights) {
+    /// A tiny model of `architecture` in the llama tensor layout; tensors whose name ends with
+    /// one of `leaveOut` are not written (to check the errors of a file that lacks them).
+    func makeModel(architecture: String = "llama", leaveOut: Set<String> = []) throws -> (path: String, weights: Weights) {
         let w = Weights()
         let (V, d, hd, ff) = (Self.vocab, Self.d, Self.hd, Self.ff)
         w.add("token_embd.weight", rows: V, columns: d, scale: 1)
@@ -67,7 +69,7 @@ import TestSupport
                                                    + (0..<(V - 3)).map { .string("▁t\($0)") }))
         var buffers: [UnsafeMutableBufferPointer<Float>] = []
         defer { buffers.forEach { $0.deallocate() } }
-        for t in w.tensors {
+        for t in w.tensors where !leaveOut.contains(where: { t.name.hasSuffix($0) }) {
             let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: t.values.count)
             _ = buffer.initialize(from: t.values)
             buffers.append(buffer)
@@ -174,6 +176,22 @@ import TestSupport
         let naive = naiveNLL(weights, tokens: tokens, scaling: scaling)
         #expect(ours.tokens == tokens.count - 1)
         #expect(abs(ours.nllSum - naive) / naive < 1e-4, "ours \(ours.nllSum), naive \(naive) (\(scaling.method))")
+    }
+
+    /// A qwen3 file without its q/k norms, or a phi3 file without its fused tensors, is refused
+    /// with the missing tensor's name (running on without them would give wrong losses).
+    @Test func aFileMissingItsArchitecturesTensorsIsRefusedByName() throws {
+        for (architecture, missing, named) in [("qwen3", "attn_k_norm.weight", "attn_k_norm"),
+                                               ("qwen3", "attn_q_norm.weight", "attn_q_norm"),
+                                               ("phi3", "attn_q.weight", "attn_qkv")] {
+            let (path, _) = try makeModel(architecture: architecture, leaveOut: [missing])
+            do {
+                _ = try LlamaModel(path: path, threads: 1)
+                Issue.record("a \(architecture) file without \(missing) loaded")
+            } catch {
+                #expect("\(error)".contains(named), "\(architecture) without \(missing): \(error)")
+            }
+        }
     }
 
     @Test(arguments: [
