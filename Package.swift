@@ -75,6 +75,7 @@ let package = Package(
         .target(name: "Worker", dependencies: [
             "Evaluator", "Digest", "Wire", "HTTPService", "Scoring",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),

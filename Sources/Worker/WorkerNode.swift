@@ -8,6 +8,7 @@ import HummingbirdTLS
 import Logging
 import NIOCore
 import Scoring
+import ServiceLifecycle
 import Wire
 
 /// A worker: one model and one text loaded from its own command line, served at
@@ -92,19 +93,40 @@ public final class WorkerNode: Sendable {
         return router
     }
 
-    /// Serves and stays attached until cancelled.
+    /// Serves and stays attached until cancelled or told to stop (SIGTERM, SIGINT). The HTTP
+    /// server and the attachment (registration + heartbeats) are two services of one group,
+    /// shut down in reverse order: first the server stops listening and finishes the unit it
+    /// is scoring (the heartbeats go on, so its lease stays good and the result counts), then
+    /// the heartbeats stop and the coordinator, hearing none, forgets this worker.
     public func run(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         var logger = Logger(label: "longrope.worker")
         logger.logLevel = .warning
+        let (ports, listening) = AsyncStream.makeStream(of: Int.self)
         let app = Application(router: router(), server: try tls.map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1(),
                               configuration: .init(address: .hostname(settings.host, port: settings.port),
                                                                      serverName: "longrope-worker"),
                               onServerRunning: { channel in
                                   let port = channel.localAddress?.port ?? 0
                                   await onRunning(port)
-                                  Task { await self.attach(port: port) }
+                                  listening.yield(port)
+                                  listening.finish()
                               }, logger: logger)
-        try await app.runService()
+        let attachment = Attachment(node: self, ports: ports)
+        let group = ServiceGroup(configuration: .init(services: [.init(service: attachment), .init(service: app)],
+                                                      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+
+    /// Registration and heartbeats, from the moment the server listens until a graceful shutdown.
+    struct Attachment: Service {
+        let node: WorkerNode
+        let ports: AsyncStream<Int>
+
+        func run() async throws {
+            var iterator = ports.makeAsyncIterator()
+            guard let port = await iterator.next() else { return }
+            await cancelWhenGracefulShutdown { await node.attach(port: port) }
+        }
     }
 
     /// Registers with the coordinator and heartbeats; registers again when the coordinator

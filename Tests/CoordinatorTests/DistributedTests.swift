@@ -63,6 +63,27 @@ struct DistributedTests {
             .sorted { $0.lexicographicallyPrecedes($1) }
     }
 
+    /// SIGTERM is a graceful stop: the server and the heartbeats wind down as one service group
+    /// and the process ends by itself (a heartbeat loop left running would keep it alive).
+    @Test func aWorkerStoppedWithSIGTERMExitsCleanlyAndIsDropped() async throws {
+        let files = try #require(try Files())
+        let coordinator = try files.coordinator(db: files.directory.appendingPathComponent("term.sqlite").path)
+        defer { coordinator.stop() }
+        let base = "http://127.0.0.1:\(coordinator.port)"
+        let worker = try files.worker(coordinator.port, name: "terminated")
+        defer { worker.kill9() }
+        func healthy() async -> Bool? {
+            let list = (try? await TestHTTP.request("GET", base + "/v1/workers"))?.json as? [[String: Any]]
+            return list?.first { $0["name"] as? String == "terminated" }?["healthy"] as? Bool
+        }
+        #expect(try await waitUntil(30) { await healthy() == true }, "the worker attached")
+        kill(worker.process.processIdentifier, SIGTERM)
+        let exited = try await waitUntil(15) { !worker.process.isRunning }
+        #expect(exited, "the worker ended within 15 s of SIGTERM")
+        if exited { #expect(worker.process.terminationStatus == 0, "a graceful stop exits 0") }
+        #expect(try await waitUntil(15) { await healthy() != true }, "the coordinator stopped counting on it")
+    }
+
     @Test func aWorkerKilledMidUnitChangesNothing() async throws {
         let files = try #require(try Files())
         let coordinator = try files.coordinator(db: files.directory.appendingPathComponent("a.sqlite").path)
