@@ -57,7 +57,7 @@ fi
 echo "check-netns: worker 2's link degraded ($DEGRADED)"
 
 # The search: tinystories-3M 256 → 2048, 8 + 2·2·2 candidates, 2 windows each.
-SETTINGS=(--original-context 256 --target-context 2048 --seed 7 --population 8 --iterations 2 --samples 2)
+SETTINGS=(--original-context 256 --target-context 2048 --seed 7 --population 8 --iterations 2 --windows 2)
 echo "check-netns: undisturbed reference (one process)"
 "$LONGROPE" search --model "$MODEL" --text "$TEXT" "${SETTINGS[@]}" --db "$STATE/reference.sqlite" \
     --out "$STATE/reference.json" --threads 2 > "$STATE/reference.log" 2>&1 || { cat "$STATE/reference.log"; fail "reference search"; }
@@ -80,7 +80,7 @@ for _ in $(seq 120); do
     [ "$(workers | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" = 3 ] && break; sleep 0.5
 done
 MODEL_SHA=$(sha256sum "$MODEL" | cut -d' ' -f1); TEXT_SHA=$(sha256sum "$TEXT" | cut -d' ' -f1)
-ID=$(api -d "{\"model_sha256\":\"$MODEL_SHA\",\"text_sha256\":\"$TEXT_SHA\",\"original_context\":256,\"target_context\":2048,\"seed\":7,\"population\":8,\"iterations\":2,\"samples\":2}" \
+ID=$(api -d "{\"model_sha256\":\"$MODEL_SHA\",\"text_sha256\":\"$TEXT_SHA\",\"original_context\":256,\"target_context\":2048,\"seed\":7,\"population\":8,\"iterations\":2,\"windows\":2}" \
     "$C/v1/searches" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 echo "check-netns: search $ID created on the coordinator"
 

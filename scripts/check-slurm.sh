@@ -67,7 +67,7 @@ text = "$SHARED/text/tinystories-valid.txt"
 original_context = 256
 target_context = 512
 seed = 3
-samples = 1
+windows = 1
 population = 8
 iterations = 2
 TOML

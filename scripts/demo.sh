@@ -18,12 +18,12 @@ mkdir -p "$out"
 
 echo "== 1. the baselines at 8× the trained context (2 windows of 4096 tokens)"
 for scaling in none pi:8 ntk:8 yarn:8; do
-    $bin eval --model "$model" --text "$text" --context 4096 --original-context 512 --samples 2 --scaling $scaling 2>/dev/null
+    $bin eval --model "$model" --text "$text" --context 4096 --original-context 512 --windows 2 --scaling $scaling 2>/dev/null
 done
 
 echo "== 2. a LongRoPE search (resumable: rerun to continue; results in $out/search.sqlite)"
 $bin search --model "$model" --text "$text" --original-context 512 --target-context 4096 \
-    --db "$out/search.sqlite" --samples 2 --population 32 --iterations 6 --seed 0 --out "$out/result.json"
+    --db "$out/search.sqlite" --windows 2 --population 32 --iterations 6 --seed 0 --out "$out/result.json"
 
 echo "== 3. exports"
 $bin export --db "$out/search.sqlite" --format hf --out "$out/rope_scaling.json"
@@ -31,5 +31,5 @@ $bin export --db "$out/search.sqlite" --format csv --out "$out/factors.csv"
 $bin export --db "$out/search.sqlite" --format gguf --out "$out/stories260K-4096.gguf"
 
 echo "== 4. the exported GGUF alone (no --scaling) gives the search's perplexity"
-$bin eval --model "$out/stories260K-4096.gguf" --text "$text" --context 4096 --original-context 512 --samples 2 2>/dev/null
+$bin eval --model "$out/stories260K-4096.gguf" --text "$text" --context 4096 --original-context 512 --windows 2 2>/dev/null
 python3 -c "import json; r=json.load(open('$out/result.json')); print('search best ppl %.4f; baselines %s' % (r['ppl'], {k: round(v, 4) for k, v in r['baselines'].items()}))"

@@ -14,11 +14,11 @@ swift build -c release --product longrope-bench >&2
 bench=.build/release/longrope-bench
 mkdir -p runs/quality
 text=$shared/text/tinystories-valid.txt
-run() {   # name model original target samples levers
-    local name=$1 model=$2 original=$3 target=$4 samples=$5 levers=${LEVERS:-$6}
+run() {   # name model original target windows levers
+    local name=$1 model=$2 original=$3 target=$4 windows=$5 levers=${LEVERS:-$6}
     echo "== $name: $levers" >&2
     "$bench" quality --model "$model" --text "$text" --fitness-bytes 700000:750000 --score-from 750000 \
-        --original-context "$original" --target-context "$target" --samples "$samples" \
+        --original-context "$original" --target-context "$target" --windows "$windows" \
         --population 32 --iterations 10 --levers "$levers" --json | tee -a "runs/quality/$name.jsonl"
 }
 cases=${*:-ts3m-8 ts3m-16 s260k-8 s260k-16}

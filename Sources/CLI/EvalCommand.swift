@@ -29,8 +29,9 @@ struct EvalCommand: ParsableCommand {
     @Option(name: .customLong("protocol"), help: "full (LongRoPE: every token of each window) or llamacpp (llama-perplexity's chunks).")
     var perplexityProtocol: PerplexityProtocol = .full
 
-    @Option(help: "Number of windows to score (default: all the text gives).")
-    var samples: Int?
+    @Option(name: .customLong("windows"), help: "Number of windows to score (default: all the text gives).")
+    var windowCount: Int?
+    @Option(name: .customLong("samples"), help: .hidden) var samplesAlias: Int?   // the name before 2026-11-28
 
     @Option(help: "Threads (default: all cores).")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
@@ -41,7 +42,7 @@ struct EvalCommand: ParsableCommand {
     func validate() throws {
         guard context >= 2 else { throw ValidationError("--context must be at least 2, got \(context)") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
-        if let samples, samples < 1 { throw ValidationError("--samples must be at least 1, got \(samples)") }
+        if let count = windowCount ?? samplesAlias, count < 1 { throw ValidationError("--windows must be at least 1, got \(count)") }
         if let originalContext, originalContext < 1 { throw ValidationError("--original-context must be at least 1") }
     }
 
@@ -51,7 +52,7 @@ struct EvalCommand: ParsableCommand {
         let rope = try ScalingSpec.parse(scaling, geometry: model.geometry, originalContext: original, context: context)
         let textContent = try readText(text)
         let windows = try TextWindows(text: textContent, model: model, context: context,
-                                      protocol: perplexityProtocol, samples: samples)
+                                      protocol: perplexityProtocol, windowCount: windowCount ?? samplesAlias)
         let progress = ProgressLine(label: "eval")
         let result = try model.perplexity(windows.windows, scaling: rope) { done, total, running in
             progress.show("window \(done)/\(total), ppl so far \(String(format: "%.4f", running))")

@@ -32,7 +32,8 @@ struct SearchCommand: AsyncParsableCommand {
     @Option(help: "The context to extend to.") var targetContext: Int?
     @Option(help: "SQLite database (created if missing).") var db: String?
     @Option(help: "Random seed (default 0).") var seed: UInt64?
-    @Option(help: "Windows of the target length per candidate (default 5).") var samples: Int?
+    @Option(name: .customLong("windows"), help: "Windows of the target length per candidate (default 5).") var windowCount: Int?
+    @Option(name: .customLong("samples"), help: .hidden) var samplesAlias: Int?   // the name before 2026-11-28
     @Option(help: "Initial population P (default 64); parents P/2, mutants and crossovers P/4.") var population: Int?
     @Option(help: "Iterations T (default 40).") var iterations: Int?
     @Option(help: "Stop after this many candidates.") var budget: Int?
@@ -59,7 +60,8 @@ struct SearchCommand: AsyncParsableCommand {
     /// A config file's keys: the search options (the API's names; `seeds` is the API's alone —
     /// here `seed_from` seeds from another search) and where the files are.
     static let configKeys: Set<String> = SearchOptions.fields.subtracting(["seeds"]).union([
-        "model", "text", "text_offset", "original_context", "target_context", "db", "seed_from", "threads", "out", "name"])
+        "model", "text", "text_offset", "original_context", "target_context", "db", "seed_from", "threads", "out", "name",
+        "samples"])   // `windows` before 2026-11-28, still read
 
     func run() async throws {
         let file = try config.map { try ConfigFile(path: $0, allowedKeys: Self.configKeys) }
@@ -94,7 +96,7 @@ struct SearchCommand: AsyncParsableCommand {
         options.searchAttentionFactor = try searchAttentionFactor ?? file?.bool("search_attention_factor")
         options.population = try population ?? file?.int("population")
         options.iterations = try iterations ?? file?.int("iterations")
-        options.samples = try samples ?? file?.int("samples")
+        options.windowCount = try windowCount ?? samplesAlias ?? file?.int("windows") ?? file?.int("samples")
         options.budget = try budget ?? file?.int("budget")
         options.earlyRejection = try earlyRejection ?? file?.bool("early_rejection")
         options.overlapSteps = try overlapSteps ? true : file?.bool("overlap_steps")
@@ -152,7 +154,7 @@ struct SearchCommand: AsyncParsableCommand {
         let evaluator = LocalEvaluator(model: model, text: textData)
         do {
             _ = try evaluator.scorer.windows(needleSeed: searchConfig.fitnessKind == .needle ? searchConfig.seed : nil,
-                                             context: target, samples: searchConfig.samples, textOffset: offset)
+                                             context: target, windowCount: searchConfig.windowCount, textOffset: offset)
         } catch { throw CLIError("\(textPath): \(error)") }
 
         let modelHash = try SHA256.hex(fileAt: modelPath)
@@ -164,7 +166,7 @@ struct SearchCommand: AsyncParsableCommand {
         let runner = SearchRunner(store: store, searchID: searchID, geometry: model.geometry)
         let bar = SearchProgressBar(total: searchConfig.budget.map { min($0, searchConfig.population + searchConfig.iterations * (searchConfig.mutations + searchConfig.crossovers)) }
                                     ?? searchConfig.population + searchConfig.iterations * (searchConfig.mutations + searchConfig.crossovers))
-        FileHandle.standardError.write(Data("search \(searchID): \(name), s = \(searchConfig.scale), \(searchConfig.samples) windows of \(target) tokens, seed \(searchConfig.seed), db \(dbPath)\n".utf8))
+        FileHandle.standardError.write(Data("search \(searchID): \(name), s = \(searchConfig.scale), \(searchConfig.windowCount) windows of \(target) tokens, seed \(searchConfig.seed), db \(dbPath)\n".utf8))
         let started = Date()
         // The same engine as the coordinator daemon: a dispatcher, here with one in-process worker.
         let dispatcher = Dispatcher()

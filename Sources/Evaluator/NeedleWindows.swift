@@ -8,7 +8,7 @@ import Foundation
 /// fitness is how well the model retrieves across the window.
 ///
 /// Keys, 7-digit numbers and depths are drawn from `seed` and the window's index: window k's
-/// needle lies in the k-th of `samples` equal slices of the depth range, so the windows spread
+/// needle lies in the k-th of `windows` equal slices of the depth range, so the windows spread
 /// the needle from the start to the end.
 public enum NeedleWindows {
     public static let opening = "A special magic number is hidden within the following text. Make sure to memorize it. I will quiz you about the number afterwards."
@@ -23,23 +23,23 @@ public enum NeedleWindows {
         public var depth: Double
     }
 
-    public static func needle(seed: UInt64, window k: Int, samples: Int) -> Needle {
+    public static func needle(seed: UInt64, window k: Int, windowCount: Int) -> Needle {
         var draws = SeededDraws(seed: seed, stream: UInt64(k))
         let key = words[draws.int(in: 0...(words.count - 1))] + "-" + words[draws.int(in: 0...(words.count - 1))]
         let number = draws.int(in: 1_000_000...9_999_999)
-        let depth = (Double(k) + draws.unit()) / Double(max(samples, 1))
+        let depth = (Double(k) + draws.unit()) / Double(max(windowCount, 1))
         return Needle(key: key, number: number, depth: depth)
     }
 
-    /// `samples` needle windows of exactly `context` tokens, with the text's own windows as
+    /// `windows` needle windows of exactly `context` tokens, with the text's own windows as
     /// filler. Throws when the context cannot hold the template with some filler.
-    public static func windows(text: String, model: LlamaModel, context: Int, samples: Int,
+    public static func windows(text: String, model: LlamaModel, context: Int, windowCount: Int,
                                seed: UInt64) throws -> [EvaluationWindow] {
-        let plain = try TextWindows(text: text, model: model, context: context, protocol: .full, samples: samples).windows
+        let plain = try TextWindows(text: text, model: model, context: context, protocol: .full, windowCount: windowCount).windows
         let tokenizer = model.tokenizer
         let bos: [Int32] = tokenizer.addsBOS ? tokenizer.bosID.map { [$0] } ?? [] : []
         return try plain.enumerated().map { k, window in
-            let needle = needle(seed: seed, window: k, samples: samples)
+            let needle = needle(seed: seed, window: k, windowCount: windowCount)
             let head = bos + tokenizer.encode(opening, addSpecial: false)
             let hidden = tokenizer.encodeContinuation(" One of the special magic numbers for \(needle.key) is: \(needle.number).")
             let (question, number) = answerTokens(tokenizer: model.tokenizer,

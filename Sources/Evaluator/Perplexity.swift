@@ -38,12 +38,12 @@ public struct TextWindows: Sendable {
     public let textTokens: Int
     public let available: Int
 
-    /// Cuts `text` for `model`'s tokenizer. `samples` caps the number of windows (nil = all).
+    /// Cuts `text` for `model`'s tokenizer. `windows` caps the number of windows (nil = all).
     /// Throws `textTooShort` saying how many tokens the text has and needs.
     public init(text: String, model: LlamaModel, context: Int, protocol kind: PerplexityProtocol,
-                samples: Int?) throws {
+                windowCount: Int?) throws {
         guard context >= 2 else { throw EvaluatorError.invalidRequest("the context must be at least 2 tokens, got \(context)") }
-        if let samples, samples < 1 { throw EvaluatorError.invalidRequest("--samples must be at least 1, got \(samples)") }
+        if let windowCount, windowCount < 1 { throw EvaluatorError.invalidRequest("--windows must be at least 1, got \(windowCount)") }
         let tokenizer = model.tokenizer
         switch kind {
         case .llamacpp:
@@ -54,7 +54,7 @@ public struct TextWindows: Sendable {
                                                   detail: "llama.cpp's protocol needs at least two chunks of \(context)")
             }
             available = tokens.count / context
-            let count = min(available, samples ?? available)
+            let count = min(available, windowCount ?? available)
             windows = (0..<count).map { k in
                 var window = Array(tokens[(k * context)..<((k + 1) * context)])
                 if tokenizer.addsBOS, let bos = tokenizer.bosID { window[0] = bos }
@@ -66,7 +66,7 @@ public struct TextWindows: Sendable {
             let bos: Int32? = tokenizer.addsBOS ? tokenizer.bosID : nil
             let perWindow = bos == nil ? context : context - 1
             available = tokens.count / perWindow
-            let wanted = samples ?? max(available, 1)
+            let wanted = windowCount ?? max(available, 1)
             guard available >= wanted else {
                 throw EvaluatorError.textTooShort(tokens: tokens.count, needed: wanted * perWindow,
                                                   detail: "\(wanted) window(s) of \(context) tokens")

@@ -16,7 +16,7 @@ struct CandidateWindows {
     let record: CandidateRecord
     /// The k-th parent's per-window NLL sums when this candidate's step was bred (nil: no rejection).
     let reference: [Double]?
-    let samples: Int
+    let windowCount: Int
     /// NLL sums of the windows consumed so far (windows 0…consumed−1).
     private(set) var nll: [Double]
     private(set) var tokens: Int
@@ -28,10 +28,10 @@ struct CandidateWindows {
     private var waiting: [Int: Result<UnitResult, UnitFailed>] = [:]
     private(set) var outcome: Outcome?
 
-    init(record: CandidateRecord, reference: [Double]?, samples: Int, storedNLL: [Double], storedTokens: Int) {
+    init(record: CandidateRecord, reference: [Double]?, windowCount: Int, storedNLL: [Double], storedTokens: Int) {
         self.record = record
         self.reference = reference
-        self.samples = samples
+        self.windowCount = windowCount
         self.nll = storedNLL
         self.tokens = storedTokens
         self.nextToSend = storedNLL.count
@@ -41,25 +41,25 @@ struct CandidateWindows {
     var isDecided: Bool { outcome != nil }
 
     /// Nothing of it is out and a window is left: its next window is not a gamble.
-    var hasSureWindow: Bool { outcome == nil && outstanding.isEmpty && nextToSend < samples }
+    var hasSureWindow: Bool { outcome == nil && outstanding.isEmpty && nextToSend < windowCount }
 
     /// Windows are out and more are left: sending the next one is speculative (early rejection
     /// may make it useless). `depth` is how far ahead of the consumed windows it would be.
     var speculativeDepth: Int? {
-        guard outcome == nil, !outstanding.isEmpty, nextToSend < samples else { return nil }
+        guard outcome == nil, !outstanding.isEmpty, nextToSend < windowCount else { return nil }
         return nextToSend - nll.count
     }
 
     /// Windows not yet sent out (none once decided).
-    var unsent: Int { outcome == nil ? samples - nextToSend : 0 }
+    var unsent: Int { outcome == nil ? windowCount - nextToSend : 0 }
 
     /// Marks the next window as out and returns its index.
     mutating func send() -> Int {
-        precondition(outcome == nil && nextToSend < samples, "no window left to send")
-        let sample = nextToSend
+        precondition(outcome == nil && nextToSend < windowCount, "no window left to send")
+        let window = nextToSend
         nextToSend += 1
-        outstanding.insert(sample)
-        return sample
+        outstanding.insert(window)
+        return window
     }
 
     /// Once decided: the windows still out (their results will not be used), forgotten.
@@ -71,25 +71,25 @@ struct CandidateWindows {
 
     /// Takes one window's result. Returns, in window order, the rows to store now (each with
     /// the outcome if that window decided it); empty while an earlier window is still out.
-    mutating func receive(sample: Int, _ result: Result<UnitResult, UnitFailed>,
+    mutating func receive(window: Int, _ result: Result<UnitResult, UnitFailed>,
                           config: SearchConfig) -> [(EvaluationRecord, Outcome?)] {
-        guard outstanding.remove(sample) != nil, outcome == nil else { return [] }
-        waiting[sample] = result
+        guard outstanding.remove(window) != nil, outcome == nil else { return [] }
+        waiting[window] = result
         var rows: [(EvaluationRecord, Outcome?)] = []
         while outcome == nil, let next = waiting.removeValue(forKey: nll.count) {
-            rows.append(consume(sample: nll.count, next, config: config))
+            rows.append(consume(window: nll.count, next, config: config))
         }
         if outcome != nil { waiting.removeAll() }
         return rows
     }
 
-    private mutating func consume(sample: Int, _ result: Result<UnitResult, UnitFailed>,
+    private mutating func consume(window: Int, _ result: Result<UnitResult, UnitFailed>,
                                   config: SearchConfig) -> (EvaluationRecord, Outcome?) {
         let unit: UnitResult
         switch result {
         case let .failure(failure):
             outcome = .infeasible
-            return (EvaluationRecord(candidateRowID: record.rowID, sample: sample, nllSum: nil, tokens: 0, seconds: 0,
+            return (EvaluationRecord(candidateRowID: record.rowID, window: window, nllSum: nil, tokens: 0, seconds: 0,
                                      worker: "-", error: failure.reason), outcome)
         case let .success(value): unit = value
         }
@@ -98,17 +98,17 @@ struct CandidateWindows {
             nll.append(value)
             tokens += unit.tokens
             let mean = nll.reduce(0, +) / Double(tokens)
-            if nll.count == samples {
-                outcome = .scored(perplexity: exp(mean), sampleNLL: nll)
+            if nll.count == windowCount {
+                outcome = .scored(perplexity: exp(mean), windowNLL: nll)
             } else if let reference, SearchEngine.shouldReject(partial: nll, reference: reference,
                                                                tokens: tokens, config: config) {
-                outcome = .rejected(partialPerplexity: exp(mean), sampleNLL: nll)
+                outcome = .rejected(partialPerplexity: exp(mean), windowNLL: nll)
             }
         } else {
             outcome = .infeasible
             nll.append(.nan)   // keeps nll.count = windows consumed
         }
-        return (EvaluationRecord(candidateRowID: record.rowID, sample: sample, nllSum: finite, tokens: unit.tokens,
+        return (EvaluationRecord(candidateRowID: record.rowID, window: window, nllSum: finite, tokens: unit.tokens,
                                  seconds: unit.seconds, worker: unit.worker), outcome)
     }
 }

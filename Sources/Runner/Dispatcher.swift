@@ -5,7 +5,7 @@ import Wire
 /// Hands units to workers as leases and collects the results: the only place that knows about
 /// time and failure.
 ///
-/// - A unit is one (candidate, sample) pair; a worker holds at most one lease at a time, so a
+/// - A unit is one (candidate, window) pair; a worker holds at most one lease at a time, so a
 ///   finished unit frees its worker at once.
 /// - A lease that fails (worker error, timeout, dead connection) or whose worker stops
 ///   heartbeating puts the unit back at the front of the queue; after `maxAttempts` failed

@@ -18,7 +18,7 @@ extension SearchOptions {
                                   seed: seed ?? 0, lambdaMax: lambdaMax, attentionFactor: attentionFactor)
         if let population { config.setPopulation(population) }
         if let iterations { config.iterations = iterations }
-        if let samples { config.samples = samples }
+        if let windowCount { config.windowCount = windowCount }
         if let earlyRejection { config.earlyRejection = earlyRejection }
         if overlapSteps == true { config.overlapSteps = true }
         config.nHatChoices = nHat ?? Self.defaultNHat

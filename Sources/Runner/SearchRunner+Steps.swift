@@ -29,7 +29,7 @@ extension SearchRunner {
     struct UnitKey: Hashable, Sendable {
         var step: Int
         var candidate: Int
-        var sample: Int
+        var window: Int
     }
 
     struct UnitEvent: Sendable {
@@ -77,9 +77,9 @@ extension SearchRunner {
             budgetLeft -= batch.count
             let reference = SearchEngine.rejectionReference(history, config: config)
             let windows = try batch.map { candidate in
-                let nll = try store.sampleResults(candidate.rowID).map { $0 ?? .nan }
-                let tokens = try store.sampleTokens(candidate.rowID).prefix(nll.count).reduce(0, +)
-                return CandidateWindows(record: candidate, reference: reference, samples: config.samples,
+                let nll = try store.windowResults(candidate.rowID).map { $0 ?? .nan }
+                let tokens = try store.windowTokens(candidate.rowID).prefix(nll.count).reduce(0, +)
+                return CandidateWindows(record: candidate, reference: reference, windowCount: config.windowCount,
                                         storedNLL: nll, storedTokens: tokens)
             }
             if overlapped { history += windows.filter(\.isDecided).map(evaluated) }
@@ -108,9 +108,9 @@ extension SearchRunner {
 
         func send(_ stepIndex: Int, _ index: Int) {
             let windows = open[stepIndex].candidates[index]
-            let sample = open[stepIndex].candidates[index].send()
-            let key = UnitKey(step: open[stepIndex].step, candidate: index, sample: sample)
-            let unit = self.unit(record, candidateRowID: windows.record.rowID, sample: sample,
+            let window = open[stepIndex].candidates[index].send()
+            let key = UnitKey(step: open[stepIndex].step, candidate: index, window: window)
+            let unit = self.unit(record, candidateRowID: windows.record.rowID, window: window,
                                  scaling: RoPEScaling(method: "candidate", lambda: windows.record.candidate.lambda,
                                                       nHat: windows.record.candidate.nHat,
                                                       attentionFactor: windows.record.attentionFactor),
@@ -170,14 +170,14 @@ extension SearchRunner {
                 guard let failure = error as? UnitFailed else { throw error }   // cancellation, store…
                 result = .failure(failure)
             }
-            let rows = open[s].candidates[event.key.candidate].receive(sample: event.key.sample, result, config: config)
+            let rows = open[s].candidates[event.key.candidate].receive(window: event.key.window, result, config: config)
             for (row, outcome) in rows {
                 try store.recordEvaluation(row, outcome: outcome)
                 unitsDone += 1
             }
             if open[s].candidates[event.key.candidate].isDecided {
-                for sample in open[s].candidates[event.key.candidate].takeAbandoned() {
-                    tasks.removeValue(forKey: UnitKey(step: event.key.step, candidate: event.key.candidate, sample: sample))?
+                for window in open[s].candidates[event.key.candidate].takeAbandoned() {
+                    tasks.removeValue(forKey: UnitKey(step: event.key.step, candidate: event.key.candidate, window: window))?
                         .cancel()
                 }
                 if overlapped { history.append(evaluated(open[s].candidates[event.key.candidate])) }

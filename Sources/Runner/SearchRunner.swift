@@ -75,19 +75,19 @@ public final class SearchRunner: Sendable {
             + reasons.map { "\($0.reason) (×\($0.count))" }.joined(separator: "; ")
     }
 
-    /// The unit that scores window `sample` of this search under `scaling` and `fitness`
+    /// The unit that scores window `window` of this search under `scaling` and `fitness`
     /// (`candidateRowID` −1 for a baseline).
-    func unit(_ record: SearchRecord, candidateRowID: Int64, sample: Int, scaling: RoPEScaling,
+    func unit(_ record: SearchRecord, candidateRowID: Int64, window: Int, scaling: RoPEScaling,
                       fitness: Fitness, keyTokens: [Int: [Int]] = [:]) -> WorkUnit {
-        var unit = WorkUnit(searchID: searchID, candidateRowID: candidateRowID, sample: sample, lambda: scaling.lambda,
+        var unit = WorkUnit(searchID: searchID, candidateRowID: candidateRowID, window: window, lambda: scaling.lambda,
                             nHat: scaling.nHat, attentionFactor: scaling.attentionFactor,
-                            targetContext: record.config.targetContext, samples: record.config.samples,
+                            targetContext: record.config.targetContext, windowCount: record.config.windowCount,
                             modelSHA256: record.modelSHA256, textSHA256: record.textSHA256, textOffset: record.textOffset)
         switch fitness {
         case .ppl: break
         case .keyTokens:
             unit.fitness = Fitness.keyTokens.rawValue
-            unit.positions = keyTokens[sample]
+            unit.positions = keyTokens[window]
         case .needle:
             unit.fitness = Fitness.needle.rawValue
             unit.needleSeed = record.config.seed
@@ -101,16 +101,16 @@ public final class SearchRunner: Sendable {
     /// crash never records a rule as infeasible.
     private func scoreRules(_ scalings: [RoPEScaling], record: SearchRecord, fitness: Fitness, keyTokens: [Int: [Int]],
                             evaluator: UnitEvaluator) async throws -> [(nll: [Double], tokens: Int, feasible: Bool)] {
-        let samples = record.config.samples
-        struct Scored: Sendable { var index: Int; var result: UnitResult? }   // index = rule × samples + sample
+        let windowCount = record.config.windowCount
+        struct Scored: Sendable { var index: Int; var result: UnitResult? }   // index = rule × windowCount + window
         let results = try await withThrowingTaskGroup(of: Scored.self) { group in
             for (rule, scaling) in scalings.enumerated() {
-                for sample in 0..<samples {
-                    let unit = self.unit(record, candidateRowID: -1, sample: sample, scaling: scaling, fitness: fitness,
+                for window in 0..<windowCount {
+                    let unit = self.unit(record, candidateRowID: -1, window: window, scaling: scaling, fitness: fitness,
                                          keyTokens: keyTokens)
                     group.addTask {
-                        do { return Scored(index: rule * samples + sample, result: try await evaluator.evaluate(unit)) }
-                        catch is UnitFailed { return Scored(index: rule * samples + sample, result: nil) }
+                        do { return Scored(index: rule * windowCount + window, result: try await evaluator.evaluate(unit)) }
+                        catch is UnitFailed { return Scored(index: rule * windowCount + window, result: nil) }
                     }
                 }
             }
@@ -121,7 +121,7 @@ public final class SearchRunner: Sendable {
         return scalings.indices.map { rule in
             var nll: [Double] = []
             var tokens = 0
-            for result in (0..<samples).map({ results[rule * samples + $0] }) {
+            for result in (0..<windowCount).map({ results[rule * windowCount + $0] }) {
                 guard let result, let value = result.nllSum, value.isFinite, result.tokens > 0 else { return (nll, tokens, false) }
                 nll.append(value)
                 tokens += result.tokens
@@ -138,7 +138,7 @@ public final class SearchRunner: Sendable {
         for (scaling, (nll, tokens, feasible)) in zip(scalings, scores) {
             try store.recordBaseline(searchID, BaselineRecord(
                 method: scaling.method, lambda: scaling.lambda, nHat: 0, attentionFactor: scaling.attentionFactor,
-                perplexity: feasible ? exp(nll.reduce(0, +) / Double(tokens)) : nil, sampleNLL: nll))
+                perplexity: feasible ? exp(nll.reduce(0, +) / Double(tokens)) : nil, windowNLL: nll))
         }
     }
 
@@ -167,8 +167,8 @@ public final class SearchRunner: Sendable {
             throw SearchRunnerError.noFeasibleBaseline
         }
         let threshold = config.keyTokenThreshold ?? SearchConfig.defaultKeyTokenThreshold
-        for sample in 0..<config.samples where found[sample] == nil {
-            var unit = self.unit(record, candidateRowID: -1, sample: sample,
+        for window in 0..<config.windowCount where found[window] == nil {
+            var unit = self.unit(record, candidateRowID: -1, window: window,
                                  scaling: RoPEScaling(method: baseline.method, lambda: baseline.lambda,
                                                       attentionFactor: baseline.attentionFactor), fitness: .ppl)
             unit.fitness = "probe"
@@ -176,11 +176,11 @@ public final class SearchRunner: Sendable {
             unit.keyTokenThreshold = threshold
             let result: UnitResult
             do { result = try await evaluator.evaluate(unit) }
-            catch let failure as UnitFailed { throw SearchRunnerError.keyTokenProbeFailed(sample: sample, reason: failure.reason) }
+            catch let failure as UnitFailed { throw SearchRunnerError.keyTokenProbeFailed(window: window, reason: failure.reason) }
             let positions = result.positions ?? []
-            guard !positions.isEmpty else { throw SearchRunnerError.noKeyTokens(sample: sample, threshold: threshold) }
-            try store.recordKeyTokens(searchID, sample: sample, positions: positions)
-            found[sample] = positions
+            guard !positions.isEmpty else { throw SearchRunnerError.noKeyTokens(window: window, threshold: threshold) }
+            try store.recordKeyTokens(searchID, window: window, positions: positions)
+            found[window] = positions
         }
         return found
     }
@@ -192,18 +192,18 @@ public final class SearchRunner: Sendable {
 /// Why a search cannot go on.
 public enum SearchRunnerError: Error, CustomStringConvertible {
     case noFeasibleBaseline
-    case keyTokenProbeFailed(sample: Int, reason: String)
-    case noKeyTokens(sample: Int, threshold: Double)
+    case keyTokenProbeFailed(window: Int, reason: String)
+    case noKeyTokens(window: Int, threshold: Double)
     case nothingScored(String)
 
     public var description: String {
         switch self {
         case .noFeasibleBaseline: return "every baseline is infeasible on these windows: no rule to find key tokens with"
-        case let .keyTokenProbeFailed(sample, reason): return "finding the key tokens of window \(sample) failed: \(reason)"
+        case let .keyTokenProbeFailed(window, reason): return "finding the key tokens of window \(window) failed: \(reason)"
         case let .nothingScored(reasons):
             return "no candidate could be scored" + (reasons.isEmpty ? " (every one was NaN or infinite)" : ": " + reasons)
-        case let .noKeyTokens(sample, threshold):
-            return "window \(sample) has no key token (no prediction improves by more than \(threshold) nats with the long context); lower key_token_threshold or use the ppl fitness"
+        case let .noKeyTokens(window, threshold):
+            return "window \(window) has no key token (no prediction improves by more than \(threshold) nats with the long context); lower key_token_threshold or use the ppl fitness"
         }
     }
 }

@@ -105,7 +105,7 @@ extension SearchStore {
             perplexity: best?.outcome.perplexity, bestOrdinal: best?.ordinal,
             baselines: Dictionary(uniqueKeysWithValues: baselineRows.map { ($0.method, $0.perplexity) }),
             bestBaseline: bestBaseline?.record.method, evaluations: history.count, units: units,
-            tokensEvaluated: (units + baselineRows.reduce(0) { $0 + $1.sampleNLL.count }) * record.config.targetContext,
+            tokensEvaluated: (units + baselineRows.reduce(0) { $0 + $1.windowNLL.count }) * record.config.targetContext,
             originalContext: record.config.originalContext, targetContext: record.config.targetContext,
             seed: record.config.seed, fitness: fitness.rawValue,
             baselineFitness: fitness == .ppl ? nil

@@ -24,7 +24,7 @@ public final class LocalEvaluator: UnitEvaluator, @unchecked Sendable {
 }
 
 /// Scores one unit of any fitness against one model and text, cutting and caching the windows
-/// each (fitness, context, samples, text offset) needs: the one window cutter of the local
+/// each (fitness, context, windows, text offset) needs: the one window cutter of the local
 /// evaluator and the workers. Errors are `EvaluatorError`s naming what is wrong.
 public final class UnitScorer: @unchecked Sendable {
     public let model: LlamaModel
@@ -40,14 +40,14 @@ public final class UnitScorer: @unchecked Sendable {
     /// The windows a unit refers to: plain windows of the text, or needle windows.
     public func windows(for unit: WorkUnit) throws -> [EvaluationWindow] {
         try windows(needleSeed: unit.fitness == "needle" ? unit.needleSeed ?? 0 : nil, context: unit.targetContext,
-                    samples: unit.samples, textOffset: unit.textOffset)
+                    windowCount: unit.windowCount, textOffset: unit.textOffset)
     }
 
-    /// `samples` windows of `context` tokens from `textOffset` on: needle windows when a needle
+    /// `windows` windows of `context` tokens from `textOffset` on: needle windows when a needle
     /// seed is given, else plain ones. Cut once, then cached (a search can call it up front to
     /// check the text is long enough).
-    public func windows(needleSeed: UInt64?, context: Int, samples: Int, textOffset: Int) throws -> [EvaluationWindow] {
-        let key = "\(needleSeed.map { "needle-\($0)" } ?? "plain")/\(context)/\(samples)/\(textOffset)"
+    public func windows(needleSeed: UInt64?, context: Int, windowCount: Int, textOffset: Int) throws -> [EvaluationWindow] {
+        let key = "\(needleSeed.map { "needle-\($0)" } ?? "plain")/\(context)/\(windowCount)/\(textOffset)"
         lock.lock(); defer { lock.unlock() }
         if let windows = cache[key] { return windows }
         guard textOffset >= 0, textOffset < text.count else {
@@ -55,8 +55,8 @@ public final class UnitScorer: @unchecked Sendable {
         }
         let content = String(decoding: text.dropFirst(textOffset), as: UTF8.self)
         let windows = try needleSeed.map {
-            try NeedleWindows.windows(text: content, model: model, context: context, samples: samples, seed: $0)
-        } ?? TextWindows(text: content, model: model, context: context, protocol: .full, samples: samples).windows
+            try NeedleWindows.windows(text: content, model: model, context: context, windowCount: windowCount, seed: $0)
+        } ?? TextWindows(text: content, model: model, context: context, protocol: .full, windowCount: windowCount).windows
         cache[key] = windows
         return windows
     }
@@ -64,11 +64,11 @@ public final class UnitScorer: @unchecked Sendable {
     /// Scores the unit (blocking: call it off the cooperative threads). A NaN or infinite loss
     /// comes back as `nllSum == nil`.
     public func score(_ unit: WorkUnit, worker: String) throws -> UnitResult {
-        guard unit.sample >= 0, unit.sample < unit.samples else {
-            throw EvaluatorError.invalidRequest("sample \(unit.sample) is outside the \(unit.samples) windows")
+        guard unit.window >= 0, unit.window < unit.windowCount else {
+            throw EvaluatorError.invalidRequest("window \(unit.window) is outside the \(unit.windowCount) windows")
         }
         let start = Date()
-        let window = try windows(for: unit)[unit.sample]
+        let window = try windows(for: unit)[unit.window]
         switch unit.fitness ?? "ppl" {
         case "ppl", "needle":
             let loss = try model.loss(tokens: window.tokens, positions: window.positions, scaling: unit.scaling)

@@ -47,10 +47,10 @@ public struct NoveltyKey: Hashable, Sendable {
 
 /// What evaluating a candidate gave.
 public enum Outcome: Sendable, Equatable {
-    /// Every sample scored: the perplexity and each sample's NLL sum.
-    case scored(perplexity: Double, sampleNLL: [Double])
-    /// Scoring stopped early: the perplexity of the samples scored so far.
-    case rejected(partialPerplexity: Double, sampleNLL: [Double])
+    /// Every window scored: the perplexity and each window's NLL sum.
+    case scored(perplexity: Double, windowNLL: [Double])
+    /// Scoring stopped early: the perplexity of the windows scored so far.
+    case rejected(partialPerplexity: Double, windowNLL: [Double])
     /// NaN or infinite perplexity.
     case infeasible
 

@@ -83,7 +83,7 @@ public struct SearchConfig: Codable, Sendable, Equatable {
     /// Seed of every random draw.
     public var seed: UInt64
     /// K: windows of the target length scored per candidate.
-    public var samples: Int = 5
+    public var windowCount: Int = 5
     /// Stop scoring a candidate once its partial perplexity is clearly out of the top k.
     public var earlyRejection: Bool = true
     /// How much worse than the k-th parent on the same windows a partial score must be (0.05 = 5%).
@@ -109,10 +109,10 @@ public struct SearchConfig: Codable, Sendable, Equatable {
     public var overlapSteps: Bool?
     enum CodingKeys: String, CodingKey {
         case pairs, originalContext, targetContext, lambdaMax, step, population, parents, mutations, crossovers
-        case iterations, mutationProbability, attentionFactor, seed, samples, earlyRejection, rejectionMargin
+        case iterations, mutationProbability, attentionFactor, seed, earlyRejection, rejectionMargin
         case budget, extraSeeds, attentionSearch, space, criticalPairs, fitness, keyTokenThreshold, overlapSteps
         /// Stored under its first name, so databases of earlier versions still open.
-        case nHatChoices = "startTokenChoices"
+        case nHatChoices = "startTokenChoices", windowCount = "samples"
     }
     /// LongPPL's threshold, used when none is given.
     public static let defaultKeyTokenThreshold = 2.0
@@ -126,7 +126,7 @@ public struct SearchConfig: Codable, Sendable, Equatable {
     public static let maxContext = 2_097_152
     public static let maxPopulation = 10_000
     public static let maxIterations = 10_000
-    public static let maxSamples = 1_000
+    public static let maxWindows = 1_000
 
     /// s = target / original context.
     public var scale: Double { Double(targetContext) / Double(originalContext) }
@@ -165,7 +165,7 @@ public struct SearchConfig: Codable, Sendable, Equatable {
         if targetContext > Self.maxContext { out.append("target_context must be at most \(Self.maxContext) tokens") }
         if population > Self.maxPopulation { out.append("population must be at most \(Self.maxPopulation)") }
         if iterations > Self.maxIterations { out.append("iterations must be at most \(Self.maxIterations)") }
-        if samples > Self.maxSamples { out.append("samples must be at most \(Self.maxSamples)") }
+        if windowCount > Self.maxWindows { out.append("windows must be at most \(Self.maxWindows)") }
         if !(lambdaMax >= 1 && lambdaMax.isFinite) { out.append("lambda_max must be finite and ≥ 1") }
         if !(step > 0 && step.isFinite) { out.append("step must be > 0") }
         if population < 2 { out.append("population must be at least 2") }
@@ -179,7 +179,7 @@ public struct SearchConfig: Codable, Sendable, Equatable {
             out.append("n_hat choices must be non-empty and ≥ 0")
         }
         if !(attentionFactor > 0 && attentionFactor.isFinite) { out.append("attention factor must be finite and > 0") }
-        if samples < 1 { out.append("samples must be at least 1") }
+        if windowCount < 1 { out.append("windows must be at least 1") }
         if !(rejectionMargin >= 0) { out.append("rejection margin must be ≥ 0") }
         if let budget, budget < 1 { out.append("budget must be at least 1") }
         for seed in extraSeeds where seed.count != pairs { out.append("an extra seed has \(seed.count) factors, not \(pairs)") }

@@ -85,7 +85,7 @@ public enum SearchEngine {
         ranked(history).first { $0.outcome.perplexity != nil }
     }
 
-    /// Per-sample NLL sums of the k-th parent before `history`'s next step: the bar a new
+    /// Per-window NLL sums of the k-th parent before `history`'s next step: the bar a new
     /// candidate must stay near on the same windows. Nil until k candidates are scored.
     public static func rejectionReference(_ history: [Evaluated], config: SearchConfig) -> [Double]? {
         let scored = ranked(history).filter { $0.outcome.perplexity != nil }
@@ -94,18 +94,18 @@ public enum SearchEngine {
         return nll
     }
 
-    /// Whether a candidate whose first samples gave `partial` NLL sums (each over
+    /// Whether a candidate whose first windows gave `partial` NLL sums (each over
     /// `tokensPerSample` tokens) is ruled out: its perplexity on those windows is more than
-    /// (1 + margin) times the reference's on the same windows, with samples still to go.
+    /// (1 + margin) times the reference's on the same windows, with windows still to go.
     public static func shouldReject(partial: [Double], reference: [Double], tokensPerSample: Int,
                                     config: SearchConfig) -> Bool {
         shouldReject(partial: partial, reference: reference, tokens: partial.count * tokensPerSample, config: config)
     }
 
-    /// The same with the scored tokens of the partial samples given as a total (windows of a
+    /// The same with the scored tokens of the partial windows given as a total (windows of a
     /// key-token or needle fitness score different counts).
     public static func shouldReject(partial: [Double], reference: [Double], tokens: Int, config: SearchConfig) -> Bool {
-        guard !partial.isEmpty, partial.count < config.samples, partial.count <= reference.count, tokens > 0 else { return false }
+        guard !partial.isEmpty, partial.count < config.windowCount, partial.count <= reference.count, tokens > 0 else { return false }
         let ours = partial.reduce(0, +), theirs = reference.prefix(partial.count).reduce(0, +)
         return (ours - theirs) / Double(tokens) > log1p(config.rejectionMargin)
     }

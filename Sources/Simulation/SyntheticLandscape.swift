@@ -25,15 +25,15 @@ public struct SyntheticLandscape: Sendable {
         }
         let m = 1 + 0.1 * log(max(s, 1))
         loss += 4 * (unit.attentionFactor - m) * (unit.attentionFactor - m)
-        loss += 0.05 * sin(Double(unit.sample) * 1.7)
-        loss += 0.002 * Self.wobble(unit.lambda, unit.attentionFactor, unit.sample)
+        loss += 0.05 * sin(Double(unit.window) * 1.7)
+        loss += 0.002 * Self.wobble(unit.lambda, unit.attentionFactor, unit.window)
         let tokens = unit.targetContext - 1
         return UnitResult(nllSum: max(0, loss) * Double(tokens), tokens: tokens, seconds: 0, worker: "simulated")
     }
 
     /// A number in [−1, 1) fixed by the candidate and window.
-    static func wobble(_ lambda: [Double], _ m: Double, _ sample: Int) -> Double {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325 ^ UInt64(sample)
+    static func wobble(_ lambda: [Double], _ m: Double, _ window: Int) -> Double {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325 ^ UInt64(window)
         for value in lambda + [m] {
             h ^= UInt64(bitPattern: Int64((value * 1000).rounded()))
             h = h &* 0x1000_0000_01b3

@@ -30,14 +30,14 @@ public struct CandidateRecord: Sendable, Equatable {
     public var step: Int
     public var candidate: Candidate
     public var attentionFactor: Double
-    /// nil while samples are still to be scored.
+    /// nil while windows are still to be scored.
     public var outcome: Outcome?
 }
 
-/// One scored (candidate, sample) unit.
+/// One scored (candidate, window) unit.
 public struct EvaluationRecord: Sendable, Equatable {
     public var candidateRowID: Int64
-    public var sample: Int
+    public var window: Int
     /// nil when the loss was NaN or infinite.
     public var nllSum: Double?
     public var tokens: Int
@@ -46,11 +46,11 @@ public struct EvaluationRecord: Sendable, Equatable {
     /// Why the unit failed (after its retries), if it did.
     public var error: String?
 
-    public init(candidateRowID: Int64, sample: Int, nllSum: Double?, tokens: Int, seconds: Double, worker: String,
+    public init(candidateRowID: Int64, window: Int, nllSum: Double?, tokens: Int, seconds: Double, worker: String,
                 error: String? = nil) {
         self.error = error
         self.candidateRowID = candidateRowID
-        self.sample = sample
+        self.window = window
         self.nllSum = nllSum
         self.tokens = tokens
         self.seconds = seconds
@@ -66,14 +66,14 @@ public struct BaselineRecord: Sendable, Equatable {
     public var attentionFactor: Double
     /// nil when infeasible (NaN or infinite).
     public var perplexity: Double?
-    public var sampleNLL: [Double]
+    public var windowNLL: [Double]
     /// The rule's value under the search's fitness when that is not `ppl` (nil until scored,
     /// or infeasible when `fitnessNLL` is set); for `ppl` searches the perplexity is the fitness.
     public var fitness: Double?
     public var fitnessNLL: [Double]?
 
     public init(method: String, lambda: [Double], nHat: Int, attentionFactor: Double,
-                perplexity: Double?, sampleNLL: [Double], fitness: Double? = nil, fitnessNLL: [Double]? = nil) {
+                perplexity: Double?, windowNLL: [Double], fitness: Double? = nil, fitnessNLL: [Double]? = nil) {
         self.fitness = fitness
         self.fitnessNLL = fitnessNLL
         self.method = method
@@ -81,7 +81,7 @@ public struct BaselineRecord: Sendable, Equatable {
         self.nHat = nHat
         self.attentionFactor = attentionFactor
         self.perplexity = perplexity
-        self.sampleNLL = sampleNLL
+        self.windowNLL = windowNLL
     }
 }
 

@@ -5,7 +5,7 @@ import Search
 /// The SQLite database of searches, candidates, evaluations and baselines (GRDB, WAL).
 ///
 /// A search's whole state is rebuilt from these rows: candidates keep their step and ordinal,
-/// every scored (candidate, sample) unit is one row, and a candidate's outcome is written in
+/// every scored (candidate, window) unit is one row, and a candidate's outcome is written in
 /// the same transaction as its last unit, so a crash at any moment loses at most the unit in
 /// progress. NaN is stored explicitly as an `infeasible` status (SQLite turns NaN into NULL).
 public final class SearchStore: Sendable {
@@ -152,17 +152,17 @@ public final class SearchStore: Sendable {
         let stepFilter = step == nil ? "" : " AND candidate.step = \(step!)"
         return try pool.read { db in
             // One query for the candidates and one for all their units.
-            var samples: [Int64: [Double?]] = [:]
+            var windowNLL: [Int64: [Double?]] = [:]
             for row in try Row.fetchAll(db, sql: """
                 SELECT evaluation.candidate_id, evaluation.status, evaluation.nll_sum FROM evaluation
                 JOIN candidate ON candidate.id = evaluation.candidate_id
                 WHERE candidate.search_id = ?\(stepFilter) ORDER BY evaluation.candidate_id, evaluation.sample
                 """, arguments: [searchID]) {
-                samples[row["candidate_id"], default: []].append((row["status"] as String) == "done" ? row["nll_sum"] : nil)
+                windowNLL[row["candidate_id"], default: []].append((row["status"] as String) == "done" ? row["nll_sum"] : nil)
             }
             return try Row.fetchAll(db, sql: "SELECT * FROM candidate WHERE search_id = ?\(stepFilter) ORDER BY ordinal",
                                     arguments: [searchID])
-                .map { row in try candidateRecord(row, samples: samples[row["id"]] ?? []) }
+                .map { row in try candidateRecord(row, windowNLL: windowNLL[row["id"]] ?? []) }
         }
     }
 
@@ -190,12 +190,12 @@ public final class SearchStore: Sendable {
     public func recordEvaluation(_ evaluation: EvaluationRecord, outcome: Outcome?) throws -> Bool {
         try pool.write { db in
             let existing = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM evaluation WHERE candidate_id = ? AND sample = ?",
-                                            arguments: [evaluation.candidateRowID, evaluation.sample]) ?? 0
+                                            arguments: [evaluation.candidateRowID, evaluation.window]) ?? 0
             if existing > 0 { return false }
             try db.execute(sql: """
                 INSERT INTO evaluation (candidate_id, sample, status, nll_sum, tokens, seconds, worker, created_at, error)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [evaluation.candidateRowID, evaluation.sample,
+                """, arguments: [evaluation.candidateRowID, evaluation.window,
                                  evaluation.error != nil ? "failed" : evaluation.nllSum == nil ? "infeasible" : "done",
                                  evaluation.nllSum, evaluation.tokens, evaluation.seconds, evaluation.worker,
                                  Date().timeIntervalSince1970, evaluation.error])
@@ -221,16 +221,16 @@ public final class SearchStore: Sendable {
         }
     }
 
-    private func candidateRecord(_ row: Row, samples: [Double?]) throws -> CandidateRecord {
+    private func candidateRecord(_ row: Row, windowNLL: [Double?]) throws -> CandidateRecord {
         guard let operation = Operation(rawValue: row["operation"]) else { throw StoreError.corrupt("candidate operation") }
         let candidate = Candidate(lambda: try decode([Double].self, row["lambda"]), nHat: row["n_hat"],
                                   attentionFactor: row["attention_factor"], criticalPair: row["critical_pair"],
                                   operation: operation, seedName: row["seed_name"],
                                   parents: try decode([Int].self, row["parents"]))
-        let nll = samples.compactMap { $0 }
+        let nll = windowNLL.compactMap { $0 }
         let outcome: Outcome? = switch row["status"] as String {
-        case "scored": .scored(perplexity: row["perplexity"], sampleNLL: nll)
-        case "rejected": .rejected(partialPerplexity: row["perplexity"], sampleNLL: nll)
+        case "scored": .scored(perplexity: row["perplexity"], windowNLL: nll)
+        case "rejected": .rejected(partialPerplexity: row["perplexity"], windowNLL: nll)
         case "infeasible": .infeasible
         default: nil
         }
@@ -256,17 +256,17 @@ public final class SearchStore: Sendable {
                 SELECT * FROM candidate WHERE search_id = ? AND status = 'scored'
                 ORDER BY perplexity, ordinal LIMIT 1
                 """, arguments: [searchID]) else { return nil }
-            return try candidateRecord(row, samples: evaluations(db, candidate: row["id"]))
+            return try candidateRecord(row, windowNLL: evaluations(db, candidate: row["id"]))
         }
     }
 
-    /// NLL sums already scored for a candidate, by sample (nil = infeasible).
-    public func sampleResults(_ candidateRowID: Int64) throws -> [Double?] {
+    /// NLL sums already scored for a candidate, by window (nil = infeasible).
+    public func windowResults(_ candidateRowID: Int64) throws -> [Double?] {
         try pool.read { db in try evaluations(db, candidate: candidateRowID) }
     }
 
-    /// Tokens scored by each of a candidate's stored units, by sample.
-    public func sampleTokens(_ candidateRowID: Int64) throws -> [Int] {
+    /// Tokens scored by each of a candidate's stored units, by window.
+    public func windowTokens(_ candidateRowID: Int64) throws -> [Int] {
         try pool.read { db in
             try Int.fetchAll(db, sql: "SELECT tokens FROM evaluation WHERE candidate_id = ? ORDER BY sample",
                              arguments: [candidateRowID])
@@ -276,14 +276,14 @@ public final class SearchStore: Sendable {
     // MARK: Key tokens
 
     /// Stores the key-token positions of one window of a search (once; a second call keeps the first).
-    public func recordKeyTokens(_ searchID: Int64, sample: Int, positions: [Int]) throws {
+    public func recordKeyTokens(_ searchID: Int64, window: Int, positions: [Int]) throws {
         try pool.write { db in
             try db.execute(sql: "INSERT OR IGNORE INTO key_token (search_id, sample, positions) VALUES (?, ?, ?)",
-                           arguments: [searchID, sample, try encode(positions)])
+                           arguments: [searchID, window, try encode(positions)])
         }
     }
 
-    /// The key-token positions of a search's windows found so far, by sample.
+    /// The key-token positions of a search's windows found so far, by window.
     public func keyTokens(_ searchID: Int64) throws -> [Int: [Int]] {
         try pool.read { db in
             var out: [Int: [Int]] = [:]
@@ -295,7 +295,7 @@ public final class SearchStore: Sendable {
         }
     }
 
-    /// Counts of units: done, and how many times each (candidate, sample) was stored (for tests).
+    /// Counts of units: done, and how many times each (candidate, window) was stored (for tests).
     public func evaluationCount(_ searchID: Int64) throws -> Int {
         try pool.read { db in
             try Int.fetchOne(db, sql: """
@@ -347,7 +347,7 @@ public final class SearchStore: Sendable {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [searchID, baseline.method, try encode(baseline.lambda), baseline.nHat,
                                  baseline.attentionFactor, baseline.perplexity == nil ? "infeasible" : "scored",
-                                 baseline.perplexity, try encode(baseline.sampleNLL), baseline.fitness,
+                                 baseline.perplexity, try encode(baseline.windowNLL), baseline.fitness,
                                  try baseline.fitnessNLL.map { try encode($0) }])
         }
     }
@@ -357,7 +357,7 @@ public final class SearchStore: Sendable {
             try Row.fetchAll(db, sql: "SELECT * FROM baseline WHERE search_id = ? ORDER BY id", arguments: [searchID]).map { row in
                 BaselineRecord(method: row["method"], lambda: try decode([Double].self, row["lambda"]),
                                nHat: row["n_hat"], attentionFactor: row["attention_factor"],
-                               perplexity: row["perplexity"], sampleNLL: try decode([Double].self, row["sample_nll"]),
+                               perplexity: row["perplexity"], windowNLL: try decode([Double].self, row["sample_nll"]),
                                fitness: row["fitness"],
                                fitnessNLL: try (row["fitness_nll"] as String?).map { try decode([Double].self, $0) })
             }

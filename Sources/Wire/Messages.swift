@@ -76,6 +76,7 @@ public struct CreateSearchRequest: Codable, Sendable, Equatable, StrictDecodable
     public static var fields: Set<String> {
         Set(CodingKeys.allCases.map(\.stringValue)).union(SearchOptions.fields)
     }
+    public static var renamedFields: [String: String] { ["samples": "windows"] }
 
     public init(modelSHA256: String, textSHA256: String, originalContext: Int, targetContext: Int) {
         self.modelSHA256 = modelSHA256; self.textSHA256 = textSHA256

@@ -5,7 +5,7 @@ import Search
 /// `config(geometry:originalContext:targetContext:)` (Runner) turns them into a `SearchConfig`.
 public struct SearchOptions: Codable, Sendable, Equatable, StrictDecodable {
     public var seed: UInt64?
-    public var samples: Int?
+    public var windowCount: Int?
     public var population: Int?
     public var iterations: Int?
     public var budget: Int?
@@ -27,7 +27,7 @@ public struct SearchOptions: Codable, Sendable, Equatable, StrictDecodable {
 
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
-        case seed, samples, population, iterations, budget, space, fitness
+        case seed, windowCount = "windows", population, iterations, budget, space, fitness
         case lambdaMax = "lambda_max", attentionFactor = "attention_factor"
         case searchAttentionFactor = "search_attention_factor", attentionRange = "attention_range"
         case keyTokenThreshold = "key_token_threshold", nHat = "n_hat", earlyRejection = "early_rejection"

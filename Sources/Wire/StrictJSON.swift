@@ -5,6 +5,7 @@ public enum WireError: Error, Equatable, CustomStringConvertible {
     case malformedJSON(String)
     case notAnObject
     case unknownField(String)
+    case renamedField(old: String, new: String)
     case missingField(String)
     case wrongType(field: String, expected: String)
     case invalidValue(field: String, detail: String)
@@ -14,6 +15,7 @@ public enum WireError: Error, Equatable, CustomStringConvertible {
         case let .malformedJSON(detail): return "malformed JSON: \(detail)"
         case .notAnObject: return "the body must be a JSON object"
         case let .unknownField(name): return "unknown field \"\(name)\""
+        case let .renamedField(old, new): return "field \"\(old)\" is now called \"\(new)\""
         case let .missingField(name): return "missing field \"\(name)\""
         case let .wrongType(field, expected): return "field \"\(field)\" must be \(expected)"
         case let .invalidValue(field, detail): return "field \"\(field)\": \(detail)"
@@ -26,10 +28,13 @@ public enum WireError: Error, Equatable, CustomStringConvertible {
 public protocol StrictDecodable: Decodable {
     associatedtype CodingKeys: CodingKey & CaseIterable
     static var fields: Set<String> { get }
+    /// Old names of fields, refused with a message naming the new one.
+    static var renamedFields: [String: String] { get }
 }
 
 extension StrictDecodable {
     public static var fields: Set<String> { Set(CodingKeys.allCases.map(\.stringValue)) }
+    public static var renamedFields: [String: String] { [:] }
 }
 
 /// Decodes JSON strictly: malformed JSON, a non-object, an unknown field, a missing field or a
@@ -41,6 +46,7 @@ public enum StrictJSON {
         catch { throw WireError.malformedJSON((error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? "cannot parse") }
         guard let dictionary = object as? [String: Any] else { throw WireError.notAnObject }
         if let unknown = dictionary.keys.sorted().first(where: { !T.fields.contains($0) }) {
+            if let new = T.renamedFields[unknown] { throw WireError.renamedField(old: unknown, new: new) }
             throw WireError.unknownField(unknown)
         }
         do {

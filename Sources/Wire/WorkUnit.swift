@@ -1,16 +1,16 @@
 import Foundation
 import RoPE
 
-/// One unit of work: score sample `sample` (a window of the target length) under `scaling`.
+/// One unit of work: score window `window` (a window of the target length) under `scaling`.
 public struct WorkUnit: Sendable, Codable, Equatable, StrictDecodable {
     public var searchID: Int64
     public var candidateRowID: Int64
-    public var sample: Int
+    public var window: Int
     public var lambda: [Double]
     public var nHat: Int
     public var attentionFactor: Double
     public var targetContext: Int
-    public var samples: Int
+    public var windowCount: Int
     public var modelSHA256: String
     public var textSHA256: String
     public var textOffset: Int
@@ -27,19 +27,19 @@ public struct WorkUnit: Sendable, Codable, Equatable, StrictDecodable {
     public var keyTokenThreshold: Double?
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
-        case searchID = "search_id", candidateRowID = "candidate_id", sample, lambda
+        case searchID = "search_id", candidateRowID = "candidate_id", window, lambda
         case nHat = "n_hat", attentionFactor = "attention_factor", targetContext = "target_context"
-        case samples, modelSHA256 = "model_sha256", textSHA256 = "text_sha256", textOffset = "text_offset"
+        case windowCount = "windows", modelSHA256 = "model_sha256", textSHA256 = "text_sha256", textOffset = "text_offset"
         case fitness, positions, needleSeed = "needle_seed", originalContext = "original_context"
         case keyTokenThreshold = "key_token_threshold"
     }
 
-    public init(searchID: Int64, candidateRowID: Int64, sample: Int, lambda: [Double], nHat: Int,
-                attentionFactor: Double, targetContext: Int, samples: Int, modelSHA256: String, textSHA256: String,
+    public init(searchID: Int64, candidateRowID: Int64, window: Int, lambda: [Double], nHat: Int,
+                attentionFactor: Double, targetContext: Int, windowCount: Int, modelSHA256: String, textSHA256: String,
                 textOffset: Int) {
-        self.searchID = searchID; self.candidateRowID = candidateRowID; self.sample = sample; self.lambda = lambda
+        self.searchID = searchID; self.candidateRowID = candidateRowID; self.window = window; self.lambda = lambda
         self.nHat = nHat; self.attentionFactor = attentionFactor; self.targetContext = targetContext
-        self.samples = samples; self.modelSHA256 = modelSHA256; self.textSHA256 = textSHA256; self.textOffset = textOffset
+        self.windowCount = windowCount; self.modelSHA256 = modelSHA256; self.textSHA256 = textSHA256; self.textOffset = textOffset
     }
 
     public var scaling: RoPEScaling {

@@ -71,9 +71,9 @@ public final class WorkerNode: Sendable {
         guard unit.modelSHA256 == modelSHA256, unit.textSHA256 == textSHA256 else {
             throw APIError.conflict("this worker holds model \(modelSHA256.prefix(12))… and text \(textSHA256.prefix(12))…, not the unit's")
         }
-        guard unit.sample >= 0, unit.sample < unit.samples, unit.targetContext >= 2, unit.textOffset >= 0,
+        guard unit.window >= 0, unit.window < unit.windowCount, unit.targetContext >= 2, unit.textOffset >= 0,
               unit.textOffset < textData.count else {
-            throw APIError.badRequest("bad request", "sample, samples, target_context or text_offset out of range")
+            throw APIError.badRequest("bad request", "window, windows, target_context or text_offset out of range")
         }
         let name = settings.name ?? "worker"
         return try await offCooperativeThreads(queue) {

@@ -46,7 +46,7 @@ struct EvalBench: ParsableCommand {
     func run() throws {
         let model = try LlamaModel(path: model, threads: threads)
         let content = String(decoding: FileManager.default.contents(atPath: text) ?? Data(), as: UTF8.self)
-        let cut = try TextWindows(text: content, model: model, context: context, protocol: .llamacpp, samples: windows)
+        let cut = try TextWindows(text: content, model: model, context: context, protocol: .llamacpp, windowCount: windows)
         let rope = try ScalingSpec.parse(scaling, geometry: model.geometry, originalContext: model.config.contextLength,
                                          context: context)
         _ = try model.loss(tokens: cut.windows[0].tokens, scoredFrom: cut.windows[0].scoredFrom, scaling: rope)  // warm-up

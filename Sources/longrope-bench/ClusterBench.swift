@@ -18,7 +18,7 @@ struct ClusterBench: AsyncParsableCommand {
     @Option(help: "Worker counts, comma-separated.") var workers: String = "1,4,16,64,256"
     @Option(help: "Population P.") var population: Int = 64
     @Option(help: "Iterations T.") var iterations: Int = 40
-    @Option(help: "Windows per candidate K.") var samples: Int = 5
+    @Option(name: .customLong("windows"), help: "Windows per candidate K.") var windowCount: Int = 5
     @Option(help: "Rotary pairs of the simulated model.") var pairs: Int = 32
     @Option(help: "Search seed.") var seed: UInt64 = 1
     @Option(help: "Aim for about this many seconds of ideal makespan per run (sets the unit time).")
@@ -37,7 +37,7 @@ struct ClusterBench: AsyncParsableCommand {
         let counts = workers.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard !counts.isEmpty, counts.allSatisfy({ $0 > 0 }) else { throw ValidationError("--workers needs positive counts") }
         if !json {
-            emit("P=\(population) T=\(iterations) K=\(samples), \(pairs) pairs, log-normal σ=\(spread), nodes 1×–\(heterogeneity)×"
+            emit("P=\(population) T=\(iterations) K=\(windowCount), \(pairs) pairs, log-normal σ=\(spread), nodes 1×–\(heterogeneity)×"
                   + (dieEvery.map { ", a crash every \($0) units" } ?? "") + (straggler ? ", one 10× straggler" : "")
                   + (overlap ? ", overlapped steps" : ", one step at a time"))
             emit("workers  unit_s  makespan_s  ideal_s  utilisation  useful  units  wasted  cpu_ms/unit  heartbeats/s  best_fitness  best_λ")
@@ -52,7 +52,7 @@ struct ClusterBench: AsyncParsableCommand {
         config.mutations = 16
         config.crossovers = 16
         config.iterations = iterations
-        config.samples = samples
+        config.windowCount = windowCount
         config.overlapSteps = overlap
         return config
     }
@@ -60,7 +60,7 @@ struct ClusterBench: AsyncParsableCommand {
     func runOnce(workers n: Int) async throws {
         let config = config()
         // Units a search of this shape scores, roughly (rules, population, later steps ~80% after rejection).
-        let estimate = Double(9 * samples + population * samples) + Double(iterations * 32 * samples) * 0.8
+        let estimate = Double(9 * windowCount + population * windowCount) + Double(iterations * 32 * windowCount) * 0.8
         let unit = unitSeconds ?? max(0.002, runSeconds * Double(n) / estimate)
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("longrope-cluster-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -127,7 +127,7 @@ struct ClusterBench: AsyncParsableCommand {
         let busy = simulated.map(\.worker.busySeconds).reduce(0, +)
         let useful = try store.evaluationSeconds(id) + simulated.map(\.worker.baselineBusySeconds).reduce(0, +)
         let taken = simulated.map(\.worker.unitsTaken).reduce(0, +)
-        let stored = try store.evaluationCount(id) + 9 * samples
+        let stored = try store.evaluationCount(id) + 9 * windowCount
         let row: [String: Any] = [
             "workers": n, "unit_s": unit, "makespan_s": makespan, "ideal_s": useful / Double(n),
             "utilisation": busy / (Double(n) * makespan), "useful_utilisation": useful / (Double(n) * makespan),

@@ -15,7 +15,7 @@ struct CostBench: ParsableCommand {
     @Option(help: "Cores of one worker node.") var cores = 32
     @Option(help: "Workers (nodes) the search runs on, comma-separated.") var workers = "1,8,32"
     @Option(help: "Window lengths, comma-separated.") var contexts = "4096,8192,16384,32768"
-    @Option(help: "Windows per candidate (K).") var samples = 5
+    @Option(name: .customLong("windows"), help: "Windows per candidate (K).") var windowCount = 5
     @Option(help: "Candidates of the search (the paper's P = 64, T = 40: 64 + 40·32).") var candidates = 1344
 
     // Llama-2-7B.
@@ -27,7 +27,7 @@ struct CostBench: ParsableCommand {
                                                      "--tokens", "512", "--repeats", "3", "--json"]).run() }
         let att = try rate { try AttentionBench.parse(["--contexts", "4096", "--head-dim", "\(Self.headDim)", "--json"]).run() }
         print(String(format: "measured on one core: Q4_K matrix products %.0f GFLOP/s (7B shapes, median), attention %.0f GFLOP/s (head dim 128, n = 4096)", mm, att))
-        print("PREDICTION for Llama-2-7B Q4_K, \(cores) cores per node (rates × cores), K = \(samples), \(candidates) candidates:")
+        print("PREDICTION for Llama-2-7B Q4_K, \(cores) cores per node (rates × cores), K = \(windowCount), \(candidates) candidates:")
         let ws = workers.split(separator: ",").compactMap { Int($0) }
         print("| window | matrix TFLOP | attention TFLOP | s per window | " + ws.map { "search on \($0) node\($0 == 1 ? "" : "s")" }.joined(separator: " | ") + " |")
         print("|---:|---:|---:|---:|" + String(repeating: "---:|", count: ws.count))
@@ -35,7 +35,7 @@ struct CostBench: ParsableCommand {
             let matrix = 2 * n * (Self.layers * (4 * Self.d * Self.d + 3 * Self.d * Self.ffn) + Self.vocab * Self.d)
             let attention = Self.layers * Self.heads * 2 * Double(Self.headDim) * n * n
             let seconds = matrix / (mm * 1e9 * Double(cores)) + attention / (att * 1e9 * Double(cores))
-            let search = ws.map { formatHours(Double(candidates * samples) * seconds / Double($0)) }
+            let search = ws.map { formatHours(Double(candidates * windowCount) * seconds / Double($0)) }
             print(String(format: "| %.0f | %.1f | %.1f | %.1f | ", n, matrix / 1e12, attention / 1e12, seconds) + search.joined(separator: " | ") + " |")
         }
     }

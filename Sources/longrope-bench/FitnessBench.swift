@@ -25,7 +25,7 @@ struct FitnessBench: ParsableCommand {
         let model = try LlamaModel(path: model, threads: threads)
         let data = FileManager.default.contents(atPath: text) ?? Data()
         let content = String(decoding: data.dropFirst(textOffset), as: UTF8.self)
-        let plain = try TextWindows(text: content, model: model, context: targetContext, protocol: .full, samples: windows).windows
+        let plain = try TextWindows(text: content, model: model, context: targetContext, protocol: .full, windowCount: windows).windows
         let s = Double(targetContext) / Double(originalContext)
         let g = model.geometry
         let rules: [RoPEScaling] = [
@@ -46,7 +46,7 @@ struct FitnessBench: ParsableCommand {
         }
         print("key tokens per window (threshold \(threshold)): \(keys.map(\.count)) of \(plain[0].scoredCount); \(String(format: "%.1f", Date().timeIntervalSince(start))) s")
         let keyed = zip(plain, keys).map { EvaluationWindow(tokens: $0.tokens, scoredFrom: 0, scoredPositions: $1.isEmpty ? [0] : $1) }
-        let needles = try NeedleWindows.windows(text: content, model: model, context: targetContext, samples: windows, seed: 0)
+        let needles = try NeedleWindows.windows(text: content, model: model, context: targetContext, windowCount: windows, seed: 0)
         func row(_ r: RoPEScaling) throws {
             let a = try model.perplexity(plain, scaling: r).perplexity
             let k = try model.perplexity(keyed, scaling: r).perplexity

@@ -24,7 +24,7 @@ struct QualityBench: AsyncParsableCommand {
     @Option var targetContext: Int
     @Option var population: Int = 32
     @Option var iterations: Int = 10
-    @Option var samples: Int = 3
+    @Option(name: .customLong("windows")) var windowCount: Int = 3
     @Option var seed: UInt64 = 0
     @Option var threads: Int = 2
     @Option(help: "Score windows on the held-out text (at most).") var scoreWindows: Int = 8
@@ -57,14 +57,14 @@ struct QualityBench: AsyncParsableCommand {
         guard range.count == 2, range[0] < range[1], range[1] <= data.count else { throw ValidationError("--fitness-bytes FROM:TO") }
         let fitnessText = Data(data[range[0]..<range[1]])
         let heldOut = String(decoding: data.dropFirst(scoreFrom).prefix(scoreBytes), as: UTF8.self)
-        let cut = try TextWindows(text: heldOut, model: llama, context: targetContext, protocol: .full, samples: nil)
+        let cut = try TextWindows(text: heldOut, model: llama, context: targetContext, protocol: .full, windowCount: nil)
         let windows = Array(cut.windows.prefix(scoreWindows))
         let name = URL(fileURLWithPath: model).deletingPathExtension().lastPathComponent
         let s = Double(targetContext) / Double(originalContext)
 
         // Every rule on the held-out text.
         var probe = SearchConfig(pairs: llama.pairs, originalContext: originalContext, targetContext: targetContext)
-        probe.samples = samples
+        probe.windowCount = windowCount
         var rules: [(String, Double)] = []
         for rule in Baselines.scalings(geometry: llama.geometry, config: probe) {
             rules.append((rule.method, try llama.perplexity(windows, scaling: rule).perplexity))
@@ -91,7 +91,7 @@ struct QualityBench: AsyncParsableCommand {
         for lever in levers.split(separator: ",").map(String.init) {
             guard let options = Self.options(lever) else { throw ValidationError("unknown lever set \(lever)") }
             var o = options
-            o.seed = seed; o.population = population; o.iterations = iterations; o.samples = samples
+            o.seed = seed; o.population = population; o.iterations = iterations; o.windowCount = windowCount
             var config = o.config(geometry: llama.geometry, originalContext: originalContext, targetContext: targetContext)
             func search(_ config: SearchConfig, name: String) async throws -> (SearchSummary, Double) {
                 let path = FileManager.default.temporaryDirectory.appendingPathComponent("quality-\(UUID().uuidString).sqlite").path

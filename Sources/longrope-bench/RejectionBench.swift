@@ -16,7 +16,7 @@ struct RejectionBench: AsyncParsableCommand {
     @Option var text: String
     @Option var originalContext = 512
     @Option var targetContext = 4096
-    @Option var samples = 3
+    @Option(name: .customLong("windows")) var windowCount = 3
     @Option var population = 16
     @Option var iterations = 6
     @Option var seed: UInt64 = 0
@@ -31,7 +31,7 @@ struct RejectionBench: AsyncParsableCommand {
             var config = SearchConfig(pairs: llama.pairs, originalContext: originalContext, targetContext: targetContext, seed: seed)
             config.setPopulation(population)
             config.iterations = iterations
-            config.samples = samples
+            config.windowCount = windowCount
             config.earlyRejection = rejection
             config.rejectionMargin = margin
             let path = FileManager.default.temporaryDirectory.appendingPathComponent("rejection-\(UUID().uuidString).sqlite").path

@@ -15,7 +15,7 @@ func startInstantWorker(coordinator: String) async throws -> Int {
     router.post("/v1/evaluate") { request, _ in
         let unit = try await decodeBody(WorkUnit.self, request)
         let target = (0..<unit.lambda.count).map { 1 + 7 * Double($0) / Double(max(1, unit.lambda.count - 1)) }
-        let loss = zip(unit.lambda, target).map { ($0 - $1) * ($0 - $1) }.reduce(0, +) + Double(unit.sample)
+        let loss = zip(unit.lambda, target).map { ($0 - $1) * ($0 - $1) }.reduce(0, +) + Double(unit.window)
         return jsonResponse(UnitResult(nllSum: 100 + loss, tokens: 100, seconds: 0, worker: "instant"))
     }
     let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
@@ -64,9 +64,9 @@ func startCoordinator(_ directory: URL, tlsDirectory: String? = nil) async throw
 
 /// Runs one search against the coordinator and returns (units, seconds).
 func timedSearch(_ base: String, population: Int, iterations: Int, model: String = "bench-model", text: String = "bench-text",
-                 target: Int = 512, samples: Int = 1, readers: Int = 0, readerInterval: Double = 0) async throws -> (units: Int, seconds: Double, reads: Int) {
+                 target: Int = 512, windowCount: Int = 1, readers: Int = 0, readerInterval: Double = 0) async throws -> (units: Int, seconds: Double, reads: Int) {
     let request = ["model_sha256": model, "text_sha256": text, "original_context": 256, "target_context": target,
-                   "population": population, "iterations": iterations, "samples": samples, "early_rejection": false] as [String: Any]
+                   "population": population, "iterations": iterations, "windows": windowCount, "early_rejection": false] as [String: Any]
     let created = try JSONSerialization.jsonObject(with: try await post(base + "/v1/searches",
                                                                           JSONSerialization.data(withJSONObject: request))) as! [String: Any]
     let id = created["id"] as! Int
@@ -180,7 +180,7 @@ struct WorkersBench: AsyncParsableCommand {
                 try await Task.sleep(nanoseconds: 100_000_000)
             }
             let result = try await timedSearch(base, population: 8, iterations: 2, model: modelHash, text: textHash,
-                                               target: target, samples: 2)
+                                               target: target, windowCount: 2)
             first = first ?? result.seconds
             print(String(format: "%d worker(s): %d units in %.1f s, speed-up %.2f× (port %d)", count, result.units,
                          result.seconds, first! / result.seconds, port))

@@ -12,7 +12,7 @@ import TestSupport
         let text = directory.appendingPathComponent("t.txt")
         try Data(contentsOf: TestPaths.shared.appendingPathComponent("text/tinystories-valid.txt")).prefix(30_000).write(to: text)
         let search = try runLongrope(["search", "--model", model, "--text", text.path, "--original-context", "128",
-                                      "--target-context", "256", "--samples", "1", "--population", "4", "--iterations", "0",
+                                      "--target-context", "256", "--windows", "1", "--population", "4", "--iterations", "0",
                                       "--db", directory.appendingPathComponent("d.sqlite").path, "--out", directory.path])
         #expect(search.status != 0 && search.stderr.contains("is a directory"), "\(search.stderr)")
         let export = try runLongrope(["export", "--db", directory.appendingPathComponent("d.sqlite").path, "--format", "json",
@@ -23,7 +23,7 @@ import TestSupport
         for _ in 0..<20_000 { garbage.append(UInt8.random(in: 0...255, using: &generator)) }
         let binary = directory.appendingPathComponent("garbage.bin")
         try garbage.write(to: binary)
-        let eval = try runLongrope(["eval", "--model", model, "--text", binary.path, "--context", "128", "--samples", "1"])
+        let eval = try runLongrope(["eval", "--model", model, "--text", binary.path, "--context", "128", "--windows", "1"])
         #expect(eval.stderr.contains("not valid UTF-8"), "\(eval.stderr)")
     }
 }
@@ -66,7 +66,7 @@ struct ShortFactorTests {
         let db = directory.appendingPathComponent("d.sqlite").path
         func search(target: Int, out: String) throws -> [Double] {
             let run = try runLongrope(["search", "--model", model, "--text", text.path, "--original-context", "128",
-                                       "--target-context", "\(target)", "--samples", "1", "--population", "6",
+                                       "--target-context", "\(target)", "--windows", "1", "--population", "6",
                                        "--iterations", "1", "--seed", "2", "--db", db, "--out", directory.appendingPathComponent(out).path])
             #expect(run.status == 0, "\(run.stderr)")
             let json = try JSONSerialization.jsonObject(with: Data(contentsOf: directory.appendingPathComponent(out))) as? [String: Any]
@@ -85,5 +85,22 @@ struct ShortFactorTests {
         #expect(named.0 == 0 && named.1 == short, "the named search's best")
         let wrong = try shortFactor(["--short-search", "2"])
         #expect(wrong.0 != 0 && wrong.2.contains("original length"), "\(wrong.2)")
+    }
+
+    /// `--samples` was the name of `--windows` before 2026-11-28: scripts using it still run, and
+    /// give the same result.
+    @Test(.enabled(if: TestPaths.has("models/stories260K.gguf") && TestPaths.has("text/tinystories-valid.txt"),
+                   "needs stories260K and tinystories-valid.txt in ../shared"))
+    func theOldNameOfWindowsStillWorks() throws {
+        let directory = temporaryDirectory()
+        let model = TestPaths.shared.appendingPathComponent("models/stories260K.gguf").path
+        let text = directory.appendingPathComponent("t.txt")
+        try Data(contentsOf: TestPaths.shared.appendingPathComponent("text/tinystories-valid.txt")).prefix(30_000).write(to: text)
+        let new = try runLongrope(["eval", "--model", model, "--text", text.path, "--context", "256", "--windows", "2"])
+        let old = try runLongrope(["eval", "--model", model, "--text", text.path, "--context", "256", "--samples", "2"])
+        #expect(new.status == 0 && old.status == 0, "\(new.stderr) \(old.stderr)")
+        let ppl = { (out: String) in out.split(separator: " ").dropFirst().first.map(String.init) }
+        #expect(ppl(new.stdout) != nil && ppl(new.stdout) == ppl(old.stdout), "\(new.stdout) vs \(old.stdout)")
+        #expect(new.stdout.contains("windows 2"), "\(new.stdout)")
     }
 }

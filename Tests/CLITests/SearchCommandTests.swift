@@ -20,7 +20,7 @@ struct SearchCommandTests {
 
         func arguments(db: String, out: String, extra: [String] = []) -> [String] {
             ["search", "--model", model.path, "--text", text.path, "--original-context", "128", "--target-context", "384",
-             "--db", db, "--out", out, "--seed", "5", "--samples", "2", "--population", "8", "--iterations", "8",
+             "--db", db, "--out", out, "--seed", "5", "--windows", "2", "--population", "8", "--iterations", "8",
              "--threads", "2"] + extra
         }
     }
@@ -95,7 +95,7 @@ struct SearchCommandTests {
             db = "c.sqlite"
             out = "c.json"
             seed = 1
-            samples = 1
+            windows = 1
             population = 6
             iterations = 1
             search_attention_factor = true

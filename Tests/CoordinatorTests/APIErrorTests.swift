@@ -24,7 +24,7 @@ import TestSupport
 
     nonisolated(unsafe) static let validSearch: [String: Any] = ["model_sha256": "abc", "text_sha256": "def", "original_context": 512,
                                              "target_context": 4096, "pairs": 4, "rope_base": 10000.0, "population": 4,
-                                             "iterations": 0, "samples": 1]
+                                             "iterations": 0, "windows": 1]
 
     func with(_ changes: [String: Any?]) -> Data {
         var object = Self.validSearch
@@ -45,7 +45,7 @@ import TestSupport
                 Case(name: "NaN literal", method: "POST", path: "/v1/searches", body: Data("{\"model_sha256\":\"a\",\"text_sha256\":\"b\",\"original_context\":512,\"target_context\":1024,\"lambda_max\":NaN}".utf8), token: token, status: 400, mentions: "malformed"),
                 Case(name: "non-monotone seed", method: "POST", path: "/v1/searches", body: with(["seeds": [[1.0, 3.0, 2.0, 4.0]]]), token: token, status: 400, mentions: "non-decreasing"),
                 Case(name: "seed above lambda_max", method: "POST", path: "/v1/searches", body: with(["seeds": [[1.0, 2.0, 3.0, 99.0]]]), token: token, status: 400, mentions: "lambda_max"),
-                Case(name: "bad config", method: "POST", path: "/v1/searches", body: with(["samples": 0]), token: token, status: 400, mentions: "samples"),
+                Case(name: "bad config", method: "POST", path: "/v1/searches", body: with(["windows": 0]), token: token, status: 400, mentions: "windows"),
                 Case(name: "oversize body", method: "POST", path: "/v1/searches", body: Data(repeating: 32, count: (1 << 20) + 10), token: token, status: 413, mentions: "limited"),
                 Case(name: "unknown search", method: "GET", path: "/v1/searches/999", body: nil, token: token, status: 404, mentions: "999"),
                 Case(name: "non-numeric id", method: "GET", path: "/v1/searches/abc", body: nil, token: token, status: 400, mentions: "integer"),
@@ -166,7 +166,7 @@ import TestSupport
         // No worker holds this model, so the search waits with its units queued.
         let created = try await TestHTTP.request("POST", base + "/v1/searches", body: TestHTTP.json(
             ["model_sha256": "m", "text_sha256": "t", "original_context": 256, "target_context": 512, "pairs": 4,
-             "rope_base": 10000.0, "population": 4, "iterations": 1, "samples": 1]))
+             "rope_base": 10000.0, "population": 4, "iterations": 1, "windows": 1]))
         #expect(created.status == 201)
         #expect(try await waitUntil(10) {
             (try await TestHTTP.request("GET", base + "/v1/searches/1")).object["units_queued"] as? Int == 13
@@ -188,7 +188,7 @@ import TestSupport
         #expect((list.json as? [[String: Any]])?.first?["overlap_steps"] as? Bool == false)
         let overlapped = try await TestHTTP.request("POST", base + "/v1/searches", body: TestHTTP.json(
             ["model_sha256": "m", "text_sha256": "t", "original_context": 256, "target_context": 512, "pairs": 4,
-             "rope_base": 10000.0, "population": 4, "iterations": 1, "samples": 1, "overlap_steps": true]))
+             "rope_base": 10000.0, "population": 4, "iterations": 1, "windows": 1, "overlap_steps": true]))
         #expect(overlapped.status == 201 && overlapped.object["overlap_steps"] as? Bool == true, "\(overlapped.text)")
     }
 }

@@ -55,7 +55,7 @@ struct DashboardTests {
             FileHandle.standardError.write(Data("SKIP: chromium is not installed (scripts/setup.sh installs Debian's chromium)\n".utf8))
             return
         }
-        let (coordinator, worker) = try await finishedSearch(token: nil, ["name": "dashboard", "samples": 2, "population": 8,
+        let (coordinator, worker) = try await finishedSearch(token: nil, ["name": "dashboard", "windows": 2, "population": 8,
                                                                           "iterations": 3])
         defer { coordinator.stop(); worker.stop() }
         let base = "http://127.0.0.1:\(coordinator.port)"
@@ -96,7 +96,7 @@ struct DashboardTests {
             FileHandle.standardError.write(Data("SKIP: chromium is not installed (scripts/setup.sh installs Debian's chromium)\n".utf8))
             return
         }
-        let (coordinator, worker) = try await finishedSearch(token: "browser-secret", ["samples": 1, "population": 6,
+        let (coordinator, worker) = try await finishedSearch(token: "browser-secret", ["windows": 1, "population": 6,
                                                                                        "iterations": 2])
         defer { coordinator.stop(); worker.stop() }
         let base = "http://127.0.0.1:\(coordinator.port)"

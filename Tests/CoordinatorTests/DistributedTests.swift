@@ -27,7 +27,7 @@ struct DistributedTests {
         /// Windows of 3072 tokens take about a second on one thread: long enough to kill a worker mid-unit.
         var searchRequest: Data {
             TestHTTP.json(["name": "loopback", "model_sha256": modelHash, "text_sha256": textHash, "original_context": 512,
-                           "target_context": 3072, "seed": 3, "samples": 2, "population": 6, "iterations": 2,
+                           "target_context": 3072, "seed": 3, "windows": 2, "population": 6, "iterations": 2,
                            "early_rejection": false])
         }
 

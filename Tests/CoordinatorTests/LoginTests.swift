@@ -64,7 +64,7 @@ import TestSupport
         // The cookie reads: the dashboard (with its plots once a search exists) and the API.
         let created = try await send("POST", base + "/v1/searches", body: String(decoding: TestHTTP.json(
             ["model_sha256": "m", "text_sha256": "t", "original_context": 256, "target_context": 512, "pairs": 4,
-             "rope_base": 10000.0, "population": 4, "iterations": 0, "samples": 1]), as: UTF8.self),
+             "rope_base": 10000.0, "population": 4, "iterations": 0, "windows": 1]), as: UTF8.self),
                                      token: "s3cret-token", contentType: "application/json")
         #expect(created.status == 201, "\(created.text)")
         let dashboard = try await send("GET", base + "/", cookie: cookie)

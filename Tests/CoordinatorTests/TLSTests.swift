@@ -62,7 +62,7 @@ struct TLSTests {
         let workers = try await TestHTTP.request("GET", base + "/v1/workers", client: client).json as! [[String: Any]]
         let created = try await TestHTTP.request("POST", base + "/v1/searches", body: TestHTTP.json(
             ["model_sha256": workers[0]["model_sha256"]!, "text_sha256": workers[0]["text_sha256"]!,
-             "original_context": 128, "target_context": 256, "population": 4, "iterations": 1, "samples": 1]),
+             "original_context": 128, "target_context": 256, "population": 4, "iterations": 1, "windows": 1]),
             client: client)
         #expect(created.status == 201, "\(created.text)")
         #expect(try await waitUntil(60) {

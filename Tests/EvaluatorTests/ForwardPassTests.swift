@@ -8,7 +8,7 @@ import TestSupport
 @Suite(.enabled(if: TestPaths.has("models/stories260K.gguf"), "needs ../shared/models")) struct ForwardPassTests {
     func window(_ model: LlamaModel, length: Int) throws -> EvaluationWindow? {
         guard let text = textBytes("text/tinystories-valid.txt", prefix: 100_000) else { return nil }
-        return try TextWindows(text: text, model: model, context: length, protocol: .full, samples: 1).windows[0]
+        return try TextWindows(text: text, model: model, context: length, protocol: .full, windowCount: 1).windows[0]
     }
 
     @Test func bitIdenticalWhateverTheThreadCount() throws {
@@ -80,14 +80,14 @@ import TestSupport
         let url = try #require(TestPaths.sharedFile("models/stories260K.gguf"))
         let model = try LlamaModel(path: url.path, threads: 1)
         do {
-            _ = try TextWindows(text: "Once upon a time.", model: model, context: 512, protocol: .full, samples: 2)
+            _ = try TextWindows(text: "Once upon a time.", model: model, context: 512, protocol: .full, windowCount: 2)
             Issue.record("expected textTooShort")
         } catch let EvaluatorError.textTooShort(tokens, needed, _) {
             #expect(tokens > 0 && tokens < 20)
             #expect(needed == 2 * 511)
         }
         #expect(throws: EvaluatorError.self) {
-            try TextWindows(text: "Once upon a time.", model: model, context: 512, protocol: .llamacpp, samples: nil)
+            try TextWindows(text: "Once upon a time.", model: model, context: 512, protocol: .llamacpp, windowCount: nil)
         }
     }
 
@@ -95,7 +95,7 @@ import TestSupport
         guard let url = TestPaths.sharedFile("models/stories260K.gguf"),
               let text = textBytes("text/tinystories-valid.txt", prefix: 50_000) else { return }
         let model = try LlamaModel(path: url.path, threads: 1)
-        let windows = try TextWindows(text: text, model: model, context: 512, protocol: .full, samples: 3)
+        let windows = try TextWindows(text: text, model: model, context: 512, protocol: .full, windowCount: 3)
         #expect(windows.windows.count == 3)
         let plain = model.tokenizer.encode(text, addSpecial: false)
         for (k, window) in windows.windows.enumerated() {

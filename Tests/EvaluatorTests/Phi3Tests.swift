@@ -72,7 +72,7 @@ struct Phi3Tests {
         let llama = try LlamaModel(path: url.path, threads: 2)
         let phi3 = try LlamaModel(path: try phi3Copy(of: url), threads: 2)
         #expect(phi3.config.architecture == .phi3 && phi3.config.halfSplitRotation)
-        let window = try TextWindows(text: text, model: llama, context: 700, protocol: .full, samples: 1).windows[0]
+        let window = try TextWindows(text: text, model: llama, context: 700, protocol: .full, windowCount: 1).windows[0]
         let scaling = RoPEScaling.yarn(geometry: llama.geometry, scale: 2, originalContext: 512)
         let a = try llama.loss(tokens: window.tokens, scoredFrom: 0, scaling: scaling)
         let b = try phi3.loss(tokens: window.tokens, scoredFrom: 0, scaling: scaling)
@@ -96,7 +96,7 @@ struct Phi3Tests {
         #expect(own.long == [2, 2, 2, 2] && own.short == [1, 1, 1, 1] && own.originalContext == 256)
         let none = RoPEScaling.none(pairs: 4)
         func same(_ length: Int, _ phi3Scaling: RoPEScaling, _ llamaScaling: RoPEScaling) throws -> Bool {
-            let w = try TextWindows(text: text, model: llama, context: length, protocol: .full, samples: 1).windows[0]
+            let w = try TextWindows(text: text, model: llama, context: length, protocol: .full, windowCount: 1).windows[0]
             let a = try llama.loss(tokens: w.tokens, scoredFrom: 0, scaling: llamaScaling).perplexity
             let b = try phi3.loss(tokens: w.tokens, scoredFrom: 0, scaling: phi3Scaling).perplexity
             return abs(a - b) / a < 1e-4

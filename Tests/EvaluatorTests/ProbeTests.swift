@@ -18,7 +18,7 @@ struct ProbeTests {
     }
 
     @Test func scoringChosenPositionsAddsUpToTheWindowLoss() throws {
-        let w = try TextWindows(text: text, model: model, context: 300, protocol: .full, samples: 1).windows[0]
+        let w = try TextWindows(text: text, model: model, context: 300, protocol: .full, windowCount: 1).windows[0]
         let scaling = RoPEScaling.ntk(pairs: model.pairs, alpha: 2)
         let all = try model.loss(tokens: w.tokens, scoredFrom: 0, scaling: scaling)
         let scores = try model.tokenScores(tokens: w.tokens, positions: w.positions, scaling: scaling)
@@ -32,7 +32,7 @@ struct ProbeTests {
     }
 
     @Test func keyTokensAreLateAndShrinkAsTheThresholdGrows() throws {
-        let w = try TextWindows(text: text, model: model, context: 1024, protocol: .full, samples: 1).windows[0]
+        let w = try TextWindows(text: text, model: model, context: 1024, protocol: .full, windowCount: 1).windows[0]
         let scaling = RoPEScaling.ntk(pairs: model.pairs, alpha: 4)
         let loose = try KeyTokens.positions(model: model, window: w, scaling: scaling, shortContext: 256, threshold: 0.5)
         let strict = try KeyTokens.positions(model: model, window: w, scaling: scaling, shortContext: 256, threshold: 2)
@@ -47,13 +47,13 @@ struct ProbeTests {
     }
 
     @Test func needleWindowsHaveTheTargetLengthAndScoreTheNumber() throws {
-        let windows = try NeedleWindows.windows(text: text, model: model, context: 512, samples: 3, seed: 4)
+        let windows = try NeedleWindows.windows(text: text, model: model, context: 512, windowCount: 3, seed: 4)
         #expect(windows.count == 3)
         for (k, w) in windows.enumerated() {
             #expect(w.tokens.count == 512)
             let positions = try #require(w.scoredPositions)
             #expect(positions.last == 510 && positions == Array(positions.first!...510), "the answer closes the window")
-            let needle = NeedleWindows.needle(seed: 4, window: k, samples: 3)
+            let needle = NeedleWindows.needle(seed: 4, window: k, windowCount: 3)
             #expect(needle.depth >= Double(k) / 3 && needle.depth < Double(k + 1) / 3, "window k's needle in the k-th slice")
             #expect((1_000_000...9_999_999).contains(needle.number))
             // The number's digits are what is scored: the same digits appear once earlier (the needle).
@@ -62,10 +62,10 @@ struct ProbeTests {
             let found = (0...(body.count - answer.count)).contains { Array(body[$0..<($0 + answer.count)]) == answer }
             #expect(found, "the answer's tokens must appear in the hidden needle")
         }
-        #expect(try NeedleWindows.windows(text: text, model: model, context: 512, samples: 3, seed: 4) == windows)
-        #expect(try NeedleWindows.windows(text: text, model: model, context: 512, samples: 3, seed: 5) != windows)
+        #expect(try NeedleWindows.windows(text: text, model: model, context: 512, windowCount: 3, seed: 4) == windows)
+        #expect(try NeedleWindows.windows(text: text, model: model, context: 512, windowCount: 3, seed: 5) != windows)
         #expect(throws: EvaluatorError.self) {
-            try NeedleWindows.windows(text: text, model: model, context: 64, samples: 1, seed: 0)
+            try NeedleWindows.windows(text: text, model: model, context: 64, windowCount: 1, seed: 0)
         }
     }
 

@@ -51,7 +51,7 @@ import TestSupport
         let llama = try LlamaModel(path: url.path, threads: 2)
         let qwen = try LlamaModel(path: try qwen2Copy(of: url, biasValue: 0), threads: 2)
         #expect(qwen.config.architecture == .qwen2 && qwen.config.halfSplitRotation)
-        let window = try TextWindows(text: text, model: llama, context: 700, protocol: .full, samples: 1).windows[0]
+        let window = try TextWindows(text: text, model: llama, context: 700, protocol: .full, windowCount: 1).windows[0]
         let scaling = RoPEScaling.yarn(geometry: llama.geometry, scale: 2, originalContext: 512)
         let a = try llama.loss(tokens: window.tokens, scoredFrom: 0, scaling: scaling)
         let b = try qwen.loss(tokens: window.tokens, scoredFrom: 0, scaling: scaling)

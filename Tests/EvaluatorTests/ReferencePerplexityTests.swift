@@ -61,7 +61,7 @@ struct ReferencePerplexityTests {
         let model = try #require(model, "the reference row's model is not in ../shared")
         let text = try #require(text, "the reference row's text is not in ../shared")
         let llama = try await ModelCache.shared.model(model.path)
-        let windows = try TextWindows(text: text, model: llama, context: row.context, protocol: .llamacpp, samples: nil)
+        let windows = try TextWindows(text: text, model: llama, context: row.context, protocol: .llamacpp, windowCount: nil)
         let result = try llama.perplexity(windows.windows, scaling: row.scaling(llama, originalContext: originalContext))
         let error = abs(result.perplexity - row.perplexity) / row.perplexity
         #expect(error < tolerance, "\(row): ours \(result.perplexity), llama.cpp \(row.perplexity)")

@@ -19,8 +19,8 @@ struct ScriptedWorker: UnitEvaluator {
     }
 
     func unit() -> WorkUnit {
-        WorkUnit(searchID: 1, candidateRowID: 1, sample: 0, lambda: [1, 1, 1, 1], nHat: 0, attentionFactor: 1,
-                 targetContext: 256, samples: 1, modelSHA256: "m", textSHA256: "t", textOffset: 0)
+        WorkUnit(searchID: 1, candidateRowID: 1, window: 0, lambda: [1, 1, 1, 1], nHat: 0, attentionFactor: 1,
+                 targetContext: 256, windowCount: 1, modelSHA256: "m", textSHA256: "t", textOffset: 0)
     }
 
     @Test func impossibleAnswersAreRefused() async throws {

@@ -24,7 +24,7 @@ struct Fixture {
         var config = SearchConfig(pairs: model.pairs, originalContext: 128, targetContext: 256, seed: 11)
         config.setPopulation(8)
         config.iterations = 3
-        config.samples = 2
+        config.windowCount = 2
         config.earlyRejection = earlyRejection
         self.config = config
     }
@@ -155,7 +155,7 @@ struct SearchRunnerTests {
             .run(evaluator: try fixture.evaluator())
         #expect(expected.fitness == "key-tokens")
         let keys = try reference.keyTokens(referenceID)
-        #expect(keys.count == config.samples && keys.values.allSatisfy { !$0.isEmpty })
+        #expect(keys.count == config.windowCount && keys.values.allSatisfy { !$0.isEmpty })
         #expect(Set(try reference.candidates(referenceID).map(\.candidate.attentionFactor)).count > 1, "m must vary")
         for limit in [19, 20, 40] {   // 18 baseline units, then the probes, then the fitness baselines and steps
             let store = try SearchStore(path: database())
@@ -216,7 +216,7 @@ struct SearchRunnerTests {
         let rows = try store.candidates(id)
         let infeasible = rows.filter { $0.outcome == .infeasible }
         #expect(!infeasible.isEmpty)
-        for row in infeasible { #expect(try store.sampleResults(row.rowID) == [nil], "one unit, then stopped") }
+        for row in infeasible { #expect(try store.windowResults(row.rowID) == [nil], "one unit, then stopped") }
         #expect(summary.lambda.last! <= 2.5)
     }
 
@@ -224,7 +224,7 @@ struct SearchRunnerTests {
         let withRejection = try #require(try Fixture(earlyRejection: true))
         let without = try #require(try Fixture(earlyRejection: false))
         var a = withRejection.config, b = without.config
-        a.samples = 3; b.samples = 3
+        a.windowCount = 3; b.windowCount = 3
         a.rejectionMargin = 0.05; b.rejectionMargin = 0.05
         let storeA = try SearchStore(path: database()), storeB = try SearchStore(path: database())
         let idA = try storeA.createSearch(name: "a", config: a, modelPath: "m", modelSHA256: "m", textPath: "t", textOffset: 0, textSHA256: "t")
@@ -274,7 +274,7 @@ struct SearchRunnerTests {
         try Exporter.gguf(summary, model: try GGUFFile(path: url.path), to: out)
         let exported = try LlamaModel(path: out, threads: 2)
         #expect(exported.config.contextLength == 2048)
-        let windows = try TextWindows(text: fixture.text, model: fixture.model, context: 1024, protocol: .full, samples: 1).windows
+        let windows = try TextWindows(text: fixture.text, model: fixture.model, context: 1024, protocol: .full, windowCount: 1).windows
         let direct = try fixture.model.loss(tokens: windows[0].tokens, scoredFrom: 0,
                                             scaling: RoPEScaling(method: "x", lambda: summary.lambda, attentionFactor: 1.12))
         let viaFile = try exported.loss(tokens: windows[0].tokens, scoredFrom: 0, scaling: .none(pairs: 4))

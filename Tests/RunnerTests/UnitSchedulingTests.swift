@@ -19,7 +19,7 @@ import Wire
         private var running = 0
         /// Most candidate units (not baselines) running at once.
         private(set) var maxRunning = 0
-        private(set) var spans: [(rowID: Int64, sample: Int, start: Date, end: Date)] = []
+        private(set) var spans: [(rowID: Int64, window: Int, start: Date, end: Date)] = []
         func begin(_ unit: WorkUnit) {
             guard unit.candidateRowID >= 0 else { return }
             lock.withLock { running += 1; maxRunning = max(maxRunning, running) }
@@ -27,7 +27,7 @@ import Wire
         func end(_ unit: WorkUnit, _ start: Date) {
             lock.withLock {
                 if unit.candidateRowID >= 0 { running -= 1 }
-                spans.append((unit.candidateRowID, unit.sample, start, Date()))
+                spans.append((unit.candidateRowID, unit.window, start, Date()))
             }
         }
     }
@@ -48,7 +48,7 @@ import Wire
         var config = SearchConfig(pairs: 8, originalContext: 256, targetContext: 2048, seed: 5)
         config.setPopulation(16)
         config.iterations = 3
-        config.samples = 4
+        config.windowCount = 4
         config.overlapSteps = overlap
         config.rejectionMargin = 0.002   // the synthetic fitness is flat: reject often
         return config
@@ -105,8 +105,8 @@ import Wire
         let candidates = try store.candidates(id)
         var rows: [[Double]] = []
         for candidate in candidates {
-            for (sample, nll) in try store.sampleResults(candidate.rowID).enumerated() {
-                rows.append([Double(candidate.ordinal), Double(sample), nll ?? -1])
+            for (window, nll) in try store.windowResults(candidate.rowID).enumerated() {
+                rows.append([Double(candidate.ordinal), Double(window), nll ?? -1])
             }
         }
         return Run(candidates: candidates, rows: rows, summary: summary, log: log, store: store, searchID: id,
@@ -163,9 +163,9 @@ import Wire
         let sync = try await Self.run(workers: 24)
         var stored = Set<String>()
         for candidate in sync.candidates {
-            for sample in try sync.store.sampleResults(candidate.rowID).indices { stored.insert("\(candidate.rowID)/\(sample)") }
+            for window in try sync.store.windowResults(candidate.rowID).indices { stored.insert("\(candidate.rowID)/\(window)") }
         }
-        let syncSpans = sync.log.spans.filter { stored.contains("\($0.rowID)/\($0.sample)") }
+        let syncSpans = sync.log.spans.filter { stored.contains("\($0.rowID)/\($0.window)") }
         let syncStepOf = Dictionary(uniqueKeysWithValues: sync.candidates.map { ($0.rowID, $0.step) })
         for step in 1..<config.stepCount {
             let lastEnd = syncSpans.filter { syncStepOf[$0.rowID] == step - 1 }.map(\.end).max() ?? .distantPast

@@ -21,7 +21,7 @@ func run(_ config: SearchConfig) throws -> [Evaluated] {
         for candidate in try SearchEngine.breed(step: step, config: config, seeds: seeds(config), history: history) {
             let p = fakePerplexity(candidate)
             history.append(Evaluated(ordinal: history.count, candidate: candidate,
-                                     outcome: .scored(perplexity: p, sampleNLL: [p])))
+                                     outcome: .scored(perplexity: p, windowNLL: [p])))
         }
     }
     return history
@@ -31,7 +31,7 @@ func smallConfig(seed: UInt64 = 7) -> SearchConfig {
     var config = SearchConfig(pairs: 8, originalContext: 512, targetContext: 4096, seed: seed)
     config.setPopulation(16)
     config.iterations = 10
-    config.samples = 1
+    config.windowCount = 1
     return config
 }
 
@@ -85,11 +85,11 @@ func smallConfig(seed: UInt64 = 7) -> SearchConfig {
     @Test func parentsAreTheKBestAndInfeasibleOnesAreLeftOut() {
         let c = Candidate(lambda: [1], operation: .seed)
         let history = [
-            Evaluated(ordinal: 0, candidate: c, outcome: .scored(perplexity: 5, sampleNLL: [])),
+            Evaluated(ordinal: 0, candidate: c, outcome: .scored(perplexity: 5, windowNLL: [])),
             Evaluated(ordinal: 1, candidate: c, outcome: .infeasible),
-            Evaluated(ordinal: 2, candidate: c, outcome: .scored(perplexity: 3, sampleNLL: [])),
-            Evaluated(ordinal: 3, candidate: c, outcome: .rejected(partialPerplexity: 1, sampleNLL: [])),
-            Evaluated(ordinal: 4, candidate: c, outcome: .scored(perplexity: 3, sampleNLL: [])),
+            Evaluated(ordinal: 2, candidate: c, outcome: .scored(perplexity: 3, windowNLL: [])),
+            Evaluated(ordinal: 3, candidate: c, outcome: .rejected(partialPerplexity: 1, windowNLL: [])),
+            Evaluated(ordinal: 4, candidate: c, outcome: .scored(perplexity: 3, windowNLL: [])),
         ]
         #expect(SearchEngine.ranked(history).map(\.ordinal) == [2, 4, 0, 3])
         #expect(SearchEngine.best(history)?.ordinal == 2)
@@ -109,18 +109,18 @@ func smallConfig(seed: UInt64 = 7) -> SearchConfig {
 
     @Test func earlyRejectionComparesTheSameWindows() {
         var config = smallConfig()
-        config.samples = 4
+        config.windowCount = 4
         config.rejectionMargin = 0.05
         let reference = [100.0, 100, 100, 100]
-        // 2 samples of 50 tokens: 10% worse in NLL per token is far above ln(1.05).
+        // 2 windows of 50 tokens: 10% worse in NLL per token is far above ln(1.05).
         #expect(SearchEngine.shouldReject(partial: [105, 105], reference: reference, tokensPerSample: 50, config: config))
         #expect(!SearchEngine.shouldReject(partial: [100.5, 100.5], reference: reference, tokensPerSample: 50, config: config))
-        // Never after the last sample, never without a sample.
+        // Never after the last window, never without a window.
         #expect(!SearchEngine.shouldReject(partial: [200, 200, 200, 200], reference: reference, tokensPerSample: 50, config: config))
         #expect(!SearchEngine.shouldReject(partial: [], reference: reference, tokensPerSample: 50, config: config))
         config.earlyRejection = false
         let history = (0..<20).map { Evaluated(ordinal: $0, candidate: Candidate(lambda: [1], operation: .seed),
-                                               outcome: .scored(perplexity: Double($0), sampleNLL: [Double($0)])) }
+                                               outcome: .scored(perplexity: Double($0), windowNLL: [Double($0)])) }
         #expect(SearchEngine.rejectionReference(history, config: config) == nil)
         config.earlyRejection = true
         #expect(SearchEngine.rejectionReference(history, config: config) == [Double(config.parents - 1)])
@@ -129,7 +129,7 @@ func smallConfig(seed: UInt64 = 7) -> SearchConfig {
     @Test func invalidConfigsAreRefused() {
         var config = smallConfig()
         config.parents = 1
-        config.samples = 0
+        config.windowCount = 0
         #expect(throws: SearchError.self) { try SearchEngine.breed(step: 0, config: config, seeds: [], history: []) }
         #expect(config.problems().count == 2)
     }

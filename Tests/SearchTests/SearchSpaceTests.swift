@@ -12,7 +12,7 @@ func runSearch(_ config: SearchConfig, fitness: (Candidate) -> Double = fakeWith
     for step in 0..<config.stepCount {
         for candidate in try SearchEngine.breed(step: step, config: config, seeds: seeds(config), history: history) {
             let p = fitness(candidate)
-            history.append(Evaluated(ordinal: history.count, candidate: candidate, outcome: .scored(perplexity: p, sampleNLL: [p])))
+            history.append(Evaluated(ordinal: history.count, candidate: candidate, outcome: .scored(perplexity: p, windowNLL: [p])))
         }
     }
     return history
@@ -25,7 +25,7 @@ func runSearch(_ config: SearchConfig, fitness: (Candidate) -> Double = fakeWith
         var config = SearchConfig(pairs: 16, originalContext: 256, targetContext: 2048, seed: seed)
         config.setPopulation(16)
         config.iterations = 6
-        config.samples = 1
+        config.windowCount = 1
         if searchM { config.attentionSearch = AttentionSearch(min: 1.0, max: 1.3, step: 0.01) }
         if space == .criticalDimension {
             config.space = .criticalDimension
@@ -102,11 +102,11 @@ func runSearch(_ config: SearchConfig, fitness: (Candidate) -> Double = fakeWith
 /// A config is stored as JSON in every database: renaming a Swift property must not change it.
 @Suite struct StoredConfigTests {
     @Test func aConfigStoredByAnEarlierVersionStillDecodes() throws {
-        // Written by the version before n̂'s property was renamed (startTokenChoices → nHatChoices).
+        // Written by the version before n̂'s and K's properties were renamed (startTokenChoices → nHatChoices, samples → windowCount).
         let stored = #"{"crossovers":8,"earlyRejection":true,"extraSeeds":[],"iterations":10,"lambdaMax":9,"mutationProbability":0.3,"mutations":8,"originalContext":256,"pairs":32,"parents":16,"population":32,"rejectionMargin":0.05,"samples":3,"seed":0,"startTokenChoices":[0,4],"step":0.01,"targetContext":2048,"attentionFactor":1.2}"#
         let config = try JSONDecoder().decode(SearchConfig.self, from: Data(stored.utf8))
-        #expect(config.nHatChoices == [0, 4] && config.population == 32 && config.samples == 3)
+        #expect(config.nHatChoices == [0, 4] && config.population == 32 && config.windowCount == 3)
         let again = try JSONSerialization.jsonObject(with: JSONEncoder().encode(config)) as! [String: Any]
-        #expect(again["startTokenChoices"] as? [Int] == [0, 4], "the stored key keeps its name")
+        #expect(again["startTokenChoices"] as? [Int] == [0, 4] && again["samples"] as? Int == 3, "the stored keys keep their names")
     }
 }

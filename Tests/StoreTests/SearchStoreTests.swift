@@ -45,14 +45,14 @@ import TestSupport
         #expect(rows.map(\.step) == [0, 0, 1])
         #expect(rows[2].candidate.parents == [0, 1])
         #expect(rows.allSatisfy { $0.outcome == nil })
-        // Two samples: the outcome is written with the last.
-        try store.recordEvaluation(EvaluationRecord(candidateRowID: rows[0].rowID, sample: 0, nllSum: 10, tokens: 5,
+        // Two windows: the outcome is written with the last.
+        try store.recordEvaluation(EvaluationRecord(candidateRowID: rows[0].rowID, window: 0, nllSum: 10, tokens: 5,
                                                     seconds: 0.1, worker: "w"), outcome: nil)
-        try store.recordEvaluation(EvaluationRecord(candidateRowID: rows[0].rowID, sample: 1, nllSum: 12, tokens: 5,
+        try store.recordEvaluation(EvaluationRecord(candidateRowID: rows[0].rowID, window: 1, nllSum: 12, tokens: 5,
                                                     seconds: 0.1, worker: "w"),
-                                   outcome: .scored(perplexity: 9, sampleNLL: [10, 12]))
+                                   outcome: .scored(perplexity: 9, windowNLL: [10, 12]))
         rows = try store.candidates(id)
-        #expect(rows[0].outcome == .scored(perplexity: 9, sampleNLL: [10, 12]))
+        #expect(rows[0].outcome == .scored(perplexity: 9, windowNLL: [10, 12]))
         #expect(try store.evaluationCount(id) == 2)
     }
 
@@ -61,10 +61,10 @@ import TestSupport
         let id = try makeSearch(store)
         try store.insertCandidates(id, step: 0, [Candidate(lambda: [1, 2], operation: .seed)])
         let row = try store.candidates(id)[0]
-        try store.recordEvaluation(EvaluationRecord(candidateRowID: row.rowID, sample: 0, nllSum: nil, tokens: 5,
+        try store.recordEvaluation(EvaluationRecord(candidateRowID: row.rowID, window: 0, nllSum: nil, tokens: 5,
                                                     seconds: 0, worker: "w"), outcome: .infeasible)
         #expect(try store.candidates(id)[0].outcome == .infeasible)
-        #expect(try store.sampleResults(row.rowID) == [nil])
+        #expect(try store.windowResults(row.rowID) == [nil])
     }
 
     @Test func aLateDuplicateIsAcceptedOnce() throws {
@@ -72,22 +72,22 @@ import TestSupport
         let id = try makeSearch(store)
         try store.insertCandidates(id, step: 0, [Candidate(lambda: [1, 2], operation: .seed)])
         let row = try store.candidates(id)[0]
-        let unit = EvaluationRecord(candidateRowID: row.rowID, sample: 0, nllSum: 3, tokens: 5, seconds: 0, worker: "a")
+        let unit = EvaluationRecord(candidateRowID: row.rowID, window: 0, nllSum: 3, tokens: 5, seconds: 0, worker: "a")
         #expect(try store.recordEvaluation(unit, outcome: nil))
         var late = unit
         late.worker = "b"
         late.nllSum = 4
         #expect(try store.recordEvaluation(late, outcome: nil) == false)
-        #expect(try store.sampleResults(row.rowID) == [3])
+        #expect(try store.windowResults(row.rowID) == [3])
     }
 
     @Test func baselinesWithInfeasibleOnes() throws {
         let store = try makeStore()
         let id = try makeSearch(store)
         try store.recordBaseline(id, BaselineRecord(method: "pi", lambda: [2, 2], nHat: 0, attentionFactor: 1,
-                                                    perplexity: 7.5, sampleNLL: [1, 2]))
+                                                    perplexity: 7.5, windowNLL: [1, 2]))
         try store.recordBaseline(id, BaselineRecord(method: "ntk", lambda: [1, 2], nHat: 0, attentionFactor: 1,
-                                                    perplexity: nil, sampleNLL: []))
+                                                    perplexity: nil, windowNLL: []))
         let baselines = try store.baselines(id)
         #expect(baselines.map(\.method) == ["pi", "ntk"])
         #expect(baselines[0].perplexity == 7.5 && baselines[1].perplexity == nil)

@@ -20,7 +20,7 @@ import Wire
         var request = CreateSearchRequest(modelSHA256: "abc", textSHA256: "def", originalContext: 256, targetContext: 2048)
         request.name = "n"; request.textOffset = 7; request.pairs = 32; request.ropeBase = 10_000
         var o = SearchOptions()
-        o.seed = 3; o.samples = 2; o.population = 16; o.iterations = 4; o.budget = 40; o.lambdaMax = 9
+        o.seed = 3; o.windowCount = 2; o.population = 16; o.iterations = 4; o.budget = 40; o.lambdaMax = 9
         o.attentionFactor = 1.1; o.searchAttentionFactor = false; o.attentionRange = [1, 1.2]; o.space = .criticalDimension
         o.fitness = .keyTokens; o.keyTokenThreshold = 1.5; o.nHat = [0, 4]; o.earlyRejection = false
         o.overlapSteps = true; o.extraSeeds = [[1, 2]]
@@ -42,6 +42,9 @@ import Wire
     @Test func unknownMissingAndWrongFieldsAreNamed() {
         var unknown = Self.minimal; unknown["populaton"] = 3
         #expect(refusal(unknown) == .unknownField("populaton"))
+        var renamed = Self.minimal; renamed["samples"] = 3
+        #expect(refusal(renamed) == .renamedField(old: "samples", new: "windows"))
+        #expect(WireError.renamedField(old: "samples", new: "windows").description.contains("\"windows\""))
         var missing = Self.minimal; missing["target_context"] = nil
         #expect(refusal(missing) == .missingField("target_context"))
         var fractional = Self.minimal; fractional["population"] = 12.5
