@@ -97,26 +97,8 @@ struct MatmulBench: ParsableCommand {
             return (parts[0], parts[1])
         }
         for (rows, k) in dims {
-            let x = UnsafeMutablePointer<Float>.allocate(capacity: tokens * k)
-            let y = UnsafeMutablePointer<Float>.allocate(capacity: tokens * rows)
-            defer { x.deallocate(); y.deallocate() }
-            for i in 0..<(tokens * k) { x[i] = Float(i % 5) * 0.02 }
-            let scratchFloats = Int(LR_MATMUL_PANEL) * (k + 16) + k + 64
-            let scratch = UnsafeMutableRawPointer.allocate(byteCount: 4 * scratchFloats, alignment: 64)
-            defer { scratch.deallocate() }
-            for type in chosen {
-                guard k % type.blockSize == 0 else { continue }
-                let w = Self.weights(type, rows: rows, k: k)
-                var times: [Double] = []
-                w.withUnsafeBytes { raw in
-                    for _ in 0..<repeats {
-                        let start = Date()
-                        lr_matmul(type.rawValue, raw.baseAddress!, Int64(type.rowBytes(k)), Int64(k), x, Int64(k), Int64(tokens),
-                                  y, Int64(rows), 0, Int64(rows), scratch.assumingMemoryBound(to: Float.self))
-                        times.append(Date().timeIntervalSince(start))
-                    }
-                }
-                let gflops = 2.0 * Double(rows * k * tokens) / median(times) / 1e9
+            for type in chosen where k % type.blockSize == 0 {
+                let gflops = Self.gflops(type, rows: rows, k: k, tokens: tokens, repeats: repeats)
                 if json {
                     print("{\"type\": \"\(type.name)\", \"rows\": \(rows), \"k\": \(k), \"tokens\": \(tokens), \"gflops\": \(String(format: "%.1f", gflops))}")
                 } else {
@@ -126,6 +108,29 @@ struct MatmulBench: ParsableCommand {
                 fflush(nil)
             }
         }
+    }
+
+    /// Median GFLOP/s of `repeats` products of `tokens` rows against a `rows`×`k` matrix in `type`
+    /// (k a multiple of the type's block size), one thread.
+    static func gflops(_ type: GGMLType, rows: Int, k: Int, tokens: Int, repeats: Int) -> Double {
+        let x = UnsafeMutablePointer<Float>.allocate(capacity: tokens * k)
+        let y = UnsafeMutablePointer<Float>.allocate(capacity: tokens * rows)
+        defer { x.deallocate(); y.deallocate() }
+        for i in 0..<(tokens * k) { x[i] = Float(i % 5) * 0.02 }
+        let scratchFloats = Int(LR_MATMUL_PANEL) * (k + 16) + k + 64
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: 4 * scratchFloats, alignment: 64)
+        defer { scratch.deallocate() }
+        let w = weights(type, rows: rows, k: k)
+        var times: [Double] = []
+        w.withUnsafeBytes { raw in
+            for _ in 0..<repeats {
+                let start = Date()
+                lr_matmul(type.rawValue, raw.baseAddress!, Int64(type.rowBytes(k)), Int64(k), x, Int64(k), Int64(tokens),
+                          y, Int64(rows), 0, Int64(rows), scratch.assumingMemoryBound(to: Float.self))
+                times.append(Date().timeIntervalSince(start))
+            }
+        }
+        return 2.0 * Double(rows * k * tokens) / median(times) / 1e9
     }
 
     /// `rows` rows of `k` weights in `type`: small random values, every block scale a valid,
@@ -173,28 +178,34 @@ struct AttentionBench: ParsableCommand {
 
     func run() throws {
         for n in contexts.split(separator: ",").compactMap({ Int($0) }) {
-            let d = headDim
-            let q = UnsafeMutablePointer<Float>.allocate(capacity: n * d), k = UnsafeMutablePointer<Float>.allocate(capacity: n * d)
-            let v = UnsafeMutablePointer<Float>.allocate(capacity: n * d), out = UnsafeMutablePointer<Float>.allocate(capacity: n * d)
-            defer { q.deallocate(); k.deallocate(); v.deallocate(); out.deallocate() }
-            for i in 0..<(n * d) { q[i] = Float((i * 7) % 13) * 0.05 - 0.3; k[i] = Float((i * 5) % 11) * 0.05 - 0.25; v[i] = Float(i % 9) * 0.1 }
-            let floats = Int(lr_attention_scratch_floats(Int64(d)))
-            let scratch = UnsafeMutableRawPointer.allocate(byteCount: 4 * floats, alignment: 64)
-            defer { scratch.deallocate() }
-            var times: [Double] = []
-            for _ in 0..<repeats {
-                let start = Date()
-                lr_attention(q, Int64(d), k, Int64(d), v, Int64(d), out, Int64(d), Int64(d), 0, Int64(n),
-                             1 / Float(d).squareRoot(), scratch.assumingMemoryBound(to: Float.self))
-                times.append(Date().timeIntervalSince(start))
-            }
-            let flops = 2.0 * Double(d) * Double(n) * Double(n)
+            let (gflops, seconds) = Self.measure(n: n, headDim: headDim, repeats: repeats)
             if json {
-                print("{\"n\": \(n), \"head_dim\": \(d), \"gflops\": \(String(format: "%.1f", flops / median(times) / 1e9))}")
+                print("{\"n\": \(n), \"head_dim\": \(headDim), \"gflops\": \(String(format: "%.1f", gflops))}")
             } else {
                 print(String(format: "attention n %d, head dim %d: %.1f GFLOP/s, %.3f s per head (median of %d)",
-                             n, d, flops / median(times) / 1e9, median(times), repeats))
+                             n, headDim, gflops, seconds, repeats))
             }
         }
+    }
+
+    /// Median GFLOP/s and seconds of `repeats` passes of causal attention, one head of `headDim`
+    /// over `n` tokens, one thread.
+    static func measure(n: Int, headDim d: Int, repeats: Int) -> (gflops: Double, seconds: Double) {
+        let q = UnsafeMutablePointer<Float>.allocate(capacity: n * d), k = UnsafeMutablePointer<Float>.allocate(capacity: n * d)
+        let v = UnsafeMutablePointer<Float>.allocate(capacity: n * d), out = UnsafeMutablePointer<Float>.allocate(capacity: n * d)
+        defer { q.deallocate(); k.deallocate(); v.deallocate(); out.deallocate() }
+        for i in 0..<(n * d) { q[i] = Float((i * 7) % 13) * 0.05 - 0.3; k[i] = Float((i * 5) % 11) * 0.05 - 0.25; v[i] = Float(i % 9) * 0.1 }
+        let floats = Int(lr_attention_scratch_floats(Int64(d)))
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: 4 * floats, alignment: 64)
+        defer { scratch.deallocate() }
+        var times: [Double] = []
+        for _ in 0..<repeats {
+            let start = Date()
+            lr_attention(q, Int64(d), k, Int64(d), v, Int64(d), out, Int64(d), Int64(d), 0, Int64(n),
+                         1 / Float(d).squareRoot(), scratch.assumingMemoryBound(to: Float.self))
+            times.append(Date().timeIntervalSince(start))
+        }
+        let seconds = median(times)
+        return (2.0 * Double(d) * Double(n) * Double(n) / seconds / 1e9, seconds)
     }
 }

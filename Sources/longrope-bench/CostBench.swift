@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import GGUF
-import Kernels
 
 /// `longrope-bench cost`: a prediction, from kernel rates measured here and now, of what a
 /// search on a 7B model costs: seconds per window for Llama-2-7B Q4_K at each length on one
@@ -23,9 +22,10 @@ struct CostBench: ParsableCommand {
 
     func run() throws {
         // Measured rates, one core: Q4_K products of the 7B's shapes, and attention at head dim 128.
-        let mm = try rate { try MatmulBench.parse(["--types", "q4_k", "--shapes", "4096x4096,11008x4096,4096x11008",
-                                                     "--tokens", "512", "--repeats", "3", "--json"]).run() }
-        let att = try rate { try AttentionBench.parse(["--contexts", "4096", "--head-dim", "\(Self.headDim)", "--json"]).run() }
+        let mm = median([(4096, 4096), (11008, 4096), (4096, 11008)].map { rows, k in
+            MatmulBench.gflops(.q4_K, rows: rows, k: k, tokens: 512, repeats: 3)
+        })
+        let att = AttentionBench.measure(n: 4096, headDim: Self.headDim, repeats: 3).gflops
         print(String(format: "measured on one core: Q4_K matrix products %.0f GFLOP/s (7B shapes, median), attention %.0f GFLOP/s (head dim 128, n = 4096)", mm, att))
         print("PREDICTION for Llama-2-7B Q4_K, \(cores) cores per node (rates × cores), K = \(windowCount), \(candidates) candidates:")
         let ws = workers.split(separator: ",").compactMap { Int($0) }
@@ -38,22 +38,6 @@ struct CostBench: ParsableCommand {
             let search = ws.map { formatHours(Double(candidates * windowCount) * seconds / Double($0)) }
             print(String(format: "| %.0f | %.1f | %.1f | %.1f | ", n, matrix / 1e12, attention / 1e12, seconds) + search.joined(separator: " | ") + " |")
         }
-    }
-
-    /// The median "gflops" of the JSON lines a bench prints.
-    func rate(_ body: () throws -> Void) throws -> Double {
-        let pipe = Pipe(), saved = dup(1)
-        dup2(pipe.fileHandleForWriting.fileDescriptor, 1)
-        try body()
-        fflush(nil)
-        dup2(saved, 1); close(saved)
-        try pipe.fileHandleForWriting.close()
-        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let values = text.split(separator: "\n").compactMap { line -> Double? in
-            (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["gflops"] as? Double
-        }
-        guard !values.isEmpty else { throw ValidationError("no rate measured") }
-        return median(values)
     }
 
     func formatHours(_ seconds: Double) -> String {
