@@ -2,15 +2,20 @@ import Foundation
 import Testing
 import TestSupport
 
+/// A fresh directory, stories260K's path, and the first 30 KB of tinystories-valid.txt in it.
+func storiesAndText() throws -> (directory: URL, model: String, text: URL) {
+    let directory = temporaryDirectory()
+    let text = directory.appendingPathComponent("t.txt")
+    try Data(contentsOf: TestPaths.shared.appendingPathComponent("text/tinystories-valid.txt")).prefix(30_000).write(to: text)
+    return (directory, TestPaths.shared.appendingPathComponent("models/stories260K.gguf").path, text)
+}
+
 /// Found 7 of issue 13: each failure says what is wrong in one line.
 @Suite struct ClearErrorTests {
     @Test(.enabled(if: TestPaths.has("models/stories260K.gguf") && TestPaths.has("text/tinystories-valid.txt"),
                    "needs stories260K and tinystories-valid.txt in ../shared"))
     func outputDirectoriesAndBinaryTextAreNamed() throws {
-        let directory = temporaryDirectory()
-        let model = TestPaths.shared.appendingPathComponent("models/stories260K.gguf").path
-        let text = directory.appendingPathComponent("t.txt")
-        try Data(contentsOf: TestPaths.shared.appendingPathComponent("text/tinystories-valid.txt")).prefix(30_000).write(to: text)
+        let (directory, model, text) = try storiesAndText()
         let search = try runLongrope(["search", "--model", model, "--text", text.path, "--original-context", "128",
                                       "--target-context", "256", "--windows", "1", "--population", "4", "--iterations", "0",
                                       "--db", directory.appendingPathComponent("d.sqlite").path, "--out", directory.path])
@@ -59,10 +64,7 @@ import TestSupport
 @Suite(.enabled(if: TestPaths.has("models/stories260K.gguf"), "needs ../shared/models"))
 struct ShortFactorTests {
     @Test func shortFactorsComeOnlyFromANamedSearch() throws {
-        let directory = temporaryDirectory()
-        let model = TestPaths.shared.appendingPathComponent("models/stories260K.gguf").path
-        let text = directory.appendingPathComponent("t.txt")
-        try Data(contentsOf: TestPaths.shared.appendingPathComponent("text/tinystories-valid.txt")).prefix(30_000).write(to: text)
+        let (directory, model, text) = try storiesAndText()
         let db = directory.appendingPathComponent("d.sqlite").path
         func search(target: Int, out: String) throws -> [Double] {
             let run = try runLongrope(["search", "--model", model, "--text", text.path, "--original-context", "128",
@@ -92,10 +94,7 @@ struct ShortFactorTests {
     @Test(.enabled(if: TestPaths.has("models/stories260K.gguf") && TestPaths.has("text/tinystories-valid.txt"),
                    "needs stories260K and tinystories-valid.txt in ../shared"))
     func theOldNameOfWindowsStillWorks() throws {
-        let directory = temporaryDirectory()
-        let model = TestPaths.shared.appendingPathComponent("models/stories260K.gguf").path
-        let text = directory.appendingPathComponent("t.txt")
-        try Data(contentsOf: TestPaths.shared.appendingPathComponent("text/tinystories-valid.txt")).prefix(30_000).write(to: text)
+        let (directory, model, text) = try storiesAndText()
         let new = try runLongrope(["eval", "--model", model, "--text", text.path, "--context", "256", "--windows", "2"])
         let old = try runLongrope(["eval", "--model", model, "--text", text.path, "--context", "256", "--samples", "2"])
         #expect(new.status == 0 && old.status == 0, "\(new.stderr) \(old.stderr)")

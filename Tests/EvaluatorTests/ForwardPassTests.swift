@@ -92,8 +92,8 @@ import TestSupport
     }
 
     @Test func fullProtocolWindowsStartWithBOSAndAreScoredWhole() throws {
-        guard let url = TestPaths.sharedFile("models/stories260K.gguf"),
-              let text = textBytes("text/tinystories-valid.txt", prefix: 50_000) else { return }
+        let url = try #require(TestPaths.sharedFile("models/stories260K.gguf"))
+        let text = try #require(textBytes("text/tinystories-valid.txt", prefix: 50_000), "needs tinystories-valid.txt in ../shared")
         let model = try LlamaModel(path: url.path, threads: 1)
         let windows = try TextWindows(text: text, model: model, context: 512, protocol: .full, windowCount: 3)
         #expect(windows.windows.count == 3)

@@ -72,16 +72,13 @@ struct Phi3Tests {
         let llama = try LlamaModel(path: url.path, threads: 2)
         let phi3 = try LlamaModel(path: try phi3Copy(of: url), threads: 2)
         #expect(phi3.config.architecture == .phi3 && phi3.config.halfSplitRotation)
-        let window = try TextWindows(text: text, model: llama, context: 700, protocol: .full, windowCount: 1).windows[0]
-        let scaling = RoPEScaling.yarn(geometry: llama.geometry, scale: 2, originalContext: 512)
-        let a = try llama.loss(tokens: window.tokens, scoredFrom: 0, scaling: scaling)
-        let b = try phi3.loss(tokens: window.tokens, scoredFrom: 0, scaling: scaling)
-        #expect(abs(a.perplexity - b.perplexity) / a.perplexity < 1e-4, "llama \(a.perplexity), phi3 copy \(b.perplexity)")
         let swapped = try LlamaModel(path: try phi3Copy(of: url, swapGateUp: true), threads: 2)
-        let c = try swapped.loss(tokens: window.tokens, scoredFrom: 0, scaling: scaling)
-        #expect(abs(c.perplexity - a.perplexity) / a.perplexity > 1e-3, "gate and up are told apart")
+        let ppl = try perplexitiesOnOneWindow([llama, phi3, swapped], text: text)
+        #expect(abs(ppl[0] - ppl[1]) / ppl[0] < 1e-4, "llama \(ppl[0]), phi3 copy \(ppl[1])")
+        #expect(abs(ppl[2] - ppl[0]) / ppl[0] > 1e-3, "gate and up are told apart")
         // Longer windows than the sliding window are refused, not computed wrongly.
         #expect(phi3.config.slidingWindow == 2048)
+        let scaling = RoPEScaling.yarn(geometry: phi3.geometry, scale: 2, originalContext: 512)
         #expect(throws: EvaluatorError.self) { _ = try phi3.loss(tokens: [Int32](repeating: 1, count: 2049), scoredFrom: 0, scaling: scaling) }
     }
 

@@ -17,10 +17,12 @@ import TestSupport
         return String(decoding: data, as: UTF8.self)
     }
 
-    @Test func sentencePieceMatchesLlamaCpp() throws {
-        guard let model = TestPaths.sharedFile("models/stories260K.gguf"),
-              let text = TestPaths.sharedFile("text/tinystories-valid.txt"),
-              let ids = TestPaths.sharedFile("reference/stories260K-val2000.ids") else { return }
+    @Test(.enabled(if: TestPaths.has("models/stories260K.gguf") && TestPaths.has("text/tinystories-valid.txt")
+                   && TestPaths.has("reference/stories260K-val2000.ids"), "needs stories260K, its text and reference ids in ../shared"))
+    func sentencePieceMatchesLlamaCpp() throws {
+        let model = try #require(TestPaths.sharedFile("models/stories260K.gguf"))
+        let text = try #require(TestPaths.sharedFile("text/tinystories-valid.txt"))
+        let ids = try #require(TestPaths.sharedFile("reference/stories260K-val2000.ids"))
         let tokenizer = try Tokenizer(gguf: GGUFFile(path: model.path))
         let expected = try referenceIDs(ids)
         let got = tokenizer.encode(try prefix(text, bytes: 2000))
@@ -29,10 +31,13 @@ import TestSupport
         #expect(got.first == 1, "BOS first")
     }
 
-    @Test func byteLevelBPEMatchesLlamaCpp() throws {
-        guard let model = TestPaths.smolLM2,
-              let text = TestPaths.sharedFile("text/frankenstein.txt"),
-              let ids = TestPaths.sharedFile("reference/smollm2-frank2000.ids") else { return }
+    @Test(.enabled(if: TestPaths.smolLM2 != nil && TestPaths.has("text/frankenstein.txt")
+                   && TestPaths.has("reference/smollm2-frank2000.ids"),
+                   "needs SmolLM2 (scripts/fetch-models.sh), frankenstein.txt and its reference ids"))
+    func byteLevelBPEMatchesLlamaCpp() throws {
+        let model = try #require(TestPaths.smolLM2)
+        let text = try #require(TestPaths.sharedFile("text/frankenstein.txt"))
+        let ids = try #require(TestPaths.sharedFile("reference/smollm2-frank2000.ids"))
         let tokenizer = try Tokenizer(gguf: GGUFFile(path: model.path))
         let expected = try referenceIDs(ids)
         let got = tokenizer.encode(try prefix(text, bytes: 2000))
