@@ -36,6 +36,8 @@ struct SearchCommand: AsyncParsableCommand {
     @Option(name: .customLong("samples"), help: .hidden) var samplesAlias: Int?   // the name before 2026-11-28
     @Option(help: "Initial population P (default 64); parents P/2, mutants and crossovers P/4.") var population: Int?
     @Option(help: "Iterations T (default 40).") var iterations: Int?
+    @Option(help: "How many of the last iterations refine the best candidate (score its neighbours: one λ, m or d_rcd moved a little) instead of breeding (default 0).")
+    var refineIterations: Int?
     @Option(help: "Stop after this many candidates.") var budget: Int?
     @Option(help: "Upper bound of λ (default 1 + s).") var lambdaMax: Double?
     @Option(help: "A fixed attention factor m for every candidate (turns the m search off).") var attentionFactor: Double?
@@ -96,6 +98,7 @@ struct SearchCommand: AsyncParsableCommand {
         options.searchAttentionFactor = try searchAttentionFactor ?? file?.bool("search_attention_factor")
         options.population = try population ?? file?.int("population")
         options.iterations = try iterations ?? file?.int("iterations")
+        options.refineIterations = try refineIterations ?? file?.int("refine_iterations")
         options.windowCount = try windowCount ?? samplesAlias ?? file?.int("windows") ?? file?.int("samples")
         options.budget = try budget ?? file?.int("budget")
         options.earlyRejection = try earlyRejection ?? file?.bool("early_rejection")

@@ -18,6 +18,7 @@ extension SearchOptions {
                                   seed: seed ?? 0, lambdaMax: lambdaMax, attentionFactor: attentionFactor)
         if let population { config.setPopulation(population) }
         if let iterations { config.iterations = iterations }
+        if let refineIterations { config.refineIterations = refineIterations }
         if let windowCount { config.windowCount = windowCount }
         if let earlyRejection { config.earlyRejection = earlyRejection }
         if overlapSteps == true { config.overlapSteps = true }

@@ -1,6 +1,8 @@
 /// How a candidate was made.
 public enum Operation: String, Codable, Sendable {
     case seed, mutation, crossover
+    /// A neighbour of the best candidate so far (one λ, m or d_rcd moved a little).
+    case refinement
 }
 
 /// One point of the search space: λ per rotary pair, n̂ and m; in the critical-dimension

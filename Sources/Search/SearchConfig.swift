@@ -74,6 +74,9 @@ public struct SearchConfig: Codable, Sendable, Equatable {
     public var crossovers: Int = 16
     /// T: iterations after the initial population.
     public var iterations: Int = 40
+    /// The last iterations that refine the best candidate instead of breeding parents: each of
+    /// their steps scores neighbours of the best so far (nil: none, LongRoPE's search).
+    public var refineIterations: Int?
     /// p: probability that a mutation resamples a given λ_i (and n̂).
     public var mutationProbability: Double = 0.3
     /// The n̂ values the search may use ([0] = off, the default).
@@ -111,6 +114,7 @@ public struct SearchConfig: Codable, Sendable, Equatable {
         case pairs, originalContext, targetContext, lambdaMax, step, population, parents, mutations, crossovers
         case iterations, mutationProbability, attentionFactor, seed, earlyRejection, rejectionMargin
         case budget, extraSeeds, attentionSearch, space, criticalPairs, fitness, keyTokenThreshold, overlapSteps
+        case refineIterations
         /// Stored under its first name, so databases of earlier versions still open.
         case nHatChoices = "startTokenChoices", windowCount = "samples"
     }
@@ -154,6 +158,12 @@ public struct SearchConfig: Codable, Sendable, Equatable {
     /// Steps of the search: the initial population, then mutants and crossovers per iteration.
     public var stepCount: Int { 1 + 2 * iterations }
 
+    /// Whether `step` refines the best candidate (it lies in one of the last `refineIterations`
+    /// iterations) rather than breeding mutants or crossovers.
+    public func isRefinement(step: Int) -> Bool {
+        step > 0 && (step + 1) / 2 > iterations - (refineIterations ?? 0)
+    }
+
     /// Why a config cannot run.
     public func problems() -> [String] {
         var out: [String] = []
@@ -174,6 +184,9 @@ public struct SearchConfig: Codable, Sendable, Equatable {
             out.append("mutations and crossovers must be ≥ 0, not both 0")
         }
         if iterations < 0 { out.append("iterations must be ≥ 0") }
+        if let r = refineIterations, r < 0 || r > iterations {
+            out.append("refine iterations must be between 0 and the iterations (\(iterations))")
+        }
         if !(0...1).contains(mutationProbability) { out.append("mutation probability must be in [0, 1]") }
         if nHatChoices.isEmpty || nHatChoices.contains(where: { $0 < 0 }) {
             out.append("n_hat choices must be non-empty and ≥ 0")

@@ -47,6 +47,18 @@ public enum SearchEngine {
         guard !parents.isEmpty else { throw SearchError.noParents(step: step) }
         let isMutationStep = step % 2 == 1
         let count = isMutationStep ? config.mutations : config.crossovers
+        if config.isRefinement(step: step), let centre = best(history) {
+            for child in neighbours(of: centre, config: config, rng: &rng) where batch.count < count { _ = accept(child) }
+            // A best with no neighbour left (a local optimum on the finest moves): mutants of it.
+            var misses = 0
+            while batch.count < count {
+                if !accept(withParents(mutate(centre.candidate, config: config, rng: &rng), [centre.ordinal])) {
+                    misses += 1
+                    if misses == attempts { throw SearchError.noveltyExhausted(step: step, attempts: attempts) }
+                }
+            }
+            return batch
+        }
         for _ in 0..<count {
             var made = false
             for _ in 0..<attempts {
@@ -152,6 +164,60 @@ public enum SearchEngine {
         }
         return Candidate(lambda: lambda, nHat: nHat, attentionFactor: m, criticalPair: critical,
                          operation: .mutation)
+    }
+
+    /// Relative moves of one λ tried by refinement, coarse first: ×1.18 and ÷1.18, then ×1.07
+    /// and ÷1.07 once every coarse neighbour of the best has been scored.
+    static let refinementFactors = [1.18, 1.07]
+
+    /// The refinement's neighbours of `best`, in a random order (coarse moves first): λ_i
+    /// times or divided by a factor, with the λ it passes pushed along so the vector stays
+    /// monotone (in the critical-dimension space only above d_rcd, and d_rcd ± 1); m ± 2 grid
+    /// steps (then ± 1) when searched; the next n̂ choice up and down. The caller drops those
+    /// already scored, so a step continues where the last left off and narrows the moves once
+    /// the coarse ones are spent.
+    public static func neighbours(of best: Evaluated, config: SearchConfig, rng: inout SplitMix64) -> [Candidate] {
+        let centre = best.candidate
+        var out: [Candidate] = []
+        for (level, factor) in refinementFactors.enumerated() {
+            var ring: [Candidate] = []
+            func add(_ lambda: [Double], nHat: Int? = nil, m: Double? = nil, critical: Int? = nil) {
+                var child = Candidate(lambda: lambda, nHat: nHat ?? centre.nHat, attentionFactor: m ?? centre.attentionFactor,
+                                      criticalPair: critical ?? centre.criticalPair, operation: .refinement, parents: [best.ordinal])
+                child = project(child, config)
+                child.operation = .refinement
+                if child.noveltyKey != centre.noveltyKey { ring.append(child) }
+            }
+            let first = config.searchSpace == .criticalDimension ? (centre.criticalPair ?? 0) : 0
+            for i in first..<centre.lambda.count {
+                for f in [factor, 1 / factor] {
+                    var lambda = centre.lambda
+                    let value = min(max(gridValue((lambda[i] * f / config.step).rounded(), step: config.step), 1), config.lambdaMax)
+                    lambda[i] = value
+                    for j in (i + 1)..<lambda.count where lambda[j] < value { lambda[j] = value }
+                    for j in 0..<i where lambda[j] > value { lambda[j] = value }
+                    add(lambda)
+                }
+            }
+            if let range = config.attentionSearch {
+                let steps = Double(refinementFactors.count - level)
+                for sign in [-1.0, 1.0] {
+                    let m = min(max(gridValue((centre.attentionFactor / range.step).rounded() + sign * steps, step: range.step), range.min), range.max)
+                    add(centre.lambda, m: m)
+                }
+            }
+            if level == 0, let index = config.nHatChoices.firstIndex(of: centre.nHat) {
+                for j in [index - 1, index + 1] where config.nHatChoices.indices.contains(j) { add(centre.lambda, nHat: config.nHatChoices[j]) }
+            }
+            if level == 0, config.searchSpace == .criticalDimension, let d = centre.criticalPair, let range = config.criticalPairs {
+                for e in [d - 1, d + 1] where range.contains(e) { add(centre.lambda, critical: e) }
+            }
+            // Fisher–Yates with the step's generator: which neighbours a step tries is random
+            // but fixed by (seed, step).
+            for k in stride(from: ring.count - 1, to: 0, by: -1) { ring.swapAt(k, rng.below(k + 1)) }
+            out += ring
+        }
+        return out
     }
 
     /// Starts from the better of two random parents and takes each gene (λ_i, n̂, and m and

@@ -8,6 +8,9 @@ public struct SearchOptions: Codable, Sendable, Equatable, StrictDecodable {
     public var windowCount: Int?
     public var population: Int?
     public var iterations: Int?
+    /// How many of the last iterations refine the best candidate (neighbours of it) instead of
+    /// breeding parents.
+    public var refineIterations: Int?
     public var budget: Int?
     public var lambdaMax: Double?
     /// A fixed m; giving one turns the m search off unless `searchAttentionFactor` says otherwise.
@@ -28,6 +31,7 @@ public struct SearchOptions: Codable, Sendable, Equatable, StrictDecodable {
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case seed, windowCount = "windows", population, iterations, budget, space, fitness
+        case refineIterations = "refine_iterations"
         case lambdaMax = "lambda_max", attentionFactor = "attention_factor"
         case searchAttentionFactor = "search_attention_factor", attentionRange = "attention_range"
         case keyTokenThreshold = "key_token_threshold", nHat = "n_hat", earlyRejection = "early_rejection"

@@ -28,7 +28,7 @@ struct QualityBench: AsyncParsableCommand {
     @Option var seed: UInt64 = 0
     @Option var threads: Int = 2
     @Option(help: "Score windows on the held-out text (at most).") var scoreWindows: Int = 8
-    @Option(help: "Lever sets, comma-separated: v1, m, rcd, rcd-fixed-m, key-tokens, needle, nhat, default, progressive (the default at half the target first, its best seeding the full search).")
+    @Option(help: "Lever sets, comma-separated: v1, m, rcd, rcd-fixed-m, key-tokens, needle, nhat, default, progressive (the default at half the target first, its best seeding the full search), refine[:N] (the last N iterations, default 4, refine the best), no-refine.")
     var levers: String = "v1,m,rcd,key-tokens,needle,nhat"
     @Flag(help: "One JSON object per line.") var json = false
 
@@ -36,6 +36,11 @@ struct QualityBench: AsyncParsableCommand {
         var o = SearchOptions()
         switch name {
         case "default", "progressive": break
+        case "no-refine": o.refineIterations = 0
+        case _ where name.hasPrefix("refine"):
+            // refine (4 iterations) or refine:N
+            guard let n = name == "refine" ? 4 : Int(name.dropFirst("refine:".count)), name == "refine" || name.hasPrefix("refine:") else { return nil }
+            o.refineIterations = n
         case "v1": o.searchAttentionFactor = false; o.space = .allPairs; o.fitness = .ppl; o.nHat = [0]
         case "m": o.searchAttentionFactor = true; o.space = .allPairs; o.fitness = .ppl; o.nHat = [0]
         case "rcd": o.searchAttentionFactor = true; o.space = .criticalDimension; o.fitness = .ppl; o.nHat = [0]

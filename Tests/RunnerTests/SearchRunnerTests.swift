@@ -16,7 +16,7 @@ struct Fixture {
     let text: String
     let config: SearchConfig
 
-    init?(earlyRejection: Bool = true) throws {
+    init?(earlyRejection: Bool = true, refineIterations: Int = 0) throws {
         guard let url = TestPaths.sharedFile("models/stories260K.gguf"),
               let textURL = TestPaths.sharedFile("text/tinystories-valid.txt") else { return nil }
         model = try LlamaModel(path: url.path, threads: 2)
@@ -26,6 +26,7 @@ struct Fixture {
         config.iterations = 3
         config.windowCount = 2
         config.earlyRejection = earlyRejection
+        if refineIterations > 0 { config.refineIterations = refineIterations }
         self.config = config
     }
 
@@ -109,14 +110,18 @@ struct SearchRunnerTests {
         try RoPEScaling(method: "x", lambda: summary.lambda).validate(pairs: 4, lambdaMax: fixture.config.lambdaMax)
     }
 
-    @Test func aCrashedSearchResumesToTheSameResult() async throws {
-        let fixture = try #require(try Fixture())
+    /// With and without refinement (the last 2 of 3 iterations, the last 8 of 20 candidates: the crash after 38 of 40 units falls in it).
+    @Test(arguments: [0, 2])
+    func aCrashedSearchResumesToTheSameResult(refine: Int) async throws {
+        let fixture = try #require(try Fixture(refineIterations: refine))
         let reference = try SearchStore(path: database())
         let referenceID = try fixture.newSearch(reference)
         let expected = try await SearchRunner(store: reference, searchID: referenceID, geometry: fixture.model.geometry)
             .run(evaluator: try fixture.evaluator())
-
-        for limit in [3, 11, 26] {
+        if refine > 0 {
+            #expect(try reference.candidates(referenceID).contains { $0.candidate.operation == .refinement }, "refinement stored")
+        }
+        for limit in [3, 11, 26, 38] {
             let store = try SearchStore(path: database())
             let id = try fixture.newSearch(store)
             let runner = SearchRunner(store: store, searchID: id, geometry: fixture.model.geometry)

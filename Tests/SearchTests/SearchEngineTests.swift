@@ -73,6 +73,49 @@ func smallConfig(seed: UInt64 = 7) -> SearchConfig {
         #expect(history.contains { $0.candidate.operation == .mutation && !$0.candidate.parents.isEmpty })
     }
 
+    @Test func refinementStepsScoreNeighboursOfTheBestSoFar() throws {
+        var config = smallConfig()
+        config.refineIterations = 4
+        config.attentionSearch = AttentionSearch(min: 1, max: 1.3)
+        let history = try run(config)
+        #expect(history.count == 16 + 10 * 8, "refinement keeps the budget")
+        var checked = 0
+        for e in history where e.candidate.operation == .refinement {
+            // The best of everything scored before this candidate's step.
+            let step = (e.ordinal - 16) / 4 + 1
+            let before = history.prefix(16 + (step - 1) * 4)
+            let centre = try #require(SearchEngine.best(Array(before)))
+            #expect(e.candidate.parents == [centre.ordinal], "candidate \(e.ordinal) is not a neighbour of the best")
+            let c = e.candidate.lambda, b = centre.candidate.lambda
+            let changed = c.indices.filter { abs(c[$0] - b[$0]) > 1e-9 }
+            if changed.isEmpty {
+                #expect(e.candidate.attentionFactor != centre.candidate.attentionFactor, "candidate \(e.ordinal) equals the best")
+            } else {
+                // One λ moved, and the λ it passed pushed to its value: one value, one run.
+                #expect(Set(changed.map { c[$0] }).count == 1 && changed.last! - changed.first! + 1 == changed.count,
+                        "candidate \(e.ordinal) moves more than one λ: \(b) → \(c)")
+                #expect(e.candidate.attentionFactor == centre.candidate.attentionFactor)
+            }
+            checked += 1
+        }
+        #expect(checked == 4 * 8)
+    }
+
+    @Test func refinementFindsMoreThanBreedingAtTheSameBudget() throws {
+        // On a smooth landscape (optimum 2), polishing the best for the last 4 of 10 iterations
+        // gets closer to the optimum than breeding does, summed over seeds (measured: 5.2
+        // against 9.0 over seeds 0–9; a refinement that moved at random would lose).
+        var plainExcess = 0.0, refinedExcess = 0.0
+        for seed in UInt64(0)..<10 {
+            let plain = smallConfig(seed: seed)
+            var refined = plain
+            refined.refineIterations = 4
+            plainExcess += try #require(SearchEngine.best(try run(plain))?.outcome.perplexity) - 2
+            refinedExcess += try #require(SearchEngine.best(try run(refined))?.outcome.perplexity) - 2
+        }
+        #expect(refinedExcess < 0.7 * plainExcess, "refined \(refinedExcess) vs bred \(plainExcess) above the optimum")
+    }
+
     @Test func initialPopulationHoldsTheSeedsFirst() throws {
         let config = smallConfig()
         let first = try SearchEngine.breed(step: 0, config: config, seeds: seeds(config), history: [])
@@ -132,6 +175,9 @@ func smallConfig(seed: UInt64 = 7) -> SearchConfig {
         config.windowCount = 0
         #expect(throws: SearchError.self) { try SearchEngine.breed(step: 0, config: config, seeds: [], history: []) }
         #expect(config.problems().count == 2)
+        var refining = smallConfig()
+        refining.refineIterations = 11
+        #expect(refining.problems() == ["refine iterations must be between 0 and the iterations (10)"])
     }
 
     @Test func exhaustedNoveltyIsAnErrorNotAHang() {

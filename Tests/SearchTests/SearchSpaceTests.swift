@@ -21,10 +21,11 @@ func runSearch(_ config: SearchConfig, fitness: (Candidate) -> Double = fakeWith
 /// The searched attention factor and LongRoPE2's critical-dimension space keep their
 /// constraints in every candidate bred, over many seeds.
 @Suite struct SearchSpaceTests {
-    func config(seed: UInt64, space: SearchSpace, searchM: Bool) -> SearchConfig {
+    func config(seed: UInt64, space: SearchSpace, searchM: Bool, refine: Int = 0) -> SearchConfig {
         var config = SearchConfig(pairs: 16, originalContext: 256, targetContext: 2048, seed: seed)
         config.setPopulation(16)
         config.iterations = 6
+        config.refineIterations = refine
         config.windowCount = 1
         if searchM { config.attentionSearch = AttentionSearch(min: 1.0, max: 1.3, step: 0.01) }
         if space == .criticalDimension {
@@ -34,14 +35,15 @@ func runSearch(_ config: SearchConfig, fitness: (Candidate) -> Double = fakeWith
         return config
     }
 
-    @Test(arguments: [SearchSpace.allPairs, .criticalDimension])
-    func everyBredCandidateRespectsMAndCriticalPairConstraints(space: SearchSpace) throws {
-        var ms = Set<Int>(), criticals = Set<Int>()
+    @Test(arguments: [SearchSpace.allPairs, .criticalDimension], [0, 3])
+    func everyBredCandidateRespectsMAndCriticalPairConstraints(space: SearchSpace, refine: Int) throws {
+        var ms = Set<Int>(), criticals = Set<Int>(), refinements = 0
         for seed in UInt64(0)..<40 {
-            let config = config(seed: seed, space: space, searchM: true)
+            let config = config(seed: seed, space: space, searchM: true, refine: refine)
             let s = config.scale
             for e in try runSearch(config) {
                 let c = e.candidate
+                if c.operation == .refinement { refinements += 1 }
                 let m = c.attentionFactor
                 #expect(m >= 1.0 - 1e-12 && m <= 1.3 + 1e-12, "m \(m) outside its range (seed \(seed))")
                 ms.insert(Int((m * 100).rounded()))
@@ -63,6 +65,8 @@ func runSearch(_ config: SearchConfig, fitness: (Candidate) -> Double = fakeWith
                 }
             }
         }
+        // The last iterations score neighbours of the best (mutants of it once those run out).
+        #expect(refine == 0 ? refinements == 0 : refinements > 40 * refine * 8 / 2, "\(refinements) refinements")
         #expect(ms.count > 10, "m must actually be searched: only \(ms.count) values seen")
         if space == .criticalDimension { #expect(criticals.count == 7, "every d_rcd of 3…9 should be tried: \(criticals.sorted())") }
     }
