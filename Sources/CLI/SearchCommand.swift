@@ -36,7 +36,7 @@ struct SearchCommand: AsyncParsableCommand {
     @Option(name: .customLong("samples"), help: .hidden) var samplesAlias: Int?   // the name before 2026-11-28
     @Option(help: "Initial population P (default 64); parents P/2, mutants and crossovers P/4.") var population: Int?
     @Option(help: "Iterations T (default 40).") var iterations: Int?
-    @Option(help: "How many of the last iterations refine the best candidate (score its neighbours: one λ, m or d_rcd moved a little) instead of breeding (default 0).")
+    @Option(help: "How many of the last iterations refine the best candidate (score its neighbours: one λ, m or d_rcd moved a little) instead of breeding (default 0.6·T, rounded).")
     var refineIterations: Int?
     @Option(help: "Stop after this many candidates.") var budget: Int?
     @Option(help: "Upper bound of λ (default 1 + s).") var lambdaMax: Double?

@@ -168,6 +168,7 @@ public actor SearchManager {
         view.fitness = config.fitnessKind.rawValue
         view.space = config.searchSpace.rawValue
         view.overlapSteps = config.overlapSteps ?? false
+        view.refineIterations = config.refineIterations ?? 0
         view.attentionRange = config.attentionSearch.map { [$0.min, $0.max] }
         view.attentionFactor = config.attentionFactor
         view.baselineFitness = Dictionary(uniqueKeysWithValues: baselines.map {

@@ -11,6 +11,8 @@ extension SearchOptions {
     public static let defaultSpace = SearchSpace.allPairs
     public static let defaultFitness = Fitness.ppl
     public static let defaultNHat = [0]
+    /// The share of the iterations that refine the best by default (6 of 10: README's table).
+    public static let defaultRefineShare = 0.6
 
     /// The config for a model of this geometry; `problems()` of the result says what is invalid.
     public func config(geometry: RoPEGeometry, originalContext: Int, targetContext: Int) -> SearchConfig {
@@ -18,7 +20,7 @@ extension SearchOptions {
                                   seed: seed ?? 0, lambdaMax: lambdaMax, attentionFactor: attentionFactor)
         if let population { config.setPopulation(population) }
         if let iterations { config.iterations = iterations }
-        if let refineIterations { config.refineIterations = refineIterations }
+        config.refineIterations = refineIterations ?? Int((Self.defaultRefineShare * Double(config.iterations)).rounded())
         if let windowCount { config.windowCount = windowCount }
         if let earlyRejection { config.earlyRejection = earlyRejection }
         if overlapSteps == true { config.overlapSteps = true }

@@ -4,7 +4,9 @@ import Foundation
 ///
 /// The search is a sequence of steps: step 0 is the initial population (the seeds plus
 /// mutants of them, P in all); then for each iteration g = 1…T, step 2g−1 breeds N1 mutants of
-/// random parents and step 2g breeds N2 crossovers of random parent pairs. Parents are always
+/// random parents and step 2g breeds N2 crossovers of random parent pairs — except in the last
+/// `refineIterations` iterations, whose steps score as many neighbours of the best candidate so
+/// far (`neighbours(of:config:rng:)`). Parents are always
 /// the k best of everything evaluated before the step (which equals the paper's
 /// "k best of parents ∪ M ∪ C" by induction). Every random draw of a step comes from a
 /// generator seeded by (seed, step), so the same history always breeds the same step: a

@@ -157,6 +157,8 @@ public struct SearchView: Codable, Sendable, Equatable {
     public var space: String = "all-pairs"
     /// Whether steps overlap (not reproducible; see `overlap_steps` of a new search).
     public var overlapSteps: Bool = false
+    /// How many of the last iterations refine the best candidate.
+    public var refineIterations: Int = 0
     /// [min, max] when m is searched; nil when every candidate has `attention_factor`.
     public var attentionRange: [Double]?
     public var attentionFactor: Double = 1
@@ -168,7 +170,7 @@ public struct SearchView: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case id, name, status, error, step, steps, candidates, best, baselines, seed, fitness, space
         case attentionRange = "attention_range", attentionFactor = "attention_factor", baselineFitness = "baseline_fitness"
-        case waiting, overlapSteps = "overlap_steps"
+        case waiting, overlapSteps = "overlap_steps", refineIterations = "refine_iterations"
         case candidatesPlanned = "candidates_planned", unitsDone = "units_done", unitsInFlight = "units_in_flight"
         case unitsQueued = "units_queued", unitsFailed = "units_failed", originalContext = "original_context"
         case targetContext = "target_context", modelSHA256 = "model_sha256", textSHA256 = "text_sha256"

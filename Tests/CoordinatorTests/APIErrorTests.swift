@@ -190,5 +190,15 @@ import TestSupport
             ["model_sha256": "m", "text_sha256": "t", "original_context": 256, "target_context": 512, "pairs": 4,
              "rope_base": 10000.0, "population": 4, "iterations": 1, "windows": 1, "overlap_steps": true]))
         #expect(overlapped.status == 201 && overlapped.object["overlap_steps"] as? Bool == true, "\(overlapped.text)")
+        #expect(overlapped.object["refine_iterations"] as? Int == 1, "the default: 0.6 × 1 iteration, rounded")
+        let body: [String: Any] = ["model_sha256": "m", "text_sha256": "t", "original_context": 256, "target_context": 512,
+                                   "pairs": 4, "rope_base": 10000.0, "population": 4, "iterations": 3, "windows": 1]
+        let refined = try await TestHTTP.request("POST", base + "/v1/searches",
+                                                 body: TestHTTP.json(body.merging(["refine_iterations": 0]) { $1 }))
+        #expect(refined.status == 201 && refined.object["refine_iterations"] as? Int == 0, "\(refined.text)")
+        let tooMany = try await TestHTTP.request("POST", base + "/v1/searches",
+                                                 body: TestHTTP.json(body.merging(["refine_iterations": 4]) { $1 }))
+        #expect(tooMany.status == 400 && tooMany.text.contains("refine iterations must be between 0 and the iterations (3)"),
+                "\(tooMany.text)")
     }
 }
