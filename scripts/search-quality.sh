@@ -24,10 +24,10 @@ run() {   # name model original target windows levers
 cases=${*:-ts3m-8 ts3m-16 s260k-8 s260k-16}
 for c in $cases; do
     case $c in
-        ts3m-8)   run ts3m-8 "$shared/models/tinystories-3M-ctx256.gguf" 256 2048 3 v1,m,rcd,key-tokens,needle,nhat ;;
-        ts3m-16)  run ts3m-16 "$shared/models/tinystories-3M-ctx256.gguf" 256 4096 3 v1,m,rcd,key-tokens ;;
-        s260k-8)  run s260k-8 "$shared/models/stories260K.gguf" 512 4096 3 v1,m,rcd,key-tokens ;;
-        s260k-16) run s260k-16 "$shared/models/stories260K.gguf" 512 8192 2 v1,m ;;
+        ts3m-8)   run ts3m-8 "$shared/models/tinystories-3M-ctx256.gguf" 256 2048 3 v1,m,default,rcd,key-tokens,needle,nhat ;;
+        ts3m-16)  run ts3m-16 "$shared/models/tinystories-3M-ctx256.gguf" 256 4096 3 v1,m,default,rcd,key-tokens ;;
+        s260k-8)  run s260k-8 "$shared/models/stories260K.gguf" 512 4096 3 v1,m,default,rcd,key-tokens ;;
+        s260k-16) run s260k-16 "$shared/models/stories260K.gguf" 512 8192 2 v1,m,default ;;
         *) echo "unknown case $c (ts3m-8 ts3m-16 s260k-8 s260k-16)" >&2; exit 2 ;;
     esac
 done

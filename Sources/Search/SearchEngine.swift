@@ -184,10 +184,9 @@ public enum SearchEngine {
         for (level, factor) in refinementFactors.enumerated() {
             var ring: [Candidate] = []
             func add(_ lambda: [Double], nHat: Int? = nil, m: Double? = nil, critical: Int? = nil) {
-                var child = Candidate(lambda: lambda, nHat: nHat ?? centre.nHat, attentionFactor: m ?? centre.attentionFactor,
-                                      criticalPair: critical ?? centre.criticalPair, operation: .refinement, parents: [best.ordinal])
-                child = project(child, config)
-                child.operation = .refinement
+                let child = project(Candidate(lambda: lambda, nHat: nHat ?? centre.nHat, attentionFactor: m ?? centre.attentionFactor,
+                                              criticalPair: critical ?? centre.criticalPair, operation: .refinement,
+                                              parents: [best.ordinal]), config)
                 if child.noveltyKey != centre.noveltyKey { ring.append(child) }
             }
             let first = config.searchSpace == .criticalDimension ? (centre.criticalPair ?? 0) : 0
