@@ -36,21 +36,22 @@ struct QualityBench: AsyncParsableCommand {
     /// as the README's rows for them were measured before it existed.
     static func options(_ name: String) -> SearchOptions? {
         var o = SearchOptions()
+        o.refineIterations = 0
         switch name {
-        case "default", "progressive": break
-        case "no-refine": o.refineIterations = 0
-        case _ where name.hasPrefix("refine"):
-            // refine (4 iterations) or refine:N
-            guard let n = name == "refine" ? 4 : Int(name.dropFirst("refine:".count)), name == "refine" || name.hasPrefix("refine:") else { return nil }
+        case "default", "progressive": o.refineIterations = nil
+        case "no-refine": break
+        case "refine": o.refineIterations = 4
+        case _ where name.hasPrefix("refine:"):
+            guard let n = Int(name.dropFirst("refine:".count)) else { return nil }
             o.refineIterations = n
-        case "v1": o.searchAttentionFactor = false; o.space = .allPairs; o.fitness = .ppl; o.nHat = [0]; o.refineIterations = 0
-        case "m": o.searchAttentionFactor = true; o.space = .allPairs; o.fitness = .ppl; o.nHat = [0]; o.refineIterations = 0
-        case "rcd": o.searchAttentionFactor = true; o.space = .criticalDimension; o.fitness = .ppl; o.nHat = [0]; o.refineIterations = 0
-        case "rcd-fixed-m": o.searchAttentionFactor = false; o.space = .criticalDimension; o.fitness = .ppl; o.nHat = [0]; o.refineIterations = 0
-        case "key-tokens": o.searchAttentionFactor = true; o.space = .allPairs; o.fitness = .keyTokens; o.nHat = [0]; o.refineIterations = 0
-        case "needle": o.searchAttentionFactor = true; o.space = .allPairs; o.fitness = .needle; o.nHat = [0]; o.refineIterations = 0
+        case "v1": o.searchAttentionFactor = false; o.space = .allPairs; o.fitness = .ppl; o.nHat = [0]
+        case "m": o.searchAttentionFactor = true; o.space = .allPairs; o.fitness = .ppl; o.nHat = [0]
+        case "rcd": o.searchAttentionFactor = true; o.space = .criticalDimension; o.fitness = .ppl; o.nHat = [0]
+        case "rcd-fixed-m": o.searchAttentionFactor = false; o.space = .criticalDimension; o.fitness = .ppl; o.nHat = [0]
+        case "key-tokens": o.searchAttentionFactor = true; o.space = .allPairs; o.fitness = .keyTokens; o.nHat = [0]
+        case "needle": o.searchAttentionFactor = true; o.space = .allPairs; o.fitness = .needle; o.nHat = [0]
         case "nhat":
-            o.searchAttentionFactor = true; o.space = .allPairs; o.fitness = .ppl; o.refineIterations = 0
+            o.searchAttentionFactor = true; o.space = .allPairs; o.fitness = .ppl
             o.nHat = [0, 1, 2, 4, 8, 12, 16, 20, 24, 28, 32, 64, 128, 256]
         default: return nil
         }
