@@ -20,15 +20,21 @@ public final class OwnerLock: @unchecked Sendable {
 
     /// Takes the lock of `databasePath` (the file `databasePath.lock`), or throws `Held`.
     public init(databasePath: String) throws {
-        path = databasePath + ".lock"
-        descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else {
-            throw StoreError.notFound("lock file \(path) (\(String(cString: strerror(errno))))")
+        // The descriptor is a local until the lock is ours: a class whose init throws after
+        // every property is set still runs its deinit, which would close the descriptor a
+        // second time — by then perhaps another thread's file (seen: a test's SQLite database
+        // failing with "disk I/O error", a pipe losing a child's stderr).
+        let lockPath = databasePath + ".lock"
+        let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw StoreError.notFound("lock file \(lockPath) (\(String(cString: strerror(errno))))")
         }
-        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
-            close(descriptor)
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
             throw Held(databasePath: databasePath)
         }
+        path = lockPath
+        descriptor = fd
     }
 
     deinit {
