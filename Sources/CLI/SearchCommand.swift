@@ -46,8 +46,10 @@ struct SearchCommand: AsyncParsableCommand {
     @Option(help: "Range of a searched m as MIN,MAX (default 1 to 0.1·ln s + 1.1).") var attentionRange: String?
     @Option(help: "Search space: all-pairs (LongRoPE) or critical-dimension (LongRoPE2: d_rcd searched, λ ≥ s above it, a ramp below).")
     var space: SearchSpace?
-    @Option(help: "Fitness: ppl (every token), key-tokens (tokens the long context helps, LongPPL) or needle (LongRoPE2's planted number).")
+    @Option(help: "Fitness: ppl (every token), key-tokens (tokens the long context helps, LongPPL), needle (LongRoPE2's planted numbers' answers) or mixed (the needle windows' ppl times their answers' ppl).")
     var fitness: Fitness?
+    @Option(help: "needle and mixed fitness: needles hidden at spread depths of each window, each asked at its end (default 1).")
+    var needles: Int?
     @Option(help: "key-tokens: NLL drop in nats with the long context that makes a key token (default 2).")
     var keyTokenThreshold: Double?
     @Option(help: "Allowed n̂ values, comma-separated (default 0: off).") var nHat: String?
@@ -104,6 +106,7 @@ struct SearchCommand: AsyncParsableCommand {
         options.earlyRejection = try earlyRejection ?? file?.bool("early_rejection")
         options.overlapSteps = try overlapSteps ? true : file?.bool("overlap_steps")
         options.keyTokenThreshold = try keyTokenThreshold ?? file?.double("key_token_threshold")
+        options.needles = try needles ?? file?.int("needles")
         if let text = attentionRange {
             let values = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
             guard values.count == 2, let low = values[0], let high = values[1] else {
@@ -156,7 +159,8 @@ struct SearchCommand: AsyncParsableCommand {
         // Cut the windows now (cached for the units): a text too short fails here, before anything is stored.
         let evaluator = LocalEvaluator(model: model, text: textData)
         do {
-            _ = try evaluator.scorer.windows(needleSeed: searchConfig.fitnessKind == .needle ? searchConfig.seed : nil,
+            _ = try evaluator.scorer.windows(needleSeed: searchConfig.usesNeedles ? searchConfig.seed : nil,
+                                             needles: searchConfig.needles ?? 1,
                                              context: target, windowCount: searchConfig.windowCount, textOffset: offset)
         } catch { throw CLIError("\(textPath): \(error)") }
 

@@ -166,6 +166,7 @@ public actor SearchManager {
             view.waiting = "no healthy worker holds model \(record.modelSHA256) and text \(record.textSHA256): the search waits for one"
         }
         view.fitness = config.fitnessKind.rawValue
+        view.needles = config.usesNeedles ? config.needles ?? 1 : nil
         view.space = config.searchSpace.rawValue
         view.overlapSteps = config.overlapSteps ?? false
         view.refineIterations = config.refineIterations ?? 0

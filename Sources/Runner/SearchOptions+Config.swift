@@ -40,6 +40,7 @@ extension SearchOptions {
         }
         let fitness = self.fitness ?? Self.defaultFitness
         if fitness != .ppl || self.fitness != nil { config.fitness = fitness }
+        if fitness == .needle || fitness == .mixed, let needles, needles != 1 { config.needles = needles }
         if fitness == .keyTokens { config.keyTokenThreshold = keyTokenThreshold ?? SearchConfig.defaultKeyTokenThreshold }
         return config
     }

@@ -88,9 +88,10 @@ public final class SearchRunner: Sendable {
         case .keyTokens:
             unit.fitness = Fitness.keyTokens.rawValue
             unit.positions = keyTokens[window]
-        case .needle:
-            unit.fitness = Fitness.needle.rawValue
+        case .needle, .mixed:
+            unit.fitness = fitness.rawValue
             unit.needleSeed = record.config.seed
+            unit.needles = record.config.needles
         }
         return unit
     }

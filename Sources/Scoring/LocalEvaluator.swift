@@ -37,17 +37,20 @@ public final class UnitScorer: @unchecked Sendable {
         self.text = text
     }
 
-    /// The windows a unit refers to: plain windows of the text, or needle windows.
+    /// The windows a unit refers to: plain windows of the text, or needle windows (`needle` and
+    /// `mixed` fitness).
     public func windows(for unit: WorkUnit) throws -> [EvaluationWindow] {
-        try windows(needleSeed: unit.fitness == "needle" ? unit.needleSeed ?? 0 : nil, context: unit.targetContext,
-                    windowCount: unit.windowCount, textOffset: unit.textOffset)
+        let needled = unit.fitness == "needle" || unit.fitness == "mixed"
+        return try windows(needleSeed: needled ? unit.needleSeed ?? 0 : nil, needles: unit.needles ?? 1,
+                           context: unit.targetContext, windowCount: unit.windowCount, textOffset: unit.textOffset)
     }
 
-    /// `windows` windows of `context` tokens from `textOffset` on: needle windows when a needle
-    /// seed is given, else plain ones. Cut once, then cached (a search can call it up front to
-    /// check the text is long enough).
-    public func windows(needleSeed: UInt64?, context: Int, windowCount: Int, textOffset: Int) throws -> [EvaluationWindow] {
-        let key = "\(needleSeed.map { "needle-\($0)" } ?? "plain")/\(context)/\(windowCount)/\(textOffset)"
+    /// `windows` windows of `context` tokens from `textOffset` on: needle windows with `needles`
+    /// needles each when a needle seed is given, else plain ones. Cut once, then cached (a search
+    /// can call it up front to check the text is long enough).
+    public func windows(needleSeed: UInt64?, needles: Int = 1, context: Int, windowCount: Int,
+                        textOffset: Int) throws -> [EvaluationWindow] {
+        let key = "\(needleSeed.map { "needle-\($0)-\(needles)" } ?? "plain")/\(context)/\(windowCount)/\(textOffset)"
         lock.lock(); defer { lock.unlock() }
         if let windows = cache[key] { return windows }
         guard textOffset >= 0, textOffset < text.count else {
@@ -55,7 +58,8 @@ public final class UnitScorer: @unchecked Sendable {
         }
         let content = String(decoding: text.dropFirst(textOffset), as: UTF8.self)
         let windows = try needleSeed.map {
-            try NeedleWindows.windows(text: content, model: model, context: context, windowCount: windowCount, seed: $0)
+            try NeedleWindows.windows(text: content, model: model, context: context, windowCount: windowCount, seed: $0,
+                                      needles: needles)
         } ?? TextWindows(text: content, model: model, context: context, protocol: .full, windowCount: windowCount).windows
         cache[key] = windows
         return windows
@@ -73,6 +77,18 @@ public final class UnitScorer: @unchecked Sendable {
         case "ppl", "needle":
             let loss = try model.loss(tokens: window.tokens, positions: window.positions, scaling: unit.scaling)
             return result(loss, start: start, worker: worker)
+        case "mixed":
+            // Every token of the needle window, plus the answers' tokens weighted so that they
+            // count as much as all the others: exp(nll_sum / tokens) is then the window's
+            // perplexity times the answers' perplexity.
+            let scores = try model.tokenScores(tokens: window.tokens, positions: Array(0..<(window.tokens.count - 1)),
+                                               scaling: unit.scaling)
+            let answers = Set(window.positions)
+            let all = scores.map(\.nll).reduce(0, +)
+            let answer = scores.filter { answers.contains($0.position) }.map(\.nll).reduce(0, +)
+            let nll = all + answer * Double(scores.count) / Double(max(answers.count, 1))
+            return UnitResult(nllSum: nll.isFinite ? nll : nil, tokens: scores.count,
+                              seconds: Date().timeIntervalSince(start), worker: worker)
         case "key-tokens":
             guard let positions = unit.positions, !positions.isEmpty else {
                 throw EvaluatorError.invalidRequest("a key-tokens unit needs its positions")
@@ -88,7 +104,7 @@ public final class UnitScorer: @unchecked Sendable {
             return UnitResult(nllSum: 0, tokens: keys.count, seconds: Date().timeIntervalSince(start), worker: worker,
                               positions: keys)
         case let other:
-            throw EvaluatorError.invalidRequest("unknown fitness \"\(other)\" (ppl, key-tokens, needle, probe)")
+            throw EvaluatorError.invalidRequest("unknown fitness \"\(other)\" (ppl, key-tokens, needle, mixed, probe)")
         }
     }
 

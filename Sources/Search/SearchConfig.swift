@@ -37,8 +37,12 @@ public enum Fitness: String, Codable, Sendable, CaseIterable {
     /// Perplexity over the windows' key tokens only: those whose prediction improves by more
     /// than a threshold with the long context (LongPPL), found once before the search.
     case keyTokens = "key-tokens"
-    /// Perplexity of a planted needle's answer tokens (LongRoPE2's needle-driven fitness).
+    /// Perplexity of planted needles' answer tokens (LongRoPE2's needle-driven fitness; K
+    /// needles per window with `needles`, RULER's multi-key needle).
     case needle
+    /// The needle windows' perplexity over every token times their answers' perplexity: the
+    /// text's own tokens and retrieval in one figure.
+    case mixed
 
     public init(from decoder: Decoder) throws { self = try decodeChoice(decoder) }
 }
@@ -104,6 +108,8 @@ public struct SearchConfig: Codable, Sendable, Equatable {
     public var criticalPairs: ClosedRange<Int>?
     /// What a candidate is scored by (nil: `.ppl`).
     public var fitness: Fitness?
+    /// For `.needle` and `.mixed`: needles per window (nil: 1).
+    public var needles: Int?
     /// For `.keyTokens`: the NLL drop (nats) with the long context that makes a key token.
     public var keyTokenThreshold: Double?
     /// Breed the next step while the current one still has units out, whenever workers would
@@ -114,7 +120,7 @@ public struct SearchConfig: Codable, Sendable, Equatable {
         case pairs, originalContext, targetContext, lambdaMax, step, population, parents, mutations, crossovers
         case iterations, mutationProbability, attentionFactor, seed, earlyRejection, rejectionMargin
         case budget, extraSeeds, attentionSearch, space, criticalPairs, fitness, keyTokenThreshold, overlapSteps
-        case refineIterations
+        case refineIterations, needles
         /// Stored under its first name, so databases of earlier versions still open.
         case nHatChoices = "startTokenChoices", windowCount = "samples"
     }
@@ -125,6 +131,10 @@ public struct SearchConfig: Codable, Sendable, Equatable {
     public var searchSpace: SearchSpace { space ?? .allPairs }
     /// The fitness actually used.
     public var fitnessKind: Fitness { fitness ?? .ppl }
+    /// Whether candidates are scored on needle windows.
+    public var usesNeedles: Bool { fitnessKind == .needle || fitnessKind == .mixed }
+    /// The most needles a window may hold.
+    public static let maxNeedles = 64
 
     /// Limits that keep one request from exhausting the coordinator (2M tokens is LongRoPE's reach).
     public static let maxContext = 2_097_152
@@ -213,6 +223,10 @@ public struct SearchConfig: Codable, Sendable, Equatable {
             if scale <= 1 { out.append("the critical-dimension space needs a target above the original context") }
         }
         if let t = keyTokenThreshold, !(t > 0 && t.isFinite) { out.append("the key-token threshold must be > 0") }
+        if let k = needles {
+            if !usesNeedles { out.append("needles needs the needle or mixed fitness") }
+            if k < 1 || k > Self.maxNeedles { out.append("needles must be between 1 and \(Self.maxNeedles)") }
+        }
         return out
     }
 }

@@ -151,8 +151,10 @@ public struct SearchView: Codable, Sendable, Equatable {
     public var seed: UInt64
     public var modelSHA256: String
     public var textSHA256: String
-    /// `ppl`, `key-tokens` or `needle`: what `best.ppl` and `baseline_fitness` measure.
+    /// `ppl`, `key-tokens`, `needle` or `mixed`: what `best.ppl` and `baseline_fitness` measure.
     public var fitness: String = "ppl"
+    /// Needles per window (needle and mixed fitness only).
+    public var needles: Int?
     /// `all-pairs` or `critical-dimension`.
     public var space: String = "all-pairs"
     /// Whether steps overlap (not reproducible; see `overlap_steps` of a new search).
@@ -168,7 +170,7 @@ public struct SearchView: Codable, Sendable, Equatable {
     public var waiting: String?
 
     enum CodingKeys: String, CodingKey {
-        case id, name, status, error, step, steps, candidates, best, baselines, seed, fitness, space
+        case id, name, status, error, step, steps, candidates, best, baselines, seed, fitness, needles, space
         case attentionRange = "attention_range", attentionFactor = "attention_factor", baselineFitness = "baseline_fitness"
         case waiting, overlapSteps = "overlap_steps", refineIterations = "refine_iterations"
         case candidatesPlanned = "candidates_planned", unitsDone = "units_done", unitsInFlight = "units_in_flight"

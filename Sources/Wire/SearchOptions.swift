@@ -21,6 +21,8 @@ public struct SearchOptions: Codable, Sendable, Equatable, StrictDecodable {
     public var space: SearchSpace?
     public var fitness: Fitness?
     public var keyTokenThreshold: Double?
+    /// Needles per window for the needle and mixed fitness.
+    public var needles: Int?
     public var nHat: [Int]?
     public var earlyRejection: Bool?
     /// Breed the next step while workers would idle (not reproducible; default off).
@@ -34,7 +36,7 @@ public struct SearchOptions: Codable, Sendable, Equatable, StrictDecodable {
         case refineIterations = "refine_iterations"
         case lambdaMax = "lambda_max", attentionFactor = "attention_factor"
         case searchAttentionFactor = "search_attention_factor", attentionRange = "attention_range"
-        case keyTokenThreshold = "key_token_threshold", nHat = "n_hat", earlyRejection = "early_rejection"
+        case keyTokenThreshold = "key_token_threshold", needles, nHat = "n_hat", earlyRejection = "early_rejection"
         case overlapSteps = "overlap_steps", extraSeeds = "seeds"
     }
 
@@ -45,6 +47,7 @@ public struct SearchOptions: Codable, Sendable, Equatable, StrictDecodable {
         var out: [String] = []
         if let range = attentionRange, range.count != 2 { out.append("attention_range must be [min, max]") }
         if keyTokenThreshold != nil, fitness != .keyTokens { out.append("key_token_threshold needs the key-tokens fitness") }
+        if needles != nil, fitness != .needle, fitness != .mixed { out.append("needles needs the needle or mixed fitness") }
         return out
     }
 }

@@ -15,13 +15,15 @@ public struct WorkUnit: Sendable, Codable, Equatable, StrictDecodable {
     public var textSHA256: String
     public var textOffset: Int
     /// What to score (nil = `ppl`, every token of the plain window): `key-tokens` (the
-    /// `positions` of the plain window), `needle` (the answer of the needle window made from
-    /// `needleSeed`), or `probe` (find the window's key tokens; the result lists them).
+    /// `positions` of the plain window), `needle` (the answers of the needle window made from
+    /// `needleSeed`), `mixed` (every token of that needle window, the answers weighted to count
+    /// as much as the rest), or `probe` (find the window's key tokens; the result lists them).
     public var fitness: String?
     /// For `key-tokens`: the positions to score.
     public var positions: [Int]?
-    /// For `needle`: the seed of the needles.
+    /// For `needle` and `mixed`: the seed of the needles, and how many each window holds (nil: 1).
     public var needleSeed: UInt64?
+    public var needles: Int?
     /// For `probe`: the short context and the NLL drop that makes a key token.
     public var originalContext: Int?
     public var keyTokenThreshold: Double?
@@ -30,7 +32,7 @@ public struct WorkUnit: Sendable, Codable, Equatable, StrictDecodable {
         case searchID = "search_id", candidateRowID = "candidate_id", window, lambda
         case nHat = "n_hat", attentionFactor = "attention_factor", targetContext = "target_context"
         case windowCount = "windows", modelSHA256 = "model_sha256", textSHA256 = "text_sha256", textOffset = "text_offset"
-        case fitness, positions, needleSeed = "needle_seed", originalContext = "original_context"
+        case fitness, positions, needleSeed = "needle_seed", needles, originalContext = "original_context"
         case keyTokenThreshold = "key_token_threshold"
     }
 
@@ -73,18 +75,18 @@ public struct UnitResult: Sendable, Codable, Equatable {
 extension UnitResult {
     /// Why this result cannot be the answer to `unit`, or nil when it can: the scored-token count
     /// must be the unit's (every position but the last for `ppl`, its positions for
-    /// `key-tokens`, at least one for `needle`), the NLL finite and ≥ 0 (or absent: NaN), a
+    /// `key-tokens`, at least one per needle for `needle`), the NLL finite and ≥ 0 (or absent: NaN), a
     /// probe's positions inside the window. A worker that sends one is lying or broken.
     public func problem(for unit: WorkUnit) -> String? {
         if let nll = nllSum, !(nll.isFinite && nll >= 0) { return "nll_sum \(nll) is not a finite number ≥ 0" }
         switch unit.fitness ?? "ppl" {
-        case "ppl":
+        case "ppl", "mixed":
             if tokens != unit.targetContext - 1 { return "tokens \(tokens), but the unit scores \(unit.targetContext - 1)" }
         case "key-tokens":
             let expected = unit.positions?.count ?? 0
             if tokens != expected { return "tokens \(tokens), but the unit scores \(expected) key tokens" }
         case "needle":
-            if tokens < 1 || tokens >= unit.targetContext { return "tokens \(tokens) is not a needle answer's length" }
+            if tokens < unit.needles ?? 1 || tokens >= unit.targetContext { return "tokens \(tokens) is not the length of \(unit.needles ?? 1) needle answer(s)" }
         case "probe":
             let found = positions ?? []
             if tokens != found.count { return "tokens \(tokens) but \(found.count) positions" }

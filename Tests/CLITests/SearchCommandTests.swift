@@ -29,8 +29,9 @@ struct SearchCommandTests {
         try #require(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
     }
 
-    /// Default levers (m searched, ppl), and m searched with the needle fitness.
-    @Test(arguments: [[String](), ["--search-attention-factor", "--fitness", "needle"]])
+    /// Default levers (m searched, ppl), m searched with the needle fitness, and the mixed fitness
+    /// on multi-needle windows.
+    @Test(arguments: [[String](), ["--search-attention-factor", "--fitness", "needle"], ["--fitness", "mixed", "--needles", "2"]])
     func killedAndRerunEndsLikeAnUninterruptedRun(extra: [String]) throws {
         let setup = try #require(try Setup())
         let referenceOut = setup.directory.appendingPathComponent("reference.json").path
@@ -64,7 +65,7 @@ struct SearchCommandTests {
             #expect(got["units"] as? Int == expected["units"] as? Int, "no unit lost or scored twice")
             #expect(got["evaluations"] as? Int == expected["evaluations"] as? Int)
             #expect(got["attention_factor"] as? Double == expected["attention_factor"] as? Double)
-            #expect(got["fitness"] as? String == (extra.contains("needle") ? "needle" : "ppl"))
+            #expect(got["fitness"] as? String == (extra.contains("needle") ? "needle" : extra.contains("mixed") ? "mixed" : "ppl"))
             // Every rule scored, none lost to the crash (a baseline recorded infeasible by a kill would differ).
             #expect(got["baselines"] as? [String: Double] == expected["baselines"] as? [String: Double])
             #expect(got["baseline_fitness"] as? [String: Double] == expected["baseline_fitness"] as? [String: Double])

@@ -70,6 +70,8 @@ import TestSupport
                 Case(name: "m range upside down", method: "POST", path: "/v1/searches", body: with(["attention_range": [1.3, 1.1]]), token: token, status: 400, mentions: "attention factor range"),
                 Case(name: "m range of three", method: "POST", path: "/v1/searches", body: with(["attention_range": [1.0, 1.1, 1.2]]), token: token, status: 400, mentions: "attention_range"),
                 Case(name: "threshold without key tokens", method: "POST", path: "/v1/searches", body: with(["key_token_threshold": 1.0]), token: token, status: 400, mentions: "key-tokens"),
+                Case(name: "needles without needle windows", method: "POST", path: "/v1/searches", body: with(["needles": 4]), token: token, status: 400, mentions: "needles"),
+                Case(name: "too many needles", method: "POST", path: "/v1/searches", body: with(["fitness": "mixed", "needles": 65]), token: token, status: 400, mentions: "needles"),
                 Case(name: "negative threshold", method: "POST", path: "/v1/searches", body: with(["fitness": "key-tokens", "key_token_threshold": -1.0]), token: token, status: 400, mentions: "threshold"),
                 Case(name: "wrong method on a search", method: "DELETE", path: "/v1/searches/1", body: nil, token: token, status: 405, mentions: "GET"),
                 Case(name: "wrong method on workers", method: "PUT", path: "/v1/workers", body: nil, token: token, status: 405, mentions: "POST"),

@@ -69,6 +69,63 @@ struct ProbeTests {
         }
     }
 
+    /// RULER's multi-key needle: K needles per window at spread depths, each answer scored where
+    /// its question ends, the same windows from the same seed.
+    @Test func multiNeedleWindowsScoreEveryAnswerAtItsPlace() throws {
+        let count = 3
+        let graded = try NeedleWindows.gradedWindows(text: text, model: model, context: 1024, windowCount: 3, seed: 4,
+                                                     needles: count)
+        #expect(graded.count == 3)
+        let pieces = model.tokenizer.tokens
+        for (k, g) in graded.enumerated() {
+            let w = g.window
+            #expect(w.tokens.count == 1024)
+            #expect(g.needles == NeedleWindows.needles(seed: 4, window: k, windowCount: 3, count: count))
+            #expect(Set(g.needles.map(\.key)).count == count, "distinct keys")
+            let slices = g.needles.map { Int($0.depth * Double(count)) }.sorted()
+            #expect(slices == Array(0..<count), "needle j in the j-th slice of the depth range")
+            #expect(g.answerPositions.count == count)
+            #expect(w.positions == g.answerPositions.flatMap { $0 } && w.positions == w.positions.sorted())
+            #expect(g.answerPositions.last!.last == 1022, "the last answer closes the window")
+            let questionsStart = g.answerPositions[0][0] - 40
+            var hiddenAt: [Int] = []
+            for (needle, positions) in zip(g.needles, g.answerPositions) {
+                let answer = positions.map { w.tokens[$0 + 1] }
+                #expect(answer.map { pieces[Int($0)] }.joined().filter(\.isNumber) == String(needle.number),
+                        "the scored tokens are the number's digits")
+                // The same tokens once before the questions: the hidden needle.
+                let hits = (0...(questionsStart - answer.count)).filter { Array(w.tokens[$0..<($0 + answer.count)]) == answer }
+                #expect(hits.count == 1, "needle \(needle.key) hidden once")
+                hiddenAt.append(hits.first ?? -1)
+            }
+            let byDepth = g.needles.indices.sorted { g.needles[$0].depth < g.needles[$1].depth }
+            #expect(byDepth.map { hiddenAt[$0] } == byDepth.map { hiddenAt[$0] }.sorted(), "hidden in depth order")
+            #expect(hiddenAt.max()! - hiddenAt.min()! > 300, "spread over the window")
+            // Grading agrees with the per-token scores.
+            let scaling = RoPEScaling.none(pairs: model.pairs)
+            let scores = try model.tokenScores(tokens: w.tokens, positions: w.positions, scaling: scaling)
+            let top = Dictionary(uniqueKeysWithValues: scores.map { ($0.position, $0.topToken) })
+            let grades = try model.grade(g, scaling: scaling)
+            for (positions, grade) in zip(g.answerPositions, grades) {
+                #expect(grade.passed == positions.allSatisfy { top[$0] == w.tokens[$0 + 1] })
+                #expect(grade.nll.isFinite && grade.nll > 0)
+            }
+        }
+        #expect(try NeedleWindows.gradedWindows(text: text, model: model, context: 1024, windowCount: 3, seed: 4, needles: count) == graded)
+        #expect(try NeedleWindows.gradedWindows(text: text, model: model, context: 1024, windowCount: 3, seed: 5, needles: count) != graded)
+        // One needle is LongRoPE2's template, as before.
+        let single = try NeedleWindows.gradedWindows(text: text, model: model, context: 512, windowCount: 3, seed: 4)
+        #expect(single.map(\.needles) == (0..<3).map { [NeedleWindows.needle(seed: 4, window: $0, windowCount: 3)] })
+        for bad in [0, NeedleWindows.maxNeedles + 1] {
+            #expect(throws: EvaluatorError.self) {
+                try NeedleWindows.windows(text: text, model: model, context: 1024, windowCount: 1, seed: 0, needles: bad)
+            }
+        }
+        #expect(throws: EvaluatorError.self, "too many needles for the window") {
+            try NeedleWindows.windows(text: text, model: model, context: 512, windowCount: 1, seed: 0, needles: 8)
+        }
+    }
+
     /// Teacher forcing passes exactly when greedy decoding, token by token, writes the key.
     @Test func passkeyTeacherForcingEqualsGreedyDecoding() throws {
         for (depth, seed) in [(0.0, 1), (0.5, 2), (1.0, 3)] {
