@@ -74,7 +74,15 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(help: "Seconds a worker may stay silent before its work is handed to another.") var heartbeatTimeout: Double = 10
     @Option(help: "Seconds a unit may run on a worker before its lease expires.") var leaseSeconds: Double = 900
     @Option(help: "Failed leases after which a unit is recorded as failed.") var maxAttempts = 4
+    @Flag(help: "Serving HTTPS, still accept workers registered with an http:// address (the token crosses to them in clear).")
+    var allowPlainHttpWorkers = false
     @OptionGroup var exposure: ExposureOptions
+
+    func validate() throws {
+        guard heartbeatTimeout > 0, heartbeatTimeout.isFinite else { throw ValidationError("--heartbeat-timeout must be a number of seconds > 0") }
+        guard leaseSeconds > 0, leaseSeconds.isFinite else { throw ValidationError("--lease-seconds must be a number of seconds > 0") }
+        guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
+    }
 
     func run() async throws {
         let (host, port) = try parseListen(listen)
@@ -89,6 +97,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
         settings.dispatcher.heartbeatTimeout = heartbeatTimeout
         settings.dispatcher.leaseSeconds = leaseSeconds
         settings.dispatcher.maxAttempts = maxAttempts
+        settings.allowPlainHTTPWorkers = allowPlainHttpWorkers
         let coordinator: Coordinator
         do { coordinator = try Coordinator(settings: settings) }
         catch let held as OwnerLock.Held { throw CLIError(held.description) }

@@ -23,6 +23,8 @@ public struct CoordinatorSettings: Sendable {
     public var tlsKey: String?
     /// Trust workers' HTTPS certificates signed by this CA (PEM); nil: the system's roots.
     public var caFile: String?
+    /// Accept plain-HTTP workers while serving HTTPS (the token then crosses to them in clear).
+    public var allowPlainHTTPWorkers = false
 
     public init(databasePath: String) { self.databasePath = databasePath }
 }
@@ -165,13 +167,11 @@ public final class Coordinator: Sendable {
 
         router.get("/v1/workers") { _, _ in jsonResponse(await dispatcher.workerViews()) }
         let client = httpClient, heartbeat = settings.heartbeatSeconds
+        let usesTLS = tls != nil, allowPlainWorkers = settings.allowPlainHTTPWorkers
         router.post("/v1/workers") { request, _ in
             let registration = try await decodeBody(WorkerRegistration.self, request)
-            guard let url = URL(string: registration.address), url.scheme == "http" || url.scheme == "https", url.host != nil else {
-                throw APIError.badRequest("bad request", "field \"address\" must be an http(s) URL, not \"\(registration.address)\"")
-            }
-            guard registration.threads >= 1, registration.pairs >= 1, registration.ropeBase > 1 else {
-                throw APIError.badRequest("bad request", "threads and pairs must be ≥ 1 and rope_base > 1")
+            if let problem = registration.problem(tls: usesTLS, allowPlainHTTP: allowPlainWorkers) {
+                throw APIError.badRequest("bad request", problem)
             }
             let id = await dispatcher.register(registration, connection: HTTPWorkerConnection(
                 address: registration.address, token: token, client: client, timeout: dispatcher.settings.leaseSeconds))
@@ -182,7 +182,7 @@ public final class Coordinator: Sendable {
             let id = context.parameters.get("id") ?? ""
             let body = try await decodeBody(Heartbeat.self, request)
             guard await dispatcher.heartbeat(id, secret: body.secret) else {
-                throw APIError.notFound("worker \(id) (unknown, or not the process that registered it): register again")
+                throw APIError(.notFound, "not found", "worker \(id) is unknown, or the heartbeat is not from the process that registered it: register again")
             }
             return Response(status: .noContent)
         }

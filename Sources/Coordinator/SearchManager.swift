@@ -31,26 +31,46 @@ public actor SearchManager {
 
     /// Stores a new search and starts it.
     public func create(_ request: CreateSearchRequest) async throws -> Int64 {
-        var pairs = request.pairs, base = request.ropeBase
-        if pairs == nil || base == nil, let known = await dispatcher.geometry(modelSHA256: request.modelSHA256) {
-            pairs = pairs ?? known.pairs
-            base = base ?? known.ropeBase
-        }
-        guard let pairs, let base else {
-            throw APIError.conflict("no worker holds model \(request.modelSHA256.prefix(16))…: attach one, or give pairs and rope_base")
-        }
+        // The body first (400 naming the field), then the workers (409).
         let options = request.options
-        let early = options.problems()
-        guard early.isEmpty else { throw APIError.badRequest("invalid search", early.joined(separator: "; ")) }
-        let config = options.config(geometry: RoPEGeometry(rotaryDimension: 2 * pairs, base: base),
-                                    originalContext: request.originalContext, targetContext: request.targetContext)
-        var problems = config.problems()
-        if base <= 1 || !base.isFinite { problems.append("rope_base must be > 1") }
+        var problems = options.problems()
         if (request.textOffset ?? 0) < 0 { problems.append("text_offset must be ≥ 0") }
         if let name = request.name, name.count > 200 { problems.append("name must be at most 200 characters") }
+        if let pairs = request.pairs, !(1...SearchConfig.maxPairs).contains(pairs) {
+            problems.append("pairs must be between 1 and \(SearchConfig.maxPairs)")
+        }
+        if let base = request.ropeBase, !(base > 1 && base.isFinite) { problems.append("rope_base must be > 1") }
+        if problems.isEmpty {
+            // Everything the model's geometry does not decide, before asking the workers for it.
+            problems = options.config(geometry: RoPEGeometry(rotaryDimension: 2 * (request.pairs ?? 1), base: 10_000),
+                                      originalContext: request.originalContext, targetContext: request.targetContext)
+                .problems(geometryKnown: false)
+        }
+        guard problems.isEmpty else { throw APIError.badRequest("invalid search", problems.joined(separator: "; ")) }
+        var pairs = request.pairs, base = request.ropeBase
+        if pairs == nil || base == nil {
+            switch await dispatcher.geometryClaims(modelSHA256: request.modelSHA256) {
+            case let .known(known):
+                pairs = pairs ?? known.pairs
+                base = base ?? known.ropeBase
+            case .none:
+                throw APIError.conflict("no worker holds model \(request.modelSHA256.prefix(16))… (none healthy): attach one, or give pairs and rope_base")
+            case let .disagree(claims):
+                throw APIError.conflict("the workers holding model \(request.modelSHA256.prefix(16))… disagree on its geometry ("
+                                        + claims.map { "\($0.workers.joined(separator: ", ")): pairs \($0.pairs), rope_base \($0.ropeBase)" }.joined(separator: "; ")
+                                        + "): give pairs and rope_base, or remove the wrong workers")
+            }
+        }
+        guard let pairs, let base else { throw APIError.conflict("no geometry for model \(request.modelSHA256.prefix(16))…") }
+        let config = options.config(geometry: RoPEGeometry(rotaryDimension: 2 * pairs, base: base),
+                                    originalContext: request.originalContext, targetContext: request.targetContext)
+        problems = config.problems()
         for (i, seed) in config.extraSeeds.enumerated() {
             do { try RoPEScaling(method: "seed", lambda: seed).validate(pairs: pairs, lambdaMax: config.lambdaMax) }
             catch { problems.append("seeds[\(i)]: \(error.description)") }
+        }
+        if let offset = request.textOffset, let bytes = await dispatcher.textBytes(textSHA256: request.textSHA256), offset >= bytes {
+            problems.append("text_offset \(offset) is past the end of the text (\(bytes) bytes)")
         }
         guard problems.isEmpty else { throw APIError.badRequest("invalid search", problems.joined(separator: "; ")) }
         let id = try store.createSearch(name: request.name ?? "search", config: config, modelPath: "",

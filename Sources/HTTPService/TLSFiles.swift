@@ -1,5 +1,8 @@
 import AsyncHTTPClient
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import HummingbirdTLS
 
 /// TLS between the coordinator, its workers and clients: PEM files given on the command line.
@@ -45,9 +48,12 @@ public struct TLSFileError: Error, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
-/// Whether a listen address only accepts connections from this host.
+/// Whether a listen address only accepts connections from this host: `localhost`, `::1` or
+/// an IPv4 address in 127.0.0.0/8 (parsed, so a host name such as `127.example.com` is not).
 public func isLoopback(_ host: String) -> Bool {
-    host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    if host == "localhost" || host == "::1" || host == "[::1]" { return true }
+    var address = in_addr()
+    return inet_pton(AF_INET, host, &address) == 1 && UInt32(bigEndian: address.s_addr) >> 24 == 127
 }
 
 /// A connection failure in words a user can act on (the raw NIO error stays at the end).

@@ -128,10 +128,44 @@ public actor Dispatcher: UnitEvaluator {
     /// Nil when no healthy worker holds the model, or when they disagree (then nothing they
     /// say about it is trusted).
     public func geometry(modelSHA256: String) -> (pairs: Int, ropeBase: Double)? {
-        let claims = workers.values.filter { $0.healthy && $0.registration.modelSHA256 == modelSHA256 }
-            .map { [Double($0.registration.pairs), $0.registration.ropeBase] }
-        guard let first = claims.first, claims.allSatisfy({ $0 == first }) else { return nil }
-        return (Int(first[0]), first[1])
+        guard case let .known(pairs, ropeBase) = geometryClaims(modelSHA256: modelSHA256) else { return nil }
+        return (pairs, ropeBase)
+    }
+
+    /// What the healthy workers holding a model say of its geometry: one answer, none, or the
+    /// disagreeing claims with the workers making each (so an error can name them).
+    public enum GeometryClaims: Sendable, Equatable {
+        case known(pairs: Int, ropeBase: Double)
+        case none
+        case disagree([Claim])
+        public struct Claim: Sendable, Equatable {
+            public var pairs: Int
+            public var ropeBase: Double
+            public var workers: [String]
+        }
+    }
+
+    public func geometryClaims(modelSHA256: String) -> GeometryClaims {
+        var claims: [GeometryClaims.Claim] = []
+        for (id, worker) in workers.sorted(by: { $0.key < $1.key }) where worker.healthy && worker.registration.modelSHA256 == modelSHA256 {
+            let r = worker.registration
+            if let i = claims.firstIndex(where: { $0.pairs == r.pairs && $0.ropeBase == r.ropeBase }) {
+                claims[i].workers.append("\(id) (\(r.name))")
+            } else {
+                claims.append(.init(pairs: r.pairs, ropeBase: r.ropeBase, workers: ["\(id) (\(r.name))"]))
+            }
+        }
+        switch claims.count {
+        case 0: return .none
+        case 1: return .known(pairs: claims[0].pairs, ropeBase: claims[0].ropeBase)
+        default: return .disagree(claims)
+        }
+    }
+
+    /// The size of a text as a healthy worker holding it announced (nil: none said).
+    public func textBytes(textSHA256: String) -> Int? {
+        workers.values.first { $0.healthy && $0.registration.textSHA256 == textSHA256 && $0.registration.textBytes != nil }?
+            .registration.textBytes
     }
 
     /// Whether a healthy worker holds this model and text (a search for others waits).

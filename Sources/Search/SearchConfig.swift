@@ -141,6 +141,9 @@ public struct SearchConfig: Codable, Sendable, Equatable {
     public static let maxPopulation = 10_000
     public static let maxIterations = 10_000
     public static let maxWindows = 1_000
+    /// Rotary pairs (head dim 8,192) and λ beyond any model or scale.
+    public static let maxPairs = 4_096
+    public static let maxLambda = 1e7
 
     /// s = target / original context.
     public var scale: Double { Double(targetContext) / Double(originalContext) }
@@ -174,10 +177,11 @@ public struct SearchConfig: Codable, Sendable, Equatable {
         step > 0 && (step + 1) / 2 > iterations - (refineIterations ?? 0)
     }
 
-    /// Why a config cannot run.
-    public func problems() -> [String] {
+    /// Why a config cannot run. With `geometryKnown` false (the model's pairs are not known yet),
+    /// the checks that depend on them — pairs, d_rcd's range, the extra seeds' lengths — are left out.
+    public func problems(geometryKnown: Bool = true) -> [String] {
         var out: [String] = []
-        if pairs < 1 { out.append("pairs must be at least 1") }
+        if geometryKnown, pairs < 1 || pairs > Self.maxPairs { out.append("pairs must be between 1 and \(Self.maxPairs)") }
         if originalContext < 1 || targetContext < 2 { out.append("contexts must be positive") }
         if targetContext < originalContext {
             out.append("target_context (\(targetContext)) must be at least original_context (\(originalContext)): a search extends a model")
@@ -186,7 +190,7 @@ public struct SearchConfig: Codable, Sendable, Equatable {
         if population > Self.maxPopulation { out.append("population must be at most \(Self.maxPopulation)") }
         if iterations > Self.maxIterations { out.append("iterations must be at most \(Self.maxIterations)") }
         if windowCount > Self.maxWindows { out.append("windows must be at most \(Self.maxWindows)") }
-        if !(lambdaMax >= 1 && lambdaMax.isFinite) { out.append("lambda_max must be finite and ≥ 1") }
+        if !(lambdaMax >= 1 && lambdaMax <= Self.maxLambda) { out.append("lambda_max must be between 1 and \(Int(Self.maxLambda))") }
         if !(step > 0 && step.isFinite) { out.append("step must be > 0") }
         if population < 2 { out.append("population must be at least 2") }
         if parents < 2 || parents > population { out.append("parents must be between 2 and the population") }
@@ -198,21 +202,21 @@ public struct SearchConfig: Codable, Sendable, Equatable {
             out.append("refine iterations must be between 0 and the iterations (\(iterations))")
         }
         if !(0...1).contains(mutationProbability) { out.append("mutation probability must be in [0, 1]") }
-        if nHatChoices.isEmpty || nHatChoices.contains(where: { $0 < 0 }) {
-            out.append("n_hat choices must be non-empty and ≥ 0")
+        if nHatChoices.isEmpty || nHatChoices.contains(where: { $0 < 0 || $0 > targetContext }) {
+            out.append("n_hat choices must be non-empty, each between 0 and the target context (\(targetContext))")
         }
         if !(attentionFactor > 0 && attentionFactor.isFinite) { out.append("attention factor must be finite and > 0") }
         if windowCount < 1 { out.append("windows must be at least 1") }
         if !(rejectionMargin >= 0) { out.append("rejection margin must be ≥ 0") }
         if let budget, budget < 1 { out.append("budget must be at least 1") }
-        for seed in extraSeeds where seed.count != pairs { out.append("an extra seed has \(seed.count) factors, not \(pairs)") }
+        for seed in extraSeeds where geometryKnown && seed.count != pairs { out.append("an extra seed has \(seed.count) factors, not \(pairs)") }
         if let m = attentionSearch {
             if !(m.min > 0 && m.min.isFinite && m.max.isFinite && m.min <= m.max) {
                 out.append("the attention factor range must be finite with 0 < min ≤ max")
             }
             if !(m.step > 0 && m.step.isFinite) { out.append("the attention factor step must be > 0") }
         }
-        if searchSpace == .criticalDimension {
+        if geometryKnown, searchSpace == .criticalDimension {
             if let range = criticalPairs {
                 if range.lowerBound < 0 || range.upperBound >= pairs {
                     out.append("the critical pair range \(range) must lie inside 0…\(pairs - 1)")

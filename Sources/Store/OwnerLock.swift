@@ -18,13 +18,15 @@ public final class OwnerLock: @unchecked Sendable {
         }
     }
 
-    /// Takes the lock of `databasePath` (the file `databasePath.lock`), or throws `Held`.
+    /// Takes the lock of `databasePath` (the file `.lock` beside the database's real path, so a
+    /// symbolic link to a database, or a path through a linked folder, takes the same lock), or
+    /// throws `Held`.
     public init(databasePath: String) throws {
         // The descriptor is a local until the lock is ours: a class whose init throws after
         // every property is set still runs its deinit, which would close the descriptor a
         // second time — by then perhaps another thread's file (seen: a test's SQLite database
         // failing with "disk I/O error", a pipe losing a child's stderr).
-        let lockPath = databasePath + ".lock"
+        let lockPath = Self.realPath(databasePath) + ".lock"
         let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
             throw StoreError.notFound("lock file \(lockPath) (\(String(cString: strerror(errno))))")
@@ -35,6 +37,20 @@ public final class OwnerLock: @unchecked Sendable {
         }
         path = lockPath
         descriptor = fd
+    }
+
+    /// The path with every symbolic link resolved; for a file that does not exist yet, its
+    /// folder's real path and its name.
+    static func realPath(_ path: String) -> String {
+        if let resolved = realpath(path, nil) {
+            defer { free(resolved) }
+            return String(cString: resolved)
+        }
+        let url = URL(fileURLWithPath: path)
+        let folder = url.deletingLastPathComponent().path
+        guard let resolved = realpath(folder, nil) else { return path }
+        defer { free(resolved) }
+        return URL(fileURLWithPath: String(cString: resolved)).appendingPathComponent(url.lastPathComponent).path
     }
 
     deinit {

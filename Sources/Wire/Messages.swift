@@ -1,4 +1,5 @@
 import Foundation
+import Search
 
 /// The JSON error body of every 4xx/5xx: `{"error": "...", "detail": "..."}`.
 public struct ErrorBody: Codable, Sendable, Equatable {
@@ -19,10 +20,14 @@ public struct WorkerRegistration: Codable, Sendable, Equatable, StrictDecodable 
     public var pairs: Int
     public var ropeBase: Double
     public var contextLength: Int
+    /// The size of the worker's text in bytes, so a search's text_offset can be checked when it
+    /// is created (nil from workers of earlier versions).
+    public var textBytes: Int?
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case name, address, architecture, threads, pairs
         case modelSHA256 = "model_sha256", textSHA256 = "text_sha256", ropeBase = "rope_base", contextLength = "context_length"
+        case textBytes = "text_bytes"
     }
 
     public init(name: String, address: String, modelSHA256: String, textSHA256: String, architecture: String,
@@ -30,6 +35,35 @@ public struct WorkerRegistration: Codable, Sendable, Equatable, StrictDecodable 
         self.name = name; self.address = address; self.modelSHA256 = modelSHA256; self.textSHA256 = textSHA256
         self.architecture = architecture; self.threads = threads; self.pairs = pairs; self.ropeBase = ropeBase
         self.contextLength = contextLength
+    }
+}
+
+extension WorkerRegistration {
+    /// The longest name and address a worker may register with.
+    public static let maxNameLength = 200
+    public static let maxAddressLength = 2048
+
+    /// Why the coordinator cannot take this registration (nil: it can). `tls`: the coordinator
+    /// serves HTTPS, so its token must not go to a plain-HTTP worker unless `allowPlainHTTP`.
+    public func problem(tls: Bool, allowPlainHTTP: Bool) -> String? {
+        func isSHA256(_ text: String) -> Bool { text.utf8.count == 64 && text.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) } }
+        if name.isEmpty || name.count > Self.maxNameLength { return "field \"name\" must be 1 to \(Self.maxNameLength) characters" }
+        guard address.count <= Self.maxAddressLength, let url = URL(string: address), url.scheme == "http" || url.scheme == "https",
+              url.host != nil else {
+            return "field \"address\" must be an http(s) URL, not \"\(address.prefix(200))\""
+        }
+        if tls && url.scheme == "http" && !allowPlainHTTP {
+            return "field \"address\" is plain http, but this coordinator serves HTTPS and would send its token in clear: give the worker --tls-cert and --tls-key, or start the coordinator with --allow-plain-http-workers"
+        }
+        if !isSHA256(modelSHA256) { return "field \"model_sha256\" must be 64 lowercase hex digits" }
+        if !isSHA256(textSHA256) { return "field \"text_sha256\" must be 64 lowercase hex digits" }
+        if !(1...4096).contains(threads) { return "field \"threads\" must be between 1 and 4096" }
+        if !(1...SearchConfig.maxPairs).contains(pairs) { return "field \"pairs\" must be between 1 and \(SearchConfig.maxPairs)" }
+        if !(ropeBase > 1 && ropeBase.isFinite) { return "field \"rope_base\" must be a finite number > 1" }
+        if !(1...SearchConfig.maxContext).contains(contextLength) { return "field \"context_length\" must be between 1 and \(SearchConfig.maxContext)" }
+        if architecture.isEmpty || architecture.count > 64 { return "field \"architecture\" must be 1 to 64 characters" }
+        if let textBytes, textBytes < 1 { return "field \"text_bytes\" must be at least 1" }
+        return nil
     }
 }
 

@@ -133,11 +133,12 @@ public final class WorkerNode: Sendable {
     /// forgets this worker (a restart), and retries while it is unreachable.
     func attach(port: Int) async {
         let address = settings.advertise ?? "\(tls == nil ? "http" : "https")://\(settings.host):\(port)"
-        let registration = WorkerRegistration(
+        var registration = WorkerRegistration(
             name: settings.name ?? "\(ProcessInfo.processInfo.hostName):\(port)", address: address,
             modelSHA256: modelSHA256, textSHA256: textSHA256, architecture: model.config.architecture.rawValue,
             threads: settings.threads, pairs: model.pairs, ropeBase: model.config.ropeBase,
             contextLength: model.config.contextLength)
+        registration.textBytes = textData.count
         var id: String?
         var secret: String?
         var interval = 2.0

@@ -32,6 +32,15 @@ import TestSupport
         return TestHTTP.json(object)
     }
 
+    /// A valid worker registration with `changes`.
+    func worker(_ changes: [String: Any]) -> Data {
+        var object: [String: Any] = ["name": "w", "address": "http://127.0.0.1:9", "model_sha256": String(repeating: "a", count: 64),
+                                     "text_sha256": String(repeating: "b", count: 64), "architecture": "llama", "threads": 1,
+                                     "pairs": 4, "rope_base": 10000.0, "context_length": 512]
+        for (key, value) in changes { object[key] = value }
+        return TestHTTP.json(object)
+    }
+
     @Test func tableOfBadRequests() async throws {
         try await withCoordinator { base in
             struct Case { var name: String; var method: String; var path: String; var body: Data?; var token: String?; var status: Int; var mentions: String }
@@ -76,6 +85,13 @@ import TestSupport
                 Case(name: "wrong method on a search", method: "DELETE", path: "/v1/searches/1", body: nil, token: token, status: 405, mentions: "GET"),
                 Case(name: "wrong method on workers", method: "PUT", path: "/v1/workers", body: nil, token: token, status: 405, mentions: "POST"),
                 Case(name: "GET of a heartbeat", method: "GET", path: "/v1/workers/w-1/heartbeat", body: nil, token: token, status: 405, mentions: "POST"),
+                Case(name: "pairs of a million", method: "POST", path: "/v1/searches", body: with(["pairs": 1_000_000]), token: token, status: 400, mentions: "pairs"),
+                Case(name: "lambda_max of 1e308", method: "POST", path: "/v1/searches", body: with(["lambda_max": 1e308]), token: token, status: 400, mentions: "lambda_max"),
+                Case(name: "n_hat of 1e12", method: "POST", path: "/v1/searches", body: with(["n_hat": [1_000_000_000_000]]), token: token, status: 400, mentions: "n_hat"),
+                Case(name: "a bad field without pairs is named before workers are looked for", method: "POST", path: "/v1/searches", body: with(["pairs": nil, "windows": 0]), token: token, status: 400, mentions: "windows"),
+                Case(name: "a 100 KB worker name", method: "POST", path: "/v1/workers", body: worker(["name": String(repeating: "w", count: 100_000)]), token: token, status: 400, mentions: "name"),
+                Case(name: "a model hash that is no sha256", method: "POST", path: "/v1/workers", body: worker(["model_sha256": "abc"]), token: token, status: 400, mentions: "model_sha256"),
+                Case(name: "a worker with 0 threads", method: "POST", path: "/v1/workers", body: worker(["threads": 0]), token: token, status: 400, mentions: "threads"),
                 Case(name: "search without a worker for its model", method: "POST", path: "/v1/searches", body: with(["pairs": nil]), token: token, status: 409, mentions: "no worker"),
             ]
             for c in cases {

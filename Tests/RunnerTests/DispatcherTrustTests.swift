@@ -163,27 +163,34 @@ struct StuckWorker: UnitEvaluator {
     }
 
     /// Issue 10: at a step's tail, idle workers take a copy of a straggler's unit; the first
-    /// answer wins.
+    /// answer wins. The slow worker never answers on its own, so the unit can only end through
+    /// the copy: the test waits for that event, not for a wall-clock bound (under a loaded
+    /// machine the suite's synchronous forward passes hold the cooperative threads for seconds,
+    /// which once made this take 35 s).
     @Test func aStragglersUnitIsDuplicatedOntoAnIdleWorker() async throws {
-        struct SlowWorker: UnitEvaluator {
+        struct NeverAnswers: UnitEvaluator {
             func evaluate(_ unit: WorkUnit) async throws -> UnitResult {
-                try await Task.sleep(nanoseconds: 60_000_000_000)
-                return UnitResult(nllSum: 7, tokens: 255, seconds: 60, worker: "slow")
+                while true { try await Task.sleep(nanoseconds: 3_600_000_000_000) }
             }
         }
         var settings = Dispatcher.Settings()
         settings.duplicateAfter = 0.3
         let dispatcher = Dispatcher(settings: settings)
-        await dispatcher.register(tests.registration("slow"), connection: SlowWorker(), heartbeats: false)
-        let started = Date()
-        let unit = Task { try await dispatcher.evaluate(tests.unit()) }
-        #expect(try await waitUntil(30) { await dispatcher.workerViews().first?.busy == true })
+        await dispatcher.register(tests.registration("slow"), connection: NeverAnswers(), heartbeats: false)
+        let answered = SharedCount()
+        let unit = Task {
+            defer { answered.value = 1 }
+            return try await dispatcher.evaluate(tests.unit())
+        }
+        #expect(try await waitUntil(300) { await dispatcher.workerViews().first?.busy == true })
         await dispatcher.register(tests.registration("fast"),
                                   connection: ScriptedWorker(answer: UnitResult(nllSum: 7, tokens: 255, seconds: 0, worker: "fast")),
                                   heartbeats: false)
-        let result = try await unit.value
-        #expect(result.worker == "fast", "the idle worker's copy answered first")
-        #expect(Date().timeIntervalSince(started) < 30, "not after the slow worker's 60 s")
+        // Without duplication nothing ever answers: give up (and fail) rather than hang.
+        #expect(try await waitUntil(300) { answered.value == 1 }, "the idle worker's copy answered")
+        unit.cancel()
+        let worker = try? await unit.value.worker
+        #expect(worker == "fast")
         await dispatcher.shutdown()
     }
 

@@ -40,6 +40,26 @@ import Glibc
         #expect(broken == 0, "the other thread's file was closed under it \(broken) times")
         withExtendedLifetime(owner) {}
     }
+
+    /// Issue 23, item 4: a symbolic link to an owned database (or a path through a linked
+    /// folder) is the same database, so its lock is refused; another database is not.
+    @Test func aLinkToAnOwnedDatabaseIsRefused() throws {
+        let directory = temporaryDirectory()
+        let database = directory.appendingPathComponent("c14.sqlite").path
+        try Data().write(to: URL(fileURLWithPath: database))
+        let owner = try OwnerLock(databasePath: database)
+        let alias = directory.appendingPathComponent("alias14.sqlite").path
+        try FileManager.default.createSymbolicLink(atPath: alias, withDestinationPath: "c14.sqlite")
+        #expect(throws: OwnerLock.Held.self) { try OwnerLock(databasePath: alias) }
+        let linkedFolder = temporaryDirectory().appendingPathComponent("via").path
+        try FileManager.default.createSymbolicLink(atPath: linkedFolder, withDestinationPath: directory.path)
+        #expect(throws: OwnerLock.Held.self) { try OwnerLock(databasePath: linkedFolder + "/c14.sqlite") }
+        // A database not created yet, through the linked folder: the same lock as by its real path.
+        let fresh = try OwnerLock(databasePath: linkedFolder + "/new.sqlite")
+        #expect(throws: OwnerLock.Held.self) { try OwnerLock(databasePath: directory.appendingPathComponent("new.sqlite").path) }
+        #expect(try OwnerLock(databasePath: directory.appendingPathComponent("other.sqlite").path).path.hasSuffix("other.sqlite.lock"))
+        withExtendedLifetime((owner, fresh)) {}
+    }
 }
 
 /// A flag one thread sets and another polls.
