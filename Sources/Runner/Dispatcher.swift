@@ -7,9 +7,13 @@ import Wire
 ///
 /// - A unit is one (candidate, window) pair; a worker holds at most one lease at a time, so a
 ///   finished unit frees its worker at once.
-/// - A lease that fails (worker error, timeout, dead connection) or whose worker stops
-///   heartbeating puts the unit back at the front of the queue; after `maxAttempts` failed
-///   leases the unit fails with its last reason.
+/// - A lease whose worker vanishes (connection refused or reset, heartbeats stop, the worker
+///   is removed or registers again) puts the unit back at the front of the queue without
+///   spending one of its attempts: that is not the unit's fault. A lease that ends in an error
+///   answer, an impossible result or an expired lease spends one; after `maxAttempts` the unit
+///   fails with its last reason. A unit whose lease failed goes to another worker when one
+///   holds its model and text, and a worker whose answers fail `maxConsecutiveFailures` times
+///   in a row is removed (named in the reason of the units it failed).
 /// - When the queue is empty, an idle worker may take a duplicate of a straggler's unit; the
 ///   first result wins and a late one is dropped.
 /// - Units only go to workers holding the search's model and text (by sha256).
@@ -17,6 +21,11 @@ public actor Dispatcher: UnitEvaluator {
     public struct Settings: Sendable {
         public var leaseSeconds: Double = 900
         public var maxAttempts = 4
+        /// Error answers in a row after which a worker is removed.
+        public var maxConsecutiveFailures = 3
+        /// Times the workers holding one unit may vanish before the unit fails (a unit that
+        /// kills every worker it is sent to must not go round for ever).
+        public var maxVanishes = 16
         public var heartbeatTimeout: Double = 10
         /// A unit leased longer than this may be duplicated onto an idle worker.
         public var duplicateAfter: Double = 5
@@ -36,6 +45,7 @@ public actor Dispatcher: UnitEvaluator {
         var heartbeats = true
         var unitsDone = 0
         var unitsFailed = 0
+        var consecutiveFailures = 0
         /// Proves a heartbeat comes from the process that registered (ids are public).
         var secret = ""
     }
@@ -44,7 +54,10 @@ public actor Dispatcher: UnitEvaluator {
         var unit: WorkUnit
         var continuation: CheckedContinuation<UnitResult, Error>
         var attempts = 0
+        var vanishes = 0
         var leases: Set<String> = []
+        /// Workers whose lease of this unit failed: others are preferred.
+        var failedOn: Set<String> = []
         var leasedAt: Date?
         var lastError = ""
         /// Workers whose lease of this unit expired: it goes to others.
@@ -199,7 +212,7 @@ public actor Dispatcher: UnitEvaluator {
 
     private func dropWorker(_ id: String, reason: String) {
         guard let worker = workers.removeValue(forKey: id) else { return }
-        if let lease = worker.lease { release(lease, from: id, error: "worker \(id) \(reason)") }
+        if let lease = worker.lease { release(lease, from: id, error: "worker \(id) \(reason)", spendsAttempt: false) }
     }
 
     private func startMonitor() {
@@ -236,7 +249,7 @@ public actor Dispatcher: UnitEvaluator {
             metrics.increment(.workersLost)
             if let lease = worker.lease {
                 workers[id]!.lease = nil
-                release(lease, from: id, error: "worker \(id) stopped heartbeating")
+                release(lease, from: id, error: "worker \(id) stopped heartbeating", spendsAttempt: false)
             }
         }
         schedule()
@@ -277,7 +290,8 @@ public actor Dispatcher: UnitEvaluator {
         var stragglers: [Int]?   // units on one worker past `duplicateAfter`, oldest first (found once)
         for id in workers.keys.sorted() {
             guard let worker = workers[id], worker.healthy, worker.lease == nil else { continue }
-            if let index = queue.firstIndex(where: { jobs[$0].map { matches($0.unit, worker) && !$0.excluded.contains(id) } ?? false }) {
+            if let index = queue.firstIndex(where: { jobs[$0].map { matches($0.unit, worker) && !$0.excluded.contains(id)
+                    && !(($0.failedOn.contains(id)) && hasOtherWorker(for: $0, than: id)) } ?? false }) {
                 lease(queue.remove(at: index), to: id)
                 continue
             }
@@ -294,6 +308,12 @@ public actor Dispatcher: UnitEvaluator {
                 lease(stragglers!.remove(at: pick), to: id)
             }
         }
+    }
+
+    /// Whether a healthy worker other than `id`, on which this unit has not failed, could run it.
+    private func hasOtherWorker(for job: Job, than id: String) -> Bool {
+        workers.contains { $0.key != id && $0.value.healthy && !job.failedOn.contains($0.key) && !job.excluded.contains($0.key)
+            && matches(job.unit, $0.value) }
     }
 
     private func lease(_ jobID: Int, to workerID: String) {
@@ -317,7 +337,8 @@ public actor Dispatcher: UnitEvaluator {
             // A worker that answers what cannot be true is not trusted again.
             metrics.increment(.workersLost)
             workers[workerID]?.unitsFailed += 1
-            release(jobID, from: workerID, error: "worker \(workerID) sent an impossible result: \(problem)")
+            jobs[jobID]?.failedOn.insert(workerID)
+            release(jobID, from: workerID, error: "worker \(describe(workerID)) sent an impossible result: \(problem)")
             workers.removeValue(forKey: workerID)
             schedule()
             return
@@ -325,6 +346,7 @@ public actor Dispatcher: UnitEvaluator {
         switch result {
         case let .success(value):
             workers[workerID]?.unitsDone += 1
+            workers[workerID]?.consecutiveFailures = 0
             if let job = jobs.removeValue(forKey: jobID) {
                 queue.removeAll { $0 == jobID }
                 metrics.increment(.unitsCompleted)
@@ -332,26 +354,45 @@ public actor Dispatcher: UnitEvaluator {
             } else {
                 metrics.increment(.lateResultsDropped)   // a duplicate's second result
             }
+        case let .failure(error as WorkerUnreachable):
+            // The worker vanished (crashed, restarted, cut off): not the unit's fault.
+            workers[workerID]?.unitsFailed += 1
+            workers[workerID]?.healthy = false
+            release(jobID, from: workerID, error: "\(error)", spendsAttempt: false)
         case let .failure(error):
             workers[workerID]?.unitsFailed += 1
-            if error is WorkerUnreachable { workers[workerID]?.healthy = false }
-            release(jobID, from: workerID, error: "\(error)")
+            workers[workerID]?.consecutiveFailures += 1
+            jobs[jobID]?.failedOn.insert(workerID)
+            var reason = "worker \(describe(workerID)): \(error)"
+            if let failures = workers[workerID]?.consecutiveFailures, failures >= settings.maxConsecutiveFailures {
+                reason += " (its \(failures)th failed answer in a row: the worker was removed)"
+                metrics.increment(.workersLost)
+                workers.removeValue(forKey: workerID)
+            }
+            release(jobID, from: workerID, error: reason)
         }
         schedule()
     }
 
+    /// "w-1a2b (name)" for messages.
+    private func describe(_ id: String) -> String {
+        workers[id].map { "\(id) (\($0.registration.name))" } ?? id
+    }
+
     /// A lease ended without a result: requeue the unit, or fail it after too many attempts.
-    private func release(_ jobID: Int, from workerID: String, error: String) {
+    /// A vanished worker (`spendsAttempt` false) costs the unit no attempt.
+    private func release(_ jobID: Int, from workerID: String, error: String, spendsAttempt: Bool = true) {
         guard var job = jobs[jobID], job.leases.contains(workerID) else { return }
         job.leases.remove(workerID)
         job.lastError = error
         guard job.leases.isEmpty else { jobs[jobID] = job; return }   // a duplicate still runs
-        job.attempts += 1
+        if spendsAttempt { job.attempts += 1 } else { job.vanishes += 1 }
         job.leasedAt = nil
-        if job.attempts >= settings.maxAttempts {
+        if job.attempts >= settings.maxAttempts || job.vanishes >= settings.maxVanishes {
             jobs[jobID] = nil
             metrics.increment(.unitsFailed)
-            job.continuation.resume(throwing: UnitFailed(reason: "\(job.attempts) attempts, last: \(error)"))
+            let count = spendsAttempt ? "\(job.attempts) attempts" : "its workers vanished \(job.vanishes) times"
+            job.continuation.resume(throwing: UnitFailed(reason: "\(count), last: \(error)"))
         } else {
             jobs[jobID] = job
             queue.insert(jobID, at: 0)

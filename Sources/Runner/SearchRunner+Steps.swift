@@ -163,13 +163,8 @@ extension SearchRunner {
             guard tasks.removeValue(forKey: event.key) != nil,
                   let s = open.firstIndex(where: { $0.step == event.key.step }),
                   !open[s].candidates[event.key.candidate].isDecided else { continue }   // abandoned
-            let result: Result<UnitResult, UnitFailed>
-            switch event.result {
-            case let .success(value): result = .success(value)
-            case let .failure(error):
-                guard let failure = error as? UnitFailed else { throw error }   // cancellation, store…
-                result = .failure(failure)
-            }
+            // A unit that failed for good stops the run (see run), as do cancellation and store errors.
+            let result = Result<UnitResult, UnitFailed>.success(try event.result.get())
             let rows = open[s].candidates[event.key.candidate].receive(window: event.key.window, result, config: config)
             for (row, outcome) in rows {
                 try store.recordEvaluation(row, outcome: outcome)

@@ -56,6 +56,12 @@ public final class SearchRunner: Sendable {
             return try summary()
         } catch is CancellationError {
             throw CancellationError()   // paused or cancelled: the caller sets the status
+        } catch let failure as UnitFailed {
+            // A missing score would change the result: stop, keep everything scored, and let a
+            // rerun (once the workers are mended) take the unit again.
+            let error = SearchRunnerError.unitFailedForGood(failure.reason)
+            try? store.setStatus(searchID, .failed, error: "\(error)")
+            throw error
         } catch let error as SearchError {
             // No parents: every candidate was infeasible; say why their units failed, if they did.
             let reasons = (try? failureSummary()) ?? ""
@@ -110,8 +116,7 @@ public final class SearchRunner: Sendable {
                     let unit = self.unit(record, candidateRowID: -1, window: window, scaling: scaling, fitness: fitness,
                                          keyTokens: keyTokens)
                     group.addTask {
-                        do { return Scored(index: rule * windowCount + window, result: try await evaluator.evaluate(unit)) }
-                        catch is UnitFailed { return Scored(index: rule * windowCount + window, result: nil) }
+                        Scored(index: rule * windowCount + window, result: try await evaluator.evaluate(unit))
                     }
                 }
             }
@@ -196,11 +201,14 @@ public enum SearchRunnerError: Error, CustomStringConvertible {
     case keyTokenProbeFailed(window: Int, reason: String)
     case noKeyTokens(window: Int, threshold: Double)
     case nothingScored(String)
+    case unitFailedForGood(String)
 
     public var description: String {
         switch self {
         case .noFeasibleBaseline: return "every baseline is infeasible on these windows: no rule to find key tokens with"
         case let .keyTokenProbeFailed(window, reason): return "finding the key tokens of window \(window) failed: \(reason)"
+        case let .unitFailedForGood(reason):
+            return "a unit failed for good (\(reason)); the search stops rather than go on without its score: mend or remove the worker, then resume it (nothing scored is lost)"
         case let .nothingScored(reasons):
             return "no candidate could be scored" + (reasons.isEmpty ? " (every one was NaN or infinite)" : ": " + reasons)
         case let .noKeyTokens(window, threshold):

@@ -204,4 +204,59 @@ struct StuckWorker: UnitEvaluator {
         #expect(try await waitUntil(60) { await dispatcher.workerViews().isEmpty }, "a silent worker must be forgotten")
         await dispatcher.shutdown()
     }
+
+    /// Issue 23, item 1: a worker that vanishes mid-unit (here: five restarts in a row) costs
+    /// the unit none of its attempts.
+    @Test func vanishedWorkersCostTheUnitNoAttempt() async throws {
+        struct Vanishing: UnitEvaluator {
+            func evaluate(_ unit: WorkUnit) async throws -> UnitResult { throw WorkerUnreachable("connection reset") }
+        }
+        var settings = Dispatcher.Settings()
+        settings.maxAttempts = 2
+        let dispatcher = Dispatcher(settings: settings)
+        await dispatcher.register(tests.registration("w"), connection: Vanishing(), heartbeats: false)
+        let unit = Task { try await dispatcher.evaluate(tests.unit()) }
+        for _ in 0..<5 {
+            // It vanishes and is unhealthy; the restarted process registers again at its address.
+            #expect(try await waitUntil(300) { await dispatcher.workerViews().first?.healthy == false })
+            await dispatcher.register(tests.registration("w"), connection: Vanishing(), heartbeats: false)
+        }
+        #expect(try await waitUntil(300) { await dispatcher.workerViews().first?.healthy == false })
+        await dispatcher.register(tests.registration("w"), connection: ScriptedWorker(answer: UnitResult(nllSum: 7, tokens: 255, seconds: 0, worker: "back")),
+                                  heartbeats: false)
+        #expect(try await unit.value.worker == "back", "the unit never failed, though 6 leases ended without an answer")
+        await dispatcher.shutdown()
+    }
+
+    /// Issue 23, item 2: a unit whose lease failed goes to another worker, and a worker whose
+    /// answers fail three times in a row is removed, named in the reason.
+    @Test func aFailedUnitGoesElsewhereAndABrokenWorkerIsRemoved() async throws {
+        struct Broken: UnitEvaluator {
+            let calls: SharedCount
+            func evaluate(_ unit: WorkUnit) async throws -> UnitResult { calls.add(1); throw UnitFailed(reason: "unreadable answer") }
+        }
+        var patient = Dispatcher.Settings()
+        patient.maxConsecutiveFailures = 100   // kept, to see where its failed units go
+        let dispatcher = Dispatcher(settings: patient)
+        let calls = SharedCount()
+        await dispatcher.register(tests.registration("broken"), connection: Broken(calls: calls), heartbeats: false)
+        await dispatcher.register(tests.registration("honest"), connection: ScriptedWorker(answer: UnitResult(nllSum: 7, tokens: 255, seconds: 0, worker: "honest")),
+                                  heartbeats: false)
+        for _ in 0..<6 {
+            #expect(try await dispatcher.evaluate(tests.unit()).worker == "honest", "every unit ends on the honest worker")
+        }
+        #expect(calls.value <= 6, "a unit that failed on the broken worker is not sent back to it while another can run it")
+        // Alone, the broken worker fails three answers in a row and is removed; the unit then waits.
+        let alone = Dispatcher()
+        let aloneCalls = SharedCount()
+        await alone.register(tests.registration("broken"), connection: Broken(calls: aloneCalls), heartbeats: false)
+        let pending = Task { try await alone.evaluate(tests.unit()) }
+        #expect(try await waitUntil(300) { await alone.workerViews().isEmpty }, "the broken worker must be removed")
+        #expect(aloneCalls.value == 3)
+        await alone.register(tests.registration("honest"), connection: ScriptedWorker(answer: UnitResult(nllSum: 7, tokens: 255, seconds: 0, worker: "honest")),
+                             heartbeats: false)
+        #expect(try await pending.value.worker == "honest", "3 of 4 attempts spent, the fourth on the honest worker")
+        await dispatcher.shutdown()
+        await alone.shutdown()
+    }
 }

@@ -93,6 +93,42 @@ struct SearchRunnerTests {
 
     func database() -> String { temporaryDirectory().appendingPathComponent("search.sqlite").path }
 
+    /// Issue 23, item 1: a unit that fails for good stops the search (failed, saying why)
+    /// instead of scoring its candidate infeasible; resumed with working workers, the search
+    /// ends as if nothing had happened.
+    @Test func aUnitFailingForGoodStopsTheSearchAndAResumeLosesNothing() async throws {
+        struct FailsOnce: UnitEvaluator {
+            let inner: UnitEvaluator
+            let at: Int
+            let calls = SharedCount()
+            func evaluate(_ unit: WorkUnit) async throws -> UnitResult {
+                calls.add(1)
+                if calls.value == at { throw UnitFailed(reason: "4 attempts, last: worker w-1 (bad): unreadable answer") }
+                return try await inner.evaluate(unit)
+            }
+        }
+        let fixture = try #require(try Fixture())
+        let reference = try SearchStore(path: database())
+        let referenceID = try fixture.newSearch(reference)
+        let expected = try await SearchRunner(store: reference, searchID: referenceID, geometry: fixture.model.geometry)
+            .run(evaluator: try fixture.evaluator())
+        for at in [5, 30] {   // a baseline's unit, then a candidate's
+            let store = try SearchStore(path: database())
+            let id = try fixture.newSearch(store)
+            let runner = SearchRunner(store: store, searchID: id, geometry: fixture.model.geometry)
+            await #expect(throws: SearchRunnerError.self) {
+                try await runner.run(evaluator: FailsOnce(inner: try fixture.evaluator(), at: at))
+            }
+            #expect(try store.search(id)?.status == .failed)
+            let message = try #require(try store.errorMessage(id))
+            #expect(message.contains("failed for good") && message.contains("w-1 (bad)"), "\(message)")
+            let resumed = try await runner.run(evaluator: try fixture.evaluator())
+            #expect(resumed.lambda == expected.lambda && resumed.perplexity == expected.perplexity, "failure at unit \(at)")
+            #expect(resumed.baselines == expected.baselines)
+            #expect(try store.candidates(id).map(\.outcome) == reference.candidates(referenceID).map(\.outcome))
+        }
+    }
+
     @Test func aSearchBeatsItsBaselinesAndRecordsEverything() async throws {
         let fixture = try #require(try Fixture())
         let store = try SearchStore(path: database())

@@ -36,11 +36,40 @@ import Wire
     struct Logged: UnitEvaluator {
         let inner: SimulatedWorker
         let log: Log
+        var killer: Killer?
         func evaluate(_ unit: WorkUnit) async throws -> UnitResult {
             let start = Date()
             log.begin(unit)
             defer { log.end(unit, start) }
+            try killer?.maybeKill(unit)
             return try await inner.evaluate(unit)
+        }
+    }
+
+    /// Kills the worker holding a unit (it vanishes: connection reset) on a seeded schedule:
+    /// each lease of a unit dies with probability `probability`, at most `cap` times per unit,
+    /// so a unit may lose more leases than it has attempts.
+    final class Killer: @unchecked Sendable {
+        let seed: UInt64, probability: Double, cap: Int
+        private var leases: [String: Int] = [:]
+        private(set) var kills = 0
+        private let lock = NSLock()
+        init(seed: UInt64, probability: Double = 0.5, cap: Int = 6) { self.seed = seed; self.probability = probability; self.cap = cap }
+
+        func maybeKill(_ unit: WorkUnit) throws {
+            let key = "\(unit.candidateRowID)/\(unit.window)"
+            let dies: Bool = lock.withLock {
+                let lease = leases[key, default: 0]
+                leases[key] = lease + 1
+                var z = seed &* 0xD1B54A32D192ED03 &+ UInt64(unit.candidateRowID + 2) &* 0x9E3779B97F4A7C15
+                    &+ UInt64(unit.window) &* 0xBF58476D1CE4E5B9 &+ UInt64(lease) &* 0x94D049BB133111EB
+                z = (z ^ (z >> 31)) &* 0xBF58476D1CE4E5B9
+                z ^= z >> 29
+                let kill = lease < cap && Double(z >> 11) / Double(1 << 53) < probability
+                if kill { kills += 1 }
+                return kill
+            }
+            if dies { throw WorkerUnreachable("killed (chaos)") }
         }
     }
 
@@ -66,12 +95,12 @@ import Wire
     }
 
     static func run(workers: Int, config: SearchConfig = config(), dieEvery: Int? = nil,
-                    unitSeconds: Double = 0.003) async throws -> Run {
+                    unitSeconds: Double = 0.003, maxAttempts: Int = 100, killer: Killer? = nil) async throws -> Run {
         let store = try SearchStore(path: temporaryDirectory().appendingPathComponent("sim.sqlite").path)
         let id = try store.createSearch(name: "sim", config: config, modelPath: "m", modelSHA256: "m", textPath: "t",
                                         textOffset: 0, textSHA256: "t")
         var settings = Dispatcher.Settings()
-        settings.maxAttempts = 100
+        settings.maxAttempts = maxAttempts
         let dispatcher = Dispatcher(settings: settings)
         let log = Log()
         var simulated: [SimulatedWorker] = []
@@ -86,7 +115,7 @@ import Wire
             await dispatcher.register(WorkerRegistration(name: "sim\(w)", address: "sim://\(w)", modelSHA256: "m",
                                                          textSHA256: "t", architecture: "llama", threads: 1,
                                                          pairs: config.pairs, ropeBase: 10_000, contextLength: 256),
-                                      connection: Logged(inner: worker, log: log), heartbeats: false)
+                                      connection: Logged(inner: worker, log: log, killer: killer), heartbeats: false)
         }
         // Simulated crashes mark a worker unhealthy until it heartbeats again.
         let heartbeats = Task {
@@ -133,6 +162,23 @@ import Wire
         #expect(crashing.crashes > 5, "only \(crashing.crashes) simulated crashes")
         #expect(crashing.candidates.map(\.outcome) == calm.candidates.map(\.outcome))
         #expect(crashing.rows == calm.rows)
+    }
+
+    /// Issue 23, item 1 (chaos): the worker holding a unit is killed at random, again and again
+    /// (some units lose more leases than they have attempts), with the default attempts per
+    /// unit. A vanished worker costs its unit no attempt, so no unit fails and the result is the
+    /// undisturbed one, whatever the kill schedule (one per seed).
+    @Test(arguments: [1, 2, 3, 4, 5] as [UInt64])
+    func workersKilledAtRandomChangeNothing(seed: UInt64) async throws {
+        let attempts = Dispatcher.Settings().maxAttempts
+        let calm = try await Self.run(workers: 4, maxAttempts: attempts)
+        let killer = Killer(seed: seed)
+        let chaos = try await Self.run(workers: 4, maxAttempts: attempts, killer: killer)
+        #expect(killer.kills >= 20, "only \(killer.kills) kills")
+        #expect(chaos.summary.status == "done")
+        #expect(try chaos.store.failedUnitCount(chaos.searchID) == 0, "no unit failed")
+        #expect(chaos.rows == calm.rows, "the same units stored, with the same values")
+        #expect(chaos.summary.lambda == calm.summary.lambda && chaos.summary.perplexity == calm.summary.perplexity)
     }
 
     /// More workers than any step has candidates (16 in step 0, 4 later): later windows go out
