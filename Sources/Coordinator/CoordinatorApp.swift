@@ -173,6 +173,9 @@ public final class Coordinator: Sendable {
             if let problem = registration.problem(tls: usesTLS, allowPlainHTTP: allowPlainWorkers) {
                 throw APIError.badRequest("bad request", problem)
             }
+            guard await !dispatcher.isBanned(address: registration.address) else {
+                throw APIError(.forbidden, "forbidden", "worker address \(registration.address) was removed from this coordinator and may not register again until it restarts")
+            }
             let id = await dispatcher.register(registration, connection: HTTPWorkerConnection(
                 address: registration.address, token: token, client: client, timeout: dispatcher.settings.leaseSeconds))
             return jsonResponse(WorkerRegistered(id: id, heartbeatSeconds: heartbeat, secret: await dispatcher.secret(id)),
@@ -188,7 +191,7 @@ public final class Coordinator: Sendable {
         }
         router.delete("/v1/workers/:id") { _, context in
             let id = context.parameters.get("id") ?? ""
-            guard await dispatcher.remove(id) else { throw APIError.notFound("worker \(id)") }
+            guard await dispatcher.remove(id, ban: true) else { throw APIError.notFound("worker \(id)") }
             return Response(status: .noContent)
         }
         return router

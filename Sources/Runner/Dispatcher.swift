@@ -66,6 +66,8 @@ public actor Dispatcher: UnitEvaluator {
 
     public let settings: Settings
     private var workers: [String: Worker] = [:]
+    /// Addresses removed with a ban: refused until this process restarts.
+    private var banned: Set<String> = []
     private var jobs: [Int: Job] = [:]
     private var queue: [Int] = []
     private var nextJob = 0
@@ -200,14 +202,20 @@ public actor Dispatcher: UnitEvaluator {
          jobs.values.filter { !$0.leases.isEmpty }.count)
     }
 
-    /// Removes a worker (DELETE /v1/workers/{id}); its unit, if any, goes to another.
+    /// Removes a worker (DELETE /v1/workers/{id}); its unit, if any, goes to another. With
+    /// `ban`, its address may not register again until this process restarts (a live worker
+    /// would otherwise be back at its next heartbeat).
     @discardableResult
-    public func remove(_ id: String) -> Bool {
-        guard workers[id] != nil else { return false }
+    public func remove(_ id: String, ban: Bool = false) -> Bool {
+        guard let worker = workers[id] else { return false }
+        if ban { banned.insert(worker.registration.address) }
         dropWorker(id, reason: "was removed")
         schedule()
         return true
     }
+
+    /// Whether an address was banned by a removal (until this process restarts).
+    public func isBanned(address: String) -> Bool { banned.contains(address) }
 
 
     private func dropWorker(_ id: String, reason: String) {

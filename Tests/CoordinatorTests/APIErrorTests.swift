@@ -119,6 +119,13 @@ import TestSupport
             #expect(levers.object["attention_range"] == nil || levers.object["attention_range"] is NSNull, "a given m is fixed")
             #expect(levers.object["attention_factor"] as? Double == 1.1)
             #expect(try await TestHTTP.request("GET", base + "/v1/searches/1/best?format=xml", token: token).status != 200)
+            // Issue 23, item 8: a DELETEd worker's address may not register again.
+            let registered = try await TestHTTP.request("POST", base + "/v1/workers", body: worker([:]), token: token)
+            #expect(registered.status == 201, "\(registered.text)")
+            let id = try #require(registered.object["id"] as? String)
+            #expect(try await TestHTTP.request("DELETE", base + "/v1/workers/\(id)", token: token).status == 204)
+            let again = try await TestHTTP.request("POST", base + "/v1/workers", body: worker([:]), token: token)
+            #expect(again.status == 403 && again.text.contains("removed"), "\(again.text)")
         }
     }
 

@@ -68,4 +68,17 @@ import Wire
         for host in ["127.0.0.1", "127.1.2.3", "localhost", "::1"] { #expect(isLoopback(host), "\(host)") }
         for host in ["127.example.com", "0.0.0.0", "10.0.0.1", "1270.0.0.1", ""] { #expect(!isLoopback(host), "\(host)") }
     }
+
+    /// Item 8: DELETE keeps a removed worker out until the coordinator restarts.
+    @Test func aRemovedWorkersAddressIsBanned() async throws {
+        let dispatcher = Dispatcher()
+        let id = await dispatcher.register(registration("bad", pairs: 32), connection: Idle(), heartbeats: false)
+        #expect(await !dispatcher.isBanned(address: "in-process://bad"))
+        #expect(await dispatcher.remove(id, ban: true))
+        #expect(await dispatcher.isBanned(address: "in-process://bad"))
+        #expect(await !dispatcher.isBanned(address: "in-process://good"))
+        let fresh = Dispatcher()   // a restarted coordinator
+        #expect(await !fresh.isBanned(address: "in-process://bad"))
+        await dispatcher.shutdown()
+    }
 }
