@@ -76,12 +76,18 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(help: "Failed leases after which a unit is recorded as failed.") var maxAttempts = 4
     @Flag(help: "Serving HTTPS, still accept workers registered with an http:// address (the token crosses to them in clear).")
     var allowPlainHttpWorkers = false
+    @Option(help: "Each worker's first answers that another worker must confirm before they count (0: none).")
+    var verifyFirst = 2
+    @Option(help: "Share of all units (a seeded sample) confirmed on a second worker (0 to 1).")
+    var verifyShare = 0.02
     @OptionGroup var exposure: ExposureOptions
 
     func validate() throws {
         guard heartbeatTimeout > 0, heartbeatTimeout.isFinite else { throw ValidationError("--heartbeat-timeout must be a number of seconds > 0") }
         guard leaseSeconds > 0, leaseSeconds.isFinite else { throw ValidationError("--lease-seconds must be a number of seconds > 0") }
         guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
+        guard verifyFirst >= 0 else { throw ValidationError("--verify-first must be ≥ 0") }
+        guard (0...1).contains(verifyShare) else { throw ValidationError("--verify-share must be between 0 and 1") }
     }
 
     func run() async throws {
@@ -98,6 +104,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
         settings.dispatcher.leaseSeconds = leaseSeconds
         settings.dispatcher.maxAttempts = maxAttempts
         settings.allowPlainHTTPWorkers = allowPlainHttpWorkers
+        settings.dispatcher.verifyFirst = verifyFirst
+        settings.dispatcher.verifyShare = verifyShare
         let coordinator: Coordinator
         do { coordinator = try Coordinator(settings: settings) }
         catch let held as OwnerLock.Held { throw CLIError(held.description) }

@@ -14,6 +14,10 @@ import Wire
 ///   fails with its last reason. A unit whose lease failed goes to another worker when one
 ///   holds its model and text, and a worker whose answers fail `maxConsecutiveFailures` times
 ///   in a row is removed (named in the reason of the units it failed).
+/// - Redundancy (volunteer computing's answer to plausible lies): a worker's answers until
+///   `verifyFirst` of them were confirmed, and a seeded `verifyShare` of all units, are held until a second
+///   worker gives the same answer (within `verifyTolerance`); if they disagree a third decides,
+///   and a worker outvoted is removed. A lone worker cannot be checked, and is not.
 /// - When the queue is empty, an idle worker may take a duplicate of a straggler's unit; the
 ///   first result wins and a late one is dropped.
 /// - Units only go to workers holding the search's model and text (by sha256).
@@ -26,6 +30,13 @@ public actor Dispatcher: UnitEvaluator {
         /// Times the workers holding one unit may vanish before the unit fails (a unit that
         /// kills every worker it is sent to must not go round for ever).
         public var maxVanishes = 16
+        /// Each worker's first answers checked by another worker, a seeded share of all units
+        /// too, and how far two answers' NLL sums may differ (relative) and still agree. Off
+        /// here; the coordinator daemon turns it on (`longrope coordinator --verify-first`,
+        /// `--verify-share`).
+        public var verifyFirst = 0
+        public var verifyShare = 0.0
+        public var verifyTolerance = 1e-3
         public var heartbeatTimeout: Double = 10
         /// A unit leased longer than this may be duplicated onto an idle worker.
         public var duplicateAfter: Double = 5
@@ -46,6 +57,9 @@ public actor Dispatcher: UnitEvaluator {
         var unitsDone = 0
         var unitsFailed = 0
         var consecutiveFailures = 0
+        /// Answers of this worker another worker confirmed: until `verifyFirst` are, every
+        /// answer it gives is checked.
+        var confirmed = 0
         /// Proves a heartbeat comes from the process that registered (ids are public).
         var secret = ""
     }
@@ -58,6 +72,9 @@ public actor Dispatcher: UnitEvaluator {
         var leases: Set<String> = []
         /// Workers whose lease of this unit failed: others are preferred.
         var failedOn: Set<String> = []
+        /// Answers held while the unit is checked on other workers (see `verifyFirst`).
+        var answers: [(worker: String, result: UnitResult)] = []
+        var checked = false
         var leasedAt: Date?
         var lastError = ""
         /// Workers whose lease of this unit expired: it goes to others.
@@ -66,6 +83,8 @@ public actor Dispatcher: UnitEvaluator {
 
     public let settings: Settings
     private var workers: [String: Worker] = [:]
+    /// Units whose answer was checked on a second worker (the redundancy's cost).
+    public private(set) var checkedUnits = 0
     /// Addresses removed with a ban: refused until this process restarts.
     private var banned: Set<String> = []
     private var jobs: [Int: Job] = [:]
@@ -299,6 +318,7 @@ public actor Dispatcher: UnitEvaluator {
         for id in workers.keys.sorted() {
             guard let worker = workers[id], worker.healthy, worker.lease == nil else { continue }
             if let index = queue.firstIndex(where: { jobs[$0].map { matches($0.unit, worker) && !$0.excluded.contains(id)
+                    && !$0.answers.contains { $0.worker == id }
                     && !(($0.failedOn.contains(id)) && hasOtherWorker(for: $0, than: id)) } ?? false }) {
                 lease(queue.remove(at: index), to: id)
                 continue
@@ -310,7 +330,8 @@ public actor Dispatcher: UnitEvaluator {
             }
             if let pick = stragglers!.firstIndex(where: { jobID in
                 guard let job = jobs[jobID] else { return false }
-                return job.leases.count == 1 && !job.leases.contains(id) && !job.excluded.contains(id) && matches(job.unit, worker)
+                return job.leases.count == 1 && !job.leases.contains(id) && !job.excluded.contains(id) && job.answers.isEmpty
+                    && matches(job.unit, worker)
             }) {
                 metrics.increment(.duplicates)
                 lease(stragglers!.remove(at: pick), to: id)
@@ -355,12 +376,22 @@ public actor Dispatcher: UnitEvaluator {
         case let .success(value):
             workers[workerID]?.unitsDone += 1
             workers[workerID]?.consecutiveFailures = 0
-            if let job = jobs.removeValue(forKey: jobID) {
-                queue.removeAll { $0 == jobID }
-                metrics.increment(.unitsCompleted)
-                job.continuation.resume(returning: value)
-            } else {
+            guard var job = jobs[jobID] else {
                 metrics.increment(.lateResultsDropped)   // a duplicate's second result
+                break
+            }
+            job.leases.remove(workerID)
+            job.answers.append((workerID, value))
+            if job.answers.count == 1, needsCheck(job, answeredBy: workerID) {
+                job.checked = true
+                checkedUnits += 1
+                metrics.increment(.unitsVerified)
+            }
+            if job.checked {
+                jobs[jobID] = job
+                verify(jobID)
+            } else {
+                complete(jobID, job, with: value)
             }
         case let .failure(error as WorkerUnreachable):
             // The worker vanished (crashed, restarted, cut off): not the unit's fault.
@@ -380,6 +411,60 @@ public actor Dispatcher: UnitEvaluator {
             release(jobID, from: workerID, error: reason)
         }
         schedule()
+    }
+
+    /// Whether an answer from this worker must be checked on another: every answer until
+    /// `verifyFirst` of them were confirmed, and units in the seeded sample, when a second
+    /// healthy worker could run it.
+    private func needsCheck(_ job: Job, answeredBy workerID: String) -> Bool {
+        guard let worker = workers[workerID] else { return false }
+        let early = worker.confirmed < settings.verifyFirst
+        var z = UInt64(bitPattern: job.unit.searchID) &* 0x9E3779B97F4A7C15 &+ UInt64(bitPattern: job.unit.candidateRowID) &* 0xBF58476D1CE4E5B9
+            &+ UInt64(job.unit.window) &* 0x94D049BB133111EB
+        z = (z ^ (z >> 31)) &* 0xD1B54A32D192ED03
+        z ^= z >> 29
+        let sampled = Double(z >> 11) / Double(1 << 53) < settings.verifyShare
+        return (early || sampled) && hasOtherWorker(for: job, than: workerID)
+    }
+
+    /// A checked unit: done when two answers agree (any worker outvoted by them is removed);
+    /// otherwise it goes back to the queue for a worker that has not answered it.
+    private func verify(_ jobID: Int) {
+        guard var job = jobs[jobID], job.leases.isEmpty else { return }
+        func agree(_ a: UnitResult, _ b: UnitResult) -> Bool {
+            guard a.tokens == b.tokens, a.positions == b.positions else { return false }
+            switch (a.nllSum, b.nllSum) {
+            case (nil, nil): return true
+            case let (x?, y?): return abs(x - y) <= settings.verifyTolerance * max(1, abs(x), abs(y))
+            default: return false
+            }
+        }
+        let answers = job.answers
+        for i in answers.indices {
+            let peers = answers.indices.filter { $0 != i && agree(answers[i].result, answers[$0].result) }
+            guard !peers.isEmpty else { continue }
+            for outvoted in answers where !agree(outvoted.result, answers[i].result) {
+                metrics.increment(.workersLost)
+                let name = describe(outvoted.worker)
+                if let lease = workers.removeValue(forKey: outvoted.worker)?.lease {
+                    release(lease, from: outvoted.worker, error: "worker \(name) was outvoted on a checked unit and removed",
+                            spendsAttempt: false)
+                }
+            }
+            for agreeing in answers where agree(agreeing.result, answers[i].result) { workers[agreeing.worker]?.confirmed += 1 }
+            return complete(jobID, job, with: answers[i].result)
+        }
+        // No two answers agree yet: one more worker decides.
+        job.leasedAt = nil
+        jobs[jobID] = job
+        if !queue.contains(jobID) { queue.insert(jobID, at: 0) }
+    }
+
+    private func complete(_ jobID: Int, _ job: Job, with value: UnitResult) {
+        jobs[jobID] = nil
+        queue.removeAll { $0 == jobID }
+        metrics.increment(.unitsCompleted)
+        job.continuation.resume(returning: value)
     }
 
     /// "w-1a2b (name)" for messages.

@@ -12,6 +12,7 @@ public final class DispatcherMetrics: Sendable {
         case lateResultsDropped = "longrope_late_results_dropped_total"
         case workersLost = "longrope_workers_lost_total"
         case leasesExpired = "longrope_leases_expired_total"
+        case unitsVerified = "longrope_units_verified_total"
         case httpRequests = "longrope_http_requests_total"
     }
 

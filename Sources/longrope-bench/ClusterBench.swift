@@ -31,6 +31,9 @@ struct ClusterBench: AsyncParsableCommand {
     @Flag(help: "One worker 10× slower than the rest.") var straggler = false
     @Flag(help: "Overlapped steps (breed the next step while workers would idle).") var overlap = false
     @Option(help: "Real heartbeat period of each worker, in seconds.") var heartbeatSeconds: Double = 2
+    @Option(help: "Each worker's answers checked on another until this many were confirmed (the coordinator's default).")
+    var verifyFirst = 2
+    @Option(help: "Seeded share of all units checked on a second worker (the coordinator's default).") var verifyShare = 0.02
     @Flag(help: "One JSON object per line instead of a table.") var json = false
 
     func run() async throws {
@@ -40,7 +43,7 @@ struct ClusterBench: AsyncParsableCommand {
             emit("P=\(population) T=\(iterations) K=\(windowCount), \(pairs) pairs, log-normal σ=\(spread), nodes 1×–\(heterogeneity)×"
                   + (dieEvery.map { ", a crash every \($0) units" } ?? "") + (straggler ? ", one 10× straggler" : "")
                   + (overlap ? ", overlapped steps" : ", one step at a time"))
-            emit("workers  unit_s  makespan_s  ideal_s  utilisation  useful  units  wasted  cpu_ms/unit  heartbeats/s  best_fitness  best_λ")
+            emit("workers  unit_s  makespan_s  ideal_s  utilisation  useful  units  wasted  checked  cpu_ms/unit  heartbeats/s  best_fitness  best_λ")
         }
         for n in counts { try await runOnce(workers: n) }
     }
@@ -72,6 +75,8 @@ struct ClusterBench: AsyncParsableCommand {
         settings.heartbeatTimeout = max(10, 5 * heartbeatSeconds)
         settings.duplicateAfter = max(5, 4 * unit)
         settings.maxAttempts = 1000
+        settings.verifyFirst = verifyFirst
+        settings.verifyShare = verifyShare
         let dispatcher = Dispatcher(settings: settings)
 
         var rng = SplitMix64(seed: seed, stream: 99)
@@ -121,6 +126,7 @@ struct ClusterBench: AsyncParsableCommand {
             .run(evaluator: dispatcher)
         let makespan = Date().timeIntervalSince(start)
         let cpu = processCPUSeconds() - cpuBefore
+        let checked = await dispatcher.checkedUnits
         heartbeats.cancel()
         await dispatcher.shutdown()
 
@@ -135,14 +141,16 @@ struct ClusterBench: AsyncParsableCommand {
             "heartbeats_per_s": Double(beats.value) / makespan, "best_fitness": summary.perplexity ?? .nan,
             "best_lambda_digest": digest(summary.lambda), "overlap": overlap,
             "crashes": simulated.map(\.worker.crashes).reduce(0, +),
+            "checked_units": checked, "checked_share": Double(checked) / Double(max(1, stored)),
         ]
         if json {
             let data = try JSONSerialization.data(withJSONObject: row, options: [.sortedKeys])
             emit(String(decoding: data, as: UTF8.self))
         } else {
-            emit(String(format: "%7d  %6.3f  %10.1f  %7.1f  %10.1f%%  %5.1f%%  %5d  %6d  %11.2f  %12.1f  %12.6f  %@",
+            emit(String(format: "%7d  %6.3f  %10.1f  %7.1f  %10.1f%%  %5.1f%%  %5d  %6d  %6.1f%%  %11.2f  %12.1f  %12.6f  %@",
                          n, unit, makespan, useful / Double(n), 100 * busy / (Double(n) * makespan),
-                         100 * useful / (Double(n) * makespan), stored, taken - stored, 1000 * cpu / Double(max(1, taken)),
+                         100 * useful / (Double(n) * makespan), stored, taken - stored, 100 * Double(checked) / Double(max(1, stored)),
+                         1000 * cpu / Double(max(1, taken)),
                          Double(beats.value) / makespan, summary.perplexity ?? .nan, digest(summary.lambda)))
         }
     }

@@ -259,4 +259,71 @@ struct StuckWorker: UnitEvaluator {
         await dispatcher.shutdown()
         await alone.shutdown()
     }
+
+    /// Issue 23, item 3: a worker answering a plausible lie (0, or a constant) on every unit is
+    /// outvoted on its first checked answer and removed; no lie reaches the caller.
+    @Test(arguments: [0.0, 123.0])
+    func aPlausibleLiarIsOutvotedAndRemoved(lie: Double) async throws {
+        var settings = Dispatcher.Settings()
+        settings.verifyFirst = 2
+        settings.verifyShare = 0.02
+        let dispatcher = Dispatcher(settings: settings)
+        let calls = SharedCount()
+        struct Counted: UnitEvaluator {
+            let answer: UnitResult, calls: SharedCount
+            func evaluate(_ unit: WorkUnit) async throws -> UnitResult { calls.add(1); return answer }
+        }
+        await dispatcher.register(tests.registration("liar"), connection: Counted(answer: UnitResult(nllSum: lie, tokens: 255, seconds: 0, worker: "liar"), calls: calls),
+                                  heartbeats: false)
+        for name in ["a", "b", "c"] {
+            await dispatcher.register(tests.registration(name), connection: ScriptedWorker(answer: UnitResult(nllSum: 500, tokens: 255, seconds: 0, worker: name)),
+                                      heartbeats: false)
+        }
+        let results = try await withThrowingTaskGroup(of: UnitResult.self) { group in
+            for k in 0..<40 {
+                var unit = tests.unit()
+                unit.candidateRowID = Int64(k)
+                group.addTask { try await dispatcher.evaluate(unit) }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(results.count == 40 && results.allSatisfy { $0.nllSum == 500 }, "no lie got through")
+        #expect(await !dispatcher.workerViews().contains { $0.name == "liar" }, "the liar is removed")
+        #expect(calls.value <= 4, "caught within its first answers (\(calls.value))")
+        await dispatcher.shutdown()
+    }
+
+    /// The cost of the check on an honest cluster: each worker's first two answers and ~2% of
+    /// the rest are scored twice.
+    @Test func checkingCostsFewUnitsOnAnHonestCluster() async throws {
+        var settings = Dispatcher.Settings()
+        settings.verifyFirst = 2
+        settings.verifyShare = 0.02
+        let dispatcher = Dispatcher(settings: settings)
+        let calls = SharedCount()
+        struct Counted: UnitEvaluator {
+            let name: String, calls: SharedCount
+            func evaluate(_ unit: WorkUnit) async throws -> UnitResult {
+                calls.add(1)
+                return UnitResult(nllSum: Double(unit.candidateRowID) + 1, tokens: 255, seconds: 0, worker: name)
+            }
+        }
+        for name in ["a", "b", "c", "d"] {
+            await dispatcher.register(tests.registration(name), connection: Counted(name: name, calls: calls), heartbeats: false)
+        }
+        let units = 1_000
+        let sum = try await withThrowingTaskGroup(of: Double.self) { group in
+            for k in 0..<units {
+                var unit = tests.unit()
+                unit.candidateRowID = Int64(k)
+                group.addTask { try await dispatcher.evaluate(unit).nllSum ?? -1 }
+            }
+            return try await group.reduce(0, +)
+        }
+        #expect(sum == Double(units * (units + 1) / 2), "every unit answered with its own value")
+        let extra = Double(calls.value - units) / Double(units)
+        #expect(extra > 0 && extra <= 0.05, "checked share \(extra)")
+        #expect(await dispatcher.workerViews().count == 4, "no honest worker removed")
+        await dispatcher.shutdown()
+    }
 }
