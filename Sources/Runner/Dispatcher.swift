@@ -331,7 +331,7 @@ public actor Dispatcher: UnitEvaluator {
             if let pick = stragglers!.firstIndex(where: { jobID in
                 guard let job = jobs[jobID] else { return false }
                 return job.leases.count == 1 && !job.leases.contains(id) && !job.excluded.contains(id) && job.answers.isEmpty
-                    && matches(job.unit, worker)
+                    && !job.failedOn.contains(id) && matches(job.unit, worker)
             }) {
                 metrics.increment(.duplicates)
                 lease(stragglers!.remove(at: pick), to: id)

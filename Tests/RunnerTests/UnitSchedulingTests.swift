@@ -184,7 +184,9 @@ import Wire
     /// More workers than any step has candidates (16 in step 0, 4 later): later windows go out
     /// at once (speculatively), so more units run together than a step has candidates.
     @Test func idleWorkersTakeLaterWindows() async throws {
-        let run = try await Self.run(workers: 24, unitSeconds: 0.05)   // long enough to overlap on a busy machine
+        // Units long enough to overlap even while the rest of the suite loads the machine (at
+        // 0.05 s they once ended faster than a busy runner sent the next ones).
+        let run = try await Self.run(workers: 24, unitSeconds: 0.3)
         #expect(run.log.maxRunning > Self.config().population, "at most \(run.log.maxRunning) units ran together")
         #expect(run.log.maxRunning <= 24)
     }
