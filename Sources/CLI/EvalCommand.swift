@@ -11,7 +11,7 @@ struct EvalCommand: ParsableCommand {
         commandName: "eval",
         abstract: "Measure a model's perplexity on a text at a context length under a RoPE scaling.")
 
-    @Option(help: "GGUF model (llama or qwen2 architecture).")
+    @Option(help: "GGUF model (llama, qwen2, qwen3 or phi3 architecture).")
     var model: String
 
     @Option(help: "UTF-8 text file to score.")
@@ -70,8 +70,8 @@ struct EvalCommand: ParsableCommand {
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
         } else {
-            print(String(format: "ppl %.4f  nll %.5f  tokens scored %d  windows %d  %.1f s  %.0f tokens/s  (%@, context %d, %@)",
-                         result.perplexity, result.nll, result.tokensScored, result.windows, result.seconds,
+            print(String(format: "ppl %.4f ± %.5f  nll %.5f  tokens scored %d  windows %d  %.1f s  %.0f tokens/s  (%@, context %d, %@)",
+                         result.perplexity, result.uncertainty, result.nll, result.tokensScored, result.windows, result.seconds,
                          result.tokensPerSecond, rope.method, context, perplexityProtocol.rawValue))
         }
     }

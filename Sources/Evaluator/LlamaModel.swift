@@ -8,6 +8,8 @@ import Tokenizer
 public struct WindowLoss: Sendable, Equatable {
     public var nllSum: Double
     public var tokens: Int
+    /// Σ nll² over the scored tokens (for the perplexity's standard error).
+    public var nllSquaredSum: Double = 0
     public var perplexity: Double { exp(nllSum / Double(tokens)) }
 }
 
@@ -64,9 +66,12 @@ public final class LlamaModel: @unchecked Sendable {
     /// The loss of the given positions only (ascending, each < tokens.count − 1), each
     /// predicting the token after it.
     public func loss(tokens: [Int32], positions: [Int], scaling: RoPEScaling) throws -> WindowLoss {
-        var nllSum = 0.0
-        try run(tokens: tokens, positions: positions, scaling: scaling, wantTopToken: false) { _, nll, _ in nllSum += nll }
-        return WindowLoss(nllSum: nllSum, tokens: positions.count)
+        var nllSum = 0.0, squares = 0.0
+        try run(tokens: tokens, positions: positions, scaling: scaling, wantTopToken: false) { _, nll, _ in
+            nllSum += nll
+            squares += nll * nll
+        }
+        return WindowLoss(nllSum: nllSum, tokens: positions.count, nllSquaredSum: squares)
     }
 
     /// What a window of `windowLength` tokens runs with: `scaling` itself, except that the

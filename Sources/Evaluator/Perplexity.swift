@@ -82,6 +82,9 @@ public struct TextWindows: Sendable {
 /// The perplexity of a model over some windows under one scaling.
 public struct PerplexityResult: Sendable, Codable, Equatable {
     public var perplexity: Double
+    /// The perplexity's standard error, as llama-perplexity prints it after "±":
+    /// ppl · sqrt((mean nll² − mean nll²) / (tokens − 1)).
+    public var uncertainty: Double
     /// Mean negative log-likelihood per scored token.
     public var nll: Double
     public var nllSum: Double
@@ -96,7 +99,7 @@ public struct PerplexityResult: Sendable, Codable, Equatable {
     public var windowPerplexities: [Double]
 
     enum CodingKeys: String, CodingKey {
-        case perplexity = "ppl", nll, nllSum = "nll_sum", tokensScored = "tokens_scored"
+        case perplexity = "ppl", uncertainty = "ppl_uncertainty", nll, nllSum = "nll_sum", tokensScored = "tokens_scored"
         case tokensProcessed = "tokens_processed", windows, seconds
         case tokensPerSecond = "tokens_per_second", windowPerplexities = "window_ppl"
     }
@@ -108,11 +111,12 @@ extension LlamaModel {
     public func perplexity(_ windows: [EvaluationWindow], scaling: RoPEScaling,
                            progress: ((Int, Int, Double) -> Void)? = nil) throws -> PerplexityResult {
         let start = Date()
-        var nllSum = 0.0, scored = 0, processed = 0
+        var nllSum = 0.0, squares = 0.0, scored = 0, processed = 0
         var perWindow: [Double] = []
         for (index, window) in windows.enumerated() {
             let loss = try loss(tokens: window.tokens, positions: window.positions, scaling: scaling)
             nllSum += loss.nllSum
+            squares += loss.nllSquaredSum
             scored += loss.tokens
             processed += window.tokens.count
             perWindow.append(loss.perplexity)
@@ -120,7 +124,8 @@ extension LlamaModel {
         }
         let seconds = Date().timeIntervalSince(start)
         let mean = scored > 0 ? nllSum / Double(scored) : .nan
-        return PerplexityResult(perplexity: exp(mean), nll: mean, nllSum: nllSum, tokensScored: scored,
+        let variance = scored > 1 ? max(0, squares / Double(scored) - mean * mean) / Double(scored - 1) : .nan
+        return PerplexityResult(perplexity: exp(mean), uncertainty: exp(mean) * variance.squareRoot(), nll: mean, nllSum: nllSum, tokensScored: scored,
                                 tokensProcessed: processed, windows: windows.count, seconds: seconds,
                                 tokensPerSecond: seconds > 0 ? Double(processed) / seconds : 0,
                                 windowPerplexities: perWindow)

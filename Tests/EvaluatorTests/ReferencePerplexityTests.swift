@@ -9,6 +9,8 @@ struct ReferenceRow: Sendable, CustomStringConvertible {
     var label: String
     var context: Int
     var perplexity: Double
+    /// llama.cpp's "± …" after the perplexity.
+    var uncertainty: Double?
     var description: String { "\(label) @ \(context)" }
 
     /// The scaling a row's label names ("none", "PI s=4", "NTK alpha=8", "YaRN s=16").
@@ -27,9 +29,9 @@ struct ReferenceRow: Sendable, CustomStringConvertible {
               let text = try? String(contentsOf: url, encoding: .utf8) else { return [] }
         return text.split(separator: "\n").dropFirst().compactMap { line in
             let fields = line.split(separator: "\t").map(String.init)
-            guard fields.count >= 4, let context = Int(fields[2]),
-                  let ppl = Double(fields[3].split(separator: " ").first ?? "") else { return nil }
-            return ReferenceRow(label: fields[0], context: context, perplexity: ppl)
+            let figures = fields.count >= 4 ? fields[3].split(separator: " ") : []
+            guard fields.count >= 4, let context = Int(fields[2]), let ppl = Double(figures.first ?? "") else { return nil }
+            return ReferenceRow(label: fields[0], context: context, perplexity: ppl, uncertainty: figures.last.flatMap { Double($0) })
         }
     }
 }
@@ -65,6 +67,11 @@ struct ReferencePerplexityTests {
         let result = try llama.perplexity(windows.windows, scaling: row.scaling(llama, originalContext: originalContext))
         let error = abs(result.perplexity - row.perplexity) / row.perplexity
         #expect(error < tolerance, "\(row): ours \(result.perplexity), llama.cpp \(row.perplexity)")
+        // The standard error as llama-perplexity prints it after "±" (it scales with the
+        // perplexity and the spread of the per-token NLL, so it follows the same tolerance, ×2).
+        let reference = try #require(row.uncertainty, "\(row): no ± in the reference")
+        #expect(abs(result.uncertainty - reference) / reference < 2 * tolerance + 0.002,
+                "\(row): ± ours \(result.uncertainty), llama.cpp \(reference)")
     }
 
     @Test(arguments: ReferenceRow.load("stories260K-val200k.tsv"))
@@ -92,5 +99,6 @@ struct ReferencePerplexityTests {
         #expect(ReferenceRow.load("stories260K-val200k.tsv").count == 9)
         #expect(ReferenceRow.load("tinystories3M-valend.tsv").count == 13)
         #expect(ReferenceRow.load("smollm2-frank60k.tsv").count == 1)
+        #expect(ReferenceRow.load("stories260K-val200k.tsv").allSatisfy { $0.uncertainty != nil }, "every row has its ±")
     }
 }
