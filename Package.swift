@@ -45,8 +45,6 @@ let package = Package(
         .target(name: "Store", dependencies: ["Search", .product(name: "GRDB", package: "GRDB.swift")]),
         // The JSON types the coordinator, the workers and the CLI client exchange.
         .target(name: "Wire", dependencies: ["RoPE", "Search"]),
-        // Runs searches: breeds with Search, records with Store, dispatches units to workers
-        // (over HTTP or in-process), and serves the HTTP API.
         // HTTP plumbing shared by the coordinator and workers: JSON errors and responses, the
         // token guard, browser sessions, TLS files.
         .target(name: "HTTPService", dependencies: [
@@ -63,6 +61,8 @@ let package = Package(
             "Search", "Store", "Evaluator", "RoPE", "GGUF", "Wire", "Scoring",
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
+        // The coordinator daemon: the HTTP API and dashboard over the store, its search loops
+        // (Runner) leasing units to the workers that attach.
         .target(name: "Coordinator", dependencies: [
             "Runner", "Search", "Store", "RoPE", "Wire", "HTTPService",
             .product(name: "Hummingbird", package: "hummingbird"),

@@ -9,8 +9,8 @@ import ServiceLifecycle
 import Store
 import Wire
 
-/// Everything the coordinator daemon runs: the store, the dispatcher, the search loops and
-/// the HTTP API. Tests build it with a temporary database and talk to it over loopback.
+/// How a coordinator runs: its database, where it listens, its token and TLS files, and the
+/// dispatcher's settings.
 public struct CoordinatorSettings: Sendable {
     public var databasePath: String
     public var host = "127.0.0.1"
@@ -29,6 +29,8 @@ public struct CoordinatorSettings: Sendable {
     public init(databasePath: String) { self.databasePath = databasePath }
 }
 
+/// Everything the coordinator daemon runs: the store, the dispatcher, the search loops and
+/// the HTTP API. Tests build it with a temporary database and talk to it over loopback.
 public final class Coordinator: Sendable {
     public let settings: CoordinatorSettings
     public let store: SearchStore

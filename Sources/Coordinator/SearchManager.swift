@@ -81,7 +81,15 @@ public actor SearchManager {
     }
 
     func start(_ id: Int64) {
-        guard tasks[id] == nil, let record = try? store.search(id) else { return }
+        guard tasks[id] == nil else { return }
+        let record: SearchRecord
+        do {
+            guard let found = try store.search(id) else { logger.error("search \(id) cannot start: not in the database"); return }
+            record = found
+        } catch {
+            logger.error("search \(id) cannot start: reading it failed: \(error)")
+            return
+        }
         let runner = SearchRunner(store: store, searchID: id,
                                   geometry: RoPEGeometry(rotaryDimension: 2 * record.config.pairs, base: record.ropeBase))
         let dispatcher = self.dispatcher
@@ -144,7 +152,10 @@ public actor SearchManager {
     public func stopAll() async {
         for id in Array(tasks.keys) {
             if let task = tasks.removeValue(forKey: id) { task.cancel(); _ = await task.value }
-            try? store.setStatus(id, .running)
+            // Left `running` so the next start resumes it; if that cannot be written, say so
+            // (the search then shows the status its loop last wrote, and is resumed only by hand).
+            do { try store.setStatus(id, .running) }
+            catch { logger.error("search \(id): could not mark it to resume on restart: \(error)") }
         }
     }
 

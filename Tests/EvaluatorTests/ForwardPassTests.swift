@@ -121,18 +121,29 @@ import TestSupport
         var state: UInt64 = 7
         func next() -> UInt64 { state = state &* 6364136223846793005 &+ 1442695040888963407; return state >> 11 }
         let directory = temporaryDirectory()
+        var loaded = 0, refused = 0
         for trial in 0..<120 {
             var bytes = original
             for _ in 0...(next() % 3) { bytes[Int(next() % UInt64(dataStart))] ^= UInt8(truncatingIfNeeded: next() | 1) }
             let path = directory.appendingPathComponent("m\(trial).gguf").path
             try bytes.write(to: URL(fileURLWithPath: path))
-            if let model = try? LlamaModel(path: path, threads: 1) {
+            // Either the file is refused with an error that says what is wrong, or it loads and
+            // evaluates (any finite or non-finite loss, or an error naming the problem).
+            do {
+                let model = try LlamaModel(path: path, threads: 1)
+                loaded += 1
                 let tokens = model.tokenizer.encode("Once upon a time there was a cat.")
                 if tokens.count >= 2 {
-                    _ = try? model.loss(tokens: tokens, scoredFrom: 0, scaling: .none(pairs: model.pairs))
+                    do { _ = try model.loss(tokens: tokens, scoredFrom: 0, scaling: .none(pairs: model.pairs)) }
+                    catch { #expect("\(error)".count > 10, "trial \(trial): an evaluation error must say what is wrong: \(error)") }
                 }
+            } catch {
+                refused += 1
+                #expect("\(error)".count > 10 && !(error is DecodingError), "trial \(trial): a refusal must say what is wrong: \(error)")
             }
-            try? FileManager.default.removeItem(atPath: path)
+            try FileManager.default.removeItem(atPath: path)
         }
+        #expect(loaded + refused == 120)
+        #expect(refused > 0, "corrupted headers must be refused at least sometimes (\(loaded) of 120 loaded)")
     }
 }
