@@ -374,12 +374,13 @@ public actor Dispatcher: UnitEvaluator {
         }
         switch result {
         case let .success(value):
-            workers[workerID]?.unitsDone += 1
-            workers[workerID]?.consecutiveFailures = 0
-            guard var job = jobs[jobID] else {
+            // A removed worker's answer (outvoted, broken, replaced) is not taken, whenever it comes.
+            guard workers[workerID] != nil, var job = jobs[jobID] else {
                 metrics.increment(.lateResultsDropped)   // a duplicate's second result
                 break
             }
+            workers[workerID]!.unitsDone += 1
+            workers[workerID]!.consecutiveFailures = 0
             job.leases.remove(workerID)
             job.answers.append((workerID, value))
             if job.answers.count == 1, needsCheck(job, answeredBy: workerID) {
