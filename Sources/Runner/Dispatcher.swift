@@ -446,11 +446,7 @@ public actor Dispatcher: UnitEvaluator {
             guard !peers.isEmpty else { continue }
             for outvoted in answers where !agree(outvoted.result, answers[i].result) {
                 metrics.increment(.workersLost)
-                let name = describe(outvoted.worker)
-                if let lease = workers.removeValue(forKey: outvoted.worker)?.lease {
-                    release(lease, from: outvoted.worker, error: "worker \(name) was outvoted on a checked unit and removed",
-                            spendsAttempt: false)
-                }
+                dropWorker(outvoted.worker, reason: "(\(workers[outvoted.worker]?.registration.name ?? "gone")) was outvoted on a checked unit and removed")
             }
             for agreeing in answers where agree(agreeing.result, answers[i].result) { workers[agreeing.worker]?.confirmed += 1 }
             return complete(jobID, job, with: answers[i].result)
