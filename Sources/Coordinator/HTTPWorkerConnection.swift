@@ -26,8 +26,10 @@ public struct HTTPWorkerConnection: UnitEvaluator {
             reply = try await APIClient(base: address, token: token, client: client)
                 .send(.POST, "/v1/evaluate", json: StrictJSON.encode(unit), timeout: .milliseconds(Int64(timeout * 1000)),
                       limit: 1 << 20)
-        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
+        } catch let error as HTTPClientError where error == .deadlineExceeded {
             throw UnitFailed(reason: "lease of \(Int(timeout)) s expired at \(address)")
+        } catch let error as HTTPClientError where error == .readTimeout {
+            throw UnitFailed(reason: "\(address) sent nothing for longer than the HTTP client's read timeout")
         } catch {
             throw WorkerUnreachable("\(address): \(error)")
         }

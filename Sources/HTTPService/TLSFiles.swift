@@ -16,24 +16,48 @@ public enum TLSFiles {
         let privateKey: NIOSSLPrivateKey
         do { privateKey = try NIOSSLPrivateKey(file: key, format: .pem) }
         catch { throw TLSFileError("cannot read TLS key \(key) (PEM expected): \(error)") }
-        return TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) },
-                                                        privateKey: .privateKey(privateKey))
+        var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) },
+                                                                     privateKey: .privateKey(privateKey))
+        // At shutdown wait at most 1 s for a peer's close_notify (NIOSSL's default, 5 s, made a
+        // TLS coordinator with a worker attached take ~6 s to exit on SIGTERM).
+        configuration.shutdownTimeout = .seconds(1)
+        return configuration
     }
 
     /// An HTTP client that verifies servers (and their host names) against `caFile`'s
     /// certificates, or against the system's roots when nil. Lives as long as the process.
+    ///
+    /// Never `HTTPClient.shared`: that one gives up on a response after 90 s of silence (its
+    /// browser-like read timeout), and a worker is silent for the whole of a unit — a 16k
+    /// SmolLM2 unit takes 2–3 min on 2 threads, so every one failed and was redone for ever.
+    /// Each request's own deadline (the lease) is the only limit on waiting; redirects are not
+    /// followed, so the bearer token goes only where it was sent.
     public static func client(caFile: String?) throws -> HTTPClient {
-        guard let caFile else { return HTTPClient.shared }
+        guard let caFile else { return plainClient }
         let roots: [NIOSSLCertificate]
         do { roots = try NIOSSLCertificate.fromPEMFile(caFile) }
         catch { throw TLSFileError("cannot read CA file \(caFile) (PEM expected): \(error)") }
         guard !roots.isEmpty else { throw TLSFileError("CA file \(caFile) holds no certificate") }
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.trustRoots = .certificates(roots)
-        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(tlsConfiguration: tls))
+        let client = makeClient(tls: tls)
         kept.lock.withLock { kept.clients.append(client) }
         return client
     }
+
+    /// The settings of every client made here: no read timeout (the request's deadline is the
+    /// limit), 10 s to connect, no redirects.
+    public static func clientConfiguration(tls: TLSConfiguration?) -> HTTPClient.Configuration {
+        HTTPClient.Configuration(tlsConfiguration: tls, redirectConfiguration: .disallow,
+                                 timeout: .init(connect: .seconds(10), read: nil))
+    }
+
+    private static func makeClient(tls: TLSConfiguration?) -> HTTPClient {
+        HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration(tls: tls))
+    }
+
+    /// The client for plain HTTP and the system's roots, shared by the whole process.
+    public static let plainClient = makeClient(tls: nil)
 
     /// Clients made here are never shut down before the process ends.
     private static let kept = KeptClients()

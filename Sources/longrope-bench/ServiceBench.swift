@@ -40,7 +40,7 @@ func post(_ url: String, _ body: Data) async throws -> Data {
 
 /// The client the benches talk to their services with (one trusting `--tls-dir`'s CA when given);
 /// set once at start, before any request.
-nonisolated(unsafe) var benchClient = HTTPClient.shared
+nonisolated(unsafe) var benchClient = TLSFiles.plainClient
 
 func get(_ url: String) async throws -> Data {
     try await APIClient(base: "", token: nil, client: benchClient).send(.GET, url, timeout: .seconds(30)).body

@@ -1,11 +1,12 @@
 import AsyncHTTPClient
 import Foundation
+import HTTPService
 import NIOCore
 import TestSupport
 
 /// A small HTTP client for the service tests.
 struct TestHTTP {
-    static let client = HTTPClient.shared
+    static let client = TLSFiles.plainClient
 
     struct Reply {
         var status: Int
