@@ -60,6 +60,7 @@ let package = Package(
         .target(name: "Runner", dependencies: [
             "Search", "Store", "Evaluator", "RoPE", "GGUF", "Wire", "Scoring",
             .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
         // The coordinator daemon: the HTTP API and dashboard over the store, its search loops
         // (Runner) leasing units to the workers that attach.

@@ -186,7 +186,9 @@ struct StatusCommand: AsyncParsableCommand {
         repeat {
             let searches = try await get("/v1/searches", [SearchView].self)
             let workers = try await get("/v1/workers", [WorkerView].self)
-            let text = StatusTable.render(searches: searches, workers: workers, bars: watch)
+            // A coordinator older than this list answers 404: then there is nothing to show.
+            let removed = (try? await get("/v1/workers/removed", [RemovedWorkerView].self)) ?? []
+            let text = StatusTable.render(searches: searches, workers: workers, removed: removed, bars: watch)
             FileHandle.standardOutput.write(Data(((watch ? "\u{1B}[H\u{1B}[2J" : "") + text).utf8))
             if watch { try await Task.sleep(nanoseconds: 2_000_000_000) }
         } while watch
@@ -195,7 +197,7 @@ struct StatusCommand: AsyncParsableCommand {
 
 /// The tables `longrope status` prints.
 enum StatusTable {
-    static func render(searches: [SearchView], workers: [WorkerView], bars: Bool) -> String {
+    static func render(searches: [SearchView], workers: [WorkerView], removed: [RemovedWorkerView] = [], bars: Bool) -> String {
         var out = "SEARCHES\n"
         let header = ["ID", "NAME", "STATUS", "STEP", "CANDIDATES", "UNITS", "IN FLIGHT", "FAILED", "FITNESS", "BEST", "M",
                       "BEST BASELINE"]
@@ -229,6 +231,10 @@ enum StatusTable {
                      })
         // The full sha256s: what POST /v1/searches needs as model_sha256 and text_sha256.
         for w in workers { out += "  \(w.id): model_sha256 \(w.modelSHA256)  text_sha256 \(w.textSHA256)\n" }
+        if !removed.isEmpty {
+            out += "\nREMOVED WORKERS\n"
+            out += table(["ID", "NAME", "ADDRESS", "WHEN", "WHY"], removed.map { [$0.id, $0.name, $0.address, $0.removedAt, $0.reason] })
+        }
         return out
     }
 

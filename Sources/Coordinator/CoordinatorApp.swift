@@ -40,8 +40,8 @@ public final class Coordinator: Sendable {
     public let metrics: DispatcherMetrics
     /// This process owns the database while it runs (a second coordinator is refused).
     let ownerLock: OwnerLock
-    /// Signed-in browsers (the dashboard's login).
-    public let sessions = Sessions()
+    /// Signed-in browsers (the dashboard's login); their cookie is `Secure` over HTTPS.
+    public let sessions: Sessions
 
     public init(settings: CoordinatorSettings) throws {
         self.settings = settings
@@ -56,6 +56,7 @@ public final class Coordinator: Sendable {
         } else {
             tls = nil
         }
+        sessions = Sessions(secure: tls != nil)
     }
 
     /// HTTPS, when a certificate and key were given.
@@ -68,7 +69,7 @@ public final class Coordinator: Sendable {
         ("POST", "/v1/searches"), ("GET", "/v1/searches"), ("GET", "/v1/searches/:id"), ("GET", "/v1/searches/:id/best"),
         ("GET", "/v1/searches/:id/top"), ("GET", "/v1/searches/:id/history"), ("POST", "/v1/searches/:id/pause"),
         ("POST", "/v1/searches/:id/resume"), ("POST", "/v1/searches/:id/cancel"), ("GET", "/v1/workers"),
-        ("POST", "/v1/workers"), ("POST", "/v1/workers/:id/heartbeat"), ("DELETE", "/v1/workers/:id"),
+        ("GET", "/v1/workers/removed"), ("POST", "/v1/workers"), ("POST", "/v1/workers/:id/heartbeat"), ("DELETE", "/v1/workers/:id"),
     ]
 
     /// The HTTP API (see docs/openapi.yaml).
@@ -100,7 +101,7 @@ public final class Coordinator: Sendable {
         }
         router.post("/logout") { request, _ in
             if let id = Sessions.id(fromCookieHeader: request.headers[.cookie]) { sessions.close(id) }
-            return Response(status: .seeOther, headers: [.location: "/login", .setCookie: Sessions.clearCookie])
+            return Response(status: .seeOther, headers: [.location: "/login", .setCookie: sessions.clearCookie])
         }
         let store = self.store
         router.get("/") { _, _ in
@@ -168,6 +169,7 @@ public final class Coordinator: Sendable {
         }
 
         router.get("/v1/workers") { _, _ in jsonResponse(await dispatcher.workerViews()) }
+        router.get("/v1/workers/removed") { _, _ in jsonResponse(await dispatcher.removedWorkers()) }
         let client = httpClient, heartbeat = settings.heartbeatSeconds
         let usesTLS = tls != nil, allowPlainWorkers = settings.allowPlainHTTPWorkers
         router.post("/v1/workers") { request, _ in

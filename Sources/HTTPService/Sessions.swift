@@ -4,13 +4,19 @@ import Wire
 /// Browser sessions of the dashboard: a correct token typed into `/login` gets a random
 /// session id in an HttpOnly, SameSite=Strict cookie that reads (GET) accept instead of the
 /// bearer header. Writes still need the header, so a cookie can never change anything (no CSRF).
+/// Served over HTTPS the cookie is also `Secure`: a browser never sends it over plain HTTP.
 public final class Sessions: @unchecked Sendable {
     public static let cookieName = "longrope_session"
     public let lifetime: TimeInterval
+    /// Whether the cookies carry `Secure` (the coordinator serves HTTPS).
+    public let secure: Bool
     private var expiries: [String: Date] = [:]
     private let lock = NSLock()
 
-    public init(lifetime: TimeInterval = 12 * 3600) { self.lifetime = lifetime }
+    public init(lifetime: TimeInterval = 12 * 3600, secure: Bool = false) {
+        self.lifetime = lifetime
+        self.secure = secure
+    }
 
     /// A new session id, valid for `lifetime`.
     public func open() -> String {
@@ -39,11 +45,15 @@ public final class Sessions: @unchecked Sendable {
         return nil
     }
 
+    /// The Set-Cookie value that opens session `id`.
     public func setCookie(_ id: String) -> String {
-        "\(Self.cookieName)=\(id); Path=/; HttpOnly; SameSite=Strict; Max-Age=\(Int(lifetime))"
+        "\(Self.cookieName)=\(id); Path=/; HttpOnly; SameSite=Strict\(secure ? "; Secure" : ""); Max-Age=\(Int(lifetime))"
     }
 
-    public static let clearCookie = "\(cookieName)=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"
+    /// The Set-Cookie value that makes the browser forget its session.
+    public var clearCookie: String {
+        "\(Self.cookieName)=; Path=/; HttpOnly; SameSite=Strict\(secure ? "; Secure" : ""); Max-Age=0"
+    }
 
     /// The login page: one field for the token.
     public static func loginPage(error: String? = nil) -> String {

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Scoring
 import Wire
 
@@ -87,11 +88,15 @@ public actor Dispatcher: UnitEvaluator {
     public private(set) var checkedUnits = 0
     /// Addresses removed with a ban: refused until this process restarts.
     private var banned: Set<String> = []
+    /// Workers removed (not those that registered again), the latest `keptRemovals`.
+    private var removals: [RemovedWorkerView] = []
+    private let keptRemovals = 100
     private var jobs: [Int: Job] = [:]
     private var queue: [Int] = []
     private var nextJob = 0
     public let metrics: DispatcherMetrics
     private var monitor: Task<Void, Never>?
+    private let logger = Logger(label: "longrope.dispatcher")
 
     public init(settings: Settings = Settings(), metrics: DispatcherMetrics = DispatcherMetrics()) {
         self.settings = settings
@@ -114,7 +119,7 @@ public actor Dispatcher: UnitEvaluator {
     public func register(_ registration: WorkerRegistration, connection: any UnitEvaluator, heartbeats: Bool = true) -> String {
         // A worker registering again at the same address replaces its old entry.
         if let old = workers.first(where: { $0.value.registration.address == registration.address })?.key {
-            dropWorker(old, reason: "re-registered")
+            dropWorker(old, reason: "registered again", listed: false)
         }
         // Random ids: never reused, not even after a coordinator restart, so a worker that
         // still holds an old id can never heartbeat for another.
@@ -237,10 +242,21 @@ public actor Dispatcher: UnitEvaluator {
     public func isBanned(address: String) -> Bool { banned.contains(address) }
 
 
-    private func dropWorker(_ id: String, reason: String) {
+    /// The one place a worker is removed: its lease, if any, goes back without spending an
+    /// attempt, and unless it merely registered again it is listed among the removed.
+    private func dropWorker(_ id: String, reason: String, listed: Bool = true) {
         guard let worker = workers.removeValue(forKey: id) else { return }
+        if listed {
+            let view = RemovedWorkerView(id: id, name: worker.registration.name, address: worker.registration.address,
+                                         reason: reason, removedAt: ISO8601DateFormatter().string(from: Date()))
+            removals = Array((removals + [view]).suffix(keptRemovals))
+            logger.warning("worker \(id) (\(worker.registration.name)) removed: \(reason)")
+        }
         if let lease = worker.lease { release(lease, from: id, error: "worker \(id) \(reason)", spendsAttempt: false) }
     }
+
+    /// The workers removed since this process started (the latest 100), oldest first.
+    public func removedWorkers() -> [RemovedWorkerView] { removals }
 
     private func startMonitor() {
         guard monitor == nil else { return }
@@ -367,8 +383,9 @@ public actor Dispatcher: UnitEvaluator {
             metrics.increment(.workersLost)
             workers[workerID]?.unitsFailed += 1
             jobs[jobID]?.failedOn.insert(workerID)
-            release(jobID, from: workerID, error: "worker \(describe(workerID)) sent an impossible result: \(problem)")
-            workers.removeValue(forKey: workerID)
+            let reason = "sent an impossible result: \(problem)"
+            release(jobID, from: workerID, error: "worker \(describe(workerID)) \(reason)")
+            dropWorker(workerID, reason: reason)
             schedule()
             return
         }
@@ -407,7 +424,7 @@ public actor Dispatcher: UnitEvaluator {
             if let failures = workers[workerID]?.consecutiveFailures, failures >= settings.maxConsecutiveFailures {
                 reason += " (its \(failures)th failed answer in a row: the worker was removed)"
                 metrics.increment(.workersLost)
-                workers.removeValue(forKey: workerID)
+                dropWorker(workerID, reason: "failed \(failures) answers in a row, the last: \(error)")
             }
             release(jobID, from: workerID, error: reason)
         }
@@ -475,6 +492,9 @@ public actor Dispatcher: UnitEvaluator {
         guard var job = jobs[jobID], job.leases.contains(workerID) else { return }
         job.leases.remove(workerID)
         job.lastError = error
+        // Every lease that ends without a result is said, with why: the operator's only view
+        // of a worker that keeps failing or vanishing.
+        logger.warning("unit \(job.unit.candidateRowID)/\(job.unit.window) came back from \(describe(workerID)) without a result\(spendsAttempt ? "" : " (not counted as an attempt)"): \(error)")
         guard job.leases.isEmpty else { jobs[jobID] = job; return }   // a duplicate still runs
         if spendsAttempt { job.attempts += 1 } else { job.vanishes += 1 }
         job.leasedAt = nil

@@ -260,6 +260,24 @@ public struct HistoryPoint: Codable, Sendable, Equatable {
 }
 
 /// GET /v1/workers.
+/// A worker the coordinator removed, and why (GET /v1/workers/removed, `longrope status`): a
+/// worker that lied, kept failing, went silent or was deleted is named, not just gone.
+public struct RemovedWorkerView: Codable, Sendable, Equatable {
+    public var id: String
+    public var name: String
+    public var address: String
+    public var reason: String
+    /// When, as ISO 8601 (UTC).
+    public var removedAt: String
+    enum CodingKeys: String, CodingKey {
+        case id, name, address, reason
+        case removedAt = "removed_at"
+    }
+    public init(id: String, name: String, address: String, reason: String, removedAt: String) {
+        self.id = id; self.name = name; self.address = address; self.reason = reason; self.removedAt = removedAt
+    }
+}
+
 public struct WorkerView: Codable, Sendable, Equatable {
     public var id: String
     public var name: String

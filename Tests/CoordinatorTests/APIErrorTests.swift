@@ -126,6 +126,11 @@ import TestSupport
             #expect(try await TestHTTP.request("DELETE", base + "/v1/workers/\(id)", token: token).status == 204)
             let again = try await TestHTTP.request("POST", base + "/v1/workers", body: worker([:]), token: token)
             #expect(again.status == 403 && again.text.contains("removed"), "\(again.text)")
+            // Item 2: the removed worker stays named, with why.
+            let removed = try await TestHTTP.request("GET", base + "/v1/workers/removed", token: token)
+            let listed = try #require(removed.json as? [[String: Any]], "\(removed.text)")
+            #expect(listed.count == 1 && listed.first?["id"] as? String == id && (listed.first?["reason"] as? String)?.contains("removed") == true
+                    && listed.first?["removed_at"] is String, "\(removed.text)")
         }
     }
 

@@ -58,6 +58,7 @@ import TestSupport
         #expect(signed.status == 303 && signed.headers["location"] == "/")
         let setCookie = try #require(signed.headers["set-cookie"])
         #expect(setCookie.contains("HttpOnly") && setCookie.contains("SameSite=Strict") && setCookie.contains("Max-Age="))
+        #expect(!setCookie.contains("Secure"), "over plain HTTP a Secure cookie would never come back")
         #expect(!setCookie.contains("s3cret-token"), "the cookie is a session id, not the token")
         let cookie = String(setCookie.split(separator: ";")[0])
 

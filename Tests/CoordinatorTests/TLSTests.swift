@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import Coordinator
 import HTTPService
 import TestSupport
 import Testing
@@ -73,6 +74,23 @@ struct TLSTests {
         // Found 9 of issue 13: the full sha256s POST /v1/searches needs, where a user looks.
         let sha = try #require(workers[0]["model_sha256"] as? String)
         #expect(sha.count == 64 && status.stdout.contains("model_sha256 \(sha)"), "\(status.stdout)")
+    }
+
+    /// Issue 23, item 5: over HTTPS the dashboard's session cookie is `Secure` (a browser never
+    /// sends it over plain HTTP); over plain HTTP it cannot be (it would never come back).
+    @Test func theSessionCookieIsSecureOnlyOverHTTPS() throws {
+        let lab = try #require(try Lab())
+        var settings = CoordinatorSettings(databasePath: lab.file("cookie.sqlite"))
+        settings.tlsCertificate = lab.file("ca/server.pem")
+        settings.tlsKey = lab.file("ca/server.key")
+        let https = try Coordinator(settings: settings)
+        #expect(https.sessions.setCookie("abc").contains("; Secure"))
+        #expect(https.sessions.clearCookie.contains("; Secure"))
+        let plain = try Coordinator(settings: CoordinatorSettings(databasePath: lab.file("plain-cookie.sqlite")))
+        #expect(!plain.sessions.setCookie("abc").contains("Secure") && !plain.sessions.clearCookie.contains("Secure"))
+        // Item 9: a peer that never says close_notify holds a TLS coordinator's exit for 1 s, not 5.
+        #expect(try TLSFiles.server(certificate: lab.file("ca/server.pem"), key: lab.file("ca/server.key")).shutdownTimeout
+                <= .seconds(1))
     }
 
     @Test func aWorkerTrustingAnotherCAIsRefusedWithAClearError() async throws {

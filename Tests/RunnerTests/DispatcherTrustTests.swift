@@ -29,6 +29,9 @@ struct ScriptedWorker: UnitEvaluator {
         // The liar takes the unit first (it is alone), is removed, and the unit waits for an honest worker.
         let task = Task { try await dispatcher.evaluate(unit()) }
         #expect(try await waitUntil(30) { await dispatcher.workerViews().isEmpty }, "the liar must be removed")
+        let removed = await dispatcher.removedWorkers()
+        #expect(removed.map(\.name) == ["liar"] && removed.first?.reason.contains("impossible result") == true,
+                "the liar is named among the removed, with why: \(removed)")
         await dispatcher.register(registration("honest"), connection: ScriptedWorker(answer: UnitResult(nllSum: 500, tokens: 255, seconds: 0, worker: "honest")), heartbeats: false)
         let result = try await task.value
         #expect(result.nllSum == 500 && result.worker == "honest")
@@ -158,6 +161,7 @@ struct StuckWorker: UnitEvaluator {
                                             heartbeats: false)
         #expect(new != old)
         #expect(await dispatcher.workerViews().map(\.id) == [new], "one entry per address")
+        #expect(await dispatcher.removedWorkers().isEmpty, "a worker that registered again was not removed")
         #expect(try await unit.value.worker == "restarted")
         await dispatcher.shutdown()
     }
