@@ -94,12 +94,18 @@ public func temporaryDirectory() -> URL {
     return url
 }
 
-/// Polls until `condition` holds or `seconds` pass.
+/// Polls until `condition` holds, giving up after `seconds` worth of polls (one every 0.1 s).
+///
+/// The budget counts polls, not wall-clock time: under a loaded machine the suite's synchronous
+/// forward passes can hold both cooperative threads for minutes, and then neither this poll
+/// nor the task it waits for runs. A wall-clock deadline failed three dispatcher tests that way
+/// in a clean-clone CI run (30 s passed while nothing could run); counting polls gives the
+/// awaited task the same number of chances whatever else shares the machine.
 public func waitUntil(_ seconds: Double, _ condition: () async throws -> Bool) async throws -> Bool {
-    let deadline = Date().addingTimeInterval(seconds)
-    while Date() < deadline {
+    let polls = max(1, Int((seconds / 0.1).rounded(.up)))
+    for _ in 0..<polls {
         if try await condition() { return true }
         try await Task.sleep(nanoseconds: 100_000_000)
     }
-    return false
+    return try await condition()
 }
