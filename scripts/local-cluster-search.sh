@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# A search through the distributed path on one machine: a coordinator on loopback, WORKERS
+# worker processes of THREADS threads each, the search's settings from a config file (the one
+# `longrope search --config` reads). Run it again with the same STATE to resume after a stop:
+# the coordinator resumes the search stored in STATE/longrope.sqlite; nothing is redone.
+#
+#   scripts/local-cluster-search.sh CONFIG.toml STATE_DIR [WORKERS] [THREADS]
+#
+# Environment: LONGROPE (the binary, default .build/release/longrope), PORT (default 8790),
+# LEASE_SECONDS (how long one unit may take before it is handed to another worker; default
+# 1800: a 32k SmolLM2 unit takes 10–15 min on 2 threads of this machine kind),
+# VERIFY_FIRST / VERIFY_SHARE (the coordinator's redundancy; default 0 and 0: every worker here
+# is this machine's own, so re-scoring their answers would only cost time).
+# Writes STATE/search_id, STATE/coordinator.log, STATE/worker-N.log, and on success the best
+# factors as STATE/rope_scaling.json (HF), STATE/factors.json and STATE/factors.csv.
+set -euo pipefail
+CONFIG=${1:?usage: local-cluster-search.sh CONFIG.toml STATE_DIR [WORKERS] [THREADS]}
+STATE=${2:?usage: local-cluster-search.sh CONFIG.toml STATE_DIR [WORKERS] [THREADS]}
+WORKERS=${3:-1}
+THREADS=${4:-$(nproc)}
+LONGROPE=${LONGROPE:-.build/release/longrope}
+PORT=${PORT:-8790}
+URL="http://127.0.0.1:$PORT"
+mkdir -p "$STATE"
+[ -s "$STATE/token" ] || (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$STATE/token")
+TOKEN=$(cat "$STATE/token")
+
+# The config → model and text paths (for the workers) and the API request, as the Slurm script does.
+eval "$(python3 - "$CONFIG" "$STATE/search.json" <<'PY'
+import hashlib, json, os, shlex, sys, tomllib
+path, out = sys.argv[1:3]
+with open(path, "rb") as f:
+    config = tomllib.load(f)
+def resolve(key):
+    if key not in config:
+        sys.exit(f"{path}: missing {key}")
+    return os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(path)), config[key]))
+def sha256(file):
+    h = hashlib.sha256()
+    with open(file, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+model, text = resolve("model"), resolve("text")
+api = {"name", "seed", "windows", "population", "iterations", "budget", "lambda_max", "attention_factor", "n_hat",
+       "early_rejection", "search_attention_factor", "attention_range", "space", "fitness", "key_token_threshold",
+       "overlap_steps", "original_context", "target_context", "text_offset", "refine_iterations", "needles"}
+request = {key: value for key, value in config.items() if key in api}
+request.setdefault("name", os.path.splitext(os.path.basename(path))[0])
+request["model_sha256"], request["text_sha256"] = sha256(model), sha256(text)
+with open(out, "w") as f:
+    json.dump(request, f)
+print(f"MODEL={shlex.quote(model)}; TEXT={shlex.quote(text)}")
+PY
+)"
+
+PIDS=()
+cleanup() { [ ${#PIDS[@]} -eq 0 ] || kill "${PIDS[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+"$LONGROPE" coordinator --db "$STATE/longrope.sqlite" --listen "127.0.0.1:$PORT" --token-file "$STATE/token" \
+    --lease-seconds "${LEASE_SECONDS:-1800}" --verify-first "${VERIFY_FIRST:-0}" --verify-share "${VERIFY_SHARE:-0}" >> "$STATE/coordinator.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 60); do curl -sf "$URL/healthz" >/dev/null && break; sleep 1; done
+curl -sf "$URL/healthz" >/dev/null || { echo "the coordinator did not come up at $URL (see $STATE/coordinator.log)" >&2; exit 1; }
+for n in $(seq "$WORKERS"); do
+    "$LONGROPE" worker --coordinator "$URL" --model "$MODEL" --text "$TEXT" --threads "$THREADS" \
+        --token-file "$STATE/token" --name "local-$n" >> "$STATE/worker-$n.log" 2>&1 &
+    PIDS+=($!)
+done
+
+api() { curl -sS -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' "$@"; }
+for _ in $(seq 300); do
+    [ "$(api "$URL/v1/workers" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" -ge "$WORKERS" ] && break
+    sleep 1
+done
+if [ -s "$STATE/search_id" ]; then
+    ID=$(cat "$STATE/search_id")
+    echo "resuming search $ID: $URL/v1/searches/$ID"
+else
+    CREATED=$(api -d @"$STATE/search.json" "$URL/v1/searches")
+    ID=$(echo "$CREATED" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])') \
+        || { echo "the coordinator refused the search: $CREATED" >&2; exit 1; }
+    echo "$ID" > "$STATE/search_id"
+    echo "search $ID started: $URL/v1/searches/$ID"
+fi
+
+while true; do
+    STATUS=$(api "$URL/v1/searches/$ID" | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')
+    case "$STATUS" in done|failed|cancelled) break ;; esac
+    echo "$(date -u +%H:%M:%S) $("$LONGROPE" status --coordinator "$URL" --token-file "$STATE/token" | head -n 2 | tail -n 1)"
+    sleep "${POLL_SECONDS:-60}"
+done
+if [ "$STATUS" != done ]; then
+    "$LONGROPE" status --coordinator "$URL" --token-file "$STATE/token" >&2 || true
+    echo "search $ID ended $STATUS" >&2
+    exit 1
+fi
+api "$URL/v1/searches/$ID" > "$STATE/search-view.json"
+api "$URL/v1/searches/$ID/best?format=hf" > "$STATE/rope_scaling.json"
+api "$URL/v1/searches/$ID/best?format=json" > "$STATE/factors.json"
+api "$URL/v1/searches/$ID/best?format=csv" > "$STATE/factors.csv"
+echo "search $ID done: $STATE/rope_scaling.json, factors.json, factors.csv"
