@@ -109,9 +109,18 @@ public final class SearchRunner: Sendable {
     private func scoreRules(_ scalings: [RoPEScaling], record: SearchRecord, fitness: Fitness, keyTokens: [Int: [Int]],
                             evaluator: UnitEvaluator) async throws -> [(nll: [Double], tokens: Int, feasible: Bool)] {
         let windowCount = record.config.windowCount
+        // Rules that give the same factors (YaRN and its variants often do at small s) are
+        // scored once: each unit is a whole window of the target length.
+        var firstWithFactors: [[Double]: Int] = [:]
+        let scoredAs = scalings.enumerated().map { rule, scaling -> Int in
+            let factors = scaling.lambda + [scaling.attentionFactor]
+            if let first = firstWithFactors[factors] { return first }
+            firstWithFactors[factors] = rule
+            return rule
+        }
         struct Scored: Sendable { var index: Int; var result: UnitResult? }   // index = rule × windowCount + window
         let results = try await withThrowingTaskGroup(of: Scored.self) { group in
-            for (rule, scaling) in scalings.enumerated() {
+            for (rule, scaling) in scalings.enumerated() where scoredAs[rule] == rule {
                 for window in 0..<windowCount {
                     let unit = self.unit(record, candidateRowID: -1, window: window, scaling: scaling, fitness: fitness,
                                          keyTokens: keyTokens)
@@ -127,7 +136,7 @@ public final class SearchRunner: Sendable {
         return scalings.indices.map { rule in
             var nll: [Double] = []
             var tokens = 0
-            for result in (0..<windowCount).map({ results[rule * windowCount + $0] }) {
+            for result in (0..<windowCount).map({ results[scoredAs[rule] * windowCount + $0] }) {
                 guard let result, let value = result.nllSum, value.isFinite, result.tokens > 0 else { return (nll, tokens, false) }
                 nll.append(value)
                 tokens += result.tokens

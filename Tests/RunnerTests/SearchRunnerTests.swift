@@ -146,6 +146,34 @@ struct SearchRunnerTests {
         try RoPEScaling(method: "x", lambda: summary.lambda).validate(pairs: 4, lambdaMax: fixture.config.lambdaMax)
     }
 
+    /// Rules with the same factors are scored once (a unit is a whole window of the target
+    /// length), and every one of them is recorded with that score.
+    @Test func rulesWithTheSameFactorsAreScoredOnce() async throws {
+        final class RuleUnits: UnitEvaluator, @unchecked Sendable {
+            let inner: UnitEvaluator
+            private(set) var count = 0
+            private let lock = NSLock()
+            init(_ inner: UnitEvaluator) { self.inner = inner }
+            func evaluate(_ unit: WorkUnit) async throws -> UnitResult {
+                if unit.candidateRowID < 0 { lock.withLock { count += 1 } }
+                return try await inner.evaluate(unit)
+            }
+        }
+        let fixture = try #require(try Fixture())
+        let rules = Baselines.scalings(geometry: fixture.model.geometry, config: fixture.config)
+        let distinct = Set(rules.map { $0.lambda + [$0.attentionFactor] })
+        try #require(distinct.count < rules.count, "the fixture must have rules that coincide, or this checks nothing")
+        let store = try SearchStore(path: database())
+        let id = try fixture.newSearch(store)
+        let counting = RuleUnits(try fixture.evaluator())
+        let summary = try await SearchRunner(store: store, searchID: id, geometry: fixture.model.geometry).run(evaluator: counting)
+        #expect(counting.count == distinct.count * fixture.config.windowCount)
+        #expect(summary.baselines.count == rules.count, "every rule is recorded")
+        for a in rules { for b in rules where a.lambda == b.lambda && a.attentionFactor == b.attentionFactor {
+            #expect(summary.baselines[a.method]! == summary.baselines[b.method]!, "\(a.method) and \(b.method)")
+        } }
+    }
+
     /// With and without refinement (the last 2 of 3 iterations, the last 8 of 20 candidates: the crash after 38 of 40 units falls in it).
     @Test(arguments: [0, 2])
     func aCrashedSearchResumesToTheSameResult(refine: Int) async throws {
