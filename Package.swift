@@ -24,6 +24,8 @@ let package = Package(
         // Already in the build through AsyncHTTPClient's certificates; its SHA-256 hashes model
         // files 2× faster than a hand-written one (longrope-bench digest).
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"6.0.0"),
+        // Config files (configs/*.toml) are TOML: a real parser, not a hand-kept subset.
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // The scaling model: λ per rotary pair, n̂, m; every baseline; validation.
@@ -87,6 +89,7 @@ let package = Package(
             "HTTPService", "Scoring", "Runner",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
         .executableTarget(name: "longrope", dependencies: ["CLI"]),
         // Simulated workers (sleep + a synthetic fitness) for the cluster benchmark and tests.
@@ -102,7 +105,7 @@ let package = Package(
         .testTarget(name: "GGUFTests", dependencies: ["GGUF", "Kernels", "TestSupport"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF", "TestSupport"]),
         .testTarget(name: "EvaluatorTests", dependencies: ["Evaluator", "GGUF", "Tokenizer", "RoPE", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["CLI", "Wire", "TestSupport"]),
         .testTarget(name: "SearchTests", dependencies: ["Search"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Search", "Digest", "TestSupport"]),
         .testTarget(name: "CoordinatorTests", dependencies: [

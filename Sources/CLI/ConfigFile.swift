@@ -1,109 +1,96 @@
 import Foundation
+import TOMLKit
+import Wire
 
-/// A search config file: the flat subset of TOML that configs/*.toml use —
-/// `key = value` lines with strings, numbers, booleans and arrays of numbers, `#` comments,
-/// and `[section]` headers (ignored: keys are global). Unknown keys are an error, so a typo
-/// never silently falls back to a default.
-struct ConfigFile {
-    enum Value: Equatable {
-        case string(String), number(Double), bool(Bool), numbers([Double])
+/// A search config file (configs/*.toml): the search options under the API's names, and where
+/// the files are.
+///
+/// Read by TOMLKit, then decoded as the API decodes a request body (`StrictJSON`): the options
+/// land in `SearchOptions` whole, so an option the API gains is a config key at once, and an
+/// unknown key, a wrong type or a malformed line is an error that names it — a typo never
+/// falls back to a default. Integers are accepted where a number is expected (`lambda_max = 3`).
+public struct ConfigFile: StrictDecodable {
+    public struct Invalid: Error, CustomStringConvertible { public let description: String }
+
+    /// The search options (every `SearchOptions` key but `seeds`, the API's alone).
+    public var options: SearchOptions
+    public var model: String?
+    public var text: String?
+    public var db: String?
+    public var out: String?
+    public var name: String?
+    public var textOffset: Int?
+    public var originalContext: Int?
+    public var targetContext: Int?
+    /// Seed the population from this earlier search's best (in the same database).
+    public var seedFrom: Int64?
+    public var threads: Int?
+    /// The file's path, for paths relative to it.
+    public var path = ""
+
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case model, text, db, out, name, threads
+        case textOffset = "text_offset", originalContext = "original_context", targetContext = "target_context"
+        case seedFrom = "seed_from"
     }
 
-    struct Invalid: Error, CustomStringConvertible { let description: String }
+    public static var fields: Set<String> {
+        Set(CodingKeys.allCases.map(\.stringValue)).union(SearchOptions.fields).subtracting(["seeds"])
+    }
 
-    let path: String
-    private(set) var values: [String: Value] = [:]
+    public init(from decoder: Decoder) throws {
+        options = try SearchOptions(from: decoder)
+        let keys = try decoder.container(keyedBy: CodingKeys.self)
+        model = try keys.decodeIfPresent(String.self, forKey: .model)
+        text = try keys.decodeIfPresent(String.self, forKey: .text)
+        db = try keys.decodeIfPresent(String.self, forKey: .db)
+        out = try keys.decodeIfPresent(String.self, forKey: .out)
+        name = try keys.decodeIfPresent(String.self, forKey: .name)
+        threads = try keys.decodeIfPresent(Int.self, forKey: .threads)
+        textOffset = try keys.decodeIfPresent(Int.self, forKey: .textOffset)
+        originalContext = try keys.decodeIfPresent(Int.self, forKey: .originalContext)
+        targetContext = try keys.decodeIfPresent(Int.self, forKey: .targetContext)
+        seedFrom = try keys.decodeIfPresent(Int64.self, forKey: .seedFrom)
+    }
 
-    init(path: String, allowedKeys: Set<String>) throws {
-        self.path = path
+    /// Reads and decodes the file at `path`.
+    public init(path: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw Invalid(description: "cannot read config file \(path)")
         }
-        for (number, rawLine) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = Self.stripComment(String(rawLine)).trimmingCharacters(in: .whitespaces)
-            if line.isEmpty || (line.hasPrefix("[") && line.hasSuffix("]")) { continue }
-            guard let equals = line.firstIndex(of: "=") else {
-                throw Invalid(description: "\(path):\(number + 1): expected key = value")
-            }
-            let key = line[..<equals].trimmingCharacters(in: .whitespaces)
-            let text = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
-            guard allowedKeys.contains(key) else {
-                throw Invalid(description: "\(path):\(number + 1): unknown key \"\(key)\" (known: \(allowedKeys.sorted().joined(separator: ", ")))")
-            }
-            guard let value = Self.parse(text) else {
-                throw Invalid(description: "\(path):\(number + 1): cannot read the value of \(key): \(text)")
-            }
-            values[key] = value
+        let table: TOMLTable
+        do { table = try TOMLTable(string: String(decoding: data, as: UTF8.self)) }
+        catch { throw Invalid(description: "\(path): not TOML: \(error)") }
+        guard var object = try? JSONSerialization.jsonObject(with: Data(table.convert(to: .json).utf8)) as? [String: Any] else {
+            throw Invalid(description: "\(path): cannot read the file's values")
         }
-    }
-
-    static func stripComment(_ line: String) -> String {
-        var inString: Character?
-        for (i, c) in line.enumerated() {
-            if let quote = inString { if c == quote { inString = nil } }
-            else if c == "\"" || c == "'" { inString = c }
-            else if c == "#" { return String(line.prefix(i)) }
+        if let section = object.keys.sorted().first(where: { object[$0] is [String: Any] }) {
+            throw Invalid(description: "\(path): [\(section)] — a config's keys sit at the top level, without sections")
         }
-        return line
-    }
-
-    static func parse(_ text: String) -> Value? {
-        if text.count >= 2, let first = text.first, first == "\"" || first == "'", text.last == first {
-            return .string(String(text.dropFirst().dropLast()))
+        // `samples` was the name of `windows` before 2026-11-28; still read.
+        if let samples = object.removeValue(forKey: "samples"), object["windows"] == nil { object["windows"] = samples }
+        do {
+            self = try StrictJSON.decode(ConfigFile.self, from: try JSONSerialization.data(withJSONObject: object))
+        } catch let error as WireError {
+            throw Invalid(description: "\(path): \(Self.describe(error))")
         }
-        if text == "true" { return .bool(true) }
-        if text == "false" { return .bool(false) }
-        if text.hasPrefix("["), text.hasSuffix("]") {
-            let inner = text.dropFirst().dropLast().split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-                .filter { !$0.isEmpty }
-            let numbers = inner.compactMap { Double($0.replacingOccurrences(of: "_", with: "")) }
-            return numbers.count == inner.count ? .numbers(numbers) : nil
+        self.path = path
+    }
+
+    /// A decoding problem in a config file's words (keys, not fields).
+    static func describe(_ error: WireError) -> String {
+        switch error {
+        case let .unknownField(key):
+            return "unknown key \"\(key)\" (known: \(fields.sorted().joined(separator: ", ")))"
+        case let .wrongType(key, expected):
+            return "\(key) must be \(expected)"
+        default:
+            return "\(error)"
         }
-        return Double(text.replacingOccurrences(of: "_", with: "")).map(Value.number)
-    }
-
-    func string(_ key: String) throws -> String? {
-        guard let value = values[key] else { return nil }
-        guard case let .string(s) = value else { throw Invalid(description: "\(path): \(key) must be a string") }
-        return s
-    }
-
-    func int(_ key: String) throws -> Int? {
-        guard let value = values[key] else { return nil }
-        guard case let .number(n) = value, n == n.rounded(), abs(n) < 1e15 else {
-            throw Invalid(description: "\(path): \(key) must be a whole number")
-        }
-        return Int(n)
-    }
-
-    func double(_ key: String) throws -> Double? {
-        guard let value = values[key] else { return nil }
-        guard case let .number(n) = value else { throw Invalid(description: "\(path): \(key) must be a number") }
-        return n
-    }
-
-    func bool(_ key: String) throws -> Bool? {
-        guard let value = values[key] else { return nil }
-        guard case let .bool(b) = value else { throw Invalid(description: "\(path): \(key) must be true or false") }
-        return b
-    }
-
-    func ints(_ key: String) throws -> [Int]? {
-        guard let value = values[key] else { return nil }
-        guard case let .numbers(list) = value, list.allSatisfy({ $0 == $0.rounded() }) else {
-            throw Invalid(description: "\(path): \(key) must be an array of whole numbers")
-        }
-        return list.map { Int($0) }
-    }
-
-    func doubles(_ key: String) throws -> [Double]? {
-        guard let value = values[key] else { return nil }
-        guard case let .numbers(list) = value else { throw Invalid(description: "\(path): \(key) must be an array of numbers") }
-        return list
     }
 
     /// Resolves a path relative to the config file's folder.
-    func resolve(_ relative: String) -> String {
+    public func resolve(_ relative: String) -> String {
         if relative.hasPrefix("/") { return relative }
         let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
         return URL(fileURLWithPath: absolute).deletingLastPathComponent().appendingPathComponent(relative).standardized.path

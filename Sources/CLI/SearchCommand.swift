@@ -24,7 +24,7 @@ struct SearchCommand: AsyncParsableCommand {
             A config file (--config, see configs/) can replace the flags; flags given override it.
             """)
 
-    @Option(help: "Config file (TOML subset, see configs/).") var config: String?
+    @Option(help: "Config file (TOML, see configs/): the search options under the API's names, and model, text, db, out, name, text_offset, original_context, target_context, seed_from, threads.") var config: String?
     @Option(help: "GGUF model.") var model: String?
     @Option(help: "UTF-8 text whose windows are the fitness.") var text: String?
     @Option(help: "Bytes of the text to skip (for text the model never saw).") var textOffset: Int?
@@ -61,79 +61,62 @@ struct SearchCommand: AsyncParsableCommand {
     @Option(help: "Threads (default: all cores).") var threads: Int?
     @Option(help: "Write the result JSON here.") var out: String?
 
-    /// A config file's keys: the search options (the API's names; `seeds` is the API's alone —
-    /// here `seed_from` seeds from another search) and where the files are.
-    static let configKeys: Set<String> = SearchOptions.fields.subtracting(["seeds"]).union([
-        "model", "text", "text_offset", "original_context", "target_context", "db", "seed_from", "threads", "out", "name",
-        "samples"])   // `windows` before 2026-11-28, still read
-
     func run() async throws {
-        let file = try config.map { try ConfigFile(path: $0, allowedKeys: Self.configKeys) }
-        func required<T>(_ flag: T?, _ key: String, _ read: (ConfigFile) throws -> T?) throws -> T {
+        let file: ConfigFile?
+        do { file = try config.map { try ConfigFile(path: $0) } } catch { throw CLIError("\(error)") }
+        func required<T>(_ flag: T?, _ key: String, _ value: T?) throws -> T {
             if let flag { return flag }
-            if let file, let value = try read(file) { return value }
+            if let value { return value }
             throw CLIError("missing --\(key.replacingOccurrences(of: "_", with: "-")) (or \(key) in a config file)")
         }
-        func path(_ flag: String?, _ key: String) throws -> String {
+        func path(_ flag: String?, _ key: String, _ value: String?) throws -> String {
             if let flag { return flag }
-            if let file, let value = try file.string(key) { return file.resolve(value) }
+            if let file, let value { return file.resolve(value) }
             throw CLIError("missing --\(key) (or \(key) in a config file)")
         }
-        let modelPath = try path(model, "model"), textPath = try path(text, "text"), dbPath = try path(db, "db")
+        let modelPath = try path(model, "model", file?.model), textPath = try path(text, "text", file?.text)
+        let dbPath = try path(db, "db", file?.db)
         // This process owns the database until it ends (a second search or a coordinator is refused).
         let lock: OwnerLock
         do { lock = try OwnerLock(databasePath: dbPath) } catch { throw CLIError("\(error)") }
         defer { withExtendedLifetime(lock) {} }
-        let original = try required(originalContext, "original_context") { try $0.int("original_context") }
-        let target = try required(targetContext, "target_context") { try $0.int("target_context") }
-        let offset = try textOffset ?? file?.int("text_offset") ?? 0
-        let threadCount = try threads ?? file?.int("threads") ?? ProcessInfo.processInfo.activeProcessorCount
+        let original = try required(originalContext, "original_context", file?.originalContext)
+        let target = try required(targetContext, "target_context", file?.targetContext)
+        let offset = textOffset ?? file?.textOffset ?? 0
+        let threadCount = threads ?? file?.threads ?? ProcessInfo.processInfo.activeProcessorCount
         guard original >= 2, target >= 2 else { throw CLIError("contexts must be at least 2 tokens") }
         guard threadCount >= 1 else { throw CLIError("--threads must be at least 1") }
         guard offset >= 0 else { throw CLIError("--text-offset must be ≥ 0") }
 
         let model = try loadModel(modelPath, threads: threadCount)
-        var options = SearchOptions()
-        options.seed = try seed ?? file?.int("seed").map { UInt64($0) }
-        options.lambdaMax = try lambdaMax ?? file?.double("lambda_max")
-        options.attentionFactor = try attentionFactor ?? file?.double("attention_factor")
-        options.searchAttentionFactor = try searchAttentionFactor ?? file?.bool("search_attention_factor")
-        options.population = try population ?? file?.int("population")
-        options.iterations = try iterations ?? file?.int("iterations")
-        options.refineIterations = try refineIterations ?? file?.int("refine_iterations")
-        options.windowCount = try windowCount ?? samplesAlias ?? file?.int("windows") ?? file?.int("samples")
-        options.budget = try budget ?? file?.int("budget")
-        options.earlyRejection = try earlyRejection ?? file?.bool("early_rejection")
-        options.overlapSteps = try overlapSteps ? true : file?.bool("overlap_steps")
-        options.keyTokenThreshold = try keyTokenThreshold ?? file?.double("key_token_threshold")
-        options.needles = try needles ?? file?.int("needles")
+        // The file's options whole (decoded as the API decodes them), then each flag given over it.
+        var options = file?.options ?? SearchOptions()
+        if let seed { options.seed = seed }
+        if let lambdaMax { options.lambdaMax = lambdaMax }
+        if let attentionFactor { options.attentionFactor = attentionFactor }
+        if let searchAttentionFactor { options.searchAttentionFactor = searchAttentionFactor }
+        if let population { options.population = population }
+        if let iterations { options.iterations = iterations }
+        if let refineIterations { options.refineIterations = refineIterations }
+        if let windows = windowCount ?? samplesAlias { options.windowCount = windows }
+        if let budget { options.budget = budget }
+        if let earlyRejection { options.earlyRejection = earlyRejection }
+        if overlapSteps { options.overlapSteps = true }
+        if let keyTokenThreshold { options.keyTokenThreshold = keyTokenThreshold }
+        if let needles { options.needles = needles }
+        if let space { options.space = space }
+        if let fitness { options.fitness = fitness }
         if let text = attentionRange {
             let values = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
             guard values.count == 2, let low = values[0], let high = values[1] else {
                 throw CLIError("--attention-range takes MIN,MAX, e.g. 1.0,1.3")
             }
             options.attentionRange = [low, high]
-        } else if let list = try file?.doubles("attention_range") {
-            options.attentionRange = list
-        }
-        if let text = try space?.rawValue ?? file?.string("space") {
-            guard let value = SearchSpace(rawValue: text) else {
-                throw CLIError("unknown space \"\(text)\" (\(SearchSpace.allCases.map(\.rawValue).joined(separator: ", ")))")
-            }
-            options.space = value
-        }
-        if let text = try fitness?.rawValue ?? file?.string("fitness") {
-            guard let value = Fitness(rawValue: text) else {
-                throw CLIError("unknown fitness \"\(text)\" (\(Fitness.allCases.map(\.rawValue).joined(separator: ", ")))")
-            }
-            options.fitness = value
         }
         if let list = nHat {
             let values = list.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
             guard values.allSatisfy({ $0 != nil }) else { throw CLIError("--n-hat takes whole numbers separated by commas") }
             options.nHat = values.map { $0! }
-        } else if let list = try file?.ints("n_hat") {
-            options.nHat = list
         }
         let optionProblems = options.problems()
         guard optionProblems.isEmpty else { throw CLIError("invalid search: " + optionProblems.joined(separator: "; ")) }
@@ -143,7 +126,7 @@ struct SearchCommand: AsyncParsableCommand {
 
         let store: SearchStore
         do { store = try SearchStore(path: dbPath) } catch { throw CLIError("cannot open database \(dbPath): \(error)") }
-        if let from = try seedFrom ?? file?.int("seed_from").map(Int64.init) {
+        if let from = seedFrom ?? file?.seedFrom {
             searchConfig.extraSeeds = [try rescaledBest(store: store, searchID: from, to: searchConfig)]
         }
         if let own = model.config.ownFactors, own.long.count == searchConfig.pairs {
@@ -166,7 +149,7 @@ struct SearchCommand: AsyncParsableCommand {
 
         let modelHash = try SHA256.hex(fileAt: modelPath)
         let textHash = SHA256.hex(textData)
-        let name = try file?.string("name") ?? "\(URL(fileURLWithPath: modelPath).lastPathComponent) \(original)→\(target)"
+        let name = file?.name ?? "\(URL(fileURLWithPath: modelPath).lastPathComponent) \(original)→\(target)"
         let searchID = try findOrCreate(store: store, name: name, config: searchConfig, modelPath: modelPath,
                                         modelHash: modelHash, textPath: textPath, offset: offset, textHash: textHash,
                                         ropeBase: model.config.ropeBase)
@@ -186,7 +169,7 @@ struct SearchCommand: AsyncParsableCommand {
         await dispatcher.shutdown()
         bar.finish()
         let seconds = Date().timeIntervalSince(started)
-        try report(summary, seconds: seconds, out: try out ?? file?.string("out").map { file!.resolve($0) })
+        try report(summary, seconds: seconds, out: out ?? file?.out.map { file!.resolve($0) })
     }
 
     /// The stored search with this exact config, model and text, or a new one.

@@ -100,7 +100,8 @@ struct SearchCommandTests {
             population = 6
             iterations = 1
             search_attention_factor = true
-            attention_range = [1.0, 1.2]
+            attention_range = [1, 1.2]   # an integer where a number is expected
+            lambda_max = 3
             space = "all-pairs"
             fitness = "ppl"
             """.write(to: config, atomically: true, encoding: .utf8)
@@ -115,7 +116,15 @@ struct SearchCommandTests {
         // A typo in a key is refused, not ignored.
         try "target_contxt = 256\n".write(to: config, atomically: true, encoding: .utf8)
         let bad = try runLongrope(["search", "--config", config.path])
-        #expect(bad.status != 0 && bad.stderr.contains("unknown key"))
+        #expect(bad.status != 0 && bad.stderr.contains("unknown key") && bad.stderr.contains("target_contxt"), "\(bad.stderr)")
+        // A wrong type, a section and a line that is not TOML are each named (issue 22: the
+        // hand-kept parser skipped [section] headers and read keys under them as global).
+        for (text, says) in [("population = \"six\"\n", "population must be"), ("[search]\npopulation = 6\n", "[search]"),
+                             ("population = \n", "not TOML"), ("seeds = [[1.0]]\n", "unknown key \"seeds\"")] {
+            try text.write(to: config, atomically: true, encoding: .utf8)
+            let refused = try runLongrope(["search", "--config", config.path])
+            #expect(refused.status != 0 && refused.stderr.contains(says) && refused.stderr.contains(config.path), "\(text): \(refused.stderr)")
+        }
     }
 
     @Test func exportFormats() throws {
