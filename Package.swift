@@ -24,6 +24,10 @@ let package = Package(
         // Already in the build through AsyncHTTPClient's certificates; its SHA-256 hashes model
         // files 2× faster than a hand-written one (longrope-bench digest).
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"6.0.0"),
+        // Already in the build through Hummingbird and AsyncHTTPClient; named because our code
+        // imports NIOCore, NIOHTTP1 and HTTPTypes itself.
+        .package(url: "https://github.com/apple/swift-nio", from: "2.65.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
         // Config files (configs/*.toml) are TOML: a real parser, not a hand-kept subset.
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
@@ -33,7 +37,7 @@ let package = Package(
         // Hand-written C kernels (matrix products, dequantisation) built with -march=native.
         .target(name: "Kernels", cSettings: nativeC),
         // GGUF reader (mmap, metadata, tensors) and writer.
-        .target(name: "GGUF", dependencies: ["Kernels"]),
+        .target(name: "GGUF"),
         // SentencePiece BPE and byte-level BPE tokenizers built from GGUF metadata.
         .target(name: "Tokenizer", dependencies: ["GGUF"]),
         // The CPU transformer and perplexity.
@@ -54,6 +58,9 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
         ]),
         // Scoring a unit against one loaded model and text (the in-process evaluator and workers).
         .target(name: "Scoring", dependencies: ["Evaluator", "Wire", "RoPE"]),
@@ -73,6 +80,7 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOCore", package: "swift-nio"),
         ], resources: [.embedInCode("openapi.yaml")]),
         // A worker: one loaded model behind an HTTP endpoint, attached to a coordinator.
         .target(name: "Worker", dependencies: [
@@ -82,6 +90,7 @@ let package = Package(
             .product(name: "HummingbirdTLS", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOCore", package: "swift-nio"),
         ]),
         // Subcommands of the `longrope` executable.
         .target(name: "CLI", dependencies: [
@@ -90,6 +99,7 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "TOMLKit", package: "TOMLKit"),
+            .product(name: "NIOCore", package: "swift-nio"),
         ]),
         .executableTarget(name: "longrope", dependencies: ["CLI"]),
         // Simulated workers (sleep + a synthetic fitness) for the cluster benchmark and tests.
@@ -99,6 +109,7 @@ let package = Package(
             "Simulation", "HTTPService", "Scoring", "Runner", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
         ], swiftSettings: nativeSwift),
 
         .testTarget(name: "RoPETests", dependencies: ["RoPE"]),
@@ -113,6 +124,7 @@ let package = Package(
             "Runner", "TestSupport",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "NIOCore", package: "swift-nio"),
         ]),
         .testTarget(name: "DigestTests", dependencies: ["Digest", "TestSupport"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "Search"]),
