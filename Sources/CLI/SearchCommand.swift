@@ -129,9 +129,9 @@ struct SearchCommand: AsyncParsableCommand {
         if let from = seedFrom ?? file?.seedFrom {
             searchConfig.extraSeeds = [try rescaledBest(store: store, searchID: from, to: searchConfig)]
         }
-        if let own = model.config.ownFactors, own.long.count == searchConfig.pairs {
+        if let own = model.config.ownFactors, own.longFactors.count == searchConfig.pairs {
             // A Phi-3 file's long factors (its makers' own LongRoPE search) seed the population.
-            let seed = own.long.map { min(max($0, 1), searchConfig.lambdaMax) }
+            let seed = own.longFactors.map { min(max($0, 1), searchConfig.lambdaMax) }
             if zip(seed, seed.dropFirst()).allSatisfy({ $0 <= $1 }) { searchConfig.extraSeeds.append(seed) }
         }
 

@@ -79,8 +79,7 @@ public final class LlamaModel: @unchecked Sendable {
     /// long beyond). Any other scaling replaces them.
     public func effectiveScaling(_ scaling: RoPEScaling, windowLength: Int) -> RoPEScaling {
         guard scaling.method == "none", let own = config.ownFactors else { return scaling }
-        let long = windowLength > own.originalContext
-        return RoPEScaling(method: long ? "phi3-long" : "phi3-short", lambda: long ? own.long : own.short)
+        return own.scaling(forWindowLength: windowLength)
     }
 
     /// Per position: the NLL of the next token and the model's most likely token there

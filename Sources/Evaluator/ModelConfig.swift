@@ -1,4 +1,5 @@
 import GGUF
+import RoPE
 
 /// Why a model cannot be loaded or evaluated.
 public enum EvaluatorError: Error, Equatable, CustomStringConvertible {
@@ -64,13 +65,9 @@ public struct ModelConfig: Sendable, Equatable {
     public var attentionScale: Float
     /// A Phi-3 file's own LongRoPE factors (`rope_factors_short/long.weight`): the short set for
     /// windows up to `originalContext` (`rope.scaling.original_context_length`), the long set
-    /// beyond, as llama.cpp and transformers apply them. Nil for other files.
-    public var ownFactors: OwnFactors?
-    public struct OwnFactors: Sendable, Equatable {
-        public var short: [Double]
-        public var long: [Double]
-        public var originalContext: Int
-    }
+    /// beyond, as llama.cpp and transformers apply them; m = 1 (the file's attention is left
+    /// as the file has it). Nil for other files.
+    public var ownFactors: LongRoPEFactors?
     /// `attention.sliding_window` (Phi-3): each position sees at most this many; nil = all.
     /// Windows longer than it are refused (sliding-window attention is not implemented).
     public var slidingWindow: Int?
@@ -130,7 +127,8 @@ public struct ModelConfig: Sendable, Equatable {
             guard (long + short).allSatisfy({ $0.isFinite && $0 > 0 }), original > 0 else {
                 throw EvaluatorError.invalidHyperparameter("rope_factors_short/long must be finite and > 0")
             }
-            ownFactors = OwnFactors(short: short, long: long, originalContext: original)
+            ownFactors = LongRoPEFactors(shortFactors: short, longFactors: long, originalContext: original,
+                                         maxContext: contextLength, attentionFactor: 1)
         }
         let window = try gguf.int("\(a).attention.sliding_window", default: 0)
         slidingWindow = window > 0 ? window : nil

@@ -90,7 +90,7 @@ struct Phi3Tests {
         let llama = try LlamaModel(path: url.path, threads: 2)
         let phi3 = try LlamaModel(path: try phi3Copy(of: url, longFactor: 2), threads: 2)
         let own = try #require(phi3.config.ownFactors)
-        #expect(own.long == [2, 2, 2, 2] && own.short == [1, 1, 1, 1] && own.originalContext == 256)
+        #expect(own.longFactors == [2, 2, 2, 2] && own.shortFactors == [1, 1, 1, 1] && own.originalContext == 256)
         let none = RoPEScaling.none(pairs: 4)
         func same(_ length: Int, _ phi3Scaling: RoPEScaling, _ llamaScaling: RoPEScaling) throws -> Bool {
             let w = try TextWindows(text: text, model: llama, context: length, protocol: .full, windowCount: 1).windows[0]
