@@ -41,10 +41,12 @@ let package = Package(
         // SentencePiece BPE and byte-level BPE tokenizers built from GGUF metadata.
         .target(name: "Tokenizer", dependencies: ["GGUF"]),
         // The CPU transformer and perplexity.
-        .target(name: "Evaluator", dependencies: ["GGUF", "RoPE", "Kernels", "Tokenizer"],
+        .target(name: "Evaluator", dependencies: ["GGUF", "RoPE", "Kernels", "Tokenizer", "Seeded"],
                 swiftSettings: nativeSwift),
+        // SplitMix64, the one seeded generator (search, probes, simulation, fuzz tests).
+        .target(name: "Seeded"),
         // The evolutionary search: pure, seeded, no I/O and no clock.
-        .target(name: "Search"),
+        .target(name: "Search", dependencies: ["Seeded"]),
         // SHA-256 of model and text files.
         .target(name: "Digest", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         // SQLite store of searches, candidates, evaluations and baselines.
@@ -103,21 +105,21 @@ let package = Package(
         ]),
         .executableTarget(name: "longrope", dependencies: ["CLI"]),
         // Simulated workers (sleep + a synthetic fitness) for the cluster benchmark and tests.
-        .target(name: "Simulation", dependencies: ["Runner", "Wire", "Search"]),
+        .target(name: "Simulation", dependencies: ["Runner", "Wire", "Search", "Seeded"]),
         .executableTarget(name: "longrope-bench", dependencies: [
             "Evaluator", "GGUF", "Tokenizer", "RoPE", "Kernels", "Coordinator", "Wire", "Store", "Digest", "Search",
-            "Simulation", "HTTPService", "Scoring", "Runner", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Simulation", "HTTPService", "Scoring", "Runner", "Seeded", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
         ], swiftSettings: nativeSwift),
 
         .testTarget(name: "RoPETests", dependencies: ["RoPE"]),
-        .testTarget(name: "GGUFTests", dependencies: ["GGUF", "Kernels", "TestSupport"]),
+        .testTarget(name: "GGUFTests", dependencies: ["GGUF", "Kernels", "Seeded", "TestSupport"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF", "TestSupport"]),
         .testTarget(name: "EvaluatorTests", dependencies: ["Evaluator", "GGUF", "Tokenizer", "RoPE", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["CLI", "Wire", "TestSupport"]),
-        .testTarget(name: "SearchTests", dependencies: ["Search"]),
+        .testTarget(name: "SearchTests", dependencies: ["Search", "Seeded"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Search", "Digest", "TestSupport"]),
         .testTarget(name: "CoordinatorTests", dependencies: [
             "Coordinator", "Store", "Search", "Evaluator", "RoPE", "GGUF", "Wire", "Simulation", "HTTPService", "Scoring",

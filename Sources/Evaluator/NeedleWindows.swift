@@ -1,4 +1,5 @@
 import Foundation
+import Seeded
 import RoPE
 import Tokenizer
 
@@ -42,7 +43,7 @@ public enum NeedleWindows {
 
     /// The single needle of window k (LongRoPE2's template, one needle per window).
     public static func needle(seed: UInt64, window k: Int, windowCount: Int) -> Needle {
-        var draws = SeededDraws(seed: seed, stream: UInt64(k))
+        var draws = SplitMix64.probes(seed: seed, stream: UInt64(k))
         let key = words[draws.int(in: 0...(words.count - 1))] + "-" + words[draws.int(in: 0...(words.count - 1))]
         let number = draws.int(in: 1_000_000...9_999_999)
         let depth = (Double(k) + draws.unit()) / Double(max(windowCount, 1))
@@ -56,7 +57,7 @@ public enum NeedleWindows {
         precondition(count >= 1 && count <= maxNeedles, "needles per window must be in 1…\(maxNeedles)")
         precondition(digitRange.contains(digits), "digits must be in \(digitRange)")
         if count == 1 && digits == 7 { return [needle(seed: seed, window: k, windowCount: windowCount)] }
-        var draws = SeededDraws(seed: seed, stream: 0x4E45_4544_0000_0000 | UInt64(k))
+        var draws = SplitMix64.probes(seed: seed, stream: 0x4E45_4544_0000_0000 | UInt64(k))
         var keys = Set<String>()
         var byDepth: [Needle] = []
         for j in 0..<count {

@@ -1,3 +1,4 @@
+import Seeded
 import Tokenizer
 import RoPE
 
@@ -52,7 +53,7 @@ public enum Passkey {
 
     /// The key of trial `index` with `seed`: five digits, as llama-passkey uses.
     public static func key(seed: UInt64, trial index: Int) -> Int {
-        var draws = SeededDraws(seed: seed, stream: 0xBA55 &+ UInt64(index))
+        var draws = SplitMix64.probes(seed: seed, stream: 0xBA55 &+ UInt64(index))
         return draws.int(in: 10_000...99_999)
     }
 

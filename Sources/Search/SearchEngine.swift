@@ -1,4 +1,5 @@
 import Foundation
+import Seeded
 
 /// LongRoPE's evolutionary search as pure functions of (config, seeds, history).
 ///
@@ -320,32 +321,5 @@ public enum SearchEngine {
             copy.attentionFactor = config.attentionFactor
         }
         return copy
-    }
-}
-
-/// SplitMix64: small, fast, and fully determined by its seed.
-public struct SplitMix64: Sendable {
-    var state: UInt64
-
-    public init(seed: UInt64, stream: UInt64 = 0) {
-        state = seed ^ (stream &+ 1) &* 0x9E3779B97F4A7C15
-        _ = next(); _ = next()
-    }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E3779B97F4A7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
-        z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    public mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
-
-    /// Uniform in 0..<n.
-    public mutating func below(_ n: Int) -> Int {
-        precondition(n > 0)
-        return Int(next() % UInt64(n))
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Seeded
 import Runner
 import Search
 import Wire

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Evaluator
 import Foundation
+import Seeded
 import GGUF
 import Kernels
 import RoPE
@@ -136,9 +137,8 @@ struct MatmulBench: ParsableCommand {
     /// `rows` rows of `k` weights in `type`: small random values, every block scale a valid,
     /// small f16 (the speed does not depend on the values, but NaNs and denormals could).
     static func weights(_ type: GGMLType, rows: Int, k: Int) -> [UInt8] {
-        var state: UInt64 = 0x9E3779B97F4A7C15
-        func next() -> UInt64 { state ^= state << 13; state ^= state >> 7; state ^= state << 17; return state }
-        func value() -> Float { (Float(next() >> 40) / Float(1 << 24) * 2 - 1) * 0.05 }
+        var generator = SplitMix64(seed: 1)
+        func value() -> Float { (Float(generator.next() >> 40) / Float(1 << 24) * 2 - 1) * 0.05 }
         func f16(_ v: Float) -> [UInt8] { let bits = Float16(v).bitPattern; return [UInt8(bits & 0xFF), UInt8(bits >> 8)] }
         var out: [UInt8] = []
         out.reserveCapacity(rows * type.rowBytes(k))
@@ -149,7 +149,7 @@ struct MatmulBench: ParsableCommand {
             case .bf16: for _ in 0..<k { let bits = value().bitPattern >> 16; out += [UInt8(bits & 0xFF), UInt8(bits >> 8)] }
             default:
                 for _ in 0..<(k / type.blockSize) {
-                    var block = (0..<type.bytesPerBlock).map { _ in UInt8(truncatingIfNeeded: next()) }
+                    var block = (0..<type.bytesPerBlock).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
                     func scale(_ at: Int, _ v: Float) { block.replaceSubrange(at..<(at + 2), with: f16(v)) }
                     switch type {
                     case .q8_0, .q4_0, .q5_0: scale(0, 0.01 + abs(value()))

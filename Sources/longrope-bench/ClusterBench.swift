@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Seeded
 import RoPE
 import Runner
 import Search

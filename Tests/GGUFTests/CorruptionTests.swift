@@ -1,4 +1,5 @@
 import Foundation
+import Seeded
 import Testing
 import GGUF
 import TestSupport
@@ -127,18 +128,5 @@ import TestSupport
         let file = try GGUFFile(path: url.path)
         #expect(throws: GGUFError.missingKey("general.architecture")) { try file.requireString("general.architecture") }
         #expect(throws: GGUFError.missingTensor("token_embd.weight")) { try file.requireTensor("token_embd.weight") }
-    }
-}
-
-/// A small deterministic generator for the fuzz loops.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E3779B97F4A7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
-        z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
-        return z ^ (z >> 31)
     }
 }

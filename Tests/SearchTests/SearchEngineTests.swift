@@ -1,5 +1,6 @@
 import Testing
 import Foundation
+import Seeded
 import Search
 
 /// A fake fitness: distance to a hidden optimum, so a working search must approach it.
