@@ -80,6 +80,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
     var verifyFirst = 2
     @Option(help: "Share of all units (a seeded sample) confirmed on a second worker (0 to 1).")
     var verifyShare = 0.02
+    @Flag(help: "Also confirm on a second worker every answer below the lowest loss its window has had (catches a trusted worker lying low; ~5% more units).")
+    var verifyNewLows = false
     @OptionGroup var exposure: ExposureOptions
 
     func validate() throws {
@@ -106,6 +108,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
         settings.allowPlainHTTPWorkers = allowPlainHttpWorkers
         settings.dispatcher.verifyFirst = verifyFirst
         settings.dispatcher.verifyShare = verifyShare
+        settings.dispatcher.verifyNewLows = verifyNewLows
         let coordinator: Coordinator
         do { coordinator = try Coordinator(settings: settings) }
         catch let held as OwnerLock.Held { throw CLIError(held.description) }

@@ -35,6 +35,7 @@ struct ClusterBench: AsyncParsableCommand {
     @Option(help: "Each worker's answers checked on another until this many were confirmed (the coordinator's default).")
     var verifyFirst = 2
     @Option(help: "Seeded share of all units checked on a second worker (the coordinator's default).") var verifyShare = 0.02
+    @Flag(help: "Also check every answer below its window's lowest loss (the coordinator's --verify-new-lows).") var verifyNewLows = false
     @Flag(help: "One JSON object per line instead of a table.") var json = false
 
     func run() async throws {
@@ -78,6 +79,7 @@ struct ClusterBench: AsyncParsableCommand {
         settings.maxAttempts = 1000
         settings.verifyFirst = verifyFirst
         settings.verifyShare = verifyShare
+        settings.verifyNewLows = verifyNewLows
         let dispatcher = Dispatcher(settings: settings)
 
         var rng = SplitMix64(seed: seed, stream: 99)

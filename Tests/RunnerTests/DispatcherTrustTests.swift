@@ -297,6 +297,45 @@ struct StuckWorker: UnitEvaluator {
         await dispatcher.shutdown()
     }
 
+    /// Issue 23, item 3: with `verifyNewLows`, every answer below the lowest loss its window
+    /// has had is checked — how a plausible lie too low looks, from a worker however trusted.
+    /// With no early checks and no sample, only that check can catch this liar, and it does
+    /// before any lie gets through.
+    @Test func anAnswerBelowItsWindowsLowestIsChecked() async throws {
+        var settings = Dispatcher.Settings()
+        settings.verifyFirst = 0
+        settings.verifyShare = 0
+        settings.verifyNewLows = true
+        let dispatcher = Dispatcher(settings: settings)
+        let lies = SharedCount()
+        struct Liar: UnitEvaluator {
+            let lies: SharedCount
+            func evaluate(_ unit: WorkUnit) async throws -> UnitResult {
+                lies.add(1)
+                return UnitResult(nllSum: 100, tokens: 255, seconds: 0, worker: "liar")
+            }
+        }
+        await dispatcher.register(tests.registration("liar"), connection: Liar(lies: lies), heartbeats: false)
+        for name in ["a", "b"] {
+            await dispatcher.register(tests.registration(name),
+                                      connection: ScriptedWorker(answer: UnitResult(nllSum: 500, tokens: 255, seconds: 0, worker: name)),
+                                      heartbeats: false)
+        }
+        let results = try await withThrowingTaskGroup(of: UnitResult.self) { group in
+            for k in 0..<60 {
+                var unit = tests.unit()
+                unit.candidateRowID = Int64(k)
+                group.addTask { try await dispatcher.evaluate(unit) }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        try #require(lies.value > 0, "the liar must have been asked")
+        #expect(results.allSatisfy { $0.nllSum == 500 }, "no lie got through: \(results.map { $0.nllSum ?? .nan })")
+        let removed = await dispatcher.removedWorkers()
+        #expect(removed.map(\.name) == ["liar"] && removed[0].reason.contains("outvoted"), "\(removed)")
+        await dispatcher.shutdown()
+    }
+
     /// The cost of the check on an honest cluster: each worker's first two answers and ~2% of
     /// the rest are scored twice.
     @Test func checkingCostsFewUnitsOnAnHonestCluster() async throws {
