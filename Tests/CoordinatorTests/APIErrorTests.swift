@@ -2,8 +2,11 @@ import Foundation
 import Testing
 import Coordinator
 import Hummingbird
+import RoPE
+import Runner
 import Store
 import TestSupport
+import Wire
 
 /// Every malformed request gets the documented 4xx with a JSON error body, and the service keeps running.
 @Suite(.serialized) struct APIErrorTests {
@@ -198,9 +201,17 @@ import TestSupport
             ["model_sha256": "m", "text_sha256": "t", "original_context": 256, "target_context": 512, "pairs": 4,
              "rope_base": 10000.0, "population": 4, "iterations": 1, "windows": 1]))
         #expect(created.status == 201)
+        // The rules' units (rules with the same factors are scored once) and step 0's four.
+        var options = SearchOptions()
+        (options.population, options.iterations, options.windowCount) = (4, 1, 1)
+        let geometry = RoPEGeometry(rotaryDimension: 8, base: 10000)
+        let rules = Baselines.scalings(geometry: geometry,
+                                       config: options.config(geometry: geometry, originalContext: 256, targetContext: 512))
+        let ruleUnits = Set(rules.map { $0.lambda + [$0.attentionFactor] }).count
+        #expect(ruleUnits >= 2 && ruleUnits <= 9)
         #expect(try await waitUntil(10) {
-            (try await TestHTTP.request("GET", base + "/v1/searches/1")).object["units_queued"] as? Int == 13
-        }, "the nine rules' units and step 0's four (one window each) go out together and wait for a worker")
+            (try await TestHTTP.request("GET", base + "/v1/searches/1")).object["units_queued"] as? Int == ruleUnits + 4
+        }, "the rules' units and step 0's four (one window each) go out together and wait for a worker")
         let waiting = try await TestHTTP.request("GET", base + "/v1/searches/1")
         #expect((waiting.object["waiting"] as? String ?? "").contains("no healthy worker holds model m"), "\(waiting.text)")
         let paused = try await TestHTTP.request("POST", base + "/v1/searches/1/pause")
