@@ -102,12 +102,17 @@ public final class SearchRunner: Sendable {
         return unit
     }
 
-    /// Scores rules on every window under `fitness`, every unit at once: per rule the NLL sums
-    /// and scored tokens of its windows up to the first that came back NaN/infinite or failed
-    /// for good, and whether none did. Other errors (cancellation, the store) are thrown, so a
-    /// crash never records a rule as infeasible.
+    /// A rule's score under one fitness: the NLL sums and scored tokens of its windows up to
+    /// the first that came back NaN/infinite, and whether none did.
+    typealias RuleScore = (nll: [Double], tokens: Int, feasible: Bool)
+
+    /// Scores rules on every window under `fitness`, every unit at once, and hands each rule's
+    /// score to `scored` as soon as it and every rule before it are complete (in rule order, so
+    /// the stored rows are the same whatever the workers): a stop loses only the rules still
+    /// out, not the whole set. Errors (cancellation, a unit failed for good, the store) are
+    /// thrown, so a crash never records a rule as infeasible.
     private func scoreRules(_ scalings: [RoPEScaling], record: SearchRecord, fitness: Fitness, keyTokens: [Int: [Int]],
-                            evaluator: UnitEvaluator) async throws -> [(nll: [Double], tokens: Int, feasible: Bool)] {
+                            evaluator: UnitEvaluator, scored: (Int, RuleScore) throws -> Void) async throws {
         let windowCount = record.config.windowCount
         // Rules that give the same factors (YaRN and its variants often do at small s) are
         // scored once: each unit is a whole window of the target length.
@@ -118,8 +123,20 @@ public final class SearchRunner: Sendable {
             firstWithFactors[factors] = rule
             return rule
         }
-        struct Scored: Sendable { var index: Int; var result: UnitResult? }   // index = rule × windowCount + window
-        let results = try await withThrowingTaskGroup(of: Scored.self) { group in
+        var results: [Int: UnitResult] = [:]   // by rule × windowCount + window
+        func score(_ rule: Int) -> RuleScore? {
+            var nll: [Double] = []
+            var tokens = 0
+            for window in 0..<windowCount {
+                guard let result = results[scoredAs[rule] * windowCount + window] else { return nil }
+                guard let value = result.nllSum, value.isFinite, result.tokens > 0 else { return (nll, tokens, false) }
+                nll.append(value)
+                tokens += result.tokens
+            }
+            return (nll, tokens, true)
+        }
+        struct Scored: Sendable { var index: Int; var result: UnitResult }
+        try await withThrowingTaskGroup(of: Scored.self) { group in
             for (rule, scaling) in scalings.enumerated() where scoredAs[rule] == rule {
                 for window in 0..<windowCount {
                     let unit = self.unit(record, candidateRowID: -1, window: window, scaling: scaling, fitness: fitness,
@@ -129,19 +146,14 @@ public final class SearchRunner: Sendable {
                     }
                 }
             }
-            var results: [Int: UnitResult] = [:]
-            while let scored = try await group.next() { results[scored.index] = scored.result }
-            return results
-        }
-        return scalings.indices.map { rule in
-            var nll: [Double] = []
-            var tokens = 0
-            for result in (0..<windowCount).map({ results[scoredAs[rule] * windowCount + $0] }) {
-                guard let result, let value = result.nllSum, value.isFinite, result.tokens > 0 else { return (nll, tokens, false) }
-                nll.append(value)
-                tokens += result.tokens
+            var next = 0
+            while let done = try await group.next() {
+                results[done.index] = done.result
+                while next < scalings.count, let ruleScore = score(next) {
+                    try scored(next, ruleScore)
+                    next += 1
+                }
             }
-            return (nll, tokens, true)
         }
     }
 
@@ -149,11 +161,11 @@ public final class SearchRunner: Sendable {
     private func runBaselines(_ record: SearchRecord, evaluator: UnitEvaluator) async throws {
         let done = Set(try store.baselines(searchID).map(\.method))
         let scalings = Baselines.scalings(geometry: geometry, config: record.config).filter { !done.contains($0.method) }
-        let scores = try await scoreRules(scalings, record: record, fitness: .ppl, keyTokens: [:], evaluator: evaluator)
-        for (scaling, (nll, tokens, feasible)) in zip(scalings, scores) {
+        try await scoreRules(scalings, record: record, fitness: .ppl, keyTokens: [:], evaluator: evaluator) { rule, score in
+            let scaling = scalings[rule]
             try store.recordBaseline(searchID, BaselineRecord(
                 method: scaling.method, lambda: scaling.lambda, nHat: 0, attentionFactor: scaling.attentionFactor,
-                perplexity: feasible ? exp(nll.reduce(0, +) / Double(tokens)) : nil, windowNLL: nll))
+                perplexity: score.feasible ? exp(score.nll.reduce(0, +) / Double(score.tokens)) : nil, windowNLL: score.nll))
         }
     }
 
@@ -163,11 +175,11 @@ public final class SearchRunner: Sendable {
         let scalings = baselines.map {
             RoPEScaling(method: $0.method, lambda: $0.lambda, attentionFactor: $0.attentionFactor)
         }
-        let scores = try await scoreRules(scalings, record: record, fitness: record.config.fitnessKind,
-                                          keyTokens: keyTokens, evaluator: evaluator)
-        for (var baseline, (nll, tokens, feasible)) in zip(baselines, scores) {
-            baseline.fitness = feasible ? exp(nll.reduce(0, +) / Double(tokens)) : nil
-            baseline.fitnessNLL = nll
+        try await scoreRules(scalings, record: record, fitness: record.config.fitnessKind,
+                             keyTokens: keyTokens, evaluator: evaluator) { rule, score in
+            var baseline = baselines[rule]
+            baseline.fitness = score.feasible ? exp(score.nll.reduce(0, +) / Double(score.tokens)) : nil
+            baseline.fitnessNLL = score.nll
             try store.recordBaseline(searchID, baseline)
         }
     }

@@ -58,6 +58,18 @@ final class CrashingEvaluator: UnitEvaluator, @unchecked Sendable {
     }
 }
 
+/// Counts the rules' units (candidate row −1) it passes on.
+final class RuleUnits: UnitEvaluator, @unchecked Sendable {
+    let inner: UnitEvaluator
+    private(set) var count = 0
+    private let lock = NSLock()
+    init(_ inner: UnitEvaluator) { self.inner = inner }
+    func evaluate(_ unit: WorkUnit) async throws -> UnitResult {
+        if unit.candidateRowID < 0 { lock.withLock { count += 1 } }
+        return try await inner.evaluate(unit)
+    }
+}
+
 /// Returns NaN for candidates whose last λ is above a threshold.
 struct NaNEvaluator: UnitEvaluator {
     let inner: UnitEvaluator
@@ -149,16 +161,6 @@ struct SearchRunnerTests {
     /// Rules with the same factors are scored once (a unit is a whole window of the target
     /// length), and every one of them is recorded with that score.
     @Test func rulesWithTheSameFactorsAreScoredOnce() async throws {
-        final class RuleUnits: UnitEvaluator, @unchecked Sendable {
-            let inner: UnitEvaluator
-            private(set) var count = 0
-            private let lock = NSLock()
-            init(_ inner: UnitEvaluator) { self.inner = inner }
-            func evaluate(_ unit: WorkUnit) async throws -> UnitResult {
-                if unit.candidateRowID < 0 { lock.withLock { count += 1 } }
-                return try await inner.evaluate(unit)
-            }
-        }
         let fixture = try #require(try Fixture())
         let rules = Baselines.scalings(geometry: fixture.model.geometry, config: fixture.config)
         let distinct = Set(rules.map { $0.lambda + [$0.attentionFactor] })
@@ -172,6 +174,48 @@ struct SearchRunnerTests {
         for a in rules { for b in rules where a.lambda == b.lambda && a.attentionFactor == b.attentionFactor {
             #expect(summary.baselines[a.method]! == summary.baselines[b.method]!, "\(a.method) and \(b.method)")
         } }
+    }
+
+    /// A stop while the rules are scored loses only the rules still out: each rule is stored
+    /// as soon as it and the rules before it are complete, and a resume scores the rest.
+    @Test func aStopWhileRulesAreScoredKeepsTheRulesDone() async throws {
+        let fixture = try #require(try Fixture())
+        let rules = Baselines.scalings(geometry: fixture.model.geometry, config: fixture.config)
+        let factors = rules.map { $0.lambda + [$0.attentionFactor] }
+        let firstOfLast = try #require(factors.firstIndex(of: factors.last!))
+        try #require(firstOfLast > 0, "the last rule's factors must not be the first rule's")
+        /// Scores every rule unit but the last rule's, which fails (a stop) once all others are in.
+        final class StopsOnTheLastRule: UnitEvaluator, @unchecked Sendable {
+            let inner: UnitEvaluator, last: [Double], others: Int
+            let done = SharedCount()
+            init(_ inner: UnitEvaluator, last: [Double], others: Int) { (self.inner, self.last, self.others) = (inner, last, others) }
+            func evaluate(_ unit: WorkUnit) async throws -> UnitResult {
+                if unit.candidateRowID < 0, unit.lambda + [unit.attentionFactor] == last {
+                    while done.value < others { try await Task.sleep(nanoseconds: 1_000_000) }
+                    throw CrashingEvaluator.Crash()
+                }
+                let result = try await inner.evaluate(unit)
+                done.add(1)
+                return result
+            }
+        }
+        let windows = fixture.config.windowCount
+        let store = try SearchStore(path: database())
+        let id = try fixture.newSearch(store)
+        let stopping = StopsOnTheLastRule(try fixture.evaluator(), last: factors.last!,
+                                          others: (Set(factors).count - 1) * windows)
+        await #expect(throws: CrashingEvaluator.Crash.self) {
+            _ = try await SearchRunner(store: store, searchID: id, geometry: fixture.model.geometry).run(evaluator: stopping)
+        }
+        #expect(try store.baselines(id).map(\.method) == rules[..<firstOfLast].map(\.method),
+                "every rule before the stopped one is stored, in rule order")
+        let resuming = RuleUnits(try fixture.evaluator())
+        let resumed = try await SearchRunner(store: store, searchID: id, geometry: fixture.model.geometry).run(evaluator: resuming)
+        #expect(resuming.count == Set(factors[firstOfLast...]).count * windows, "only the rules not stored are scored again")
+        let fresh = try SearchStore(path: database())
+        let uninterrupted = try await SearchRunner(store: fresh, searchID: try fixture.newSearch(fresh), geometry: fixture.model.geometry)
+            .run(evaluator: try fixture.evaluator())
+        #expect(resumed.baselines == uninterrupted.baselines && resumed.lambda == uninterrupted.lambda)
     }
 
     /// With and without refinement (the last 2 of 3 iterations, the last 8 of 20 candidates: the crash after 38 of 40 units falls in it).
