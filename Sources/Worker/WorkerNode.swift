@@ -45,6 +45,8 @@ public final class WorkerNode: Sendable {
     public let textSHA256: String
     let scorer: UnitScorer
     let queue = DispatchQueue(label: "longrope.worker.evaluate")
+    /// A unit leased again while its first lease is still being scored joins that pass.
+    let inFlight = InFlight<Data, UnitResult>()
     let client: HTTPClient
     let tls: TLSConfiguration?
 
@@ -76,9 +78,11 @@ public final class WorkerNode: Sendable {
             throw APIError.badRequest("bad request", "window, windows, target_context or text_offset out of range")
         }
         let name = settings.name ?? "worker"
-        return try await offCooperativeThreads(queue) {
-            do { return try self.scorer.score(unit, worker: name) }
-            catch let error as EvaluatorError { throw APIError.badRequest("bad request", error.description) }
+        return try await inFlight.run(StrictJSON.encode(unit)) { [queue, scorer] in
+            try await offCooperativeThreads(queue) {
+                do { return try scorer.score(unit, worker: name) }
+                catch let error as EvaluatorError { throw APIError.badRequest("bad request", error.description) }
+            }
         }
     }
 
