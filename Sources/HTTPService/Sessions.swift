@@ -46,13 +46,13 @@ public final class Sessions: @unchecked Sendable {
     }
 
     /// The Set-Cookie value that opens session `id`.
-    public func setCookie(_ id: String) -> String {
-        "\(Self.cookieName)=\(id); Path=/; HttpOnly; SameSite=Strict\(secure ? "; Secure" : ""); Max-Age=\(Int(lifetime))"
-    }
+    public func setCookie(_ id: String) -> String { cookie(value: id, maxAge: Int(lifetime)) }
 
     /// The Set-Cookie value that makes the browser forget its session.
-    public var clearCookie: String {
-        "\(Self.cookieName)=; Path=/; HttpOnly; SameSite=Strict\(secure ? "; Secure" : ""); Max-Age=0"
+    public var clearCookie: String { cookie(value: "", maxAge: 0) }
+
+    private func cookie(value: String, maxAge: Int) -> String {
+        "\(Self.cookieName)=\(value); Path=/; HttpOnly; SameSite=Strict\(secure ? "; Secure" : ""); Max-Age=\(maxAge)"
     }
 
     /// The login page: one field for the token.

@@ -29,7 +29,8 @@ public enum TLSFiles {
     ///
     /// Never `HTTPClient.shared`: that one gives up on a response after 90 s of silence (its
     /// browser-like read timeout), and a worker is silent for the whole of a unit — a 16k
-    /// SmolLM2 unit takes 2–3 min on 2 threads, so every one failed and was redone for ever.
+    /// SmolLM2 unit takes ~4 min on 2 threads of a Zen 3 EPYC, so every one failed and was
+    /// redone for ever.
     /// Each request's own deadline (the lease) is the only limit on waiting; redirects are not
     /// followed, so the bearer token goes only where it was sent.
     public static func client(caFile: String?) throws -> HTTPClient {

@@ -96,7 +96,8 @@ public actor Dispatcher: UnitEvaluator {
     private var banned: Set<String> = []
     /// Workers removed (not those that registered again), the latest `keptRemovals`.
     private var removals: [RemovedWorkerView] = []
-    /// The lowest loss (NLL per token) accepted for each window: a lower answer is checked.
+    /// With `verifyNewLows`, the lowest loss (NLL per token) accepted for each window: a lower
+    /// answer is checked.
     private var lowestLoss: [WindowKey: Double] = [:]
     private let keptRemovals = 100
     private var jobs: [Int: Job] = [:]
@@ -260,7 +261,9 @@ public actor Dispatcher: UnitEvaluator {
             removals = Array((removals + [view]).suffix(keptRemovals))
             logger.warning("worker \(id) (\(worker.registration.name)) removed: \(reason)")
         }
-        if let lease = worker.lease { release(lease, from: id, error: "worker \(id) \(reason)", spendsAttempt: false) }
+        if let lease = worker.lease {
+            release(lease, from: id, error: "worker \(id) (\(worker.registration.name)) \(reason)", spendsAttempt: false)
+        }
     }
 
     /// The workers removed since this process started (the latest 100), oldest first.
@@ -494,7 +497,7 @@ public actor Dispatcher: UnitEvaluator {
             guard !peers.isEmpty else { continue }
             for outvoted in answers where !agree(outvoted.result, answers[i].result) {
                 metrics.increment(.workersLost)
-                dropWorker(outvoted.worker, reason: "(\(workers[outvoted.worker]?.registration.name ?? "gone")) was outvoted on a checked unit and removed")
+                dropWorker(outvoted.worker, reason: "was outvoted on a checked unit and removed")
             }
             for agreeing in answers where agree(agreeing.result, answers[i].result) { workers[agreeing.worker]?.confirmed += 1 }
             return complete(jobID, job, with: answers[i].result)
@@ -506,7 +509,7 @@ public actor Dispatcher: UnitEvaluator {
     }
 
     private func complete(_ jobID: Int, _ job: Job, with value: UnitResult) {
-        if let key = windowKey(job.unit), let nll = value.nllSum, nll.isFinite, value.tokens > 0 {
+        if settings.verifyNewLows, let key = windowKey(job.unit), let nll = value.nllSum, nll.isFinite, value.tokens > 0 {
             lowestLoss[key] = min(lowestLoss[key] ?? .infinity, nll / Double(value.tokens))
         }
         jobs[jobID] = nil

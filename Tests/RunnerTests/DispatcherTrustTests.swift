@@ -283,18 +283,23 @@ struct StuckWorker: UnitEvaluator {
             await dispatcher.register(tests.registration(name), connection: ScriptedWorker(answer: UnitResult(nllSum: 500, tokens: 255, seconds: 0, worker: name)),
                                       heartbeats: false)
         }
-        let results = try await withThrowingTaskGroup(of: UnitResult.self) { group in
-            for k in 0..<40 {
+        let results = try await evaluateAtOnce(40, on: dispatcher)
+        #expect(results.count == 40 && results.allSatisfy { $0.nllSum == 500 }, "no lie got through")
+        #expect(await !dispatcher.workerViews().contains { $0.name == "liar" }, "the liar is removed")
+        #expect(calls.value <= 4, "caught within its first answers (\(calls.value))")
+        await dispatcher.shutdown()
+    }
+
+    /// Units 0..<count (candidate row k, one window each) evaluated all at once.
+    func evaluateAtOnce(_ count: Int, on dispatcher: Dispatcher) async throws -> [UnitResult] {
+        try await withThrowingTaskGroup(of: UnitResult.self) { group in
+            for k in 0..<count {
                 var unit = tests.unit()
                 unit.candidateRowID = Int64(k)
                 group.addTask { try await dispatcher.evaluate(unit) }
             }
             return try await group.reduce(into: []) { $0.append($1) }
         }
-        #expect(results.count == 40 && results.allSatisfy { $0.nllSum == 500 }, "no lie got through")
-        #expect(await !dispatcher.workerViews().contains { $0.name == "liar" }, "the liar is removed")
-        #expect(calls.value <= 4, "caught within its first answers (\(calls.value))")
-        await dispatcher.shutdown()
     }
 
     /// Issue 23, item 3: with `verifyNewLows`, every answer below the lowest loss its window
@@ -321,14 +326,7 @@ struct StuckWorker: UnitEvaluator {
                                       connection: ScriptedWorker(answer: UnitResult(nllSum: 500, tokens: 255, seconds: 0, worker: name)),
                                       heartbeats: false)
         }
-        let results = try await withThrowingTaskGroup(of: UnitResult.self) { group in
-            for k in 0..<60 {
-                var unit = tests.unit()
-                unit.candidateRowID = Int64(k)
-                group.addTask { try await dispatcher.evaluate(unit) }
-            }
-            return try await group.reduce(into: []) { $0.append($1) }
-        }
+        let results = try await evaluateAtOnce(60, on: dispatcher)
         try #require(lies.value > 0, "the liar must have been asked")
         #expect(results.allSatisfy { $0.nllSum == 500 }, "no lie got through: \(results.map { $0.nllSum ?? .nan })")
         let removed = await dispatcher.removedWorkers()
