@@ -1,12 +1,20 @@
 // Causal attention of one head, tiled: QB queries against KB keys at a time with an online
 // softmax (running max m, running sum l), so no n×n matrix is ever held.
+//
+// Two builds of the inner blocks: with AVX-512 (32 registers of 16 lanes) four queries × 64 keys
+// of scores and a 64-float output row with two sets of accumulators stay in registers; on AVX2
+// (x86-64-v3: 16 registers of 8 lanes) those blocks would spill, so scores are taken four
+// queries × 16 keys at a time and two queries' output rows are updated together, 16 dims at a
+// time. Every output element gets the same sequence of operations in both (the sum over d in
+// order; even and odd keys summed apart, then added), so they give the same bits, and so does
+// any split of the queries between calls.
 #include "kernels.h"
 #include "vector.h"
 #include <math.h>
 #include <string.h>
 
 #define QB 64   // queries per tile (the key tile's transposition is shared by all of them)
-#define KB 64   // keys per tile (4 vectors)
+#define KB 64   // keys per tile (4 vectors of 16)
 
 // orow = orow·correction + Σ_{j<jmax} p[j]·v[j] for a head of 16·NV floats, the whole row in
 // registers. Even and odd keys go to two sets of accumulators, so 2·NV independent FMA chains
@@ -31,6 +39,136 @@ static inline __attribute__((always_inline)) void pv_row(const float *restrict p
     for (int c = 0; c < NV; c++) v16_store(orow + 16 * c, even[c] + odd[c]);
 }
 
+#ifdef __AVX512F__
+// S[i..i+4)[0..KB) = scale · q_i·k_j: sixteen independent FMA chains, each key vector loaded
+// once for four queries (one query at a time would wait on the FMA latency at every d).
+static inline void scores_block(const float *const *qr, const float *restrict kt, int64_t hd, float *restrict s, float scale) {
+    v16 a[4][4] = {};
+    for (int64_t d = 0; d < hd; d++) {
+        const float *row = kt + d * KB;
+        const v16 w[4] = {*(const v16 *)row, *(const v16 *)(row + 16), *(const v16 *)(row + 32), *(const v16 *)(row + 48)};
+        for (int r = 0; r < 4; r++) {
+            const v16 x = v16_splat(qr[r][d]);
+            for (int c = 0; c < 4; c++) a[r][c] = a[r][c] + x * w[c];
+        }
+    }
+    for (int r = 0; r < 4; r++)
+        for (int c = 0; c < 4; c++) *(v16 *)(s + r * KB + 16 * c) = a[r][c] * scale;
+}
+#else
+// S[i..i+4)[kc..kc+16) = scale · q_i·k_j, for kc = 0, 16, …: eight accumulators (four queries ×
+// two vectors of keys), eight independent FMA chains.
+static inline void scores_block(const float *const *qr, const float *restrict kt, int64_t hd, float *restrict s, float scale) {
+    for (int kc = 0; kc < KB; kc += 16) {
+        v8 a[4][2] = {};
+        for (int64_t d = 0; d < hd; d++) {
+            const v8 w0 = *(const v8 *)(kt + d * KB + kc), w1 = *(const v8 *)(kt + d * KB + kc + 8);
+            for (int r = 0; r < 4; r++) {
+                const v8 x = (v8){} + qr[r][d];
+                a[r][0] = a[r][0] + x * w0;
+                a[r][1] = a[r][1] + x * w1;
+            }
+        }
+        for (int r = 0; r < 4; r++) {
+            *(v8 *)(s + r * KB + kc) = a[r][0] * scale;
+            *(v8 *)(s + r * KB + kc + 8) = a[r][1] * scale;
+        }
+    }
+}
+
+// o0 = o0·c0 + Σ_{j<jmax} p0[j]·v[j] and the same for a second query (p1, o1, c1), 16 dims at a
+// time: each v vector is loaded once for both rows; even and odd keys go to two sets of
+// accumulators (eight independent FMA chains), in the same order as the AVX-512 pv_row, so both
+// builds give the same bits. A row whose keys end before jmax has p = 0 there (masked), which
+// adds exact zeros.
+static inline void pv_rows2(const float *restrict p0, const float *restrict p1, int jmax, const float *restrict v,
+                            int64_t ldv, float *restrict o0, float *restrict o1, float c0, float c1, int64_t hd) {
+    for (int64_t d0 = 0; d0 < hd; d0 += 16) {
+        v8 a[2], b[2], a_odd[2] = {}, b_odd[2] = {};
+        for (int c = 0; c < 2; c++) {
+            a[c] = *(const v8u *)(o0 + d0 + 8 * c) * c0;
+            b[c] = *(const v8u *)(o1 + d0 + 8 * c) * c1;
+        }
+        int j = 0;
+        for (; j + 1 < jmax; j += 2) {
+            const v8 xe = (v8){} + p0[j], ye = (v8){} + p1[j], xo = (v8){} + p0[j + 1], yo = (v8){} + p1[j + 1];
+            const float *ve = v + j * ldv + d0, *vo = ve + ldv;
+            for (int c = 0; c < 2; c++) {
+                const v8 we = *(const v8u *)(ve + 8 * c), wo = *(const v8u *)(vo + 8 * c);
+                a[c] = a[c] + xe * we;
+                b[c] = b[c] + ye * we;
+                a_odd[c] = a_odd[c] + xo * wo;
+                b_odd[c] = b_odd[c] + yo * wo;
+            }
+        }
+        if (j < jmax) {
+            const v8 xe = (v8){} + p0[j], ye = (v8){} + p1[j];
+            for (int c = 0; c < 2; c++) {
+                const v8 we = *(const v8u *)(v + j * ldv + d0 + 8 * c);
+                a[c] = a[c] + xe * we;
+                b[c] = b[c] + ye * we;
+            }
+        }
+        for (int c = 0; c < 2; c++) {
+            *(v8u *)(o0 + d0 + 8 * c) = a[c] + a_odd[c];
+            *(v8u *)(o1 + d0 + 8 * c) = b[c] + b_odd[c];
+        }
+    }
+}
+#endif
+
+// orow = orow·correction + Σ_{j<jmax} p[j]·v[j] for any head size. Head sizes that are multiples
+// of 16 all take pv_row's order (even and odd keys apart), as pv_rows2 does.
+static void pv_row_any(const float *restrict p, int jmax, const float *restrict v, int64_t ldv,
+                       float *restrict orow, float correction, int64_t hd) {
+    if (hd % 16 == 0) {
+#ifdef __AVX512F__
+        if (hd == 64) { pv_row(p, jmax, v, ldv, orow, correction, 4); return; }
+        if (hd == 128) { pv_row(p, jmax, v, ldv, orow, correction, 8); return; }
+#endif
+        for (int64_t d0 = 0; d0 < hd; d0 += 16) pv_row(p, jmax, v + d0, ldv, orow + d0, correction, 1);
+    } else if (hd == 8) {
+        v8 acc_o = *(const v8u *)orow * correction;
+        for (int j = 0; j < jmax; j++) acc_o = acc_o + p[j] * *(const v8u *)(v + j * ldv);
+        *(v8u *)orow = acc_o;
+    } else {
+        for (int64_t d = 0; d < hd; d++) orow[d] *= correction;
+        for (int j = 0; j < jmax; j++) {
+            const float pj = p[j];
+            const float *vr = v + j * ldv;
+            for (int64_t d = 0; d < hd; d++) orow[d] += pj * vr[d];
+        }
+    }
+}
+
+// The online softmax for one query's row of the tile: keys j ≥ jmax are masked, the running
+// max *m and the per-lane sums are updated, p is overwritten with exp(s − max) (0 where
+// masked). Returns the factor the row's output so far must be scaled by.
+static inline float softmax_row(float *restrict p, int jmax, float *restrict m, float *restrict lanes) {
+    v16 acc[4] = {*(const v16 *)p, *(const v16 *)(p + 16), *(const v16 *)(p + 32), *(const v16 *)(p + 48)};
+    if (jmax < KB) {
+        const i16v iota = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+        const i16v neg_inf = (i16v)v16_splat(-INFINITY);
+        for (int c = 0; c < 4; c++) {
+            const i16v hidden = (iota + c * 16) >= jmax;
+            acc[c] = (v16)(((i16v)acc[c] & ~hidden) | (neg_inf & hidden));
+        }
+    }
+    const float row_max = __builtin_reduce_max(__builtin_elementwise_max(
+        __builtin_elementwise_max(acc[0], acc[1]), __builtin_elementwise_max(acc[2], acc[3])));
+    const float new_max = row_max > *m ? row_max : *m;
+    const float correction = *m == -INFINITY ? 0.0f : expf(*m - new_max);
+    v16 total = (v16){};
+    for (int c = 0; c < 4; c++) {
+        const v16 e = c * 16 < jmax ? v16_exp(acc[c] - new_max) : (v16){};
+        *(v16 *)(p + c * 16) = e;
+        total += e;
+    }
+    v16_store(lanes, v16_load(lanes) * correction + total);
+    *m = new_max;
+    return correction;
+}
+
 int64_t lr_attention_scratch_floats(int64_t head_dim) {
     // KT[head_dim][KB], S[QB][KB], O[QB][head_dim], L[QB][16], m[QB], plus alignment slack.
     return head_dim * KB + QB * KB + QB * head_dim + QB * 16 + QB + 64;
@@ -44,7 +182,6 @@ void lr_attention(const float *q, int64_t ldq, const float *k, int64_t ldk,
     float *o = s + QB * KB;                   // [QB][hd]
     float *lanes = o + QB * hd;               // [QB][16]: each query's softmax sum, kept per lane
     float *m = lanes + QB * 16;               // [QB]
-    const int vector_rows = (hd % 16) == 0;
 
     for (int64_t q0 = q_begin; q0 < q_end; q0 += QB) {
         const int nq = (int)(q_end - q0 < QB ? q_end - q0 : QB);
@@ -60,79 +197,40 @@ void lr_attention(const float *q, int64_t ldq, const float *k, int64_t ldk,
                 if (j < nk) { const float *kr = k + (k0 + j) * ldk; for (int64_t d = 0; d < hd; d++) kt[d * KB + j] = kr[d]; }
                 else for (int64_t d = 0; d < hd; d++) kt[d * KB + j] = 0;
             }
-            // Raw scores of the tile, S[i][j] = scale · q_i·k_j, four queries at a time: sixteen
-            // independent FMA chains, each key vector loaded once for four queries (one query at
-            // a time would wait on the FMA latency at every step of d).
+            // Raw scores of the tile, four queries at a time (a short last group repeats its
+            // first query; its spare rows land in S's rows past nq, which nothing reads).
             for (int i = 0; i < nq; i += 4) {
                 const float *qr[4];
                 for (int r = 0; r < 4; r++) qr[r] = q + (q0 + (i + r < nq ? i + r : i)) * ldq;
-                v16 a[4][4] = {};
-                for (int64_t d = 0; d < hd; d++) {
-                    const float *row = kt + d * KB;
-                    const v16 w[4] = {*(const v16 *)row, *(const v16 *)(row + 16), *(const v16 *)(row + 32),
-                                      *(const v16 *)(row + 48)};
-                    for (int r = 0; r < 4; r++) {
-                        const v16 x = v16_splat(qr[r][d]);
-                        for (int c = 0; c < 4; c++) a[r][c] = a[r][c] + x * w[c];
-                    }
-                }
-                for (int r = 0; r < 4 && i + r < nq; r++)
-                    for (int c = 0; c < 4; c++) *(v16 *)(s + (i + r) * KB + 16 * c) = a[r][c] * scale;
+                scores_block(qr, kt, hd, s + i * KB, scale);
             }
+            // Keys j < jmax(i) of the tile are visible to query i (causal, and inside the tile).
+#define JMAX(i) ((int)(q0 + (i) - k0 + 1 < nk ? q0 + (i) - k0 + 1 : nk))
+#ifdef __AVX512F__
             for (int i = 0; i < nq; i++) {
-                // Keys j < jmax of the tile are visible to query i (causal, and inside the tile).
-                const int64_t visible = q0 + i - k0 + 1;
-                const int jmax = (int)(visible < nk ? visible : nk);
+                const int jmax = JMAX(i);
                 if (jmax <= 0) continue;
-                float *p = s + i * KB;
-                v16 acc[4] = {*(const v16 *)p, *(const v16 *)(p + 16), *(const v16 *)(p + 32), *(const v16 *)(p + 48)};
-                // Mask the keys the query may not see.
-                if (jmax < KB) {
-                    const i16v iota = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
-                    const i16v neg_inf = (i16v)v16_splat(-INFINITY);
-                    for (int c = 0; c < 4; c++) {
-                        const i16v hidden = (iota + c * 16) >= jmax;
-                        acc[c] = (v16)(((i16v)acc[c] & ~hidden) | (neg_inf & hidden));
-                    }
-                }
-                const float row_max = __builtin_reduce_max(__builtin_elementwise_max(
-                    __builtin_elementwise_max(acc[0], acc[1]), __builtin_elementwise_max(acc[2], acc[3])));
-                const float new_max = row_max > m[i] ? row_max : m[i];
-                const float correction = m[i] == -INFINITY ? 0.0f : expf(m[i] - new_max);
-                v16 total = (v16){};
-                for (int c = 0; c < 4; c++) {
-                    const v16 e = c * 16 < jmax ? v16_exp(acc[c] - new_max) : (v16){};
-                    *(v16 *)(p + c * 16) = e;
-                    total += e;
-                }
-                v16_store(lanes + i * 16, v16_load(lanes + i * 16) * correction + total);
-                m[i] = new_max;
-                float *orow = o + i * hd;
-                if (hd == 64) {
-                    pv_row(p, jmax, v + k0 * ldv, ldv, orow, correction, 4);
-                } else if (hd == 128) {
-                    pv_row(p, jmax, v + k0 * ldv, ldv, orow, correction, 8);
-                } else if (vector_rows) {
-                    for (int64_t d0 = 0; d0 < hd; d0 += 16) {
-                        v16 acc_o = v16_load(orow + d0) * correction;
-                        for (int j = 0; j < jmax; j++)
-                            acc_o = acc_o + v16_splat(p[j]) * v16_load(v + (k0 + j) * ldv + d0);
-                        v16_store(orow + d0, acc_o);
-                    }
-                } else if (hd == 8) {
-                    v8 acc_o = *(const v8u *)orow * correction;
-                    for (int j = 0; j < jmax; j++)
-                        acc_o = acc_o + p[j] * *(const v8u *)(v + (k0 + j) * ldv);
-                    *(v8u *)orow = acc_o;
+                const float correction = softmax_row(s + i * KB, jmax, m + i, lanes + i * 16);
+                pv_row_any(s + i * KB, jmax, v + k0 * ldv, ldv, o + i * hd, correction, hd);
+            }
+#else
+            for (int i = 0; i < nq;) {
+                const int j0 = JMAX(i);
+                if (j0 <= 0) { i++; continue; }
+                if (hd % 16 == 0 && i + 1 < nq) {
+                    const int j1 = JMAX(i + 1);   // j0 ≤ j1: row i's p is 0 on [j0, j1)
+                    const float c0 = softmax_row(s + i * KB, j0, m + i, lanes + i * 16);
+                    const float c1 = softmax_row(s + (i + 1) * KB, j1, m + i + 1, lanes + (i + 1) * 16);
+                    pv_rows2(s + i * KB, s + (i + 1) * KB, j1, v + k0 * ldv, ldv, o + i * hd, o + (i + 1) * hd, c0, c1, hd);
+                    i += 2;
                 } else {
-                    for (int64_t d = 0; d < hd; d++) orow[d] *= correction;
-                    for (int j = 0; j < jmax; j++) {
-                        const float pj = p[j];
-                        const float *vr = v + (k0 + j) * ldv;
-                        for (int64_t d = 0; d < hd; d++) orow[d] += pj * vr[d];
-                    }
+                    const float correction = softmax_row(s + i * KB, j0, m + i, lanes + i * 16);
+                    pv_row_any(s + i * KB, j0, v + k0 * ldv, ldv, o + i * hd, correction, hd);
+                    i++;
                 }
             }
+#endif
+#undef JMAX
         }
         for (int i = 0; i < nq; i++) {
             const float inv = 1.0f / v16_reduce_add(v16_load(lanes + i * 16));

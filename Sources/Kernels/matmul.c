@@ -1,15 +1,21 @@
 // Matrix product Y = X·Wᵀ with the weights in any supported ggml type.
 //
 // For each panel of LR_MATMUL_PANEL (32) output rows, the weights are dequantised once and
-// packed k-major (pack[kk][r]), then every group of 12 tokens is multiplied against the
-// panel by a 12×32 register-blocked kernel: 24 AVX-512 accumulators, one FMA per weight vector
-// and token per step. Each output is a plain sum over k in order, so the split of panels
-// between threads never changes a bit.
+// packed k-major (pack[kk][r]), then every group of TOKENS tokens is multiplied against the
+// panel by a register-blocked kernel: with AVX-512, 12 tokens × 32 rows in 24 accumulators of
+// 16 lanes; on AVX2 (16 registers of 8 lanes, where that block would spill), 6 tokens × 16 rows
+// in 12 accumulators, half a panel at a time. One FMA per weight vector and token per step.
+// Each output is a plain sum over k in order — the same bits with either block, and whatever
+// the split of panels between threads.
 #include "kernels.h"
 #include "vector.h"
 #include <string.h>
 
-#define TOKENS 12
+#ifdef __AVX512F__
+#define TOKENS 12   // tokens per call of kernel_full: 12 × 2 accumulators of 16 lanes
+#else
+#define TOKENS 6    // without AVX-512 (16 registers of 8 lanes): 6 × 2 accumulators of 8 lanes
+#endif
 #define PANEL LR_MATMUL_PANEL
 
 // Packs rows [o0, o0+PANEL) ∩ [., o_end) of W into pack[kk*PANEL + r]; missing rows are zero.
@@ -29,6 +35,7 @@ static void pack_panel(uint32_t type, const uint8_t *w, int64_t row_bytes, int64
 }
 
 // Y[t][0..valid) for TOKENS tokens against one packed panel.
+#ifdef __AVX512F__
 static void kernel_full(const float *restrict pack, const float *restrict x, int64_t ldx, int64_t k,
                         float *restrict y, int64_t ldy, int valid) {
     v16 acc[TOKENS][2];
@@ -53,6 +60,32 @@ static void kernel_full(const float *restrict pack, const float *restrict x, int
         }
     }
 }
+
+#else
+// Y[t][0..valid) for TOKENS tokens against one packed panel, half a panel (16 rows) at a time:
+// TOKENS × 2 accumulators of 8 lanes, 2·TOKENS independent FMA chains.
+static void kernel_full(const float *restrict pack, const float *restrict x, int64_t ldx, int64_t k,
+                        float *restrict y, int64_t ldy, int valid) {
+    for (int h = 0; h < PANEL; h += 16) {
+        v8 acc[TOKENS][2];
+        for (int t = 0; t < TOKENS; t++) acc[t][0] = acc[t][1] = (v8){};
+        for (int64_t kk = 0; kk < k; kk++) {
+            const v8 w0 = *(const v8 *)(pack + kk * PANEL + h);
+            const v8 w1 = *(const v8 *)(pack + kk * PANEL + h + 8);
+#pragma clang loop unroll(full)
+            for (int t = 0; t < TOKENS; t++) {
+                const v8 b = (v8){} + x[t * ldx + kk];
+                acc[t][0] = acc[t][0] + b * w0;
+                acc[t][1] = acc[t][1] + b * w1;
+            }
+        }
+        for (int t = 0; t < TOKENS; t++) {
+            float *out = y + t * ldy + h;
+            for (int r = 0; r < 16 && h + r < valid; r++) out[r] = r < 8 ? acc[t][0][r] : acc[t][1][r - 8];
+        }
+    }
+}
+#endif
 
 // The same for fewer than TOKENS tokens (the tail of a window).
 static void kernel_tail(const float *restrict pack, const float *restrict x, int64_t ldx, int64_t k,

@@ -1,4 +1,5 @@
-// 16-lane float vectors (one AVX-512 register) and a vectorised exp shared by the kernels.
+// 16-lane float vectors (one AVX-512 register, two AVX2 registers), 8-lane ones (one AVX2
+// register) and a vectorised exp shared by the kernels.
 #ifndef LONGROPE_VECTOR_H
 #define LONGROPE_VECTOR_H
 #include <stdint.h>

@@ -134,6 +134,38 @@ import GGUF
         #expect(worst < 1e-5, "worst error \(worst)")
     }
 
+    /// Every query's output has the same bits however the queries are split between calls (as
+    /// threads split them): the kernel scores queries in groups (four, and on AVX2 two rows of
+    /// output at once) whose boundaries move with the split, and a query may start a call
+    /// before the keys of a tile it sees none of.
+    @Test(arguments: [64, 128, 48])
+    func attentionDoesNotDependOnTheQuerySplit(hd: Int) {
+        var rng = Random(state: 5)
+        let n = 203, scale = Float(1 / Double(hd).squareRoot())
+        let q = (0..<(n * hd)).map { _ in rng.float(2) }, k = (0..<(n * hd)).map { _ in rng.float(2) }
+        let v = (0..<(n * hd)).map { _ in rng.float() }
+        let scratchFloats = Int(lr_attention_scratch_floats(Int64(hd)))
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: 4 * scratchFloats, alignment: 64)
+            .bindMemory(to: Float.self, capacity: scratchFloats)
+        defer { scratch.deallocate() }
+        func attention(splitAt cuts: [Int]) -> [Float] {
+            var out = [Float](repeating: .nan, count: n * hd)
+            let bounds = [0] + cuts + [n]
+            for (begin, end) in zip(bounds, bounds.dropFirst()) {
+                lr_attention(q, Int64(hd), k, Int64(hd), v, Int64(hd), &out, Int64(hd), Int64(hd), Int64(begin),
+                             Int64(end), scale, scratch)
+            }
+            return out
+        }
+        let whole = attention(splitAt: [])
+        #expect(whole.allSatisfy { $0.isFinite })
+        for cuts in [[64, 128, 192], [37, 101], [1, 2, 3, 130], [99]] {
+            let split = attention(splitAt: cuts)
+            let differing = zip(whole, split).filter { $0.0.bitPattern != $0.1.bitPattern }.count
+            #expect(differing == 0, "split at \(cuts): \(differing) of \(n * hd) outputs differ")
+        }
+    }
+
     @Test func rmsnormSwigluRopeAndNLLMatchTheirFormulas() {
         var rng = Random(state: 11)
         let n = 200

@@ -18,7 +18,8 @@ int lr_dequantize_row(uint32_t type, const void *src, float *dst, int64_t n);
 
 /// Y[t][o] = Σ_k X[t][k] · W[o][k] for t in [0, n_tokens) and o in [o_begin, o_end).
 /// W is row-major in ggml type `type`, rows `row_bytes` apart, each row `k` elements.
-/// X rows are `ldx` floats apart, Y rows `ldy`. `scratch` holds LR_MATMUL_PANEL·(k+16) floats.
+/// X rows are `ldx` floats apart, Y rows `ldy`. `scratch` holds LR_MATMUL_PANEL·(k+16) + k floats
+/// (the packed panel, then one dequantised row).
 void lr_matmul(uint32_t type, const void *w, int64_t row_bytes, int64_t k,
                const float *x, int64_t ldx, int64_t n_tokens,
                float *y, int64_t ldy, int64_t o_begin, int64_t o_end, float *scratch);
