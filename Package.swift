@@ -1,10 +1,18 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Numeric targets are always optimised for the CPU they are built on (CI builds on the machine
-// that runs the tests), so FMA and AVX-512 are used without anyone setting a flag.
+// Numeric targets are optimised for a baseline every current x86-64 server has (x86-64-v3: AVX2,
+// FMA), so a binary built on one node runs on every node of a cluster; the hot kernels are also
+// built for AVX-512 and chosen at run time (Sources/Kernels/dispatch.c). Elsewhere (arm64) for
+// the CPU they are built on. -Wno-psabi: the 16-lane vectors of static inline helpers are
+// never passed between separately compiled functions.
+#if arch(x86_64)
+let nativeC: [CSetting] = [.unsafeFlags(["-O3", "-march=x86-64-v3", "-fno-math-errno", "-Wno-psabi"])]
+let nativeSwift: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-target-cpu", "haswell"])]   // x86-64-v3's features; Swift does not take the level's name
+#else
 let nativeC: [CSetting] = [.unsafeFlags(["-O3", "-march=native", "-fno-math-errno"])]
 let nativeSwift: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-target-cpu", "native"])]
+#endif
 
 let package = Package(
     name: "longrope",
@@ -34,7 +42,8 @@ let package = Package(
     targets: [
         // The scaling model: λ per rotary pair, n̂, m; every baseline; validation.
         .target(name: "RoPE"),
-        // Hand-written C kernels (matrix products, dequantisation) built with -march=native.
+        // Hand-written C kernels (matrix products, attention, dequantisation), the hot ones for
+        // each CPU level and chosen at run time.
         .target(name: "Kernels", cSettings: nativeC),
         // GGUF reader (mmap, metadata, tensors) and writer.
         .target(name: "GGUF"),

@@ -226,9 +226,9 @@ enum StatusTable {
             }
         }
         out += "\nWORKERS\n"
-        out += table(["ID", "NAME", "ADDRESS", "HEALTHY", "BUSY", "THREADS", "UNITS", "FAILED", "UNITS/MIN", "LAST SEEN"],
+        out += table(["ID", "NAME", "ADDRESS", "HEALTHY", "BUSY", "THREADS", "KERNELS", "UNITS", "FAILED", "UNITS/MIN", "LAST SEEN"],
                      workers.map { w in
-                         [w.id, w.name, w.address, w.healthy ? "yes" : "no", w.busy ? "yes" : "no", "\(w.threads)",
+                         [w.id, w.name, w.address, w.healthy ? "yes" : "no", w.busy ? "yes" : "no", "\(w.threads)", w.kernels ?? "—",
                           "\(w.unitsDone)", "\(w.unitsFailed)", String(format: "%.1f", w.unitsPerMinute),
                           String(format: "%.0f s ago", w.secondsSinceHeartbeat)]
                      })

@@ -168,7 +168,7 @@ public actor Dispatcher: UnitEvaluator {
                               threads: w.registration.threads, healthy: w.healthy, busy: w.lease != nil,
                               secondsSinceHeartbeat: now.timeIntervalSince(w.lastHeartbeat),
                               unitsDone: w.unitsDone, unitsFailed: w.unitsFailed,
-                              unitsPerMinute: Double(w.unitsDone) / minutes)
+                              unitsPerMinute: Double(w.unitsDone) / minutes, kernels: w.registration.kernels)
         }
     }
 

@@ -23,9 +23,12 @@ public struct WorkerRegistration: Codable, Sendable, Equatable, StrictDecodable 
     /// The size of the worker's text in bytes, so a search's text_offset can be checked when it
     /// is created (nil from workers of earlier versions).
     public var textBytes: Int?
+    /// The CPU level the worker's kernels run at (`avx2`, `avx512`; nil from workers of earlier
+    /// versions), shown by `longrope status`.
+    public var kernels: String?
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, address, architecture, threads, pairs
+        case name, address, architecture, threads, pairs, kernels
         case modelSHA256 = "model_sha256", textSHA256 = "text_sha256", ropeBase = "rope_base", contextLength = "context_length"
         case textBytes = "text_bytes"
     }
@@ -63,6 +66,7 @@ extension WorkerRegistration {
         if !(1...SearchConfig.maxContext).contains(contextLength) { return "field \"context_length\" must be between 1 and \(SearchConfig.maxContext)" }
         if architecture.isEmpty || architecture.count > 64 { return "field \"architecture\" must be 1 to 64 characters" }
         if let textBytes, textBytes < 1 { return "field \"text_bytes\" must be at least 1" }
+        if let kernels, kernels.isEmpty || kernels.count > 32 { return "field \"kernels\" must be 1 to 32 characters" }
         return nil
     }
 }
@@ -291,15 +295,19 @@ public struct WorkerView: Codable, Sendable, Equatable {
     public var unitsDone: Int
     public var unitsFailed: Int
     public var unitsPerMinute: Double
+    /// The CPU level of the worker's kernels, as it registered (nil from earlier versions).
+    public var kernels: String?
     enum CodingKeys: String, CodingKey {
-        case id, name, address, threads, healthy, busy
+        case id, name, address, threads, healthy, busy, kernels
         case modelSHA256 = "model_sha256", textSHA256 = "text_sha256", secondsSinceHeartbeat = "seconds_since_heartbeat"
         case unitsDone = "units_done", unitsFailed = "units_failed", unitsPerMinute = "units_per_minute"
     }
     public init(id: String, name: String, address: String, modelSHA256: String, textSHA256: String, threads: Int,
-                healthy: Bool, busy: Bool, secondsSinceHeartbeat: Double, unitsDone: Int, unitsFailed: Int, unitsPerMinute: Double) {
+                healthy: Bool, busy: Bool, secondsSinceHeartbeat: Double, unitsDone: Int, unitsFailed: Int, unitsPerMinute: Double,
+                kernels: String? = nil) {
         self.id = id; self.name = name; self.address = address; self.modelSHA256 = modelSHA256; self.textSHA256 = textSHA256
         self.threads = threads; self.healthy = healthy; self.busy = busy; self.secondsSinceHeartbeat = secondsSinceHeartbeat
         self.unitsDone = unitsDone; self.unitsFailed = unitsFailed; self.unitsPerMinute = unitsPerMinute
+        self.kernels = kernels
     }
 }

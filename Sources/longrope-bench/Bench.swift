@@ -65,8 +65,8 @@ struct EvalBench: ParsableCommand {
         let flopsPerWindow = Double(c.layerCount) * perLayer + 2 * d * Double(c.vocabularySize) * scored
         let tokensPerSecond = median(rates)
         let gflops = flopsPerWindow / n * tokensPerSecond / 1e9
-        print(String(format: "model %@  context %d  threads %d  windows %d×%d  tokens/s %.1f (median of %d: %@)  GFLOP/s %.1f  peak memory %.1f MiB",
-                     (self.model as NSString).lastPathComponent, context, threads, windows, repeats,
+        print(String(format: "model %@  context %d  threads %d  kernels %@  windows %d×%d  tokens/s %.1f (median of %d: %@)  GFLOP/s %.1f  peak memory %.1f MiB",
+                     (self.model as NSString).lastPathComponent, context, threads, KernelLevel.current, windows, repeats,
                      tokensPerSecond, repeats, rates.map { String(format: "%.1f", $0) }.joined(separator: ", "),
                      gflops, peakMemoryMiB()))
     }
@@ -101,10 +101,10 @@ struct MatmulBench: ParsableCommand {
             for type in chosen where k % type.blockSize == 0 {
                 let gflops = Self.gflops(type, rows: rows, k: k, tokens: tokens, repeats: repeats)
                 if json {
-                    print("{\"type\": \"\(type.name)\", \"rows\": \(rows), \"k\": \(k), \"tokens\": \(tokens), \"gflops\": \(String(format: "%.1f", gflops))}")
+                    print("{\"type\": \"\(type.name)\", \"rows\": \(rows), \"k\": \(k), \"tokens\": \(tokens), \"kernels\": \"\(KernelLevel.current)\", \"gflops\": \(String(format: "%.1f", gflops))}")
                 } else {
-                    print(String(format: "matmul %@ %d×%d × %d tokens: %.1f GFLOP/s (median of %d)", type.name, rows, k, tokens,
-                                 gflops, repeats))
+                    print(String(format: "matmul %@ %d×%d × %d tokens, kernels %@: %.1f GFLOP/s (median of %d)", type.name, rows, k, tokens,
+                                 KernelLevel.current, gflops, repeats))
                 }
                 fflush(nil)
             }
@@ -180,10 +180,10 @@ struct AttentionBench: ParsableCommand {
         for n in contexts.split(separator: ",").compactMap({ Int($0) }) {
             let (gflops, seconds) = Self.measure(n: n, headDim: headDim, repeats: repeats)
             if json {
-                print("{\"n\": \(n), \"head_dim\": \(headDim), \"gflops\": \(String(format: "%.1f", gflops))}")
+                print("{\"n\": \(n), \"head_dim\": \(headDim), \"kernels\": \"\(KernelLevel.current)\", \"gflops\": \(String(format: "%.1f", gflops))}")
             } else {
-                print(String(format: "attention n %d, head dim %d: %.1f GFLOP/s, %.3f s per head (median of %d)",
-                             n, headDim, gflops, seconds, repeats))
+                print(String(format: "attention n %d, head dim %d, kernels %@: %.1f GFLOP/s, %.3f s per head (median of %d)",
+                             n, headDim, KernelLevel.current, gflops, seconds, repeats))
             }
         }
     }

@@ -5,8 +5,13 @@ import GGUF
 
 /// Every C kernel against a naive reference in Double on random inputs (llm.c style), with the
 /// tolerance stated per test. Shapes are chosen off the kernels' block sizes (70 rows, not a
-/// multiple of the 32-row panel; 29 tokens, not a multiple of the 12-token tile).
+/// multiple of the 32-row panel; 29 tokens, not a multiple of the 12-token tile). The matrix
+/// product and attention are checked at every CPU level this machine can run (avx2, and avx512
+/// where the CPU has it), as the build chooses between them at run time.
 @Suite struct KernelTests {
+    /// The levels of the hot kernels this CPU can run, lowest first.
+    static let levels: [Int32] = [Int32(LR_KERNELS_BASE), Int32(LR_KERNELS_AVX512)].filter { lr_kernels_available($0) != 0 }
+
     struct Random {
         var state: UInt64
         mutating func next() -> UInt64 {
@@ -54,8 +59,8 @@ import GGUF
     static let types: [GGMLType] = [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_K, .q5_K, .q6_K]
 
     /// lr_matmul equals Σ_k x·dequantize(w) in Double to 1e-4 relative (float accumulation).
-    @Test(arguments: types)
-    func matmulMatchesTheNaiveProduct(type: GGMLType) {
+    @Test(arguments: types, levels)
+    func matmulMatchesTheNaiveProduct(type: GGMLType, level: Int32) {
         var rng = Random(state: UInt64(type.rawValue) &+ 7)
         let k = 512, rows = 70, tokens = 29
         let w = randomMatrix(type, rows: rows, k: k, rng: &rng)
@@ -84,7 +89,7 @@ import GGUF
         // Two calls over [0, 32) and [32, 70), as two threads would split the panels.
         w.withUnsafeBytes { raw in
             for (begin, end) in [(0, 32), (32, rows)] {
-                lr_matmul(type.rawValue, raw.baseAddress, Int64(rowBytes), Int64(k), x, Int64(k), Int64(tokens),
+                lr_matmul_at(level, type.rawValue, raw.baseAddress, Int64(rowBytes), Int64(k), x, Int64(k), Int64(tokens),
                           &y, Int64(rows), Int64(begin), Int64(end), scratch)
             }
         }
@@ -99,14 +104,14 @@ import GGUF
                 worst = max(worst, abs(Double(y[t * rows + o]) - exact) / max(magnitude, 1e-30))
             }
         }
-        #expect(worst < 1e-5, "\(type): worst error \(worst) of Σ|x·w|")
+        #expect(worst < 1e-5, "\(type) at \(String(cString: lr_kernels_name(level))): worst error \(worst) of Σ|x·w|")
     }
 
     /// lr_attention equals causal softmax attention in Double to 1e-5, for each code path of the
     /// head dimension (64 and 128 whole rows in registers, other multiples of 16, 8, any) and a
     /// last query block that is not a multiple of the four queries scored together.
-    @Test(arguments: [64, 128, 48, 8, 12])
-    func attentionMatchesTheNaiveSoftmax(hd: Int) {
+    @Test(arguments: [64, 128, 48, 8, 12], levels)
+    func attentionMatchesTheNaiveSoftmax(hd: Int, level: Int32) {
         var rng = Random(state: 3)
         let n = 149, scale = Float(1 / Double(hd).squareRoot())
         let q = (0..<(n * hd)).map { _ in rng.float(2) }, k = (0..<(n * hd)).map { _ in rng.float(2) }
@@ -117,8 +122,8 @@ import GGUF
             .bindMemory(to: Float.self, capacity: scratchFloats)
         defer { scratch.deallocate() }
         for begin in stride(from: 0, to: n, by: 64) {   // query blocks, as the forward pass deals them
-            lr_attention(q, Int64(hd), k, Int64(hd), v, Int64(hd), &out, Int64(hd), Int64(hd), Int64(begin),
-                         Int64(min(n, begin + 64)), scale, scratch)
+            lr_attention_at(level, q, Int64(hd), k, Int64(hd), v, Int64(hd), &out, Int64(hd), Int64(hd), Int64(begin),
+                            Int64(min(n, begin + 64)), scale, scratch)
         }
         var worst = 0.0
         for i in 0..<n {
@@ -138,8 +143,8 @@ import GGUF
     /// threads split them): the kernel scores queries in groups (four, and on AVX2 two rows of
     /// output at once) whose boundaries move with the split, and a query may start a call
     /// before the keys of a tile it sees none of.
-    @Test(arguments: [64, 128, 48])
-    func attentionDoesNotDependOnTheQuerySplit(hd: Int) {
+    @Test(arguments: [64, 128, 48], levels)
+    func attentionDoesNotDependOnTheQuerySplit(hd: Int, level: Int32) {
         var rng = Random(state: 5)
         let n = 203, scale = Float(1 / Double(hd).squareRoot())
         let q = (0..<(n * hd)).map { _ in rng.float(2) }, k = (0..<(n * hd)).map { _ in rng.float(2) }
@@ -152,8 +157,8 @@ import GGUF
             var out = [Float](repeating: .nan, count: n * hd)
             let bounds = [0] + cuts + [n]
             for (begin, end) in zip(bounds, bounds.dropFirst()) {
-                lr_attention(q, Int64(hd), k, Int64(hd), v, Int64(hd), &out, Int64(hd), Int64(hd), Int64(begin),
-                             Int64(end), scale, scratch)
+                lr_attention_at(level, q, Int64(hd), k, Int64(hd), v, Int64(hd), &out, Int64(hd), Int64(hd),
+                                Int64(begin), Int64(end), scale, scratch)
             }
             return out
         }
@@ -163,6 +168,43 @@ import GGUF
             let split = attention(splitAt: cuts)
             let differing = zip(whole, split).filter { $0.0.bitPattern != $0.1.bitPattern }.count
             #expect(differing == 0, "split at \(cuts): \(differing) of \(n * hd) outputs differ")
+        }
+    }
+
+    /// Every level gives the same bits (a search's result does not depend on which nodes of a
+    /// mixed cluster scored its units): attention and the matrix product at each level against
+    /// the baseline's.
+    @Test(.enabled(if: levels.count > 1, "this CPU runs one kernel level only (no AVX-512): nothing to compare"),
+          arguments: [64, 128, 48])
+    func everyLevelGivesTheSameBits(hd: Int) {
+        var rng = Random(state: 9)
+        let n = 203, scale = Float(1 / Double(hd).squareRoot())
+        let q = (0..<(n * hd)).map { _ in rng.float(2) }, k = (0..<(n * hd)).map { _ in rng.float(2) }
+        let v = (0..<(n * hd)).map { _ in rng.float() }
+        let kw = 256   // the product's k
+        let scratchFloats = max(Int(lr_attention_scratch_floats(Int64(hd))), Int(LR_MATMUL_PANEL) * (kw + 16) + kw + 64)
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: 4 * scratchFloats, alignment: 64)
+            .bindMemory(to: Float.self, capacity: scratchFloats)
+        defer { scratch.deallocate() }
+        let w = randomMatrix(.q4_1, rows: 70, k: kw, rng: &rng)
+        let x = (0..<(29 * kw)).map { _ in rng.float() }
+        func outputs(_ level: Int32) -> [Float] {
+            var attention = [Float](repeating: .nan, count: n * hd)
+            lr_attention_at(level, q, Int64(hd), k, Int64(hd), v, Int64(hd), &attention, Int64(hd), Int64(hd), 0, Int64(n),
+                            scale, scratch)
+            var product = [Float](repeating: .nan, count: 29 * 70)
+            w.withUnsafeBytes { raw in
+                lr_matmul_at(level, GGMLType.q4_1.rawValue, raw.baseAddress, Int64(w.count / 70), Int64(kw), x, Int64(kw), 29,
+                             &product, 70, 0, 70, scratch)
+            }
+            return attention + product
+        }
+        let base = outputs(Self.levels[0])
+        #expect(base.allSatisfy { $0.isFinite })
+        for level in Self.levels.dropFirst() {
+            let other = outputs(level)
+            let differing = zip(base, other).filter { $0.0.bitPattern != $0.1.bitPattern }.count
+            #expect(differing == 0, "\(String(cString: lr_kernels_name(level))): \(differing) of \(base.count) outputs differ from avx2's")
         }
     }
 

@@ -1,4 +1,5 @@
-// Hand-written numeric kernels for the evaluator, compiled with -O3 -march=native.
+// Hand-written numeric kernels for the evaluator, compiled with -O3 for the build's baseline
+// (x86-64-v3 on x86-64); the matrix product and attention also for AVX-512, chosen at run time.
 // Every kernel computes each output element with a fixed sequence of operations, so results
 // do not depend on how callers split the work between threads.
 #ifndef LONGROPE_KERNELS_H
@@ -24,6 +25,19 @@ void lr_matmul(uint32_t type, const void *w, int64_t row_bytes, int64_t k,
                const float *x, int64_t ldx, int64_t n_tokens,
                float *y, int64_t ldy, int64_t o_begin, int64_t o_end, float *scratch);
 
+/// The CPU levels the hot kernels are built for. Every level gives the same bits.
+enum {
+    LR_KERNELS_BASE = 0,     ///< the build's baseline: AVX2 + FMA on x86-64 ("avx2"), else "generic"
+    LR_KERNELS_AVX512 = 1,   ///< AVX-512 F/BW/DQ/VL ("avx512"), x86-64 only
+};
+/// 1 when this CPU can run `level`.
+int lr_kernels_available(int level);
+/// The level in use: the best available, unless the environment variable LONGROPE_KERNELS
+/// named a lower one when the program started.
+int lr_kernels_level(void);
+/// "avx2", "avx512" or "generic".
+const char *lr_kernels_name(int level);
+
 /// Causal attention of one head for queries [q_begin, q_end) against keys [0, q_end):
 /// out[i] = Σ_{j≤i} softmax_j(scale · q_i·k_j) v_j, computed in tiles with an online softmax.
 /// q, k, v, out point at the head's first element; rows are ldq/ldk/ldv/ldo floats apart.
@@ -32,6 +46,13 @@ void lr_attention(const float *q, int64_t ldq, const float *k, int64_t ldk,
                   const float *v, int64_t ldv, float *out, int64_t ldo,
                   int64_t head_dim, int64_t q_begin, int64_t q_end, float scale, float *scratch);
 int64_t lr_attention_scratch_floats(int64_t head_dim);
+/// lr_attention and lr_matmul at a given level (which the CPU must have), for tests and benchmarks.
+void lr_attention_at(int level, const float *q, int64_t ldq, const float *k, int64_t ldk,
+                     const float *v, int64_t ldv, float *out, int64_t ldo,
+                     int64_t head_dim, int64_t q_begin, int64_t q_end, float scale, float *scratch);
+void lr_matmul_at(int level, uint32_t type, const void *w, int64_t row_bytes, int64_t k,
+                  const float *x, int64_t ldx, int64_t n_tokens,
+                  float *y, int64_t ldy, int64_t o_begin, int64_t o_end, float *scratch);
 
 /// out[i] = x[i] / sqrt(mean(x²) + eps) · w[i]; the sum of squares is accumulated in double.
 void lr_rmsnorm(const float *x, const float *w, float *out, int64_t n, float eps);

@@ -1,17 +1,22 @@
 // Causal attention of one head, tiled: QB queries against KB keys at a time with an online
 // softmax (running max m, running sum l), so no n×n matrix is ever held.
 //
-// Two builds of the inner blocks: with AVX-512 (32 registers of 16 lanes) four queries × 64 keys
-// of scores and a 64-float output row with two sets of accumulators stay in registers; on AVX2
-// (x86-64-v3: 16 registers of 8 lanes) those blocks would spill, so scores are taken four
-// queries × 16 keys at a time and two queries' output rows are updated together, 16 dims at a
-// time. Every output element gets the same sequence of operations in both (the sum over d in
-// order; even and odd keys summed apart, then added), so they give the same bits, and so does
-// any split of the queries between calls.
+// Included once per CPU level (attention_base.c, attention_avx512.c) with LR_AVX512 set and
+// LR_LEVEL naming the entry point. With AVX-512 (32 registers of 16 lanes) four queries × 64
+// keys of scores and a 64-float output row with two sets of accumulators stay in registers; on
+// AVX2 (16 registers of 8 lanes) those blocks would spill, so scores are taken four queries × 16
+// keys at a time and two queries' output rows are updated together, 16 dims at a time. Every
+// output element gets the same sequence of operations at either level (the sum over d in
+// order; even and odd keys summed apart, then added), so the two give the same bits, and so
+// does any split of the queries between calls.
 #include "kernels.h"
 #include "vector.h"
 #include <math.h>
 #include <string.h>
+
+#ifndef LR_LEVEL
+#error "include from attention_base.c or attention_avx512.c"
+#endif
 
 #define QB 64   // queries per tile (the key tile's transposition is shared by all of them)
 #define KB 64   // keys per tile (4 vectors of 16)
@@ -39,7 +44,7 @@ static inline __attribute__((always_inline)) void pv_row(const float *restrict p
     for (int c = 0; c < NV; c++) v16_store(orow + 16 * c, even[c] + odd[c]);
 }
 
-#ifdef __AVX512F__
+#if LR_AVX512
 // S[i..i+4)[0..KB) = scale · q_i·k_j: sixteen independent FMA chains, each key vector loaded
 // once for four queries (one query at a time would wait on the FMA latency at every d).
 static inline void scores_block(const float *const *qr, const float *restrict kt, int64_t hd, float *restrict s, float scale) {
@@ -122,7 +127,7 @@ static inline void pv_rows2(const float *restrict p0, const float *restrict p1, 
 static void pv_row_any(const float *restrict p, int jmax, const float *restrict v, int64_t ldv,
                        float *restrict orow, float correction, int64_t hd) {
     if (hd % 16 == 0) {
-#ifdef __AVX512F__
+#if LR_AVX512
         if (hd == 64) { pv_row(p, jmax, v, ldv, orow, correction, 4); return; }
         if (hd == 128) { pv_row(p, jmax, v, ldv, orow, correction, 8); return; }
 #endif
@@ -169,12 +174,14 @@ static inline float softmax_row(float *restrict p, int jmax, float *restrict m, 
     return correction;
 }
 
+#if !LR_AVX512   // one definition for both levels: the tiles are the same
 int64_t lr_attention_scratch_floats(int64_t head_dim) {
     // KT[head_dim][KB], S[QB][KB], O[QB][head_dim], L[QB][16], m[QB], plus alignment slack.
     return head_dim * KB + QB * KB + QB * head_dim + QB * 16 + QB + 64;
 }
+#endif
 
-void lr_attention(const float *q, int64_t ldq, const float *k, int64_t ldk,
+void LR_LEVEL(lr_attention)(const float *q, int64_t ldq, const float *k, int64_t ldk,
                   const float *v, int64_t ldv, float *out, int64_t ldo,
                   int64_t hd, int64_t q_begin, int64_t q_end, float scale, float *scratch) {
     float *kt = scratch;                      // [hd][KB], 64-byte aligned by the caller
@@ -206,7 +213,7 @@ void lr_attention(const float *q, int64_t ldq, const float *k, int64_t ldk,
             }
             // Keys j < jmax(i) of the tile are visible to query i (causal, and inside the tile).
 #define JMAX(i) ((int)(q0 + (i) - k0 + 1 < nk ? q0 + (i) - k0 + 1 : nk))
-#ifdef __AVX512F__
+#if LR_AVX512
             for (int i = 0; i < nq; i++) {
                 const int jmax = JMAX(i);
                 if (jmax <= 0) continue;

@@ -7,11 +7,18 @@
 // in 12 accumulators, half a panel at a time. One FMA per weight vector and token per step.
 // Each output is a plain sum over k in order — the same bits with either block, and whatever
 // the split of panels between threads.
+//
+// Included once per CPU level (matmul_base.c, matmul_avx512.c) with LR_AVX512 set and LR_LEVEL
+// naming the entry point.
 #include "kernels.h"
 #include "vector.h"
 #include <string.h>
 
-#ifdef __AVX512F__
+#ifndef LR_LEVEL
+#error "include from matmul_base.c or matmul_avx512.c"
+#endif
+
+#if LR_AVX512
 #define TOKENS 12   // tokens per call of kernel_full: 12 × 2 accumulators of 16 lanes
 #else
 #define TOKENS 6    // without AVX-512 (16 registers of 8 lanes): 6 × 2 accumulators of 8 lanes
@@ -35,7 +42,7 @@ static void pack_panel(uint32_t type, const uint8_t *w, int64_t row_bytes, int64
 }
 
 // Y[t][0..valid) for TOKENS tokens against one packed panel.
-#ifdef __AVX512F__
+#if LR_AVX512
 static void kernel_full(const float *restrict pack, const float *restrict x, int64_t ldx, int64_t k,
                         float *restrict y, int64_t ldy, int valid) {
     v16 acc[TOKENS][2];
@@ -102,7 +109,7 @@ static void kernel_tail(const float *restrict pack, const float *restrict x, int
     }
 }
 
-void lr_matmul(uint32_t type, const void *w, int64_t row_bytes, int64_t k,
+void LR_LEVEL(lr_matmul)(uint32_t type, const void *w, int64_t row_bytes, int64_t k,
                const float *x, int64_t ldx, int64_t n_tokens,
                float *y, int64_t ldy, int64_t o_begin, int64_t o_end, float *scratch) {
     // scratch: pack (PANEL·k floats, 64-byte aligned by the caller) then one row (k floats).

@@ -1,0 +1,15 @@
+import Kernels
+
+/// The CPU level the evaluator's hot kernels run at in this process: `avx512` where the CPU has
+/// AVX-512, else `avx2` (the build's baseline on x86-64), unless the environment variable
+/// `LONGROPE_KERNELS` named a lower level at start. Every level gives the same bits.
+public enum KernelLevel {
+    /// The level in use, e.g. `avx2`.
+    public static var current: String { String(cString: lr_kernels_name(lr_kernels_level())) }
+
+    /// Every level this CPU can run, lowest first, as (name, the value `lr_*_at` take).
+    public static var available: [(name: String, level: Int32)] {
+        [Int32(LR_KERNELS_BASE), Int32(LR_KERNELS_AVX512)].filter { lr_kernels_available($0) != 0 }
+            .map { (String(cString: lr_kernels_name($0)), $0) }
+    }
+}

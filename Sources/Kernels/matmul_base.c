@@ -1,0 +1,4 @@
+// lr_matmul_base: the matrix product at the build's baseline level (x86-64-v3 — AVX2, FMA — on x86-64).
+#define LR_AVX512 0
+#define LR_LEVEL(name) name##_base
+#include "matmul_body.h"
