@@ -88,7 +88,7 @@ fi
 while true; do
     STATUS=$(api "$URL/v1/searches/$ID" | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')
     case "$STATUS" in done|failed|cancelled) break ;; esac
-    echo "$(date -u +%H:%M:%S) $("$LONGROPE" status --coordinator "$URL" --token-file "$STATE/token" | head -n 2 | tail -n 1)"
+    echo "$(date -u +%H:%M:%S) $("$LONGROPE" status --coordinator "$URL" --token-file "$STATE/token" | awk -v id="$ID" '$1 == id { print; exit }')"
     sleep "${POLL_SECONDS:-60}"
 done
 if [ "$STATUS" != done ]; then
