@@ -6,7 +6,9 @@
 #
 #   scripts/local-cluster-search.sh CONFIG.toml STATE_DIR [WORKERS] [THREADS]
 #
-# Environment: LONGROPE (the binary, default .build/release/longrope), PORT (default 8790),
+# Environment: FROM_DB (a database to resume from when STATE has none: copied into STATE, its
+# one search resumed — e.g. a search committed under results/ by an earlier session),
+# LONGROPE (the binary, default .build/release/longrope), PORT (default 8790),
 # LEASE_SECONDS (how long one unit may take before it is handed to another worker; default
 # 1800: a 32k SmolLM2 unit takes 10–15 min on 2 threads of this machine kind),
 # VERIFY_FIRST / VERIFY_SHARE (the coordinator's redundancy; default 0 and 0: every worker here
@@ -22,6 +24,15 @@ LONGROPE=${LONGROPE:-.build/release/longrope}
 PORT=${PORT:-8790}
 URL="http://127.0.0.1:$PORT"
 mkdir -p "$STATE"
+if [ -n "${FROM_DB:-}" ] && [ ! -e "$STATE/longrope.sqlite" ]; then
+    [ -s "$FROM_DB" ] || { echo "FROM_DB=$FROM_DB: no such database" >&2; exit 1; }
+    IDS=$(python3 -c 'import sqlite3,sys; print(" ".join(str(r[0]) for r in sqlite3.connect(sys.argv[1]).execute("select id from search")))' "$FROM_DB") \
+        || { echo "FROM_DB=$FROM_DB is not a longrope database" >&2; exit 1; }
+    [ "$(echo "$IDS" | wc -w)" -eq 1 ] || { echo "FROM_DB=$FROM_DB holds searches [$IDS]: one expected" >&2; exit 1; }
+    cp "$FROM_DB" "$STATE/longrope.sqlite"
+    echo "$IDS" > "$STATE/search_id"
+    echo "resuming from $FROM_DB (search $IDS)"
+fi
 [ -s "$STATE/token" ] || (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$STATE/token")
 TOKEN=$(cat "$STATE/token")
 
