@@ -36,34 +36,10 @@ fi
 [ -s "$STATE/token" ] || (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$STATE/token")
 TOKEN=$(cat "$STATE/token")
 
-# The config → model and text paths (for the workers) and the API request, as the Slurm script does.
-eval "$(python3 - "$CONFIG" "$STATE/search.json" <<'PY'
-import hashlib, json, os, shlex, sys, tomllib
-path, out = sys.argv[1:3]
-with open(path, "rb") as f:
-    config = tomllib.load(f)
-def resolve(key):
-    if key not in config:
-        sys.exit(f"{path}: missing {key}")
-    return os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(path)), config[key]))
-def sha256(file):
-    h = hashlib.sha256()
-    with open(file, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-model, text = resolve("model"), resolve("text")
-api = {"name", "seed", "windows", "population", "iterations", "budget", "lambda_max", "attention_factor", "n_hat",
-       "early_rejection", "search_attention_factor", "attention_range", "space", "fitness", "key_token_threshold",
-       "overlap_steps", "original_context", "target_context", "text_offset", "refine_iterations", "needles"}
-request = {key: value for key, value in config.items() if key in api}
-request.setdefault("name", os.path.splitext(os.path.basename(path))[0])
-request["model_sha256"], request["text_sha256"] = sha256(model), sha256(text)
-with open(out, "w") as f:
-    json.dump(request, f)
-print(f"MODEL={shlex.quote(model)}; TEXT={shlex.quote(text)}")
-PY
-)"
+# The config → the API request (decoded as `longrope search --config` decodes it) and the model
+# and text paths for the workers, as the Slurm script does.
+{ read -r MODEL; read -r TEXT; } < <("$LONGROPE" request "$CONFIG" --out "$STATE/search.json") \
+    || { echo "cannot turn $CONFIG into a search request (above)" >&2; exit 1; }
 
 PIDS=()
 cleanup() { [ ${#PIDS[@]} -eq 0 ] || kill "${PIDS[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }

@@ -1,0 +1,74 @@
+import Foundation
+import TestSupport
+import Testing
+import Wire
+
+/// `longrope request`: a config file becomes the body the coordinator takes, decoded as
+/// `longrope search --config` decodes it (the Slurm and local-cluster scripts rely on it).
+@Suite struct RequestCommandTests {
+    /// sha256("abc"), FIPS 180-2's first example.
+    static let abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+    func folder(config: String) throws -> URL {
+        let dir = temporaryDirectory()
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("data"), withIntermediateDirectories: true)
+        for file in ["data/m.gguf", "data/t.txt"] { try Data("abc".utf8).write(to: dir.appendingPathComponent(file)) }
+        try config.write(to: dir.appendingPathComponent("search-16k.toml"), atomically: true, encoding: .utf8)
+        return dir
+    }
+
+    @Test func aConfigBecomesTheRequestAndThePaths() throws {
+        let dir = try folder(config: """
+            model = "data/m.gguf"
+            text = "data/t.txt"
+            db = "d.sqlite"
+            threads = 2
+            original_context = 8192
+            target_context = 16384
+            text_offset = 100
+            fitness = "mixed"
+            needles = 3
+            windows = 2
+            population = 16
+            """)
+        let out = dir.appendingPathComponent("request.json")
+        let run = try runLongrope(["request", dir.appendingPathComponent("search-16k.toml").path, "--out", out.path])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.split(separator: "\n").map(String.init) ==
+                [dir.appendingPathComponent("data/m.gguf").standardized.path, dir.appendingPathComponent("data/t.txt").standardized.path])
+        // What the coordinator decodes (strictly: an extra key would be a 400).
+        let request = try StrictJSON.decode(CreateSearchRequest.self, from: try Data(contentsOf: out))
+        #expect(request.modelSHA256 == Self.abc && request.textSHA256 == Self.abc)
+        #expect(request.originalContext == 8192 && request.targetContext == 16384 && request.textOffset == 100)
+        #expect(request.name == "search-16k")
+        #expect(request.options.fitness == .mixed && request.options.needles == 3 && request.options.windowCount == 2
+                && request.options.population == 16)
+    }
+
+    @Test func aTypoIsAnErrorNotADroppedSetting() throws {
+        let dir = try folder(config: """
+            model = "data/m.gguf"
+            text = "data/t.txt"
+            original_context = 256
+            target_context = 1024
+            populaton = 8
+            """)
+        let run = try runLongrope(["request", dir.appendingPathComponent("search-16k.toml").path,
+                                   "--out", dir.appendingPathComponent("r.json").path])
+        #expect(run.status != 0)
+        #expect(run.stderr.contains("populaton"), "\(run.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("r.json").path))
+    }
+
+    @Test func aMissingModelIsNamed() throws {
+        let dir = try folder(config: """
+            text = "data/t.txt"
+            original_context = 256
+            target_context = 1024
+            """)
+        let run = try runLongrope(["request", dir.appendingPathComponent("search-16k.toml").path,
+                                   "--out", dir.appendingPathComponent("r.json").path])
+        #expect(run.status != 0)
+        #expect(run.stderr.contains("missing model"), "\(run.stderr)")
+    }
+}
