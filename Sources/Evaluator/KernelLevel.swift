@@ -6,10 +6,4 @@ import Kernels
 public enum KernelLevel {
     /// The level in use, e.g. `avx2`.
     public static var current: String { String(cString: lr_kernels_name(lr_kernels_level())) }
-
-    /// Every level this CPU can run, lowest first, as (name, the value `lr_*_at` take).
-    public static var available: [(name: String, level: Int32)] {
-        [Int32(LR_KERNELS_BASE), Int32(LR_KERNELS_AVX512)].filter { lr_kernels_available($0) != 0 }
-            .map { (String(cString: lr_kernels_name($0)), $0) }
-    }
 }
