@@ -58,6 +58,12 @@ struct SearchCommand: AsyncParsableCommand {
     var earlyRejection: Bool?
     @Flag(help: "Breed the next step while workers would idle: keeps many workers busy, but the result depends on timing (not reproducible).")
     var overlapSteps = false
+    @Option(help: "Steps scored at once, reproducibly: step t is bred from the results of steps 0…t−L only (default 1: one step at a time).")
+    var pipelineDepth: Int?
+    @Option(help: "Populations evolving side by side from the shared initial population, each with its own random stream (default 1).")
+    var islands: Int?
+    @Option(help: "With islands: every this many iterations each island takes the best of the one before it (default 0: never).")
+    var migrationInterval: Int?
     @Option(help: "Threads (default: all cores).") var threads: Int?
     @Option(help: "Write the result JSON here.") var out: String?
 
@@ -102,6 +108,9 @@ struct SearchCommand: AsyncParsableCommand {
         if let budget { options.budget = budget }
         if let earlyRejection { options.earlyRejection = earlyRejection }
         if overlapSteps { options.overlapSteps = true }
+        if let pipelineDepth { options.pipelineDepth = pipelineDepth }
+        if let islands { options.islands = islands }
+        if let migrationInterval { options.migrationInterval = migrationInterval }
         if let keyTokenThreshold { options.keyTokenThreshold = keyTokenThreshold }
         if let needles { options.needles = needles }
         if let space { options.space = space }
@@ -154,8 +163,7 @@ struct SearchCommand: AsyncParsableCommand {
                                         modelHash: modelHash, textPath: textPath, offset: offset, textHash: textHash,
                                         ropeBase: model.config.ropeBase)
         let runner = SearchRunner(store: store, searchID: searchID, geometry: model.geometry)
-        let bar = SearchProgressBar(total: searchConfig.budget.map { min($0, searchConfig.population + searchConfig.iterations * (searchConfig.mutations + searchConfig.crossovers)) }
-                                    ?? searchConfig.population + searchConfig.iterations * (searchConfig.mutations + searchConfig.crossovers))
+        let bar = SearchProgressBar(total: searchConfig.plannedCandidates)
         FileHandle.standardError.write(Data("search \(searchID): \(name), s = \(searchConfig.scale), \(searchConfig.windowCount) windows of \(target) tokens, seed \(searchConfig.seed), db \(dbPath)\n".utf8))
         let started = Date()
         // The same engine as the coordinator daemon: a dispatcher, here with one in-process worker.

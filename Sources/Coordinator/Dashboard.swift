@@ -59,6 +59,16 @@ enum Dashboard {
 
     static let palette = ["#c2410c", "#7c3aed", "#0f766e", "#a16207", "#be185d"]
 
+    /// How the search's steps are scheduled, in words.
+    static func schedule(_ view: SearchView) -> String {
+        if view.overlapSteps { return "overlapped steps (not reproducible)" }
+        var parts = [view.pipelineDepth > 1 ? "\(view.pipelineDepth) steps in flight" : "one step at a time"]
+        if view.islands > 1 {
+            parts.append("\(view.islands) islands" + (view.migrationInterval > 0 ? ", migration every \(view.migrationInterval) iterations" : ", no migration"))
+        }
+        return parts.joined(separator: "; ")
+    }
+
     /// `/searches/{id}`: the plots of one search.
     static func search(_ view: SearchView, history: [HistoryPoint], baselines: [BaselineRecord], workers: [WorkerView]) -> String {
         var body = "<p><a href=\"/\">← all searches</a></p><h1>Search \(view.id): \(escape(view.name))</h1>"
@@ -78,6 +88,7 @@ enum Dashboard {
         body += card(view.attentionRange.map { String(format: "m (searched in %.2f–%.2f)", $0[0], $0[1]) } ?? "m (fixed)",
                      view.best.map { String(format: "%.4f", $0.attentionFactor) } ?? "—")
         body += card("space", view.space + (view.best?.criticalPair.map { ", d_rcd \($0)" } ?? ""))
+        body += card("schedule", schedule(view))
         body += "</div><div class=plots>"
         // Best perplexity per step, baselines as flat lines.
         var series = [Series(name: "search best", color: "#1f5fbf", points: history.compactMap { p in p.bestPPL.map { (Double(p.step), $0) } }, dashed: false)]

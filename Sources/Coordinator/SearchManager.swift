@@ -183,7 +183,7 @@ public actor SearchManager {
         var view = SearchView(
             id: id, name: record.name, status: record.status.rawValue, error: try store.errorMessage(id),
             step: progress.lastStep, steps: config.stepCount, candidates: progress.evaluated,
-            candidatesPlanned: min(config.budget ?? .max, config.population + config.iterations * (config.mutations + config.crossovers)),
+            candidatesPlanned: config.plannedCandidates,
             unitsDone: try store.evaluationCount(id), unitsInFlight: counts.inFlight, unitsQueued: counts.queued,
             unitsFailed: try store.failedUnitCount(id),
             best: best.flatMap { b in b.outcome?.perplexity.map {
@@ -200,6 +200,9 @@ public actor SearchManager {
         view.needles = config.usesNeedles ? config.needles ?? 1 : nil
         view.space = config.searchSpace.rawValue
         view.overlapSteps = config.overlapSteps ?? false
+        view.pipelineDepth = config.lag
+        view.islands = config.islandCount
+        view.migrationInterval = config.migrationInterval ?? 0
         view.refineIterations = config.refineIterations ?? 0
         view.attentionRange = config.attentionSearch.map { [$0.min, $0.max] }
         view.attentionFactor = config.attentionFactor

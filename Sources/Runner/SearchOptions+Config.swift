@@ -24,6 +24,9 @@ extension SearchOptions {
         if let windowCount { config.windowCount = windowCount }
         if let earlyRejection { config.earlyRejection = earlyRejection }
         if overlapSteps == true { config.overlapSteps = true }
+        config.pipelineDepth = pipelineDepth
+        config.islands = islands
+        config.migrationInterval = migrationInterval
         config.nHatChoices = nHat ?? Self.defaultNHat
         config.budget = budget
         config.extraSeeds = extraSeeds ?? []

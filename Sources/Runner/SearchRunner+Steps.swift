@@ -13,11 +13,15 @@ import Store
 /// 2. then *speculative* units — later windows of candidates whose earlier windows are still
 ///    out, least far ahead first — while fewer units are out than the evaluator's capacity.
 ///    Early rejection may make one useless; it is then cancelled and its result never stored;
-/// 3. with `overlapSteps`, the next step is bred when workers would idle even then.
+/// 3. with `pipelineDepth` L, step t opens as soon as steps 0…t−L are decided — it is bred
+///    from those alone (`StepSources`), so up to L steps are out at once; with `islands`, every
+///    step holds one block per island;
+/// 4. with `overlapSteps`, the next step is bred when workers would idle even then, from
+///    whatever is decided by that moment.
 ///
-/// Each candidate consumes its windows in order (``CandidateWindows``), and a step's history
-/// grows only when the whole step is decided, in candidate order, so with one step at a time
-/// the result and the stored rows are the same whatever the workers, their number and speed.
+/// Each candidate consumes its windows in order (``CandidateWindows``), and a step is bred only
+/// from whole decided steps, in candidate order, so except with `overlapSteps` the result and
+/// the stored rows are the same whatever the workers, their number and speed.
 extension SearchRunner {
     /// One bred step while its candidates are scored.
     struct OpenStep {
@@ -43,7 +47,13 @@ extension SearchRunner {
         let config = record.config
         let overlapped = config.overlapSteps ?? false
         let stored = try store.candidates(searchID)
-        var history: [Evaluated] = []
+        var history: [Evaluated] = []          // overlapped: every decided candidate, as decided
+        var decided: [Int: [Evaluated]] = [:]  // otherwise: each decided step's candidates, by step
+        var doneCount = 0, doneBest: Double?   // over `history` or `decided`, kept as they grow (for progress)
+        func count(_ items: [Evaluated]) {
+            doneCount += items.count
+            for p in items.compactMap(\.outcome.perplexity) { doneBest = min(doneBest ?? p, p) }
+        }
         var open: [OpenStep] = []
         var nextStep = 0
         var budgetLeft = config.budget ?? .max
@@ -59,30 +69,51 @@ extension SearchRunner {
             Evaluated(ordinal: windows.record.ordinal, candidate: windows.record.candidate, outcome: windows.outcome!)
         }
 
-        /// Breeds (or reloads) the next step. Candidates still being scored count as already
-        /// seen, so an overlapped step never repeats one (as infeasible they are never parents).
+        /// The candidates of a step already bred (open or decided), for novelty only.
+        func candidates(ofStep step: Int) -> [Candidate] {
+            open.first { $0.step == step }.map { $0.candidates.map(\.record.candidate) }
+                ?? decided[step]?.map(\.candidate) ?? []
+        }
+
+        /// Breeds (or reloads) the next step. Overlapped: from the history so far, with the
+        /// candidates still being scored counted as seen (so a step never repeats one; as
+        /// infeasible they are never parents). Otherwise from steps 0…h only (`StepSources`).
         func openNextStep() throws {
             let step = nextStep
             nextStep += 1
             var batch = stored.filter { $0.step == step }
+            let horizon = SearchEngine.horizon(of: step, config: config)
+            let known = horizon.map { h in (0...h).map { decided[$0] ?? [] } } ?? []
             if batch.isEmpty {
                 guard budgetLeft > 0 else { nextStep = config.stepCount; return }
-                let pending = open.flatMap(\.candidates).filter { !$0.isDecided }.map {
-                    Evaluated(ordinal: $0.record.ordinal, candidate: $0.record.candidate, outcome: .infeasible)
+                let bred: [Candidate]
+                if overlapped {
+                    let pending = open.flatMap(\.candidates).filter { !$0.isDecided }.map {
+                        Evaluated(ordinal: $0.record.ordinal, candidate: $0.record.candidate, outcome: .infeasible)
+                    }
+                    bred = try SearchEngine.breed(step: step, config: config, seeds: seeds, history: history + pending)
+                } else {
+                    let between = ((horizon ?? -1) + 1)..<step
+                    bred = try SearchEngine.breed(step: step, config: config, seeds: seeds, steps: known,
+                                                  pending: between.flatMap { candidates(ofStep: $0) })
                 }
-                let bred = try SearchEngine.breed(step: step, config: config, seeds: seeds, history: history + pending)
                 try store.insertCandidates(searchID, step: step, Array(bred.prefix(budgetLeft)))
                 batch = try store.candidates(searchID, step: step)
             }
             budgetLeft -= batch.count
-            let reference = SearchEngine.rejectionReference(history, config: config)
-            let windows = try batch.map { candidate in
+            let references = overlapped ? [SearchEngine.rejectionReference(history, config: config)]
+                                        : SearchEngine.rejectionReferences(known, config: config)
+            let windows = try batch.enumerated().map { position, candidate in
                 let nll = try store.windowResults(candidate.rowID).map { $0 ?? .nan }
                 let tokens = try store.windowTokens(candidate.rowID).prefix(nll.count).reduce(0, +)
-                return CandidateWindows(record: candidate, reference: reference, windowCount: config.windowCount,
+                let island = overlapped ? 0 : SearchEngine.island(step: step, position: position, config: config)
+                return CandidateWindows(record: candidate, reference: references[island], windowCount: config.windowCount,
                                         storedNLL: nll, storedTokens: tokens)
             }
-            if overlapped { history += windows.filter(\.isDecided).map(evaluated) }
+            if overlapped {
+                history += windows.filter(\.isDecided).map(evaluated)
+                count(windows.filter(\.isDecided).map(evaluated))
+            }
             open.append(OpenStep(step: step, candidates: windows))
         }
 
@@ -90,18 +121,26 @@ extension SearchRunner {
         func advance() throws {
             while true {
                 for finished in open.filter(\.isComplete) where !overlapped {
-                    history += finished.candidates.map(evaluated)
+                    decided[finished.step] = finished.candidates.map(evaluated)
+                    count(decided[finished.step]!)
                 }
                 open.removeAll(where: \.isComplete)
                 guard nextStep < config.stepCount else { return }
-                // Overlapped: a new step only when workers would idle even with every window of
-                // the open steps out, so steps overlap at their tails and a step is bred from
-                // as much history as the workers allow.
-                let unsent = open.reduce(0) { $0 + $1.candidates.reduce(0) { $0 + $1.unsent } }
-                let idle = max(1, evaluator.capacity) - tasks.count - unsent
-                let enoughParents = history.filter { $0.outcome.perplexity != nil }.count
-                    >= min(config.parents, config.population)
-                guard open.isEmpty || (overlapped && idle > 0 && enoughParents) else { return }
+                if overlapped {
+                    // A new step only when workers would idle even with every window of the open
+                    // steps out, so steps overlap at their tails and a step is bred from as much
+                    // history as the workers allow.
+                    let unsent = open.reduce(0) { $0 + $1.candidates.reduce(0) { $0 + $1.unsent } }
+                    let idle = max(1, evaluator.capacity) - tasks.count - unsent
+                    let enoughParents = history.filter { $0.outcome.perplexity != nil }.count
+                        >= min(config.parents, config.population)
+                    guard open.isEmpty || (idle > 0 && enoughParents) else { return }
+                } else {
+                    // Deterministic: a step opens once every step it is bred from is decided
+                    // (with L = 1, once the step before it is).
+                    let horizon = SearchEngine.horizon(of: nextStep, config: config) ?? -1
+                    guard !open.contains(where: { $0.step <= horizon }) else { return }
+                }
                 try openNextStep()
             }
         }
@@ -146,11 +185,12 @@ extension SearchRunner {
             if bestBaseline == nil, let baselines = try? store.baselines(searchID), baselines.count >= ruleCount {
                 bestBaseline = SearchSummary.bestBaseline(baselines, fitness: config.fitnessKind)
             }
-            let inOpen = open.flatMap(\.candidates).filter(\.isDecided)
-            let decided = overlapped ? history : history + inOpen.map(evaluated)
+            // Decided candidates of open steps count too (overlapped, they are in `history` already).
+            let inOpen = overlapped ? [] : open.flatMap(\.candidates).filter(\.isDecided).map(evaluated)
+            let openBest = inOpen.compactMap(\.outcome.perplexity).min()
             progress?(SearchProgress(step: open.first?.step ?? max(0, nextStep - 1), stepCount: config.stepCount,
-                                     candidatesDone: decided.count, unitsDone: unitsDone,
-                                     best: decided.compactMap(\.outcome.perplexity).min(),
+                                     candidatesDone: doneCount + inOpen.count, unitsDone: unitsDone,
+                                     best: [doneBest, openBest].compactMap { $0 }.min(),
                                      bestBaseline: bestBaseline?.value, bestBaselineMethod: bestBaseline?.record.method))
         }
 
@@ -175,12 +215,15 @@ extension SearchRunner {
                     tasks.removeValue(forKey: UnitKey(step: event.key.step, candidate: event.key.candidate, window: window))?
                         .cancel()
                 }
-                if overlapped { history.append(evaluated(open[s].candidates[event.key.candidate])) }
+                if overlapped {
+                    history.append(evaluated(open[s].candidates[event.key.candidate]))
+                    count([history.last!])
+                }
             }
             if !rows.isEmpty { report() }
         }
         try advance()
         guard open.isEmpty else { throw StoreError.corrupt("a step ended with undecided candidates") }
-        return history
+        return overlapped ? history : decided.keys.sorted().flatMap { decided[$0]! }
     }
 }

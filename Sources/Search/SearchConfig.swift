@@ -116,11 +116,22 @@ public struct SearchConfig: Codable, Sendable, Equatable {
     /// otherwise idle (nil/false: one step at a time). Keeps hundreds of workers busy, but the
     /// result then depends on timing: not reproducible run to run.
     public var overlapSteps: Bool?
+    /// L: steps in flight at once, deterministically. Step t is bred from the results of steps
+    /// 0…t−L only (all complete before it starts), so up to L steps are scored together and the
+    /// result does not depend on timing. nil/1: one step at a time.
+    public var pipelineDepth: Int?
+    /// I: populations evolving side by side from the shared initial population, each with its
+    /// own random stream; every step holds I blocks (island 0's candidates, then island 1's, …).
+    /// nil/1: one population, LongRoPE's search.
+    public var islands: Int?
+    /// M: every M iterations each island takes the best of the island before it (a ring) into
+    /// its parents. nil/0: islands never exchange.
+    public var migrationInterval: Int?
     enum CodingKeys: String, CodingKey {
         case pairs, originalContext, targetContext, lambdaMax, step, population, parents, mutations, crossovers
         case iterations, mutationProbability, attentionFactor, seed, earlyRejection, rejectionMargin
         case budget, extraSeeds, attentionSearch, space, criticalPairs, fitness, keyTokenThreshold, overlapSteps
-        case refineIterations, needles
+        case refineIterations, needles, pipelineDepth, islands, migrationInterval
         /// Stored under its first name, so databases of earlier versions still open.
         case nHatChoices = "startTokenChoices", windowCount = "samples"
     }
@@ -144,6 +155,15 @@ public struct SearchConfig: Codable, Sendable, Equatable {
     /// Rotary pairs (head dim 8,192) and λ beyond any model or scale.
     public static let maxPairs = 4_096
     public static let maxLambda = 1e7
+
+    /// The most steps in flight and islands a search may have.
+    public static let maxPipelineDepth = 64
+    public static let maxIslands = 256
+
+    /// L, the steps in flight (1: one step at a time).
+    public var lag: Int { pipelineDepth ?? 1 }
+    /// I, the islands (1: one population).
+    public var islandCount: Int { islands ?? 1 }
 
     /// s = target / original context.
     public var scale: Double { Double(targetContext) / Double(originalContext) }
@@ -170,6 +190,12 @@ public struct SearchConfig: Codable, Sendable, Equatable {
 
     /// Steps of the search: the initial population, then mutants and crossovers per iteration.
     public var stepCount: Int { 1 + 2 * iterations }
+
+    /// Candidates the search breeds if it runs every step: P, then N1 + N2 per iteration and
+    /// island, at most the budget.
+    public var plannedCandidates: Int {
+        min(budget ?? .max, population + iterations * islandCount * (mutations + crossovers))
+    }
 
     /// Whether `step` refines the best candidate (it lies in one of the last `refineIterations`
     /// iterations) rather than breeding mutants or crossovers.
@@ -227,6 +253,17 @@ public struct SearchConfig: Codable, Sendable, Equatable {
             if scale <= 1 { out.append("the critical-dimension space needs a target above the original context") }
         }
         if let t = keyTokenThreshold, !(t > 0 && t.isFinite) { out.append("the key-token threshold must be > 0") }
+        if let l = pipelineDepth, l < 1 || l > Self.maxPipelineDepth {
+            out.append("pipeline_depth must be between 1 and \(Self.maxPipelineDepth)")
+        }
+        if let i = islands, i < 1 || i > Self.maxIslands { out.append("islands must be between 1 and \(Self.maxIslands)") }
+        if let m = migrationInterval {
+            if m < 0 || m > Self.maxIterations { out.append("migration_interval must be between 0 and \(Self.maxIterations)") }
+            if islandCount < 2 && m > 0 { out.append("migration_interval needs islands (2 or more)") }
+        }
+        if overlapSteps == true && (lag > 1 || islandCount > 1) {
+            out.append("overlap_steps cannot be combined with pipeline_depth or islands (they are the reproducible ways to keep workers busy)")
+        }
         if let k = needles {
             if !usesNeedles { out.append("needles needs the needle or mixed fitness") }
             if k < 1 || k > Self.maxNeedles { out.append("needles must be between 1 and \(Self.maxNeedles)") }

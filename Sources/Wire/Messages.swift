@@ -197,6 +197,12 @@ public struct SearchView: Codable, Sendable, Equatable {
     public var space: String = "all-pairs"
     /// Whether steps overlap (not reproducible; see `overlap_steps` of a new search).
     public var overlapSteps: Bool = false
+    /// Steps scored at once (`pipeline_depth` of a new search; 1: one step at a time).
+    public var pipelineDepth: Int = 1
+    /// Populations evolving side by side (1: one).
+    public var islands: Int = 1
+    /// Iterations between the islands' migrations (0: none).
+    public var migrationInterval: Int = 0
     /// How many of the last iterations refine the best candidate.
     public var refineIterations: Int = 0
     /// [min, max] when m is searched; nil when every candidate has `attention_factor`.
@@ -211,6 +217,7 @@ public struct SearchView: Codable, Sendable, Equatable {
         case id, name, status, error, step, steps, candidates, best, baselines, seed, fitness, needles, space
         case attentionRange = "attention_range", attentionFactor = "attention_factor", baselineFitness = "baseline_fitness"
         case waiting, overlapSteps = "overlap_steps", refineIterations = "refine_iterations"
+        case pipelineDepth = "pipeline_depth", islands, migrationInterval = "migration_interval"
         case candidatesPlanned = "candidates_planned", unitsDone = "units_done", unitsInFlight = "units_in_flight"
         case unitsQueued = "units_queued", unitsFailed = "units_failed", originalContext = "original_context"
         case targetContext = "target_context", modelSHA256 = "model_sha256", textSHA256 = "text_sha256"

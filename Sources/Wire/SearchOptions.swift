@@ -27,6 +27,12 @@ public struct SearchOptions: Codable, Sendable, Equatable, StrictDecodable {
     public var earlyRejection: Bool?
     /// Breed the next step while workers would idle (not reproducible; default off).
     public var overlapSteps: Bool?
+    /// Steps scored at once, reproducibly (L; default 1).
+    public var pipelineDepth: Int?
+    /// Populations evolving side by side (I; default 1).
+    public var islands: Int?
+    /// Iterations between migrations of the islands' best (M; default 0: none).
+    public var migrationInterval: Int?
     /// Extra seed vectors (each one λ per pair) for the initial population.
     public var extraSeeds: [[Double]]?
 
@@ -38,6 +44,7 @@ public struct SearchOptions: Codable, Sendable, Equatable, StrictDecodable {
         case searchAttentionFactor = "search_attention_factor", attentionRange = "attention_range"
         case keyTokenThreshold = "key_token_threshold", needles, nHat = "n_hat", earlyRejection = "early_rejection"
         case overlapSteps = "overlap_steps", extraSeeds = "seeds"
+        case pipelineDepth = "pipeline_depth", islands, migrationInterval = "migration_interval"
     }
 
     public init() {}

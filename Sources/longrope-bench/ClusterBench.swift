@@ -30,7 +30,12 @@ struct ClusterBench: AsyncParsableCommand {
     var heterogeneity: Double = 3
     @Option(help: "Each worker crashes every this many units (restarts after 2 mean unit times).") var dieEvery: Int?
     @Flag(help: "One worker 10× slower than the rest.") var straggler = false
-    @Flag(help: "Overlapped steps (breed the next step while workers would idle).") var overlap = false
+    @Option(help: "How steps are scheduled: sync (one step at a time), pipeline (--pipeline-depth steps in flight), islands (--islands populations; both reproducible) or overlap (breed while workers would idle; not reproducible).")
+    var mode: Mode = .sync
+    @Flag(help: "The same as --mode overlap.") var overlap = false
+    @Option(help: "L for --mode pipeline (and islands, when given): steps in flight.") var pipelineDepth: Int?
+    @Option(help: "I for --mode islands.") var islands: Int = 4
+    @Option(help: "M for --mode islands: iterations between migrations (0: none).") var migrationInterval: Int = 5
     @Option(help: "Real heartbeat period of each worker, in seconds.") var heartbeatSeconds: Double = 2
     @Option(help: "Each worker's answers checked on another until this many were confirmed (the coordinator's default).")
     var verifyFirst = 2
@@ -38,13 +43,30 @@ struct ClusterBench: AsyncParsableCommand {
     @Flag(help: "Also check every answer below its window's lowest loss (the coordinator's --verify-new-lows).") var verifyNewLows = false
     @Flag(help: "One JSON object per line instead of a table.") var json = false
 
+    enum Mode: String, ExpressibleByArgument, CaseIterable { case sync, pipeline, islands, overlap }
+
+    /// The mode after the --overlap alias.
+    var chosenMode: Mode { overlap ? .overlap : mode }
+
+    /// The mode and its setting, in words.
+    var modeDescription: String {
+        switch chosenMode {
+        case .sync: return "one step at a time"
+        case .overlap: return "overlapped steps"
+        case .pipeline: return "pipelined, L = \(pipelineDepth ?? 4)"
+        case .islands: return "\(islands) islands, migration every \(migrationInterval)" + (pipelineDepth.map { ", L = \($0)" } ?? "")
+        }
+    }
+
     func run() async throws {
         let counts = workers.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard !counts.isEmpty, counts.allSatisfy({ $0 > 0 }) else { throw ValidationError("--workers needs positive counts") }
+        let problems = config().problems()
+        guard problems.isEmpty else { throw ValidationError(problems.joined(separator: "; ")) }
         if !json {
             emit("P=\(population) T=\(iterations) K=\(windowCount), \(pairs) pairs, log-normal σ=\(spread), nodes 1×–\(heterogeneity)×"
                   + (dieEvery.map { ", a crash every \($0) units" } ?? "") + (straggler ? ", one 10× straggler" : "")
-                  + (overlap ? ", overlapped steps" : ", one step at a time"))
+                  + ", " + modeDescription)
             emit("workers  unit_s  makespan_s  ideal_s  utilisation  useful  units  wasted  checked  cpu_ms/unit  heartbeats/s  best_fitness  best_λ")
         }
         for n in counts { try await runOnce(workers: n) }
@@ -58,14 +80,22 @@ struct ClusterBench: AsyncParsableCommand {
         config.crossovers = 16
         config.iterations = iterations
         config.windowCount = windowCount
-        config.overlapSteps = overlap
+        switch chosenMode {
+        case .sync: break
+        case .overlap: config.overlapSteps = true
+        case .pipeline: config.pipelineDepth = pipelineDepth ?? 4
+        case .islands:
+            config.islands = islands
+            config.migrationInterval = migrationInterval
+            config.pipelineDepth = pipelineDepth
+        }
         return config
     }
 
     func runOnce(workers n: Int) async throws {
         let config = config()
         // Units a search of this shape scores, roughly (rules, population, later steps ~80% after rejection).
-        let estimate = Double(9 * windowCount + population * windowCount) + Double(iterations * 32 * windowCount) * 0.8
+        let estimate = Double(9 * windowCount + population * windowCount) + Double(iterations * 32 * config.islandCount * windowCount) * 0.8
         let unit = unitSeconds ?? max(0.002, runSeconds * Double(n) / estimate)
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("longrope-cluster-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -142,7 +172,8 @@ struct ClusterBench: AsyncParsableCommand {
             "utilisation": busy / (Double(n) * makespan), "useful_utilisation": useful / (Double(n) * makespan),
             "units": stored, "units_taken": taken, "coordinator_cpu_ms_per_unit": 1000 * cpu / Double(max(1, taken)),
             "heartbeats_per_s": Double(beats.value) / makespan, "best_fitness": summary.perplexity ?? .nan,
-            "best_lambda_digest": digest(summary.lambda), "overlap": overlap,
+            "best_lambda_digest": digest(summary.lambda), "overlap": chosenMode == .overlap, "mode": chosenMode.rawValue,
+            "pipeline_depth": config.lag, "islands": config.islandCount, "migration_interval": config.migrationInterval ?? 0,
             "crashes": simulated.map(\.worker.crashes).reduce(0, +),
             "checked_units": checked, "checked_share": Double(checked) / Double(max(1, stored)),
         ]

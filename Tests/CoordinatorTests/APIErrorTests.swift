@@ -241,5 +241,18 @@ import Wire
                                                  body: TestHTTP.json(body.merging(["refine_iterations": 4]) { $1 }))
         #expect(tooMany.status == 400 && tooMany.text.contains("refine iterations must be between 0 and the iterations (3)"),
                 "\(tooMany.text)")
+        // Issue 21: the deterministic schedules are stored with the search and shown; nonsense is a 400 naming the key.
+        let scheduled = try await TestHTTP.request("POST", base + "/v1/searches", body: TestHTTP.json(
+            body.merging(["pipeline_depth": 2, "islands": 3, "migration_interval": 1]) { $1 }))
+        #expect(scheduled.status == 201, "\(scheduled.text)")
+        #expect(scheduled.object["pipeline_depth"] as? Int == 2 && scheduled.object["islands"] as? Int == 3
+                && scheduled.object["migration_interval"] as? Int == 1, "\(scheduled.text)")
+        #expect(scheduled.object["candidates_planned"] as? Int == 4 + 3 * 3 * 2, "P + T × I × (N1 + N2)")
+        for (bad, named) in [(["pipeline_depth": 0], "pipeline_depth"), (["islands": 1000], "islands"),
+                             (["migration_interval": 2], "migration_interval needs islands"),
+                             (["overlap_steps": true, "islands": 2], "overlap_steps cannot be combined")] as [([String: Any], String)] {
+            let refused = try await TestHTTP.request("POST", base + "/v1/searches", body: TestHTTP.json(body.merging(bad) { $1 }))
+            #expect(refused.status == 400 && refused.text.contains(named), "\(bad): \(refused.text)")
+        }
     }
 }

@@ -73,12 +73,16 @@ import Wire
         }
     }
 
-    static func config(overlap: Bool = false) -> SearchConfig {
+    static func config(overlap: Bool = false, pipelineDepth: Int? = nil, islands: Int? = nil,
+                       migrationInterval: Int? = nil) -> SearchConfig {
         var config = SearchConfig(pairs: 8, originalContext: 256, targetContext: 2048, seed: 5)
         config.setPopulation(16)
         config.iterations = 3
         config.windowCount = 4
         config.overlapSteps = overlap
+        config.pipelineDepth = pipelineDepth
+        config.islands = islands
+        config.migrationInterval = migrationInterval
         config.rejectionMargin = 0.002   // the synthetic fitness is flat: reject often
         return config
     }
@@ -95,10 +99,11 @@ import Wire
     }
 
     static func run(workers: Int, config: SearchConfig = config(), dieEvery: Int? = nil,
-                    unitSeconds: Double = 0.003, maxAttempts: Int = 100, killer: Killer? = nil) async throws -> Run {
-        let store = try SearchStore(path: temporaryDirectory().appendingPathComponent("sim.sqlite").path)
-        let id = try store.createSearch(name: "sim", config: config, modelPath: "m", modelSHA256: "m", textPath: "t",
-                                        textOffset: 0, textSHA256: "t")
+                    unitSeconds: Double = 0.003, maxAttempts: Int = 100, killer: Killer? = nil,
+                    resuming: (store: SearchStore, id: Int64)? = nil, stopAfter: Int? = nil) async throws -> Run {
+        let store = try resuming?.store ?? SearchStore(path: temporaryDirectory().appendingPathComponent("sim.sqlite").path)
+        let id = try resuming?.id ?? store.createSearch(name: "sim", config: config, modelPath: "m", modelSHA256: "m", textPath: "t",
+                                                        textOffset: 0, textSHA256: "t")
         var settings = Dispatcher.Settings()
         settings.maxAttempts = maxAttempts
         let dispatcher = Dispatcher(settings: settings)
@@ -127,10 +132,16 @@ import Wire
             }
         }
         defer { heartbeats.cancel() }
-        let summary = try await SearchRunner(store: store, searchID: id,
-                                             geometry: RoPEGeometry(rotaryDimension: 2 * config.pairs, base: 10_000))
-            .run(evaluator: dispatcher)
+        // `stopAfter`: the run dies (as a killed coordinator would) after that many units.
+        let evaluator: UnitEvaluator = stopAfter.map { CrashingEvaluator(dispatcher, limit: $0) } ?? dispatcher
+        let outcome: Result<SearchSummary, Error>
+        do {
+            outcome = .success(try await SearchRunner(store: store, searchID: id,
+                                                      geometry: RoPEGeometry(rotaryDimension: 2 * config.pairs, base: 10_000))
+                .run(evaluator: evaluator))
+        } catch { outcome = .failure(error) }
         await dispatcher.shutdown()
+        let summary = try outcome.get()
         let candidates = try store.candidates(id)
         var rows: [[Double]] = []
         for candidate in candidates {
