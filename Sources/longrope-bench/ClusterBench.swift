@@ -173,6 +173,7 @@ struct ClusterBench: AsyncParsableCommand {
             "units": stored, "units_taken": taken, "coordinator_cpu_ms_per_unit": 1000 * cpu / Double(max(1, taken)),
             "heartbeats_per_s": Double(beats.value) / makespan, "best_fitness": summary.perplexity ?? .nan,
             "best_lambda_digest": digest(summary.lambda), "overlap": chosenMode == .overlap, "mode": chosenMode.rawValue,
+            "seed": seed, "iterations": iterations, "candidates": try store.candidates(id).count,
             "pipeline_depth": config.lag, "islands": config.islandCount, "migration_interval": config.migrationInterval ?? 0,
             "crashes": simulated.map(\.worker.crashes).reduce(0, +),
             "checked_units": checked, "checked_share": Double(checked) / Double(max(1, stored)),
