@@ -342,11 +342,8 @@ public actor Dispatcher: UnitEvaluator {
         countHealthyWorkers()
         let now = Date()
         var stragglers: [Int]?   // units on one worker past `duplicateAfter`, oldest first (found once)
-        // Only idle workers can take a unit (sorting all of them cost ~1 ms a pass at 1,024).
-        for id in workers.filter({ $0.value.healthy && $0.value.lease == nil }).keys.sorted() {
+        for id in workers.keys.sorted() {
             guard let worker = workers[id], worker.healthy, worker.lease == nil else { continue }
-            // Nothing queued and no straggler left to copy: no later worker gets anything either.
-            if queue.isEmpty, let left = stragglers, left.isEmpty { break }
             if let index = queue.firstIndex(where: { jobs[$0].map { matches($0.unit, worker) && !$0.excluded.contains(id)
                     && !$0.answers.contains { $0.worker == id }
                     && !(($0.failedOn.contains(id)) && hasOtherWorker(for: $0, than: id)) } ?? false }) {

@@ -111,8 +111,9 @@ extension SearchRunner {
                                         storedNLL: nll, storedTokens: tokens)
             }
             if overlapped {
-                history += windows.filter(\.isDecided).map(evaluated)
-                count(windows.filter(\.isDecided).map(evaluated))
+                let reloaded = windows.filter(\.isDecided).map(evaluated)
+                history += reloaded
+                count(reloaded)
             }
             open.append(OpenStep(step: step, candidates: windows))
         }
