@@ -37,18 +37,26 @@ public final class SearchRunner: Sendable {
         try store.setStatus(searchID, .running)
         do {
             let seeds = Baselines.seeds(geometry: geometry, config: config)
+            // The first step's seeds are the rules: their units are taken from the rules' (`ReusedUnits`).
+            let reuse = ReusedUnits(evaluator)
+            try rememberStoredRules(record, fitness: .ppl, keyTokens: [:], into: reuse)
             let history: [Evaluated]
             if config.fitnessKind == .ppl {
                 // The steps do not need the rules' scores: score both at once, so workers never
-                // wait for the baselines' last windows.
-                async let rules: Void = runBaselines(record, evaluator: evaluator)
-                history = try await runSteps(record, seeds: seeds, keyTokens: [:], evaluator: evaluator, progress: progress)
+                // wait for the baselines' last windows (a seed equal to a rule waits for its unit).
+                let ruleUnits = try unscoredRules(record).flatMap { scaling in
+                    (0..<config.windowCount).map { unit(record, candidateRowID: -1, window: $0, scaling: scaling, fitness: .ppl) }
+                }
+                reuse.promise(ruleUnits)
+                async let rules: Void = runBaselines(record, evaluator: reuse, releasing: ruleUnits)
+                history = try await runSteps(record, seeds: seeds, keyTokens: [:], evaluator: reuse, progress: progress)
                 try await rules
             } else {
-                try await runBaselines(record, evaluator: evaluator)
-                let keyTokens = config.fitnessKind == .keyTokens ? try await probeKeyTokens(record, evaluator: evaluator) : [:]
-                try await runBaselineFitness(record, keyTokens: keyTokens, evaluator: evaluator)
-                history = try await runSteps(record, seeds: seeds, keyTokens: keyTokens, evaluator: evaluator,
+                try await runBaselines(record, evaluator: reuse)
+                let keyTokens = config.fitnessKind == .keyTokens ? try await probeKeyTokens(record, evaluator: reuse) : [:]
+                try rememberStoredRules(record, fitness: config.fitnessKind, keyTokens: keyTokens, into: reuse)
+                try await runBaselineFitness(record, keyTokens: keyTokens, evaluator: reuse)
+                history = try await runSteps(record, seeds: seeds, keyTokens: keyTokens, evaluator: reuse,
                                              progress: progress)
             }
             guard SearchEngine.best(history) != nil else { throw SearchRunnerError.nothingScored(try failureSummary()) }
@@ -104,7 +112,7 @@ public final class SearchRunner: Sendable {
 
     /// A rule's score under one fitness: the NLL sums and scored tokens of its windows up to
     /// the first that came back NaN/infinite, and whether none did.
-    typealias RuleScore = (nll: [Double], tokens: Int, feasible: Bool)
+    typealias RuleScore = (nll: [Double], tokens: [Int], feasible: Bool)
 
     /// Scores rules on every window under `fitness`, every unit at once, and hands each rule's
     /// score to `scored` as soon as it and every rule before it are complete (in rule order, so
@@ -126,12 +134,12 @@ public final class SearchRunner: Sendable {
         var results: [Int: UnitResult] = [:]   // by rule × windowCount + window
         func score(_ rule: Int) -> RuleScore? {
             var nll: [Double] = []
-            var tokens = 0
+            var tokens: [Int] = []
             for window in 0..<windowCount {
                 guard let result = results[scoredAs[rule] * windowCount + window] else { return nil }
                 guard let value = result.nllSum, value.isFinite, result.tokens > 0 else { return (nll, tokens, false) }
                 nll.append(value)
-                tokens += result.tokens
+                tokens.append(result.tokens)
             }
             return (nll, tokens, true)
         }
@@ -157,15 +165,41 @@ public final class SearchRunner: Sendable {
         }
     }
 
-    /// Scores each baseline's perplexity on every window, unless already stored.
-    private func runBaselines(_ record: SearchRecord, evaluator: UnitEvaluator) async throws {
+    /// The rules whose perplexity is not stored yet.
+    private func unscoredRules(_ record: SearchRecord) throws -> [RoPEScaling] {
         let done = Set(try store.baselines(searchID).map(\.method))
-        let scalings = Baselines.scalings(geometry: geometry, config: record.config).filter { !done.contains($0.method) }
+        return Baselines.scalings(geometry: geometry, config: record.config).filter { !done.contains($0.method) }
+    }
+
+    /// Scores each baseline's perplexity on every window, unless already stored; then releases
+    /// `releasing` (the units promised to `ReusedUnits`), whatever happened.
+    private func runBaselines(_ record: SearchRecord, evaluator: ReusedUnits, releasing: [WorkUnit] = []) async throws {
+        defer { evaluator.release(releasing) }
+        let scalings = try unscoredRules(record)
         try await scoreRules(scalings, record: record, fitness: .ppl, keyTokens: [:], evaluator: evaluator) { rule, score in
             let scaling = scalings[rule]
             try store.recordBaseline(searchID, BaselineRecord(
                 method: scaling.method, lambda: scaling.lambda, nHat: 0, attentionFactor: scaling.attentionFactor,
-                perplexity: score.feasible ? exp(score.nll.reduce(0, +) / Double(score.tokens)) : nil, windowNLL: score.nll))
+                perplexity: score.feasible ? exp(score.nll.reduce(0, +) / Double(score.tokens.reduce(0, +))) : nil,
+                windowNLL: score.nll, windowTokens: score.tokens))
+        }
+    }
+
+    /// Tells `reuse` the units of the stored rules under `fitness` (those stored with their
+    /// windows' token counts), so that seed candidates equal to a rule take them.
+    private func rememberStoredRules(_ record: SearchRecord, fitness: Fitness, keyTokens: [Int: [Int]],
+                                     into reuse: ReusedUnits) throws {
+        for baseline in try store.baselines(searchID) {
+            let (nll, tokens) = fitness == .ppl ? (baseline.windowNLL, baseline.windowTokens)
+                                                : (baseline.fitnessNLL, baseline.fitnessTokens)
+            guard let nll, let tokens, tokens.count == nll.count else { continue }
+            let scaling = RoPEScaling(method: baseline.method, lambda: baseline.lambda, nHat: baseline.nHat,
+                                      attentionFactor: baseline.attentionFactor)
+            for window in nll.indices {
+                reuse.remember(unit(record, candidateRowID: -1, window: window, scaling: scaling, fitness: fitness,
+                                    keyTokens: keyTokens),
+                               UnitResult(nllSum: nll[window], tokens: tokens[window], seconds: 0, worker: ReusedUnits.worker))
+            }
         }
     }
 
@@ -178,8 +212,9 @@ public final class SearchRunner: Sendable {
         try await scoreRules(scalings, record: record, fitness: record.config.fitnessKind,
                              keyTokens: keyTokens, evaluator: evaluator) { rule, score in
             var baseline = baselines[rule]
-            baseline.fitness = score.feasible ? exp(score.nll.reduce(0, +) / Double(score.tokens)) : nil
+            baseline.fitness = score.feasible ? exp(score.nll.reduce(0, +) / Double(score.tokens.reduce(0, +))) : nil
             baseline.fitnessNLL = score.nll
+            baseline.fitnessTokens = score.tokens
             try store.recordBaseline(searchID, baseline)
         }
     }

@@ -71,9 +71,16 @@ public struct BaselineRecord: Sendable, Equatable {
     /// or infeasible when `fitnessNLL` is set); for `ppl` searches the perplexity is the fitness.
     public var fitness: Double?
     public var fitnessNLL: [Double]?
+    /// The tokens each window of `windowNLL` and `fitnessNLL` scored (nil in databases written
+    /// before they were kept): with them a candidate equal to the rule takes its stored units.
+    public var windowTokens: [Int]?
+    public var fitnessTokens: [Int]?
 
     public init(method: String, lambda: [Double], nHat: Int, attentionFactor: Double,
-                perplexity: Double?, windowNLL: [Double], fitness: Double? = nil, fitnessNLL: [Double]? = nil) {
+                perplexity: Double?, windowNLL: [Double], fitness: Double? = nil, fitnessNLL: [Double]? = nil,
+                windowTokens: [Int]? = nil, fitnessTokens: [Int]? = nil) {
+        self.windowTokens = windowTokens
+        self.fitnessTokens = fitnessTokens
         self.fitness = fitness
         self.fitnessNLL = fitnessNLL
         self.method = method

@@ -96,6 +96,12 @@ public final class SearchStore: Sendable {
                     UNIQUE (search_id, sample));
                 """)
         }
+        migrator.registerMigration("v4: tokens of the baselines' windows") { db in
+            try db.execute(sql: """
+                ALTER TABLE baseline ADD COLUMN window_tokens TEXT;
+                ALTER TABLE baseline ADD COLUMN fitness_tokens TEXT;
+                """)
+        }
         return migrator
     }
 
@@ -343,12 +349,14 @@ public final class SearchStore: Sendable {
         try pool.write { db in
             try db.execute(sql: """
                 INSERT OR REPLACE INTO baseline (search_id, method, lambda, n_hat, attention_factor, status, perplexity,
-                                                 sample_nll, fitness, fitness_nll)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                                 sample_nll, fitness, fitness_nll, window_tokens, fitness_tokens)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [searchID, baseline.method, try encode(baseline.lambda), baseline.nHat,
                                  baseline.attentionFactor, baseline.perplexity == nil ? "infeasible" : "scored",
                                  baseline.perplexity, try encode(baseline.windowNLL), baseline.fitness,
-                                 try baseline.fitnessNLL.map { try encode($0) }])
+                                 try baseline.fitnessNLL.map { try encode($0) },
+                                 try baseline.windowTokens.map { try encode($0) },
+                                 try baseline.fitnessTokens.map { try encode($0) }])
         }
     }
 
@@ -359,7 +367,9 @@ public final class SearchStore: Sendable {
                                nHat: row["n_hat"], attentionFactor: row["attention_factor"],
                                perplexity: row["perplexity"], windowNLL: try decode([Double].self, row["sample_nll"]),
                                fitness: row["fitness"],
-                               fitnessNLL: try (row["fitness_nll"] as String?).map { try decode([Double].self, $0) })
+                               fitnessNLL: try (row["fitness_nll"] as String?).map { try decode([Double].self, $0) },
+                               windowTokens: try (row["window_tokens"] as String?).map { try decode([Int].self, $0) },
+                               fitnessTokens: try (row["fitness_tokens"] as String?).map { try decode([Int].self, $0) })
             }
         }
     }

@@ -2,7 +2,7 @@ import Foundation
 import RoPE
 
 /// One unit of work: score window `window` (a window of the target length) under `scaling`.
-public struct WorkUnit: Sendable, Codable, Equatable, StrictDecodable {
+public struct WorkUnit: Sendable, Codable, Hashable, StrictDecodable {
     public var searchID: Int64
     public var candidateRowID: Int64
     public var window: Int
