@@ -102,6 +102,14 @@ public final class SearchStore: Sendable {
                 ALTER TABLE baseline ADD COLUMN fitness_tokens TEXT;
                 """)
         }
+        // One name per idea: a window of the target length was once called a sample.
+        migrator.registerMigration("v5: sample is window") { db in
+            try db.execute(sql: """
+                ALTER TABLE evaluation RENAME COLUMN sample TO window;
+                ALTER TABLE key_token RENAME COLUMN sample TO window;
+                ALTER TABLE baseline RENAME COLUMN sample_nll TO window_nll;
+                """)
+        }
         return migrator
     }
 
@@ -162,7 +170,7 @@ public final class SearchStore: Sendable {
             for row in try Row.fetchAll(db, sql: """
                 SELECT evaluation.candidate_id, evaluation.status, evaluation.nll_sum FROM evaluation
                 JOIN candidate ON candidate.id = evaluation.candidate_id
-                WHERE candidate.search_id = ?\(stepFilter) ORDER BY evaluation.candidate_id, evaluation.sample
+                WHERE candidate.search_id = ?\(stepFilter) ORDER BY evaluation.candidate_id, evaluation.window
                 """, arguments: [searchID]) {
                 windowNLL[row["candidate_id"], default: []].append((row["status"] as String) == "done" ? row["nll_sum"] : nil)
             }
@@ -195,11 +203,11 @@ public final class SearchStore: Sendable {
     @discardableResult
     public func recordEvaluation(_ evaluation: EvaluationRecord, outcome: Outcome?) throws -> Bool {
         try pool.write { db in
-            let existing = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM evaluation WHERE candidate_id = ? AND sample = ?",
+            let existing = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM evaluation WHERE candidate_id = ? AND window = ?",
                                             arguments: [evaluation.candidateRowID, evaluation.window]) ?? 0
             if existing > 0 { return false }
             try db.execute(sql: """
-                INSERT INTO evaluation (candidate_id, sample, status, nll_sum, tokens, seconds, worker, created_at, error)
+                INSERT INTO evaluation (candidate_id, window, status, nll_sum, tokens, seconds, worker, created_at, error)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [evaluation.candidateRowID, evaluation.window,
                                  evaluation.error != nil ? "failed" : evaluation.nllSum == nil ? "infeasible" : "done",
@@ -221,7 +229,7 @@ public final class SearchStore: Sendable {
     }
 
     private func evaluations(_ db: Database, candidate: Int64) throws -> [Double?] {
-        try Row.fetchAll(db, sql: "SELECT status, nll_sum FROM evaluation WHERE candidate_id = ? ORDER BY sample",
+        try Row.fetchAll(db, sql: "SELECT status, nll_sum FROM evaluation WHERE candidate_id = ? ORDER BY window",
                          arguments: [candidate]).map { row in
             (row["status"] as String) == "done" ? (row["nll_sum"] as Double?) : nil
         }
@@ -274,7 +282,7 @@ public final class SearchStore: Sendable {
     /// Tokens scored by each of a candidate's stored units, by window.
     public func windowTokens(_ candidateRowID: Int64) throws -> [Int] {
         try pool.read { db in
-            try Int.fetchAll(db, sql: "SELECT tokens FROM evaluation WHERE candidate_id = ? ORDER BY sample",
+            try Int.fetchAll(db, sql: "SELECT tokens FROM evaluation WHERE candidate_id = ? ORDER BY window",
                              arguments: [candidateRowID])
         }
     }
@@ -284,7 +292,7 @@ public final class SearchStore: Sendable {
     /// Stores the key-token positions of one window of a search (once; a second call keeps the first).
     public func recordKeyTokens(_ searchID: Int64, window: Int, positions: [Int]) throws {
         try pool.write { db in
-            try db.execute(sql: "INSERT OR IGNORE INTO key_token (search_id, sample, positions) VALUES (?, ?, ?)",
+            try db.execute(sql: "INSERT OR IGNORE INTO key_token (search_id, window, positions) VALUES (?, ?, ?)",
                            arguments: [searchID, window, try encode(positions)])
         }
     }
@@ -293,9 +301,9 @@ public final class SearchStore: Sendable {
     public func keyTokens(_ searchID: Int64) throws -> [Int: [Int]] {
         try pool.read { db in
             var out: [Int: [Int]] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT sample, positions FROM key_token WHERE search_id = ?",
+            for row in try Row.fetchAll(db, sql: "SELECT window, positions FROM key_token WHERE search_id = ?",
                                         arguments: [searchID]) {
-                out[row["sample"]] = try decode([Int].self, row["positions"])
+                out[row["window"]] = try decode([Int].self, row["positions"])
             }
             return out
         }
@@ -349,7 +357,7 @@ public final class SearchStore: Sendable {
         try pool.write { db in
             try db.execute(sql: """
                 INSERT OR REPLACE INTO baseline (search_id, method, lambda, n_hat, attention_factor, status, perplexity,
-                                                 sample_nll, fitness, fitness_nll, window_tokens, fitness_tokens)
+                                                 window_nll, fitness, fitness_nll, window_tokens, fitness_tokens)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [searchID, baseline.method, try encode(baseline.lambda), baseline.nHat,
                                  baseline.attentionFactor, baseline.perplexity == nil ? "infeasible" : "scored",
@@ -365,7 +373,7 @@ public final class SearchStore: Sendable {
             try Row.fetchAll(db, sql: "SELECT * FROM baseline WHERE search_id = ? ORDER BY id", arguments: [searchID]).map { row in
                 BaselineRecord(method: row["method"], lambda: try decode([Double].self, row["lambda"]),
                                nHat: row["n_hat"], attentionFactor: row["attention_factor"],
-                               perplexity: row["perplexity"], windowNLL: try decode([Double].self, row["sample_nll"]),
+                               perplexity: row["perplexity"], windowNLL: try decode([Double].self, row["window_nll"]),
                                fitness: row["fitness"],
                                fitnessNLL: try (row["fitness_nll"] as String?).map { try decode([Double].self, $0) },
                                windowTokens: try (row["window_tokens"] as String?).map { try decode([Int].self, $0) },
