@@ -29,8 +29,10 @@ con.row_factory = sqlite3.Row
 search = con.execute("SELECT * FROM search WHERE id = ?" if wanted else "SELECT * FROM search ORDER BY id DESC LIMIT 1",
                      (int(wanted),) if wanted else ()).fetchone()
 sid = search["id"]
+# Units a seed took from its rule (worker "reused") cost nothing and ran on no worker.
 units = con.execute("""SELECT COUNT(*) n, SUM(e.seconds) s, COUNT(DISTINCT e.worker) w, MIN(e.created_at) first, MAX(e.created_at) last
-                       FROM evaluation e JOIN candidate c ON c.id = e.candidate_id WHERE c.search_id = ? AND e.status = 'done'""",
+                       FROM evaluation e JOIN candidate c ON c.id = e.candidate_id
+                       WHERE c.search_id = ? AND e.status = 'done' AND e.worker != 'reused'""",
                     (sid,)).fetchone()
 candidates = con.execute("SELECT COUNT(*) FROM candidate WHERE search_id = ?", (sid,)).fetchone()[0]
 cols = [r[1] for r in con.execute("PRAGMA table_info(baseline)")]
