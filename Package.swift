@@ -74,7 +74,7 @@ let package = Package(
             .product(name: "HTTPTypes", package: "swift-http-types"),
         ]),
         // Scoring a unit against one loaded model and text (the in-process evaluator and workers).
-        .target(name: "Scoring", dependencies: ["Evaluator", "Wire", "RoPE"]),
+        .target(name: "Scoring", dependencies: ["Evaluator", "Wire", "RoPE", "Search"]),
         // Running searches: the step loop, baselines, options, exports, and the dispatcher that
         // leases units to workers (no HTTP server here).
         .target(name: "Runner", dependencies: [

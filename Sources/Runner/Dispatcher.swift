@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Scoring
+import Search
 import Wire
 
 /// Hands units to workers as leases and collects the results: the only place that knows about
@@ -463,12 +464,12 @@ public actor Dispatcher: UnitEvaluator {
         var searchID: Int64
         var window: Int
         var targetContext: Int
-        var fitness: String?
+        var fitness: Fitness?
         var needles: Int?
     }
 
     private func windowKey(_ unit: WorkUnit) -> WindowKey? {
-        unit.fitness == "probe" ? nil
+        unit.probe == true ? nil
             : WindowKey(searchID: unit.searchID, window: unit.window, targetContext: unit.targetContext,
                         fitness: unit.fitness, needles: unit.needles)
     }

@@ -100,10 +100,10 @@ public final class SearchRunner: Sendable {
         switch fitness {
         case .ppl: break
         case .keyTokens:
-            unit.fitness = Fitness.keyTokens.rawValue
+            unit.fitness = .keyTokens
             unit.positions = keyTokens[window]
         case .needle, .mixed:
-            unit.fitness = fitness.rawValue
+            unit.fitness = fitness
             unit.needleSeed = record.config.seed
             unit.needles = record.config.needles
         }
@@ -233,7 +233,7 @@ public final class SearchRunner: Sendable {
             var unit = self.unit(record, candidateRowID: -1, window: window,
                                  scaling: RoPEScaling(method: baseline.method, lambda: baseline.lambda,
                                                       attentionFactor: baseline.attentionFactor), fitness: .ppl)
-            unit.fitness = "probe"
+            unit.probe = true
             unit.originalContext = config.originalContext
             unit.keyTokenThreshold = threshold
             let result: UnitResult

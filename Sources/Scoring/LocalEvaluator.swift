@@ -1,6 +1,7 @@
 import Foundation
 import Evaluator
 import RoPE
+import Search
 import Wire
 
 /// Scores units in this process with one loaded model and the search's text.
@@ -40,7 +41,7 @@ public final class UnitScorer: @unchecked Sendable {
     /// The windows a unit refers to: plain windows of the text, or needle windows (`needle` and
     /// `mixed` fitness).
     public func windows(for unit: WorkUnit) throws -> [EvaluationWindow] {
-        let needled = unit.fitness == "needle" || unit.fitness == "mixed"
+        let needled = unit.probe != true && (unit.fitness == .needle || unit.fitness == .mixed)
         return try windows(needleSeed: needled ? unit.needleSeed ?? 0 : nil, needles: unit.needles ?? 1,
                            context: unit.targetContext, windowCount: unit.windowCount, textOffset: unit.textOffset)
     }
@@ -73,11 +74,20 @@ public final class UnitScorer: @unchecked Sendable {
         }
         let start = Date()
         let window = try windows(for: unit)[unit.window]
-        switch unit.fitness ?? "ppl" {
-        case "ppl", "needle":
+        if unit.probe == true {
+            guard let short = unit.originalContext, let threshold = unit.keyTokenThreshold else {
+                throw EvaluatorError.invalidRequest("a probe unit needs original_context and key_token_threshold")
+            }
+            let keys = try KeyTokens.positions(model: model, window: window, scaling: unit.scaling,
+                                               shortContext: short, threshold: threshold)
+            return UnitResult(nllSum: 0, tokens: keys.count, seconds: Date().timeIntervalSince(start), worker: worker,
+                              positions: keys)
+        }
+        switch unit.fitness ?? .ppl {
+        case .ppl, .needle:
             let loss = try model.loss(tokens: window.tokens, positions: window.positions, scaling: unit.scaling)
             return result(loss, start: start, worker: worker)
-        case "mixed":
+        case .mixed:
             // Every token of the needle window, plus the answers' tokens weighted so that they
             // count as much as all the others: exp(nll_sum / tokens) is then the window's
             // perplexity times the answers' perplexity.
@@ -89,22 +99,12 @@ public final class UnitScorer: @unchecked Sendable {
             let nll = all + answer * Double(scores.count) / Double(max(answers.count, 1))
             return UnitResult(nllSum: nll.isFinite ? nll : nil, tokens: scores.count,
                               seconds: Date().timeIntervalSince(start), worker: worker)
-        case "key-tokens":
+        case .keyTokens:
             guard let positions = unit.positions, !positions.isEmpty else {
                 throw EvaluatorError.invalidRequest("a key-tokens unit needs its positions")
             }
             let loss = try model.loss(tokens: window.tokens, positions: positions, scaling: unit.scaling)
             return result(loss, start: start, worker: worker)
-        case "probe":
-            guard let short = unit.originalContext, let threshold = unit.keyTokenThreshold else {
-                throw EvaluatorError.invalidRequest("a probe unit needs original_context and key_token_threshold")
-            }
-            let keys = try KeyTokens.positions(model: model, window: window, scaling: unit.scaling,
-                                               shortContext: short, threshold: threshold)
-            return UnitResult(nllSum: 0, tokens: keys.count, seconds: Date().timeIntervalSince(start), worker: worker,
-                              positions: keys)
-        case let other:
-            throw EvaluatorError.invalidRequest("unknown fitness \"\(other)\" (ppl, key-tokens, needle, mixed, probe)")
         }
     }
 

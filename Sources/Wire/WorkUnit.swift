@@ -1,5 +1,6 @@
 import Foundation
 import RoPE
+import Search
 
 /// One unit of work: score window `window` (a window of the target length) under `scaling`.
 public struct WorkUnit: Sendable, Codable, Hashable, StrictDecodable {
@@ -16,9 +17,12 @@ public struct WorkUnit: Sendable, Codable, Hashable, StrictDecodable {
     public var textOffset: Int
     /// What to score (nil = `ppl`, every token of the plain window): `key-tokens` (the
     /// `positions` of the plain window), `needle` (the answers of the needle window made from
-    /// `needleSeed`), `mixed` (every token of that needle window, the answers weighted to count
-    /// as much as the rest), or `probe` (find the window's key tokens; the result lists them).
-    public var fitness: String?
+    /// `needleSeed`) or `mixed` (every token of that needle window, the answers weighted to count
+    /// as much as the rest). The search's fitness, by the same name.
+    public var fitness: Fitness?
+    /// true: find the window's key tokens instead of scoring it (the result lists them; `fitness`
+    /// is not used).
+    public var probe: Bool?
     /// For `key-tokens`: the positions to score.
     public var positions: [Int]?
     /// For `needle` and `mixed`: the seed of the needles, and how many each window holds (nil: 1).
@@ -32,7 +36,7 @@ public struct WorkUnit: Sendable, Codable, Hashable, StrictDecodable {
         case searchID = "search_id", candidateRowID = "candidate_id", window, lambda
         case nHat = "n_hat", attentionFactor = "attention_factor", targetContext = "target_context"
         case windowCount = "windows", modelSHA256 = "model_sha256", textSHA256 = "text_sha256", textOffset = "text_offset"
-        case fitness, positions, needleSeed = "needle_seed", needles, originalContext = "original_context"
+        case fitness, probe, positions, needleSeed = "needle_seed", needles, originalContext = "original_context"
         case keyTokenThreshold = "key_token_threshold"
     }
 
@@ -79,20 +83,20 @@ extension UnitResult {
     /// probe's positions inside the window. A worker that sends one is lying or broken.
     public func problem(for unit: WorkUnit) -> String? {
         if let nll = nllSum, !(nll.isFinite && nll >= 0) { return "nll_sum \(nll) is not a finite number ≥ 0" }
-        switch unit.fitness ?? "ppl" {
-        case "ppl", "mixed":
-            if tokens != unit.targetContext - 1 { return "tokens \(tokens), but the unit scores \(unit.targetContext - 1)" }
-        case "key-tokens":
-            let expected = unit.positions?.count ?? 0
-            if tokens != expected { return "tokens \(tokens), but the unit scores \(expected) key tokens" }
-        case "needle":
-            if tokens < unit.needles ?? 1 || tokens >= unit.targetContext { return "tokens \(tokens) is not the length of \(unit.needles ?? 1) needle answer(s)" }
-        case "probe":
+        if unit.probe == true {
             let found = positions ?? []
             if tokens != found.count { return "tokens \(tokens) but \(found.count) positions" }
             if found.contains(where: { $0 < 0 || $0 >= unit.targetContext - 1 }) { return "a key-token position lies outside the window" }
-        default:
-            break
+            return nil
+        }
+        switch unit.fitness ?? .ppl {
+        case .ppl, .mixed:
+            if tokens != unit.targetContext - 1 { return "tokens \(tokens), but the unit scores \(unit.targetContext - 1)" }
+        case .keyTokens:
+            let expected = unit.positions?.count ?? 0
+            if tokens != expected { return "tokens \(tokens), but the unit scores \(expected) key tokens" }
+        case .needle:
+            if tokens < unit.needles ?? 1 || tokens >= unit.targetContext { return "tokens \(tokens) is not the length of \(unit.needles ?? 1) needle answer(s)" }
         }
         return nil
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Runner
+import Search
 import TestSupport
 import Testing
 import Wire
@@ -44,11 +45,11 @@ struct ScriptedWorker: UnitEvaluator {
         #expect(UnitResult(nllSum: nil, tokens: 255, seconds: 0, worker: "w").problem(for: u) == nil, "NaN is an answer")
         #expect(UnitResult(nllSum: -1, tokens: 255, seconds: 0, worker: "w").problem(for: u) != nil)
         #expect(UnitResult(nllSum: 5, tokens: 0, seconds: 0, worker: "w").problem(for: u) != nil)
-        u.fitness = "key-tokens"
+        u.fitness = .keyTokens
         u.positions = [200, 210]
         #expect(UnitResult(nllSum: 5, tokens: 2, seconds: 0, worker: "w").problem(for: u) == nil)
         #expect(UnitResult(nllSum: 5, tokens: 3, seconds: 0, worker: "w").problem(for: u) != nil)
-        u.fitness = "probe"
+        u.probe = true
         #expect(UnitResult(nllSum: 0, tokens: 1, seconds: 0, worker: "w", positions: [9999]).problem(for: u) != nil)
     }
 

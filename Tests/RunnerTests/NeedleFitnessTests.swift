@@ -1,6 +1,7 @@
 import Evaluator
 import Foundation
 import RoPE
+import Search
 import Scoring
 import TestSupport
 import Testing
@@ -20,7 +21,7 @@ struct NeedleFitnessTests {
         scorer = UnitScorer(model: model, text: text)
     }
 
-    func unit(fitness: String, needles: Int?) -> WorkUnit {
+    func unit(fitness: Fitness, needles: Int?) -> WorkUnit {
         var unit = WorkUnit(searchID: 1, candidateRowID: 1, window: 1, lambda: RoPEScaling.ntk(pairs: model.pairs, alpha: 2).lambda,
                             nHat: 0, attentionFactor: 1.05, targetContext: 1024, windowCount: 2, modelSHA256: "m",
                             textSHA256: "t", textOffset: 100)
@@ -31,7 +32,7 @@ struct NeedleFitnessTests {
     }
 
     @Test func needleUnitsScoreEveryAnswerOfTheirWindow() throws {
-        let unit = unit(fitness: "needle", needles: 3)
+        let unit = unit(fitness: .needle, needles: 3)
         let window = try scorer.windows(for: unit)[1]
         let text = String(decoding: scorer.text.dropFirst(100), as: UTF8.self)
         let graded = try NeedleWindows.gradedWindows(text: text, model: model, context: 1024, windowCount: 2, seed: 9, needles: 3)
@@ -42,11 +43,11 @@ struct NeedleFitnessTests {
         #expect(abs(result.nllSum! - expected.nllSum) <= 1e-9 * expected.nllSum)
         #expect(result.problem(for: unit) == nil)
         // One needle per window is another window (LongRoPE2's), scored on its single answer.
-        #expect(try scorer.windows(for: self.unit(fitness: "needle", needles: nil))[1] != window)
+        #expect(try scorer.windows(for: self.unit(fitness: .needle, needles: nil))[1] != window)
     }
 
     @Test func mixedUnitsWeighTheAnswersAsMuchAsTheRest() throws {
-        let unit = unit(fitness: "mixed", needles: 2)
+        let unit = unit(fitness: .mixed, needles: 2)
         let window = try scorer.windows(for: unit)[1]
         let result = try scorer.score(unit, worker: "w")
         let all = try model.loss(tokens: window.tokens, scoredFrom: 0, scaling: unit.scaling)

@@ -56,6 +56,27 @@ import Wire
         #expect(field == "space" && detail.contains("all-pairs") && detail.contains("critical-dimension"))
     }
 
+    /// A unit's fitness is the search's `Fitness`: a worker refuses a name it does not know,
+    /// saying which it knows; a probe is its own flag.
+    @Test func aUnitsFitnessIsTheEnum() throws {
+        var unit = WorkUnit(searchID: 1, candidateRowID: 2, window: 0, lambda: [1, 2], nHat: 0, attentionFactor: 1,
+                            targetContext: 512, windowCount: 1, modelSHA256: "m", textSHA256: "t", textOffset: 0)
+        unit.fitness = .mixed
+        unit.probe = true
+        let data = StrictJSON.encode(unit)
+        let object = try JSONSerialization.jsonObject(with: data) as! [String: Any]
+        #expect(object["fitness"] as? String == "mixed" && object["probe"] as? Bool == true)
+        #expect(try StrictJSON.decode(WorkUnit.self, from: data) == unit)
+        var wrong = object
+        wrong["fitness"] = "probe"
+        do {
+            _ = try StrictJSON.decode(WorkUnit.self, from: JSONSerialization.data(withJSONObject: wrong))
+            Issue.record("fitness \"probe\" accepted")
+        } catch let WireError.invalidValue(field, detail) {
+            #expect(field == "fitness" && detail.contains("key-tokens") && detail.contains("mixed"), "\(detail)")
+        }
+    }
+
     @Test func fieldsAreTheCodingKeys() {
         #expect(Heartbeat.fields == ["secret"])
         #expect(WorkUnit.fields.contains("n_hat") && WorkUnit.fields.contains("candidate_id"))
