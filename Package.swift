@@ -78,10 +78,13 @@ let package = Package(
         // Running searches: the step loop, baselines, options, exports, and the dispatcher that
         // leases units to workers (no HTTP server here).
         .target(name: "Runner", dependencies: [
-            "Search", "Store", "Evaluator", "RoPE", "GGUF", "Wire", "Scoring",
+            "Search", "Store", "RoPE", "Wire",
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // A GGUF copy of the model with a search's factors inside (needs the transformer's
+        // reading of the model, which Runner does without).
+        .target(name: "ModelExport", dependencies: ["Runner", "Evaluator", "GGUF"]),
         // The coordinator daemon: the HTTP API and dashboard over the store, its search loops
         // (Runner) leasing units to the workers that attach.
         .target(name: "Coordinator", dependencies: [
@@ -106,7 +109,7 @@ let package = Package(
         // Subcommands of the `longrope` executable.
         .target(name: "CLI", dependencies: [
             "RoPE", "GGUF", "Tokenizer", "Evaluator", "Search", "Store", "Coordinator", "Digest", "Wire", "Worker",
-            "HTTPService", "Scoring", "Runner",
+            "HTTPService", "Scoring", "Runner", "ModelExport",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "TOMLKit", package: "TOMLKit"),
@@ -140,7 +143,7 @@ let package = Package(
         .testTarget(name: "DigestTests", dependencies: ["Digest", "TestSupport"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "Search"]),
         .testTarget(name: "RunnerTests", dependencies: [
-            "Runner", "Store", "Search", "Evaluator", "RoPE", "GGUF", "Wire", "Simulation", "Scoring", "TestSupport",
+            "Runner", "ModelExport", "Store", "Search", "Evaluator", "RoPE", "GGUF", "Wire", "Simulation", "Scoring", "TestSupport",
         ]),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
     ]

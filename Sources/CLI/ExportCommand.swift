@@ -2,6 +2,7 @@ import ArgumentParser
 import Digest
 import Foundation
 import GGUF
+import ModelExport
 import RoPE
 import Runner
 import Store

@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import Scoring
 import Search
 import Wire
 

@@ -1,6 +1,7 @@
 import Evaluator
 import Foundation
 import GGUF
+import ModelExport
 import RoPE
 import Runner
 import Scoring
