@@ -5,6 +5,8 @@ import Search
 /// One unit of work: score window `window` (a window of the target length) under `scaling`.
 public struct WorkUnit: Sendable, Codable, Hashable, StrictDecodable {
     public var searchID: Int64
+    /// The candidate's row in the coordinator's store, `candidate_row` on the wire (not the
+    /// API's `candidate`, its ordinal in the search); −1 for a rule's unit.
     public var candidateRowID: Int64
     public var window: Int
     public var lambda: [Double]
@@ -33,7 +35,7 @@ public struct WorkUnit: Sendable, Codable, Hashable, StrictDecodable {
     public var keyTokenThreshold: Double?
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
-        case searchID = "search_id", candidateRowID = "candidate_id", window, lambda
+        case searchID = "search_id", candidateRowID = "candidate_row", window, lambda
         case nHat = "n_hat", attentionFactor = "attention_factor", targetContext = "target_context"
         case windowCount = "windows", modelSHA256 = "model_sha256", textSHA256 = "text_sha256", textOffset = "text_offset"
         case fitness, probe, positions, needleSeed = "needle_seed", needles, originalContext = "original_context"

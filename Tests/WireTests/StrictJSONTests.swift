@@ -79,7 +79,7 @@ import Wire
 
     @Test func fieldsAreTheCodingKeys() {
         #expect(Heartbeat.fields == ["secret"])
-        #expect(WorkUnit.fields.contains("n_hat") && WorkUnit.fields.contains("candidate_id"))
+        #expect(WorkUnit.fields.contains("n_hat") && WorkUnit.fields.contains("candidate_row"))
         #expect(SearchOptions.fields.isSubset(of: CreateSearchRequest.fields))
         #expect(!SearchOptions.fields.contains("extraSeeds") && SearchOptions.fields.contains("seeds"))
     }
