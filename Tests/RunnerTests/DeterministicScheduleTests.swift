@@ -34,6 +34,42 @@ import Testing
         }
     }
 
+    /// FNV-1a over every stored candidate (step, λ, n̂, m, outcome) and unit (window, NLL bits):
+    /// any change to what a search breeds, scores or stores changes it.
+    static func digest(_ run: UnitSchedulingTests.Run) -> String {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        func mix(_ value: UInt64) { h ^= value; h = h &* 0x1000_0000_01b3 }
+        for candidate in run.candidates {
+            mix(UInt64(candidate.ordinal)); mix(UInt64(candidate.step)); mix(UInt64(candidate.candidate.nHat))
+            candidate.candidate.lambda.forEach { mix($0.bitPattern) }
+            mix(candidate.attentionFactor.bitPattern)
+            switch candidate.outcome {
+            case .scored?: mix(1)
+            case .rejected?: mix(2)
+            case .infeasible?: mix(3)
+            case nil: mix(0)
+            }
+        }
+        for row in run.rows { row.forEach { mix($0.bitPattern) } }
+        return String(h, radix: 16)
+    }
+
+    /// Recorded before the schedule became a value type (`StepSchedule`, issue 22) and checked
+    /// since: the stored candidates and units of each mode, whatever the code that schedules
+    /// them. A change here is a change of every search's result: say so in the commit.
+    @Test func theStoredRowsMatchTheRecordedDigests() async throws {
+        let recorded: [(name: String, config: SearchConfig, digest: String)] = [
+            ("one step at a time", UnitSchedulingTests.config(), "a6038f851d9a53a2"),
+            (Self.schedules[0].name, Self.schedules[0].config, "85d9347803a6cde1"),
+            (Self.schedules[1].name, Self.schedules[1].config, "333f87c8afceed09"),
+            (Self.schedules[2].name, Self.schedules[2].config, "e44aaaeee17cd8bb"),
+        ]
+        for (name, config, digest) in recorded {
+            let run = try await UnitSchedulingTests.run(workers: 1, config: config)
+            #expect(Self.digest(run) == digest, "\(name)")
+        }
+    }
+
     /// A run that dies mid-search (the evaluator fails as a killed coordinator's would) and is
     /// resumed from its store ends with the uninterrupted run's candidates, units and best.
     @Test(arguments: schedules.indices)

@@ -1,0 +1,114 @@
+import Foundation
+@testable import Runner
+import Search
+@testable import Store
+import Testing
+import Wire
+
+/// The schedule alone (issue 22): no store, no evaluator, no tasks — steps opened by hand with
+/// candidates that need no breeding, results handed in in any order.
+@Suite struct StepScheduleTests {
+    static func config(population: Int = 4, windows: Int = 3, pipelineDepth: Int? = nil) -> SearchConfig {
+        var config = SearchConfig(pairs: 2, originalContext: 256, targetContext: 1024, seed: 1)
+        config.setPopulation(population)
+        config.iterations = 3
+        config.windowCount = windows
+        config.pipelineDepth = pipelineDepth
+        return config
+    }
+
+    /// `count` undecided candidates for `step`, rows numbered from `firstRow`.
+    static func candidates(step: Int, count: Int, windows: Int, firstRow: Int64 = 0) -> [CandidateWindows] {
+        (0..<count).map { i in
+            let record = CandidateRecord(rowID: firstRow + Int64(i), ordinal: Int(firstRow) + i, step: step,
+                                         candidate: Candidate(lambda: [1, 1 + Double(i)], operation: .seed), attentionFactor: 1, outcome: nil)
+            return CandidateWindows(record: record, reference: nil, windowCount: windows, storedNLL: [], storedTokens: 0)
+        }
+    }
+
+    static func result(_ nll: Double = 700) -> UnitResult { UnitResult(nllSum: nll, tokens: 1023, seconds: 0, worker: "w") }
+
+    /// Opens the step the schedule names next with fresh candidates.
+    static func openNext(_ schedule: inout StepSchedule, count: Int, unitsOut: Int = 0) throws {
+        let nextTaken = schedule.stepToOpen(unitsOut: unitsOut, capacity: 1)
+        let next = try #require(nextTaken)
+        schedule.open(next, candidates: candidates(step: next.step, count: count, windows: schedule.config.windowCount,
+                                                   firstRow: Int64(100 * next.step)))
+    }
+
+    @Test func sureUnitsGoFirstThenTheLeastSpeculative() throws {
+        var schedule = StepSchedule(config: Self.config())
+        try Self.openNext(&schedule, count: 4)
+        let sent = schedule.unitsToSend(unitsOut: 0, capacity: 10)
+        // Window 0 of all four, then window 1 of all four (one ahead), then window 2 of two.
+        #expect(sent.map(\.window) == [0, 0, 0, 0, 1, 1, 1, 1, 2, 2])
+        #expect(sent.prefix(4).map(\.candidate) == [0, 1, 2, 3])
+        let more = schedule.unitsToSend(unitsOut: 10, capacity: 10)
+        #expect(more.isEmpty, "no room, and nothing sure left")
+        // A capacity of 1 still sends every sure unit: they are never held back.
+        var narrow = StepSchedule(config: Self.config())
+        try Self.openNext(&narrow, count: 4)
+        let sure = narrow.unitsToSend(unitsOut: 0, capacity: 1)
+        #expect(sure.count == 4)
+    }
+
+    @Test func windowsAreConsumedInOrderWhateverOrderTheyComeBackIn() throws {
+        var schedule = StepSchedule(config: Self.config(population: 2))
+        try Self.openNext(&schedule, count: 2)
+        let sent = schedule.unitsToSend(unitsOut: 0, capacity: 6)
+        #expect(sent.count == 6)
+        let c0 = sent.filter { $0.candidate == 0 }.sorted { $0.window < $1.window }
+        let lateTaken = schedule.receive(c0[2], Self.result(702))
+        let late = try #require(lateTaken)
+        #expect(late.rows.isEmpty, "window 2 waits for 0 and 1")
+        let middleTaken = schedule.receive(c0[1], Self.result(701))
+        let middle = try #require(middleTaken)
+        #expect(middle.rows.isEmpty)
+        let allTaken = schedule.receive(c0[0], Self.result(700))
+        let all = try #require(allTaken)
+        #expect(all.rows.map(\.0.window) == [0, 1, 2])
+        #expect(all.rows.map(\.0.nllSum) == [700, 701, 702])
+        #expect(all.rows.last?.1 != nil && all.rows.dropLast().allSatisfy { $0.1 == nil }, "the last window decides")
+        #expect(!schedule.wants(c0[0]), "a decided candidate wants nothing more")
+        let copy = schedule.receive(c0[0], Self.result())
+        #expect(copy == nil, "a late copy is dropped")
+        #expect(schedule.progress.candidatesDone == 1)
+    }
+
+    /// With L = 2, step t is bred from steps ≤ t − 2: step 2 opens while step 1 is out, step 3
+    /// only once step 1 is decided — and what step 2 is bred from is step 0 alone, step 1 seen.
+    @Test func aStepOpensOnceTheStepsItIsBredFromAreDecided() throws {
+        var schedule = StepSchedule(config: Self.config(population: 2, windows: 1, pipelineDepth: 2))
+        try Self.openNext(&schedule, count: 2)
+        let early = schedule.stepToOpen(unitsOut: 0, capacity: 1)
+        #expect(early == nil, "step 1 waits for step 0")
+        for key in schedule.unitsToSend(unitsOut: 0, capacity: 1) { _ = schedule.receive(key, Self.result()) }
+        try Self.openNext(&schedule, count: 1)                                        // step 1
+        let step2Taken = schedule.stepToOpen(unitsOut: 0, capacity: 1)
+        let step2 = try #require(step2Taken)
+        #expect(step2.step == 2)
+        guard case let .steps(known, pending) = step2.sources else { Issue.record("not bred from steps"); return }
+        #expect(known.count == 1 && known[0].count == 2, "bred from step 0 only")
+        #expect(pending.count == 1, "step 1's candidate counts as seen")
+        schedule.open(step2, candidates: Self.candidates(step: 2, count: 1, windows: 1, firstRow: 200))
+        let step3Early = schedule.stepToOpen(unitsOut: 0, capacity: 1)
+        #expect(step3Early == nil, "step 3 waits for step 1")
+        let step1UnitTaken = schedule.unitsToSend(unitsOut: 0, capacity: 1).first { $0.step == 1 }
+        let step1Unit = try #require(step1UnitTaken)
+        _ = schedule.receive(step1Unit, Self.result())
+        let step3 = schedule.stepToOpen(unitsOut: 0, capacity: 1)
+        #expect(step3?.step == 3)
+    }
+
+    @Test func theSearchEndsWhenEveryStepIsDecided() throws {
+        var config = Self.config(population: 2, windows: 1)
+        config.iterations = 0
+        var schedule = StepSchedule(config: config)
+        try Self.openNext(&schedule, count: 2)
+        #expect(!schedule.isFinished)
+        for key in schedule.unitsToSend(unitsOut: 0, capacity: 1) { _ = schedule.receive(key, Self.result()) }
+        let none = schedule.stepToOpen(unitsOut: 0, capacity: 1)
+        #expect(none == nil)
+        #expect(schedule.isFinished && schedule.result.count == 2)
+    }
+}
