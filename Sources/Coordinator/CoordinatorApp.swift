@@ -86,12 +86,11 @@ public final class Coordinator: Sendable {
         let token = settings.token
         router.get("/login") { _, _ in textResponse(Sessions.loginPage(), contentType: "text/html; charset=utf-8") }
         router.post("/login") { request, _ in
+            // The login page's form: token=… (application/x-www-form-urlencoded); anything
+            // unreadable is a wrong token.
+            struct LoginForm: Decodable { var token: String? }
             let form = String(decoding: try await readBody(request), as: UTF8.self)
-            let typed = form.split(separator: "&").compactMap { pair -> String? in
-                let kv = pair.split(separator: "=", maxSplits: 1).map(String.init)
-                guard kv.count == 2, kv[0] == "token" else { return nil }
-                return kv[1].replacingOccurrences(of: "+", with: " ").removingPercentEncoding
-            }.first ?? ""
+            let typed = (try? URLEncodedFormDecoder().decode(LoginForm.self, from: form))?.token ?? ""
             guard let token, constantTimeEqual(typed, token) else {
                 return textResponse(Sessions.loginPage(error: token == nil ? "This coordinator has no token: open / directly."
                                                                           : "Wrong token."),

@@ -54,6 +54,10 @@ import TestSupport
         let wrong = try await send("POST", base + "/login", body: "token=guess")
         #expect(wrong.status == 401 && wrong.headers["set-cookie"] == nil && wrong.text.contains("Wrong token"))
 
+        // The form is decoded as a browser encodes it: percent escapes, other fields beside it.
+        let encoded = try await send("POST", base + "/login", body: "remember=1&token=s3cret%2Dtoken")
+        #expect(encoded.status == 303 && encoded.headers["set-cookie"] != nil, "a percent-encoded token signs in")
+
         let signed = try await send("POST", base + "/login", body: "token=s3cret-token")
         #expect(signed.status == 303 && signed.headers["location"] == "/")
         let setCookie = try #require(signed.headers["set-cookie"])
