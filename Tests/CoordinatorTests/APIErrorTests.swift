@@ -1,4 +1,5 @@
 import Foundation
+import HummingbirdTesting
 import Testing
 import Coordinator
 import Hummingbird
@@ -138,24 +139,30 @@ import Wire
     }
 
     /// The router is built from the controllers' route table, and 405 answers come from the same
-    /// table: every path it lists answers a method it does not serve with 405 naming the ones it does.
+    /// table: every path it lists answers a method it does not serve with 405 naming the ones it
+    /// does. Through HummingbirdTesting's router mode: no socket, no server.
     @Test func everyRouteOfTheTableIsServedAndAnswers405ToOtherMethods() async throws {
         var settings = CoordinatorSettings(databasePath: temporaryDirectory().appendingPathComponent("routes.sqlite").path)
-        settings.port = 0
-        let routes = try Coordinator(settings: settings).routes
+        settings.token = "secret"
+        let coordinator = try Coordinator(settings: settings)
+        let routes = coordinator.routes
         #expect(routes.count >= 22 && Set(routes.map { "\($0.method) \($0.pattern)" }).count == routes.count, "one entry per route")
-        try await withCoordinator { base in
-            let byPath = Dictionary(grouping: routes, by: \.pattern)
-            for (pattern, served) in byPath {
+        let app = Application(router: coordinator.router())
+        try await app.test(.router) { client in
+            let auth: HTTPFields = [.authorization: "Bearer secret"]
+            for (pattern, served) in Dictionary(grouping: routes, by: \.pattern) {
                 let path = pattern.replacingOccurrences(of: ":id", with: "1")
                 let methods = Set(served.map(\.method))
                 let other = ["PUT", "PATCH", "DELETE", "POST", "GET"].first { !methods.contains($0) }!
-                let reply = try await TestHTTP.request(other, base + path, token: "secret")
-                #expect(reply.status == 405, "\(other) \(path): got \(reply.status)")
-                let detail = reply.object["detail"] as? String ?? ""
-                #expect(methods.allSatisfy { detail.contains($0) }, "\(other) \(path): \(detail)")
+                try await client.execute(uri: path, method: HTTPRequest.Method(other)!, headers: auth) { response in
+                    let detail = (try? JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any])?["detail"] as? String ?? ""
+                    #expect(response.status == .methodNotAllowed, "\(other) \(path): got \(response.status)")
+                    #expect(methods.allSatisfy { detail.contains($0) }, "\(other) \(path): \(detail)")
+                }
             }
-            #expect(try await TestHTTP.request("GET", base + "/v1/nothing-here", token: "secret").status == 404)
+            try await client.execute(uri: "/v1/nothing-here", method: .get, headers: auth) { response in
+                #expect(response.status == .notFound)
+            }
         }
     }
 
