@@ -76,11 +76,12 @@ public final class Coordinator: Sendable {
     /// The HTTP API (see docs/openapi.yaml): the route table behind the guard (token or session).
     public func router() -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
-        let metrics = self.metrics
-        router.middlewares.add(GuardMiddleware(token: settings.token, routes: routes, sessions: sessions) {
+        let metrics = self.metrics, table = routeTable
+        router.middlewares.add(GuardMiddleware(token: settings.token, routes: table.map { ($0.method.rawValue, $0.path) },
+                                               sessions: sessions) {
             metrics.increment(.httpRequests)
         })
-        for route in routeTable { router.on(RouterPath(route.path), method: route.method, use: route.handler) }
+        for route in table { router.on(RouterPath(route.path), method: route.method, use: route.handler) }
         return router
     }
 

@@ -20,7 +20,6 @@ final class ReusedUnits: UnitEvaluator, @unchecked Sendable {
     private var known: [WorkUnit: UnitResult] = [:]
     private var promised: Set<WorkUnit> = []
     private var waiting: [WorkUnit: [UUID: CheckedContinuation<UnitResult?, Never>]] = [:]
-    private var reused = 0
 
     /// The worker name stored with a reused result.
     static let worker = "reused"
@@ -28,9 +27,6 @@ final class ReusedUnits: UnitEvaluator, @unchecked Sendable {
     init(_ inner: UnitEvaluator) { self.inner = inner }
 
     var capacity: Int { inner.capacity }
-
-    /// Candidate units answered from a rule's result so far.
-    var reusedCount: Int { lock.withLock { reused } }
 
     /// What makes two units the same work: everything but the candidate they are for.
     static func key(_ unit: WorkUnit) -> WorkUnit {
@@ -63,7 +59,6 @@ final class ReusedUnits: UnitEvaluator, @unchecked Sendable {
         if !isRule, var result = try await result(of: key) {
             result.seconds = 0
             result.worker = Self.worker
-            lock.withLock { reused += 1 }
             return result
         }
         do {

@@ -39,9 +39,9 @@ public final class SearchRunner: Sendable {
             let seeds = Baselines.seeds(geometry: geometry, config: config)
             // The first step's seeds are the rules: their units are taken from the rules' (`ReusedUnits`).
             let reuse = ReusedUnits(evaluator)
-            try rememberStoredRules(record, fitness: .ppl, keyTokens: [:], into: reuse)
             let history: [Evaluated]
             if config.fitnessKind == .ppl {
+                try rememberStoredRules(record, fitness: .ppl, keyTokens: [:], into: reuse)
                 // The steps do not need the rules' scores: score both at once, so workers never
                 // wait for the baselines' last windows (a seed equal to a rule waits for its unit).
                 let ruleUnits = try unscoredRules(record).flatMap { scaling in
