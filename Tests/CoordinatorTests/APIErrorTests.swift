@@ -11,19 +11,11 @@ import Wire
 
 /// Every malformed request gets the documented 4xx with a JSON error body, and the service keeps running.
 @Suite(.serialized) struct APIErrorTests {
-    /// Runs a coordinator in this process on a free port with a token.
-    func withCoordinator(_ body: (String) async throws -> Void) async throws {
+    /// A coordinator with a token, its API served through the router (no socket).
+    func withCoordinator(_ body: @escaping @Sendable (RouterAPI) async throws -> Void) async throws {
         var settings = CoordinatorSettings(databasePath: temporaryDirectory().appendingPathComponent("api.sqlite").path)
-        settings.port = 0
         settings.token = "secret"
-        let coordinator = try Coordinator(settings: settings)
-        let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
-        let app = try coordinator.application { port in continuation.yield(port) }
-        let server = Task { try await app.run() }
-        var iterator = stream.makeAsyncIterator()
-        let port = await iterator.next()!
-        defer { server.cancel() }
-        try await body("http://127.0.0.1:\(port)")
+        try await RouterAPI.serve(try Coordinator(settings: settings), body)
     }
 
     nonisolated(unsafe) static let validSearch: [String: Any] = ["model_sha256": "abc", "text_sha256": "def", "original_context": 512,
@@ -46,7 +38,7 @@ import Wire
     }
 
     @Test func tableOfBadRequests() async throws {
-        try await withCoordinator { base in
+        try await withCoordinator { api in
             struct Case { var name: String; var method: String; var path: String; var body: Data?; var token: String?; var status: Int; var mentions: String }
             let token = "secret"
             let cases: [Case] = [
@@ -99,7 +91,7 @@ import Wire
                 Case(name: "search without a worker for its model", method: "POST", path: "/v1/searches", body: with(["pairs": nil]), token: token, status: 409, mentions: "no worker"),
             ]
             for c in cases {
-                let reply = try await TestHTTP.request(c.method, base + c.path, body: c.body, token: c.token)
+                let reply = try await api.request(c.method, c.path, body: c.body, token: c.token)
                 #expect(reply.status == c.status, "\(c.name): got \(reply.status) \(reply.text.prefix(200))")
                 let error = reply.object["error"] as? String, detail = reply.object["detail"] as? String
                 #expect(error != nil && detail != nil, "\(c.name): JSON error body, got \(reply.text.prefix(200))")
@@ -109,29 +101,29 @@ import Wire
                 }
             }
             // Still serving, and /healthz needs no token.
-            #expect(try await TestHTTP.request("GET", base + "/healthz").status == 200)
-            let created = try await TestHTTP.request("POST", base + "/v1/searches", body: with([:]), token: token)
+            #expect(try await api.request("GET", "/healthz").status == 200)
+            let created = try await api.request("POST", "/v1/searches", body: with([:]), token: token)
             #expect(created.status == 201, "\(created.text)")
             // The defaults: m searched, LongRoPE's space, perplexity as fitness.
             #expect(created.object["fitness"] as? String == "ppl")
             #expect(created.object["space"] as? String == "all-pairs")
             #expect((created.object["attention_range"] as? [Double])?.count == 2)
-            let levers = try await TestHTTP.request("POST", base + "/v1/searches", body: with(
+            let levers = try await api.request("POST", "/v1/searches", body: with(
                 ["space": "critical-dimension", "fitness": "needle", "attention_factor": 1.1]), token: token)
             #expect(levers.status == 201, "\(levers.text)")
             #expect(levers.object["fitness"] as? String == "needle" && levers.object["space"] as? String == "critical-dimension")
             #expect(levers.object["attention_range"] == nil || levers.object["attention_range"] is NSNull, "a given m is fixed")
             #expect(levers.object["attention_factor"] as? Double == 1.1)
-            #expect(try await TestHTTP.request("GET", base + "/v1/searches/1/best?format=xml", token: token).status != 200)
+            #expect(try await api.request("GET", "/v1/searches/1/best?format=xml", token: token).status != 200)
             // Issue 23, item 8: a DELETEd worker's address may not register again.
-            let registered = try await TestHTTP.request("POST", base + "/v1/workers", body: worker([:]), token: token)
+            let registered = try await api.request("POST", "/v1/workers", body: worker([:]), token: token)
             #expect(registered.status == 201, "\(registered.text)")
             let id = try #require(registered.object["id"] as? String)
-            #expect(try await TestHTTP.request("DELETE", base + "/v1/workers/\(id)", token: token).status == 204)
-            let again = try await TestHTTP.request("POST", base + "/v1/workers", body: worker([:]), token: token)
+            #expect(try await api.request("DELETE", "/v1/workers/\(id)", token: token).status == 204)
+            let again = try await api.request("POST", "/v1/workers", body: worker([:]), token: token)
             #expect(again.status == 403 && again.text.contains("removed"), "\(again.text)")
             // Item 2: the removed worker stays named, with why.
-            let removed = try await TestHTTP.request("GET", base + "/v1/workers/removed", token: token)
+            let removed = try await api.request("GET", "/v1/workers/removed", token: token)
             let listed = try #require(removed.json as? [[String: Any]], "\(removed.text)")
             #expect(listed.count == 1 && listed.first?["id"] as? String == id && (listed.first?["reason"] as? String)?.contains("removed") == true
                     && listed.first?["removed_at"] is String, "\(removed.text)")
@@ -167,13 +159,13 @@ import Wire
     }
 
     @Test func theServedOpenAPIDocumentIsTheFileInTheSources() async throws {
-        try await withCoordinator { base in
-            let served = try await TestHTTP.request("GET", base + "/openapi.yaml", token: "secret")
+        try await withCoordinator { api in
+            let served = try await api.request("GET", "/openapi.yaml", token: "secret")
             #expect(served.status == 200)
             // Embedded at build time (SwiftPM's embedInCode), served byte for byte; docs/openapi.yaml links to it.
             let file = try String(contentsOf: TestPaths.packageRoot.appendingPathComponent("Sources/Coordinator/openapi.yaml"), encoding: .utf8)
             #expect(served.text == file)
-            let metrics = try await TestHTTP.request("GET", base + "/metrics", token: "secret")
+            let metrics = try await api.request("GET", "/metrics", token: "secret")
             #expect(metrics.status == 200 && metrics.text.contains("longrope_http_requests_total"))
         }
     }
@@ -204,73 +196,67 @@ import Wire
 /// Pause, resume and cancel through the API.
 @Suite(.serialized) struct SearchLifecycleTests {
     @Test func pauseResumeCancel() async throws {
-        var settings = CoordinatorSettings(databasePath: temporaryDirectory().appendingPathComponent("life.sqlite").path)
-        settings.port = 0
-        let coordinator = try Coordinator(settings: settings)
-        let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
-        let app = try coordinator.application { continuation.yield($0) }
-        let server = Task { try await app.run() }
-        defer { server.cancel() }
-        var iterator = stream.makeAsyncIterator()
-        let base = "http://127.0.0.1:\(await iterator.next()!)"
-        // No worker holds this model, so the search waits with its units queued.
-        let created = try await TestHTTP.request("POST", base + "/v1/searches", body: TestHTTP.json(
-            ["model_sha256": "m", "text_sha256": "t", "original_context": 256, "target_context": 512, "pairs": 4,
-             "rope_base": 10000.0, "population": 4, "iterations": 1, "windows": 1]))
-        #expect(created.status == 201)
-        // The rules' units (rules with the same factors are scored once). Step 0's four are the
-        // first four rules' own λ and m: they wait for those units instead of queueing copies.
-        var options = SearchOptions()
-        (options.population, options.iterations, options.windowCount) = (4, 1, 1)
-        let geometry = RoPEGeometry(rotaryDimension: 8, base: 10000)
-        let rules = Baselines.scalings(geometry: geometry,
-                                       config: options.config(geometry: geometry, originalContext: 256, targetContext: 512))
-        let ruleUnits = Set(rules.map { $0.lambda + [$0.attentionFactor] }).count
-        #expect(ruleUnits >= 2 && ruleUnits <= 9)
-        #expect(try await waitUntil(10) {
-            (try await TestHTTP.request("GET", base + "/v1/searches/1")).object["units_queued"] as? Int == ruleUnits
-        }, "the rules' units go out and wait for a worker; step 0's seeds, equal to rules, are not queued twice")
-        let waiting = try await TestHTTP.request("GET", base + "/v1/searches/1")
-        #expect((waiting.object["waiting"] as? String ?? "").contains("no healthy worker holds model m"), "\(waiting.text)")
-        let paused = try await TestHTTP.request("POST", base + "/v1/searches/1/pause")
-        #expect(paused.status == 200 && paused.object["status"] as? String == "paused")
-        #expect(paused.object["units_queued"] as? Int == 0, "pausing withdraws the queued units")
-        #expect(try await TestHTTP.request("POST", base + "/v1/searches/1/pause").status == 409)
-        let resumed = try await TestHTTP.request("POST", base + "/v1/searches/1/resume")
-        #expect(resumed.status == 200 && ["queued", "running"].contains(resumed.object["status"] as? String ?? ""))
-        let cancelled = try await TestHTTP.request("POST", base + "/v1/searches/1/cancel")
-        #expect(cancelled.status == 200 && cancelled.object["status"] as? String == "cancelled")
-        #expect(try await TestHTTP.request("POST", base + "/v1/searches/1/cancel").status == 409)
-        #expect(try await TestHTTP.request("POST", base + "/v1/searches/1/resume").status == 409)
-        let list = try await TestHTTP.request("GET", base + "/v1/searches")
-        #expect((list.json as? [[String: Any]])?.first?["status"] as? String == "cancelled")
-        #expect((list.json as? [[String: Any]])?.first?["overlap_steps"] as? Bool == false)
-        let overlapped = try await TestHTTP.request("POST", base + "/v1/searches", body: TestHTTP.json(
-            ["model_sha256": "m", "text_sha256": "t", "original_context": 256, "target_context": 512, "pairs": 4,
-             "rope_base": 10000.0, "population": 4, "iterations": 1, "windows": 1, "overlap_steps": true]))
-        #expect(overlapped.status == 201 && overlapped.object["overlap_steps"] as? Bool == true, "\(overlapped.text)")
-        #expect(overlapped.object["refine_iterations"] as? Int == 1, "the default: 0.6 × 1 iteration, rounded")
-        let body: [String: Any] = ["model_sha256": "m", "text_sha256": "t", "original_context": 256, "target_context": 512,
-                                   "pairs": 4, "rope_base": 10000.0, "population": 4, "iterations": 3, "windows": 1]
-        let refined = try await TestHTTP.request("POST", base + "/v1/searches",
-                                                 body: TestHTTP.json(body.merging(["refine_iterations": 0]) { $1 }))
-        #expect(refined.status == 201 && refined.object["refine_iterations"] as? Int == 0, "\(refined.text)")
-        let tooMany = try await TestHTTP.request("POST", base + "/v1/searches",
-                                                 body: TestHTTP.json(body.merging(["refine_iterations": 4]) { $1 }))
-        #expect(tooMany.status == 400 && tooMany.text.contains("refine iterations must be between 0 and the iterations (3)"),
-                "\(tooMany.text)")
-        // Issue 21: the deterministic schedules are stored with the search and shown; nonsense is a 400 naming the key.
-        let scheduled = try await TestHTTP.request("POST", base + "/v1/searches", body: TestHTTP.json(
-            body.merging(["pipeline_depth": 2, "islands": 3, "migration_interval": 1]) { $1 }))
-        #expect(scheduled.status == 201, "\(scheduled.text)")
-        #expect(scheduled.object["pipeline_depth"] as? Int == 2 && scheduled.object["islands"] as? Int == 3
-                && scheduled.object["migration_interval"] as? Int == 1, "\(scheduled.text)")
-        #expect(scheduled.object["candidates_planned"] as? Int == 4 + 3 * 3 * 2, "P + T × I × (N1 + N2)")
-        for (bad, named) in [(["pipeline_depth": 0], "pipeline_depth"), (["islands": 1000], "islands"),
-                             (["migration_interval": 2], "migration_interval needs islands"),
-                             (["overlap_steps": true, "islands": 2], "overlap_steps cannot be combined")] as [([String: Any], String)] {
-            let refused = try await TestHTTP.request("POST", base + "/v1/searches", body: TestHTTP.json(body.merging(bad) { $1 }))
-            #expect(refused.status == 400 && refused.text.contains(named), "\(bad): \(refused.text)")
+        let settings = CoordinatorSettings(databasePath: temporaryDirectory().appendingPathComponent("life.sqlite").path)
+        try await RouterAPI.serve(try Coordinator(settings: settings)) { api in
+            // No worker holds this model, so the search waits with its units queued.
+            let created = try await api.request("POST", "/v1/searches", body: TestHTTP.json(
+                ["model_sha256": "m", "text_sha256": "t", "original_context": 256, "target_context": 512, "pairs": 4,
+                 "rope_base": 10000.0, "population": 4, "iterations": 1, "windows": 1]))
+            #expect(created.status == 201)
+            // The rules' units (rules with the same factors are scored once). Step 0's four are the
+            // first four rules' own λ and m: they wait for those units instead of queueing copies.
+            var options = SearchOptions()
+            (options.population, options.iterations, options.windowCount) = (4, 1, 1)
+            let geometry = RoPEGeometry(rotaryDimension: 8, base: 10000)
+            let rules = Baselines.scalings(geometry: geometry,
+                                           config: options.config(geometry: geometry, originalContext: 256, targetContext: 512))
+            let ruleUnits = Set(rules.map { $0.lambda + [$0.attentionFactor] }).count
+            #expect(ruleUnits >= 2 && ruleUnits <= 9)
+            #expect(try await waitUntil(10) {
+                (try await api.request("GET", "/v1/searches/1")).object["units_queued"] as? Int == ruleUnits
+            }, "the rules' units go out and wait for a worker; step 0's seeds, equal to rules, are not queued twice")
+            let waiting = try await api.request("GET", "/v1/searches/1")
+            #expect((waiting.object["waiting"] as? String ?? "").contains("no healthy worker holds model m"), "\(waiting.text)")
+            let paused = try await api.request("POST", "/v1/searches/1/pause")
+            #expect(paused.status == 200 && paused.object["status"] as? String == "paused")
+            #expect(paused.object["units_queued"] as? Int == 0, "pausing withdraws the queued units")
+            #expect(try await api.request("POST", "/v1/searches/1/pause").status == 409)
+            let resumed = try await api.request("POST", "/v1/searches/1/resume")
+            #expect(resumed.status == 200 && ["queued", "running"].contains(resumed.object["status"] as? String ?? ""))
+            let cancelled = try await api.request("POST", "/v1/searches/1/cancel")
+            #expect(cancelled.status == 200 && cancelled.object["status"] as? String == "cancelled")
+            #expect(try await api.request("POST", "/v1/searches/1/cancel").status == 409)
+            #expect(try await api.request("POST", "/v1/searches/1/resume").status == 409)
+            let list = try await api.request("GET", "/v1/searches")
+            #expect((list.json as? [[String: Any]])?.first?["status"] as? String == "cancelled")
+            #expect((list.json as? [[String: Any]])?.first?["overlap_steps"] as? Bool == false)
+            let overlapped = try await api.request("POST", "/v1/searches", body: TestHTTP.json(
+                ["model_sha256": "m", "text_sha256": "t", "original_context": 256, "target_context": 512, "pairs": 4,
+                 "rope_base": 10000.0, "population": 4, "iterations": 1, "windows": 1, "overlap_steps": true]))
+            #expect(overlapped.status == 201 && overlapped.object["overlap_steps"] as? Bool == true, "\(overlapped.text)")
+            #expect(overlapped.object["refine_iterations"] as? Int == 1, "the default: 0.6 × 1 iteration, rounded")
+            let body: [String: Any] = ["model_sha256": "m", "text_sha256": "t", "original_context": 256, "target_context": 512,
+                                       "pairs": 4, "rope_base": 10000.0, "population": 4, "iterations": 3, "windows": 1]
+            let refined = try await api.request("POST", "/v1/searches",
+                                                     body: TestHTTP.json(body.merging(["refine_iterations": 0]) { $1 }))
+            #expect(refined.status == 201 && refined.object["refine_iterations"] as? Int == 0, "\(refined.text)")
+            let tooMany = try await api.request("POST", "/v1/searches",
+                                                     body: TestHTTP.json(body.merging(["refine_iterations": 4]) { $1 }))
+            #expect(tooMany.status == 400 && tooMany.text.contains("refine iterations must be between 0 and the iterations (3)"),
+                    "\(tooMany.text)")
+            // Issue 21: the deterministic schedules are stored with the search and shown; nonsense is a 400 naming the key.
+            let scheduled = try await api.request("POST", "/v1/searches", body: TestHTTP.json(
+                body.merging(["pipeline_depth": 2, "islands": 3, "migration_interval": 1]) { $1 }))
+            #expect(scheduled.status == 201, "\(scheduled.text)")
+            #expect(scheduled.object["pipeline_depth"] as? Int == 2 && scheduled.object["islands"] as? Int == 3
+                    && scheduled.object["migration_interval"] as? Int == 1, "\(scheduled.text)")
+            #expect(scheduled.object["candidates_planned"] as? Int == 4 + 3 * 3 * 2, "P + T × I × (N1 + N2)")
+            for (bad, named) in [(["pipeline_depth": 0], "pipeline_depth"), (["islands": 1000], "islands"),
+                                 (["migration_interval": 2], "migration_interval needs islands"),
+                                 (["overlap_steps": true, "islands": 2], "overlap_steps cannot be combined")] as [([String: Any], String)] {
+                let refused = try await api.request("POST", "/v1/searches", body: TestHTTP.json(body.merging(bad) { $1 }))
+                #expect(refused.status == 400 && refused.text.contains(named), "\(bad): \(refused.text)")
+            }
         }
     }
 }

@@ -1,6 +1,9 @@
 import AsyncHTTPClient
+import Coordinator
 import Foundation
 import HTTPService
+import Hummingbird
+import HummingbirdTesting
 import NIOCore
 import TestSupport
 
@@ -82,3 +85,27 @@ final class ServiceProcess: @unchecked Sendable {
     deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
 }
 
+
+/// A coordinator's API through HummingbirdTesting's router mode: every request goes straight to
+/// the router the daemon serves (the same routes, guards and error bodies) with no socket, port
+/// or server task. Tests that need a real connection (workers, TLS, signals, a browser) start
+/// a real server instead.
+struct RouterAPI: Sendable {
+    let client: any TestClientProtocol
+
+    /// Serves `coordinator`'s router to `body`.
+    static func serve<Value: Sendable>(_ coordinator: Coordinator,
+                                       _ body: @escaping @Sendable (RouterAPI) async throws -> Value) async throws -> Value {
+        try await Application(router: coordinator.router()).test(.router) { client in try await body(RouterAPI(client: client)) }
+    }
+
+    /// One request, answered as `TestHTTP.request` answers (status and body).
+    func request(_ method: String, _ path: String, body: Data? = nil, token: String? = nil) async throws -> TestHTTP.Reply {
+        var fields = HTTPFields()
+        if let token { fields[.authorization] = "Bearer \(token)" }
+        if body != nil { fields[.contentType] = "application/json" }
+        let response = try await client.executeRequest(uri: path, method: HTTPRequest.Method(method)!, headers: fields,
+                                                       body: body.map { ByteBuffer(bytes: $0) })
+        return TestHTTP.Reply(status: Int(response.status.code), body: Data(buffer: response.body))
+    }
+}
