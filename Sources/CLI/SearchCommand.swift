@@ -67,36 +67,11 @@ struct SearchCommand: AsyncParsableCommand {
     @Option(help: "Threads (default: all cores).") var threads: Int?
     @Option(help: "Write the result JSON here.") var out: String?
 
-    func run() async throws {
-        let file: ConfigFile?
-        do { file = try config.map { try ConfigFile(path: $0) } } catch { throw CLIError("\(error)") }
-        func required<T>(_ flag: T?, _ key: String, _ value: T?) throws -> T {
-            if let flag { return flag }
-            if let value { return value }
-            throw CLIError("missing --\(key.replacingOccurrences(of: "_", with: "-")) (or \(key) in a config file)")
-        }
-        func path(_ flag: String?, _ key: String, _ value: String?) throws -> String {
-            if let flag { return flag }
-            if let file, let value { return file.resolve(value) }
-            throw CLIError("missing --\(key) (or \(key) in a config file)")
-        }
-        let modelPath = try path(model, "model", file?.model), textPath = try path(text, "text", file?.text)
-        let dbPath = try path(db, "db", file?.db)
-        // This process owns the database until it ends (a second search or a coordinator is refused).
-        let lock: OwnerLock
-        do { lock = try OwnerLock(databasePath: dbPath) } catch { throw CLIError("\(error)") }
-        defer { withExtendedLifetime(lock) {} }
-        let original = try required(originalContext, "original_context", file?.originalContext)
-        let target = try required(targetContext, "target_context", file?.targetContext)
-        let offset = textOffset ?? file?.textOffset ?? 0
-        let threadCount = threads ?? file?.threads ?? ProcessInfo.processInfo.activeProcessorCount
-        guard original >= 2, target >= 2 else { throw CLIError("contexts must be at least 2 tokens") }
-        guard threadCount >= 1 else { throw CLIError("--threads must be at least 1") }
-        guard offset >= 0 else { throw CLIError("--text-offset must be ≥ 0") }
-
-        let model = try loadModel(modelPath, threads: threadCount)
-        // The file's options whole (decoded as the API decodes them), then each flag given over it.
-        var options = file?.options ?? SearchOptions()
+    /// The search options: the config file's (decoded as the API decodes them), then each flag
+    /// given laid over them. Every `SearchOptions` field has a flag of the same name here
+    /// (`SearchOptionsReachTests` checks that each one sets its field).
+    func searchOptions(over file: SearchOptions?) throws -> SearchOptions {
+        var options = file ?? SearchOptions()
         if let seed { options.seed = seed }
         if let lambdaMax { options.lambdaMax = lambdaMax }
         if let attentionFactor { options.attentionFactor = attentionFactor }
@@ -127,6 +102,38 @@ struct SearchCommand: AsyncParsableCommand {
             guard values.allSatisfy({ $0 != nil }) else { throw CLIError("--n-hat takes whole numbers separated by commas") }
             options.nHat = values.map { $0! }
         }
+        return options
+    }
+
+    func run() async throws {
+        let file: ConfigFile?
+        do { file = try config.map { try ConfigFile(path: $0) } } catch { throw CLIError("\(error)") }
+        func required<T>(_ flag: T?, _ key: String, _ value: T?) throws -> T {
+            if let flag { return flag }
+            if let value { return value }
+            throw CLIError("missing --\(key.replacingOccurrences(of: "_", with: "-")) (or \(key) in a config file)")
+        }
+        func path(_ flag: String?, _ key: String, _ value: String?) throws -> String {
+            if let flag { return flag }
+            if let file, let value { return file.resolve(value) }
+            throw CLIError("missing --\(key) (or \(key) in a config file)")
+        }
+        let modelPath = try path(model, "model", file?.model), textPath = try path(text, "text", file?.text)
+        let dbPath = try path(db, "db", file?.db)
+        // This process owns the database until it ends (a second search or a coordinator is refused).
+        let lock: OwnerLock
+        do { lock = try OwnerLock(databasePath: dbPath) } catch { throw CLIError("\(error)") }
+        defer { withExtendedLifetime(lock) {} }
+        let original = try required(originalContext, "original_context", file?.originalContext)
+        let target = try required(targetContext, "target_context", file?.targetContext)
+        let offset = textOffset ?? file?.textOffset ?? 0
+        let threadCount = threads ?? file?.threads ?? ProcessInfo.processInfo.activeProcessorCount
+        guard original >= 2, target >= 2 else { throw CLIError("contexts must be at least 2 tokens") }
+        guard threadCount >= 1 else { throw CLIError("--threads must be at least 1") }
+        guard offset >= 0 else { throw CLIError("--text-offset must be ≥ 0") }
+
+        let model = try loadModel(modelPath, threads: threadCount)
+        let options = try searchOptions(over: file?.options)
         let optionProblems = options.problems()
         guard optionProblems.isEmpty else { throw CLIError("invalid search: " + optionProblems.joined(separator: "; ")) }
         var searchConfig = options.config(geometry: model.geometry, originalContext: original, targetContext: target)
