@@ -39,8 +39,9 @@ extension SearchRunner {
                     let bred: [Candidate] = switch next.sources {
                     case let .history(history):
                         try SearchEngine.breed(step: next.step, config: config, seeds: seeds, history: history)
-                    case let .steps(known, pending):
-                        try SearchEngine.breed(step: next.step, config: config, seeds: seeds, steps: known, pending: pending)
+                    case let .steps(known, histories, pending):
+                        try SearchEngine.breed(step: next.step, config: config, seeds: seeds, steps: known,
+                                               histories: histories, pending: pending)
                     }
                     try store.insertCandidates(searchID, step: next.step, Array(bred.prefix(schedule.budgetLeft)))
                     batch = try store.candidates(searchID, step: next.step)

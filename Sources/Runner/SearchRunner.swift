@@ -44,15 +44,16 @@ public final class SearchRunner: Sendable {
                 try rememberStoredRules(record, fitness: .ppl, keyTokens: [:], into: reuse)
                 // The steps do not need the rules' scores: score both at once, so workers never
                 // wait for the baselines' last windows (a seed equal to a rule waits for its unit).
-                let ruleUnits = try unscoredRules(record).flatMap { scaling in
+                let rules = try unscoredRules(record)
+                let ruleUnits = rules.flatMap { scaling in
                     (0..<config.windowCount).map { unit(record, candidateRowID: -1, window: $0, scaling: scaling, fitness: .ppl) }
                 }
                 reuse.promise(ruleUnits)
-                async let rules: Void = runBaselines(record, evaluator: reuse, releasing: ruleUnits)
+                async let scoredRules: Void = runBaselines(record, rules, evaluator: reuse, releasing: ruleUnits)
                 history = try await runSteps(record, seeds: seeds, keyTokens: [:], evaluator: reuse, progress: progress)
-                try await rules
+                try await scoredRules
             } else {
-                try await runBaselines(record, evaluator: reuse)
+                try await runBaselines(record, try unscoredRules(record), evaluator: reuse)
                 let keyTokens = config.fitnessKind == .keyTokens ? try await probeKeyTokens(record, evaluator: reuse) : [:]
                 try rememberStoredRules(record, fitness: config.fitnessKind, keyTokens: keyTokens, into: reuse)
                 try await runBaselineFitness(record, keyTokens: keyTokens, evaluator: reuse)
@@ -171,11 +172,12 @@ public final class SearchRunner: Sendable {
         return Baselines.scalings(geometry: geometry, config: record.config).filter { !done.contains($0.method) }
     }
 
-    /// Scores each baseline's perplexity on every window, unless already stored; then releases
-    /// `releasing` (the units promised to `ReusedUnits`), whatever happened.
-    private func runBaselines(_ record: SearchRecord, evaluator: ReusedUnits, releasing: [WorkUnit] = []) async throws {
+    /// Scores the perplexity of each rule in `scalings` (those not stored yet, `unscoredRules`)
+    /// on every window; then releases `releasing` (the units promised to `ReusedUnits`), whatever
+    /// happened.
+    private func runBaselines(_ record: SearchRecord, _ scalings: [RoPEScaling], evaluator: ReusedUnits,
+                              releasing: [WorkUnit] = []) async throws {
         defer { evaluator.release(releasing) }
-        let scalings = try unscoredRules(record)
         try await scoreRules(scalings, record: record, fitness: .ppl, keyTokens: [:], evaluator: evaluator) { rule, score in
             let scaling = scalings[rule]
             try store.recordBaseline(searchID, BaselineRecord(

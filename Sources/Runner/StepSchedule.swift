@@ -44,8 +44,9 @@ struct StepSchedule {
         /// Overlapped: every candidate decided so far, and those still being scored (as seen:
         /// never repeated, never parents).
         case history([Evaluated])
-        /// Steps 0…h, all decided, and the candidates of the steps bred since (as seen).
-        case steps([[Evaluated]], pending: [Candidate])
+        /// Steps 0…h, all decided, each island's history of them (`islandHistories`, computed
+        /// once for breeding and rejection), and the candidates of the steps bred since (as seen).
+        case steps([[Evaluated]], histories: [[Evaluated]], pending: [Candidate])
     }
 
     /// A step that may open now: what it is bred from, and early rejection's reference for
@@ -117,8 +118,9 @@ struct StepSchedule {
         guard !open.contains(where: { $0.step <= horizon ?? -1 }) else { return nil }
         let known = horizon.map { h in (0...h).map { decided[$0] ?? [] } } ?? []
         let between = ((horizon ?? -1) + 1)..<nextStep
-        return StepToOpen(step: nextStep, sources: .steps(known, pending: between.flatMap { candidates(ofStep: $0) }),
-                          references: SearchEngine.rejectionReferences(known, config: config))
+        let histories = SearchEngine.islandHistories(known, config: config)
+        return StepToOpen(step: nextStep, sources: .steps(known, histories: histories, pending: between.flatMap { candidates(ofStep: $0) }),
+                          references: SearchEngine.rejectionReferences(histories: histories, config: config))
     }
 
     /// Opens the step `stepToOpen` named with its candidates (bred now, or reloaded with what

@@ -60,13 +60,21 @@ extension SearchEngine {
     /// the candidates of the steps between (`pending`, which only count as seen).
     public static func breed(step: Int, config: SearchConfig, seeds: [Candidate], steps: [[Evaluated]],
                              pending: [Candidate]) throws -> [Candidate] {
+        try breed(step: step, config: config, seeds: seeds, steps: steps,
+                  histories: islandHistories(steps, config: config), pending: pending)
+    }
+
+    /// `breed(step:config:seeds:steps:pending:)` with the islands' histories of `steps` already
+    /// computed (`islandHistories`), for a caller that also needs them for `rejectionReferences`.
+    public static func breed(step: Int, config: SearchConfig, seeds: [Candidate], steps: [[Evaluated]],
+                             histories: [[Evaluated]], pending: [Candidate]) throws -> [Candidate] {
         let seen = pending.map { Evaluated(ordinal: -1, candidate: $0, outcome: .infeasible) }
         guard step > 0, config.islandCount > 1 else {
             return try breed(step: step, config: config, seeds: seeds, history: steps.flatMap { $0 } + seen)
         }
         let everyone = steps.flatMap { $0 }
         var batch: [Candidate] = []
-        for (k, history) in islandHistories(steps, config: config).enumerated() {
+        for (k, history) in histories.enumerated() {
             var own = config
             own.seed = islandSeed(k, config: config)
             let mine = Set(history.map(\.ordinal))
@@ -78,8 +86,9 @@ extension SearchEngine {
         return batch
     }
 
-    /// Early rejection's reference for each island of `step` (one entry without islands).
-    public static func rejectionReferences(_ steps: [[Evaluated]], config: SearchConfig) -> [[Double]?] {
-        islandHistories(steps, config: config).map { rejectionReference($0, config: config) }
+    /// Early rejection's reference for each island (one entry without islands), from the
+    /// islands' histories (`islandHistories`).
+    public static func rejectionReferences(histories: [[Evaluated]], config: SearchConfig) -> [[Double]?] {
+        histories.map { rejectionReference($0, config: config) }
     }
 }

@@ -87,7 +87,7 @@ import Wire
         let step2Taken = schedule.stepToOpen(unitsOut: 0, capacity: 1)
         let step2 = try #require(step2Taken)
         #expect(step2.step == 2)
-        guard case let .steps(known, pending) = step2.sources else { Issue.record("not bred from steps"); return }
+        guard case let .steps(known, _, pending) = step2.sources else { Issue.record("not bred from steps"); return }
         #expect(known.count == 1 && known[0].count == 2, "bred from step 0 only")
         #expect(pending.count == 1, "step 1's candidate counts as seen")
         schedule.open(step2, candidates: Self.candidates(step: 2, count: 1, windows: 1, firstRow: 200))
