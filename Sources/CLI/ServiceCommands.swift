@@ -82,6 +82,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
     var verifyShare = 0.02
     @Flag(help: "Also confirm on a second worker every answer below the lowest loss its window has had (catches a trusted worker lying low; ~5% more units).")
     var verifyNewLows = false
+    @Flag(help: "Also confirm on a second worker every unit of a candidate that would become a search's new best, before it counts (a lie can then never be the best; ~8% more units).")
+    var verifyNewBests = false
     @OptionGroup var exposure: ExposureOptions
 
     func validate() throws {
@@ -109,6 +111,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
         settings.dispatcher.verifyFirst = verifyFirst
         settings.dispatcher.verifyShare = verifyShare
         settings.dispatcher.verifyNewLows = verifyNewLows
+        settings.dispatcher.verifyNewBests = verifyNewBests
         let coordinator: Coordinator
         do { coordinator = try Coordinator(settings: settings) }
         catch let held as OwnerLock.Held { throw CLIError(held.description) }

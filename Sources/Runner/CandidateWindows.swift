@@ -20,6 +20,9 @@ struct CandidateWindows {
     /// NLL sums of the windows consumed so far (windows 0…consumed−1).
     private(set) var nll: [Double]
     private(set) var tokens: Int
+    /// The answers of the windows consumed so far (those reloaded from the store: its values,
+    /// worker "stored").
+    private(set) var results: [UnitResult]
     /// The next window to send out (≥ nll.count).
     private(set) var nextToSend: Int
     /// Windows out with a worker.
@@ -28,12 +31,16 @@ struct CandidateWindows {
     private var waiting: [Int: Result<UnitResult, UnitFailed>] = [:]
     private(set) var outcome: Outcome?
 
-    init(record: CandidateRecord, reference: [Double]?, windowCount: Int, storedNLL: [Double], storedTokens: Int) {
+    /// `storedNLL` and `storedTokens`: each window's NLL sum and token count, as stored.
+    init(record: CandidateRecord, reference: [Double]?, windowCount: Int, storedNLL: [Double], storedTokens: [Int]) {
         self.record = record
         self.reference = reference
         self.windowCount = windowCount
         self.nll = storedNLL
-        self.tokens = storedTokens
+        self.tokens = storedTokens.prefix(storedNLL.count).reduce(0, +)
+        self.results = zip(storedNLL, storedTokens).map {
+            UnitResult(nllSum: $0.isFinite ? $0 : nil, tokens: $1, seconds: 0, worker: "stored")
+        }
         self.nextToSend = storedNLL.count
         self.outcome = record.outcome
     }
@@ -83,6 +90,34 @@ struct CandidateWindows {
         return rows
     }
 
+    /// Whether taking `result` for `window` would decide the candidate as scored, and then its
+    /// perplexity and every window's answer (the consumed ones, those waiting for an earlier
+    /// window, and this one); nil otherwise. Nothing changes.
+    func trial(window: Int, _ result: UnitResult, config: SearchConfig) -> (perplexity: Double, answers: [UnitResult])? {
+        var copy = self
+        _ = copy.receive(window: window, .success(result), config: config)
+        guard let perplexity = copy.outcome?.perplexity else { return nil }
+        return (perplexity, copy.results)
+    }
+
+    /// Replaces a window's answer with the one a second opinion gave (see `Dispatcher.confirm`)
+    /// before the candidate is decided. Returns the row to store in place of the stored one when
+    /// the window was consumed already; nil when it was still waiting (nothing stored yet).
+    mutating func correct(window: Int, _ result: UnitResult) -> EvaluationRecord? {
+        precondition(outcome == nil, "a decided candidate is not corrected")
+        guard window < nll.count else {
+            if waiting[window] != nil { waiting[window] = .success(result) }
+            return nil
+        }
+        let old = results[window]
+        guard (old.nllSum, old.tokens, old.worker) != (result.nllSum, result.tokens, result.worker) else { return nil }   // confirmed as it was
+        tokens += result.tokens - results[window].tokens
+        results[window] = result
+        nll[window] = result.nllSum ?? .nan
+        return EvaluationRecord(candidateRowID: record.rowID, window: window, nllSum: result.nllSum, tokens: result.tokens,
+                                seconds: result.seconds, worker: result.worker)
+    }
+
     private mutating func consume(window: Int, _ result: Result<UnitResult, UnitFailed>,
                                   config: SearchConfig) -> (EvaluationRecord, Outcome?) {
         let unit: UnitResult
@@ -94,11 +129,14 @@ struct CandidateWindows {
         case let .success(value): unit = value
         }
         let finite = unit.nllSum.flatMap { $0.isFinite ? $0 : nil }
+        results.append(unit)
         if let value = finite, unit.tokens > 0 {
             nll.append(value)
             tokens += unit.tokens
             let mean = nll.reduce(0, +) / Double(tokens)
-            if nll.count == windowCount {
+            if !mean.isFinite {
+                outcome = .infeasible   // an earlier window corrected to NaN by a second opinion
+            } else if nll.count == windowCount {
                 outcome = .scored(perplexity: exp(mean), windowNLL: nll)
             } else if let reference, SearchEngine.shouldReject(partial: nll, reference: reference,
                                                                tokens: tokens, config: config) {

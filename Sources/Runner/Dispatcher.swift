@@ -19,7 +19,9 @@ import Wire
 ///   `verifyFirst` of them were confirmed, a seeded `verifyShare` of all units, and (with
 ///   `verifyNewLows`) every answer below the lowest loss its window has had, are held until a second
 ///   worker gives the same answer (within `verifyTolerance`); if they disagree a third decides,
-///   and a worker outvoted is removed. A lone worker cannot be checked, and is not.
+///   and a worker outvoted is removed. With `verifyNewBests`, `confirm` does the same for the
+///   units the runner asks about: every unit of a candidate that would become the search's new
+///   best. A lone worker cannot be checked, and is not.
 /// - When the queue is empty, an idle worker may take a duplicate of a straggler's unit; the
 ///   first result wins and a late one is dropped.
 /// - Units only go to workers holding the search's model and text (by sha256).
@@ -43,6 +45,9 @@ public actor Dispatcher: UnitEvaluator {
         /// it scores ~5% more units on `longrope-bench cluster` (the search keeps finding lower
         /// losses), above the few percent the other checks cost.
         public var verifyNewLows = false
+        /// Answer `confirm` (the runner asks it for every unit of a would-be new best) with a
+        /// second worker's opinion; off: `confirm` returns the answer as it is.
+        public var verifyNewBests = false
         public var verifyTolerance = 1e-3
         public var heartbeatTimeout: Double = 10
         /// A unit leased longer than this may be duplicated onto an idle worker.
@@ -100,6 +105,11 @@ public actor Dispatcher: UnitEvaluator {
     /// answer is checked.
     private var lowestLoss: [WindowKey: Double] = [:]
     private let keptRemovals = 100
+    /// Who gave each recently completed unit its answer (the workers that agreed on it) and
+    /// whether two did: `confirm` sends the unit to someone else. The last `keptAnswerers`.
+    private var answerers: [WorkUnit: (workers: [String], checked: Bool)] = [:]
+    private var answererOrder: [WorkUnit] = []
+    private let keptAnswerers = 20_000
     private var jobs: [Int: Job] = [:]
     private var queue: [Int] = []
     private var nextJob = 0
@@ -326,6 +336,39 @@ public actor Dispatcher: UnitEvaluator {
         }
     }
 
+    /// A second opinion on `result`, the answer a worker gave to `unit` (see `UnitEvaluator`):
+    /// with `verifyNewBests`, the unit goes to a healthy worker that has not answered it and the
+    /// two answers are compared as a checked unit's are (a third decides a disagreement, and a
+    /// worker outvoted is removed). `result` itself when two workers agreed on it already, when
+    /// no other worker could check it, or with the check off.
+    public func confirm(_ unit: WorkUnit, _ result: UnitResult) async throws -> UnitResult {
+        guard settings.verifyNewBests else { return result }
+        let known = answerers[unit]
+        if known?.checked == true { return result }
+        let id = nextJob
+        nextJob += 1
+        // The answer under question is the first one held; who gave it (if still remembered) may
+        // not give the second.
+        let origins = known?.workers ?? ["an earlier answer"]
+        guard workers.contains(where: { id, worker in
+            worker.healthy && matches(unit, worker) && !origins.contains(id)
+        }) else { return result }
+        checkedUnits += 1
+        metrics.increment(.unitsVerified)
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                var job = Job(unit: unit, continuation: continuation)
+                job.answers = origins.map { ($0, result) }
+                job.checked = true
+                jobs[id] = job
+                queue.insert(id, at: 0)
+                schedule()
+            }
+        } onCancel: {
+            Task { await self.cancel(id) }
+        }
+    }
+
     private func cancel(_ id: Int) {
         guard let job = jobs.removeValue(forKey: id) else { return }
         queue.removeAll { $0 == id }
@@ -420,7 +463,7 @@ public actor Dispatcher: UnitEvaluator {
                 jobs[jobID] = job
                 verify(jobID)
             } else {
-                complete(jobID, job, with: value)
+                complete(jobID, job, with: value, agreeing: [workerID])
             }
         case let .failure(error as WorkerUnreachable):
             // The worker vanished (crashed, restarted, cut off): not the unit's fault.
@@ -499,8 +542,9 @@ public actor Dispatcher: UnitEvaluator {
                 metrics.increment(.workersLost)
                 dropWorker(outvoted.worker, reason: "was outvoted on a checked unit and removed")
             }
-            for agreeing in answers where agree(agreeing.result, answers[i].result) { workers[agreeing.worker]?.confirmed += 1 }
-            return complete(jobID, job, with: answers[i].result)
+            let agreeing = answers.filter { agree($0.result, answers[i].result) }.map(\.worker)
+            for worker in agreeing { workers[worker]?.confirmed += 1 }
+            return complete(jobID, job, with: answers[i].result, agreeing: agreeing)
         }
         // No two answers agree yet: one more worker decides.
         job.leasedAt = nil
@@ -508,7 +552,14 @@ public actor Dispatcher: UnitEvaluator {
         if !queue.contains(jobID) { queue.insert(jobID, at: 0) }
     }
 
-    private func complete(_ jobID: Int, _ job: Job, with value: UnitResult) {
+    /// Hands `value` to the unit's caller; `agreeing` are the workers that gave it (two or more
+    /// when the unit was checked).
+    private func complete(_ jobID: Int, _ job: Job, with value: UnitResult, agreeing: [String]) {
+        if answerers.updateValue((agreeing, agreeing.count > 1), forKey: job.unit) == nil { answererOrder.append(job.unit) }
+        if answererOrder.count > 2 * keptAnswerers {
+            for old in answererOrder.prefix(keptAnswerers) { answerers[old] = nil }
+            answererOrder.removeFirst(keptAnswerers)
+        }
         if settings.verifyNewLows, let key = windowKey(job.unit), let nll = value.nllSum, nll.isFinite, value.tokens > 0 {
             lowestLoss[key] = min(lowestLoss[key] ?? .infinity, nll / Double(value.tokens))
         }

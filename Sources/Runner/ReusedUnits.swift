@@ -53,6 +53,11 @@ final class ReusedUnits: UnitEvaluator, @unchecked Sendable {
         for unit in units { fulfil(Self.key(unit), nil) }
     }
 
+    /// A reused answer is the rule unit's: the second opinion is asked on that unit.
+    func confirm(_ unit: WorkUnit, _ result: UnitResult) async throws -> UnitResult {
+        try await inner.confirm(result.worker == Self.worker ? Self.key(unit) : unit, result)
+    }
+
     func evaluate(_ unit: WorkUnit) async throws -> UnitResult {
         let key = Self.key(unit)
         let isRule = unit.candidateRowID < 0

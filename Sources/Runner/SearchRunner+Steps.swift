@@ -13,6 +13,9 @@ extension SearchRunner {
     struct UnitEvent: Sendable {
         var key: UnitKey
         var result: Result<UnitResult, Error>
+        /// Once checked by a second worker: every window's answer (the candidate would have
+        /// become the new best), in window order.
+        var confirmed: [UnitResult]?
     }
 
     /// Runs every step not yet done and returns the history (every decided candidate).
@@ -48,7 +51,7 @@ extension SearchRunner {
                 }
                 let windows = try batch.enumerated().map { position, candidate in
                     let nll = try store.windowResults(candidate.rowID).map { $0 ?? .nan }
-                    let tokens = try store.windowTokens(candidate.rowID).prefix(nll.count).reduce(0, +)
+                    let tokens = try store.windowTokens(candidate.rowID)
                     let island = schedule.overlapped ? 0 : SearchEngine.island(step: next.step, position: position, config: config)
                     return CandidateWindows(record: candidate, reference: next.references[island], windowCount: config.windowCount,
                                             storedNLL: nll, storedTokens: tokens)
@@ -57,16 +60,42 @@ extension SearchRunner {
             }
         }
 
-        func send(_ key: UnitKey) {
+        func unit(_ key: UnitKey, window: Int) -> WorkUnit {
             let candidate = schedule.candidate(of: key)!
-            let unit = self.unit(record, candidateRowID: candidate.rowID, window: key.window,
-                                 scaling: RoPEScaling(method: "candidate", lambda: candidate.candidate.lambda,
-                                                      nHat: candidate.candidate.nHat, attentionFactor: candidate.attentionFactor),
-                                 fitness: config.fitnessKind, keyTokens: keyTokens)
+            return self.unit(record, candidateRowID: candidate.rowID, window: window,
+                             scaling: RoPEScaling(method: "candidate", lambda: candidate.candidate.lambda,
+                                                  nHat: candidate.candidate.nHat, attentionFactor: candidate.attentionFactor),
+                             fitness: config.fitnessKind, keyTokens: keyTokens)
+        }
+
+        func send(_ key: UnitKey) {
+            let unit = unit(key, window: key.window)
             tasks[key] = Task {
                 let result: Result<UnitResult, Error>
                 do { result = .success(try await evaluator.evaluate(unit)) } catch { result = .failure(error) }
                 sink.yield(UnitEvent(key: key, result: result))
+            }
+        }
+
+        /// Asks for a second opinion on every window of a would-be new best (`answers`, in
+        /// window order) before `key`'s result is taken; the answers come back as `key`'s event.
+        func confirm(_ key: UnitKey, _ answers: [UnitResult]) {
+            let units = answers.indices.map { unit(key, window: $0) }
+            tasks[key] = Task {
+                do {
+                    // Every window at once: each may go to a different worker.
+                    let checked = try await withThrowingTaskGroup(of: (Int, UnitResult).self) { group in
+                        for (window, (unit, answer)) in zip(units, answers).enumerated() {
+                            group.addTask { (window, try await evaluator.confirm(unit, answer)) }
+                        }
+                        var checked = answers
+                        for try await (window, answer) in group { checked[window] = answer }
+                        return checked
+                    }
+                    sink.yield(UnitEvent(key: key, result: .success(checked[key.window]), confirmed: checked))
+                } catch {
+                    sink.yield(UnitEvent(key: key, result: .failure(error)))
+                }
             }
         }
 
@@ -90,7 +119,17 @@ extension SearchRunner {
             guard let event = await iterator.next() else { throw CancellationError() }
             guard tasks.removeValue(forKey: event.key) != nil, schedule.wants(event.key) else { continue }   // abandoned
             // A unit that failed for good stops the run (see run), as do cancellation and store errors.
-            guard let taken = schedule.receive(event.key, try event.result.get()) else { continue }
+            let result = try event.result.get()
+            if let checked = event.confirmed {
+                // A second opinion replaced a window's answer: store the corrected row in place.
+                for (window, answer) in checked.enumerated() where window != event.key.window {
+                    if let row = schedule.correct(event.key, window: window, answer) { try store.correctEvaluation(row) }
+                }
+            } else if let answers = schedule.newBestAnswers(event.key, result) {
+                confirm(event.key, answers)
+                continue
+            }
+            guard let taken = schedule.receive(event.key, result) else { continue }
             for (row, outcome) in taken.rows {
                 try store.recordEvaluation(row, outcome: outcome)
                 unitsDone += 1

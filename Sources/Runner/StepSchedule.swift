@@ -198,6 +198,23 @@ struct StepSchedule {
         return (rows, abandoned)
     }
 
+    /// Whether taking `result` for `key` would decide its candidate as scored below every
+    /// perplexity decided so far (the search's new best); if so, every window's answer, in
+    /// window order, to have checked first (`UnitEvaluator.confirm`).
+    func newBestAnswers(_ key: UnitKey, _ result: UnitResult) -> [UnitResult]? {
+        guard let s = open.firstIndex(where: { $0.step == key.step }),
+              let trial = open[s].candidates[key.candidate].trial(window: key.window, result, config: config),
+              trial.perplexity < progress.best ?? .infinity else { return nil }
+        return trial.answers
+    }
+
+    /// Replaces the answer of a window of `key`'s (undecided) candidate with a second opinion;
+    /// the row to store in place of the stored one, if the window was consumed already.
+    mutating func correct(_ key: UnitKey, window: Int, _ result: UnitResult) -> EvaluationRecord? {
+        guard let s = open.firstIndex(where: { $0.step == key.step }) else { return nil }
+        return open[s].candidates[key.candidate].correct(window: window, result)
+    }
+
     /// Where the search stands: the first open step, the candidates decided (those of open
     /// steps too) and the best perplexity among them.
     var progress: (step: Int, candidatesDone: Int, best: Double?) {

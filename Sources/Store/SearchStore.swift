@@ -218,6 +218,18 @@ public final class SearchStore: Sendable {
         }
     }
 
+    /// Replaces a recorded unit's answer with a second opinion's (the worker that first answered
+    /// was outvoted), before its candidate is decided.
+    public func correctEvaluation(_ evaluation: EvaluationRecord) throws {
+        try pool.write { db in
+            try db.execute(sql: """
+                UPDATE evaluation SET status = ?, nll_sum = ?, tokens = ?, seconds = ?, worker = ?
+                WHERE candidate_id = ? AND window = ?
+                """, arguments: [evaluation.nllSum == nil ? "infeasible" : "done", evaluation.nllSum, evaluation.tokens,
+                                 evaluation.seconds, evaluation.worker, evaluation.candidateRowID, evaluation.window])
+        }
+    }
+
     private func setOutcome(_ db: Database, _ candidateID: Int64, _ outcome: Outcome) throws {
         let (status, perplexity): (String, Double?) = switch outcome {
         case let .scored(p, _): ("scored", p)

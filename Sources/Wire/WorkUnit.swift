@@ -112,10 +112,16 @@ public protocol UnitEvaluator: Sendable {
     /// How many units may run at once (1 for a single worker).
     var capacity: Int { get }
     func evaluate(_ unit: WorkUnit) async throws -> UnitResult
+    /// A second opinion on `result`, an answer this evaluator gave to `unit`: the answer that
+    /// another worker agrees with (`result` itself when they agree; when they disagree, a third
+    /// decides). The runner asks it for every unit of a candidate that would become the new best.
+    /// By default `result`: one evaluator cannot check itself.
+    func confirm(_ unit: WorkUnit, _ result: UnitResult) async throws -> UnitResult
 }
 
 extension UnitEvaluator {
     public var capacity: Int { 1 }
+    public func confirm(_ unit: WorkUnit, _ result: UnitResult) async throws -> UnitResult { result }
 }
 
 /// A unit that kept failing: recorded as failed with this reason.

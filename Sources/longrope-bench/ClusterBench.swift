@@ -41,6 +41,8 @@ struct ClusterBench: AsyncParsableCommand {
     var verifyFirst = 2
     @Option(help: "Seeded share of all units checked on a second worker (the coordinator's default).") var verifyShare = 0.02
     @Flag(help: "Also check every answer below its window's lowest loss (the coordinator's --verify-new-lows).") var verifyNewLows = false
+    @Flag(help: "Also confirm every unit of a would-be new best on a second worker (the coordinator's --verify-new-bests).")
+    var verifyNewBests = false
     @Flag(help: "One JSON object per line instead of a table.") var json = false
 
     enum Mode: String, ExpressibleByArgument, CaseIterable { case sync, pipeline, islands, overlap }
@@ -110,6 +112,7 @@ struct ClusterBench: AsyncParsableCommand {
         settings.verifyFirst = verifyFirst
         settings.verifyShare = verifyShare
         settings.verifyNewLows = verifyNewLows
+        settings.verifyNewBests = verifyNewBests
         let dispatcher = Dispatcher(settings: settings)
 
         var rng = SplitMix64(seed: seed, stream: 99)

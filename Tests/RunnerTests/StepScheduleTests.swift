@@ -22,7 +22,7 @@ import Wire
         (0..<count).map { i in
             let record = CandidateRecord(rowID: firstRow + Int64(i), ordinal: Int(firstRow) + i, step: step,
                                          candidate: Candidate(lambda: [1, 1 + Double(i)], operation: .seed), attentionFactor: 1, outcome: nil)
-            return CandidateWindows(record: record, reference: nil, windowCount: windows, storedNLL: [], storedTokens: 0)
+            return CandidateWindows(record: record, reference: nil, windowCount: windows, storedNLL: [], storedTokens: [])
         }
     }
 

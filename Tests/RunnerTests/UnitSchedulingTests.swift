@@ -32,17 +32,21 @@ import Wire
         }
     }
 
-    /// A simulated worker whose units are logged.
+    /// A simulated worker whose units are logged; a liar halves every candidate unit's NLL (a
+    /// plausible answer, far better than the truth).
     struct Logged: UnitEvaluator {
         let inner: SimulatedWorker
         let log: Log
         var killer: Killer?
+        var lies = false
         func evaluate(_ unit: WorkUnit) async throws -> UnitResult {
             let start = Date()
             log.begin(unit)
             defer { log.end(unit, start) }
             try killer?.maybeKill(unit)
-            return try await inner.evaluate(unit)
+            var result = try await inner.evaluate(unit)
+            if lies, unit.candidateRowID >= 0 { result.nllSum = result.nllSum.map { $0 / 2 } }
+            return result
         }
     }
 
@@ -112,12 +116,14 @@ import Wire
 
     static func run(workers: Int, config: SearchConfig = config(), dieEvery: Int? = nil,
                     unitSeconds: Double = 0.003, maxAttempts: Int = 100, killer: Killer? = nil,
-                    resuming: (store: SearchStore, id: Int64)? = nil, stopAfter: Int? = nil) async throws -> Run {
+                    resuming: (store: SearchStore, id: Int64)? = nil, stopAfter: Int? = nil,
+                    liars: Set<Int> = [], verifyNewBests: Bool = false) async throws -> Run {
         let store = try resuming?.store ?? SearchStore(path: temporaryDirectory().appendingPathComponent("sim.sqlite").path)
         let id = try resuming?.id ?? store.createSearch(name: "sim", config: config, modelPath: "m", modelSHA256: "m", textPath: "t",
                                                         textOffset: 0, textSHA256: "t")
         var settings = Dispatcher.Settings()
         settings.maxAttempts = maxAttempts
+        settings.verifyNewBests = verifyNewBests
         let dispatcher = Dispatcher(settings: settings)
         let log = Log()
         var simulated: [SimulatedWorker] = []
@@ -132,7 +138,8 @@ import Wire
             await dispatcher.register(WorkerRegistration(name: "sim\(w)", address: "sim://\(w)", modelSHA256: "m",
                                                          textSHA256: "t", architecture: "llama", threads: 1,
                                                          pairs: config.pairs, ropeBase: 10_000, contextLength: 256),
-                                      connection: Logged(inner: worker, log: log, killer: killer), heartbeats: false)
+                                      connection: Logged(inner: worker, log: log, killer: killer, lies: liars.contains(w)),
+                                      heartbeats: false)
         }
         // Simulated crashes mark a worker unhealthy until it heartbeats again.
         let heartbeats = Task {
