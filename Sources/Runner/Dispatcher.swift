@@ -105,10 +105,11 @@ public actor Dispatcher: UnitEvaluator {
     /// answer is checked.
     private var lowestLoss: [WindowKey: Double] = [:]
     private let keptRemovals = 100
-    /// Who gave each recently completed unit its answer (the workers that agreed on it) and
-    /// whether two did: `confirm` sends the unit to someone else. The last `keptAnswerers`.
-    private var answerers: [WorkUnit: (workers: [String], checked: Bool)] = [:]
-    private var answererOrder: [WorkUnit] = []
+    /// With `verifyNewBests`: who gave each recently completed unit its answer (the workers that
+    /// agreed on it, keyed by the unit's hash: units can be large) and whether two did, so that
+    /// `confirm` sends the unit to someone else. The last `keptAnswerers`.
+    private var answerers: [Int: (workers: [String], checked: Bool)] = [:]
+    private var answererOrder: [Int] = []
     private let keptAnswerers = 20_000
     private var jobs: [Int: Job] = [:]
     private var queue: [Int] = []
@@ -343,15 +344,15 @@ public actor Dispatcher: UnitEvaluator {
     /// no other worker could check it, or with the check off.
     public func confirm(_ unit: WorkUnit, _ result: UnitResult) async throws -> UnitResult {
         guard settings.verifyNewBests else { return result }
-        let known = answerers[unit]
+        let known = answerers[unit.hashValue]
         if known?.checked == true { return result }
         let id = nextJob
         nextJob += 1
         // The answer under question is the first one held; who gave it (if still remembered) may
         // not give the second.
         let origins = known?.workers ?? ["an earlier answer"]
-        guard workers.contains(where: { id, worker in
-            worker.healthy && matches(unit, worker) && !origins.contains(id)
+        guard workers.contains(where: { workerID, worker in
+            worker.healthy && matches(unit, worker) && !origins.contains(workerID)
         }) else { return result }
         checkedUnits += 1
         metrics.increment(.unitsVerified)
@@ -555,10 +556,13 @@ public actor Dispatcher: UnitEvaluator {
     /// Hands `value` to the unit's caller; `agreeing` are the workers that gave it (two or more
     /// when the unit was checked).
     private func complete(_ jobID: Int, _ job: Job, with value: UnitResult, agreeing: [String]) {
-        if answerers.updateValue((agreeing, agreeing.count > 1), forKey: job.unit) == nil { answererOrder.append(job.unit) }
-        if answererOrder.count > 2 * keptAnswerers {
-            for old in answererOrder.prefix(keptAnswerers) { answerers[old] = nil }
-            answererOrder.removeFirst(keptAnswerers)
+        if settings.verifyNewBests {
+            let key = job.unit.hashValue
+            if answerers.updateValue((agreeing, agreeing.count > 1), forKey: key) == nil { answererOrder.append(key) }
+            if answererOrder.count > 2 * keptAnswerers {
+                for old in answererOrder.prefix(keptAnswerers) { answerers[old] = nil }
+                answererOrder.removeFirst(keptAnswerers)
+            }
         }
         if settings.verifyNewLows, let key = windowKey(job.unit), let nll = value.nllSum, nll.isFinite, value.tokens > 0 {
             lowestLoss[key] = min(lowestLoss[key] ?? .infinity, nll / Double(value.tokens))
