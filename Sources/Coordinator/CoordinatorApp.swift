@@ -116,7 +116,7 @@ struct DrainService: Service {
     let dispatcher: Dispatcher
 
     func run() async throws {
-        try? await gracefulShutdown()
+        try? await gracefulShutdown()   // throws only when cancelled, which also means: stop
         await searches.stopAll()
         await dispatcher.shutdown()
     }

@@ -284,7 +284,7 @@ public actor Dispatcher: UnitEvaluator {
         guard monitor == nil else { return }
         monitor = Task { [weak self] in
             while !Task.isCancelled {
-                try? await Task.sleep(nanoseconds: 500_000_000)
+                try? await Task.sleep(nanoseconds: 500_000_000)   // cancelled: the loop ends at its test
                 await self?.checkHeartbeats()
             }
         }

@@ -102,6 +102,7 @@ extension SearchRunner {
         var bestBaseline: (record: BaselineRecord, value: Double)?   // read once every rule is scored
         let ruleCount = Baselines.scalings(geometry: geometry, config: config).count
         func report() {
+            // Progress only: a failed read shows no rule to beat until the next report.
             if bestBaseline == nil, let baselines = try? store.baselines(searchID), baselines.count >= ruleCount {
                 bestBaseline = SearchSummary.bestBaseline(baselines, fitness: config.fitnessKind)
             }

@@ -66,6 +66,8 @@ public final class SearchRunner: Sendable {
         } catch is CancellationError {
             throw CancellationError()   // paused or cancelled: the caller sets the status
         } catch let failure as UnitFailed {
+            // In these failure paths the status write is best effort (`try?`): the run's own error
+            // is what is thrown, and a search left `running` is resumed like one that was stopped.
             // A missing score would change the result: stop, keep everything scored, and let a
             // rerun (once the workers are mended) take the unit again.
             let error = SearchRunnerError.unitFailedForGood(failure.reason)
