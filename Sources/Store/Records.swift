@@ -96,9 +96,13 @@ public struct BaselineRecord: Sendable, Equatable {
 public enum StoreError: Error, CustomStringConvertible, Equatable {
     case notFound(String)
     case corrupt(String)
+    /// A read-only open found a file without this version's search tables.
+    case notASearchDatabase(String)
 
     public var description: String {
         switch self {
+        case let .notASearchDatabase(path): return "\(path) is not a longrope search database (or needs a newer schema: open it once read-write)"
+
         case let .notFound(what): return "\(what) not found"
         case let .corrupt(what): return "corrupt database row: \(what)"
         }

@@ -9,11 +9,25 @@ import Search
 /// the same transaction as its last unit, so a crash at any moment loses at most the unit in
 /// progress. NaN is stored explicitly as an `infeasible` status (SQLite turns NaN into NULL).
 public final class SearchStore: Sendable {
-    let pool: DatabasePool
+    /// A WAL pool, or a read-only queue for `readOnly` stores.
+    let pool: any DatabaseWriter
     public let path: String
 
-    public init(path: String) throws {
+    /// Opens (creating and migrating if needed) the database at `path`. A `readOnly` store
+    /// changes nothing in the file, not even its journal mode: for exporting from a shipped
+    /// database or one on a read-only disk. Its writes throw.
+    public init(path: String, readOnly: Bool = false) throws {
         self.path = path
+        if readOnly {
+            var configuration = Configuration()
+            configuration.readonly = true
+            configuration.busyMode = .timeout(30)
+            pool = try DatabaseQueue(path: path, configuration: configuration)
+            guard try pool.read({ try Self.migrator.hasCompletedMigrations($0) }) else {
+                throw StoreError.notASearchDatabase(path)
+            }
+            return
+        }
         var configuration = Configuration()
         configuration.busyMode = .timeout(30)   // needed on Linux
         configuration.prepareDatabase { db in

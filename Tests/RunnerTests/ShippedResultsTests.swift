@@ -32,6 +32,23 @@ import TestSupport
         #expect(!Self.shippedDirectories().isEmpty, "nothing under \(Self.results.path)")
     }
 
+    /// `longrope export` opens the database read-only: a shipped file (or one on a read-only
+    /// disk) is read without one byte of it changing (a read-write open would turn its
+    /// rollback journal into WAL), and a write through such a store throws.
+    @Test(arguments: shippedDirectories())
+    func aShippedDatabaseReadsWithoutChanging(_ directory: URL) throws {
+        let copy = temporaryDirectory().appendingPathComponent("search.sqlite")
+        try FileManager.default.copyItem(at: directory.appendingPathComponent("search.sqlite"), to: copy)
+        let before = try Data(contentsOf: copy)
+        do {
+            let store = try SearchStore(path: copy.path, readOnly: true)
+            let search = try #require(try store.searches().last)
+            #expect(try store.summary(search.id).perplexity != nil)
+            #expect(throws: (any Error).self) { try store.setStatus(search.id, .failed, error: "must not be written") }
+        }
+        #expect(try Data(contentsOf: copy) == before, "reading \(directory.lastPathComponent)'s database changed it")
+    }
+
     @Test(arguments: shippedDirectories())
     func everyShippedSearchKeepsTheConstraintsAndShipsItsBest(_ directory: URL) throws {
         let file = { (name: String) in directory.appendingPathComponent(name) }
