@@ -111,7 +111,7 @@ struct CandidateWindows {
         }
         let old = results[window]
         guard (old.nllSum, old.tokens, old.worker) != (result.nllSum, result.tokens, result.worker) else { return nil }   // confirmed as it was
-        tokens += result.tokens - results[window].tokens
+        tokens += result.tokens - old.tokens
         results[window] = result
         nll[window] = result.nllSum ?? .nan
         return EvaluationRecord(candidateRowID: record.rowID, window: window, nllSum: result.nllSum, tokens: result.tokens,

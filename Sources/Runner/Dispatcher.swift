@@ -126,6 +126,8 @@ public actor Dispatcher: UnitEvaluator {
     /// How many units can run at once: the healthy workers (read without awaiting the actor,
     /// so the runner knows how far to look ahead).
     public nonisolated var capacity: Int { healthyWorkers.value }
+    /// A second opinion is asked only with `verifyNewBests`.
+    public nonisolated var confirms: Bool { settings.verifyNewBests }
     private nonisolated let healthyWorkers = SharedCount()
 
     private func countHealthyWorkers() {

@@ -27,6 +27,7 @@ final class ReusedUnits: UnitEvaluator, @unchecked Sendable {
     init(_ inner: UnitEvaluator) { self.inner = inner }
 
     var capacity: Int { inner.capacity }
+    var confirms: Bool { inner.confirms }
 
     /// What makes two units the same work: everything but the candidate they are for.
     static func key(_ unit: WorkUnit) -> WorkUnit {

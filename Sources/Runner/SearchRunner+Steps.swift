@@ -126,7 +126,7 @@ extension SearchRunner {
                 for (window, answer) in checked.enumerated() where window != event.key.window {
                     if let row = schedule.correct(event.key, window: window, answer) { try store.correctEvaluation(row) }
                 }
-            } else if let answers = schedule.newBestAnswers(event.key, result) {
+            } else if evaluator.confirms, let answers = schedule.newBestAnswers(event.key, result) {
                 confirm(event.key, answers)
                 continue
             }

@@ -112,6 +112,9 @@ public protocol UnitEvaluator: Sendable {
     /// How many units may run at once (1 for a single worker).
     var capacity: Int { get }
     func evaluate(_ unit: WorkUnit) async throws -> UnitResult
+    /// Whether `confirm` can give a second opinion (false: it returns the answer as it is, and
+    /// the runner does not ask).
+    var confirms: Bool { get }
     /// A second opinion on `result`, an answer this evaluator gave to `unit`: the answer that
     /// another worker agrees with (`result` itself when they agree; when they disagree, a third
     /// decides). The runner asks it for every unit of a candidate that would become the new best.
@@ -121,6 +124,7 @@ public protocol UnitEvaluator: Sendable {
 
 extension UnitEvaluator {
     public var capacity: Int { 1 }
+    public var confirms: Bool { false }
     public func confirm(_ unit: WorkUnit, _ result: UnitResult) async throws -> UnitResult { result }
 }
 
