@@ -129,9 +129,18 @@ public actor Dispatcher: UnitEvaluator {
     /// A second opinion is asked only with `verifyNewBests`.
     public nonisolated var confirms: Bool { settings.verifyNewBests }
     private nonisolated let healthyWorkers = SharedCount()
+    /// The healthy workers, and those of them without a lease (`idle`): the only ones `schedule` looks at,
+    /// so that an answer costs the coordinator the same with 10 workers or 1,000. Kept by
+    /// `refresh` wherever a worker's health or lease changes.
+    private var healthyIDs: Set<String> = []
+    private var idle: Set<String> = []
 
-    private func countHealthyWorkers() {
-        healthyWorkers.value = workers.values.filter(\.healthy).count
+    /// Puts a worker in (or out of) `healthy` and `idle` after its state changed.
+    private func refresh(_ id: String) {
+        let worker = workers[id]
+        if worker?.healthy == true { healthyIDs.insert(id) } else { healthyIDs.remove(id) }
+        if worker?.healthy == true && worker?.lease == nil { idle.insert(id) } else { idle.remove(id) }
+        healthyWorkers.value = healthyIDs.count
     }
 
     // MARK: Workers
@@ -150,6 +159,7 @@ public actor Dispatcher: UnitEvaluator {
         workers[id] = Worker(registration: registration, connection: connection, lastHeartbeat: Date(), registeredAt: Date())
         workers[id]!.heartbeats = heartbeats
         workers[id]!.secret = randomHex(16)
+        refresh(id)
         startMonitor()
         schedule()
         return id
@@ -165,7 +175,7 @@ public actor Dispatcher: UnitEvaluator {
             return false
         }
         workers[id]!.lastHeartbeat = Date()
-        if !workers[id]!.healthy { workers[id]!.healthy = true; schedule() }
+        if !workers[id]!.healthy { workers[id]!.healthy = true; refresh(id); schedule() }
         return true
     }
 
@@ -268,6 +278,7 @@ public actor Dispatcher: UnitEvaluator {
     /// attempt, and unless it merely registered again it is listed among the removed.
     private func dropWorker(_ id: String, reason: String, listed: Bool = true) {
         guard let worker = workers.removeValue(forKey: id) else { return }
+        refresh(id)
         if listed {
             let view = RemovedWorkerView(id: id, name: worker.registration.name, address: worker.registration.address,
                                          reason: reason, removedAt: ISO8601DateFormatter().string(from: Date()))
@@ -304,7 +315,7 @@ public actor Dispatcher: UnitEvaluator {
             guard let leasedAt = job.leasedAt, now.timeIntervalSince(leasedAt) > settings.leaseSeconds else { continue }
             // Only remote workers: an in-process evaluation cannot be abandoned, and is the only one.
             for holder in job.leases where workers[holder]?.heartbeats ?? true {
-                if workers[holder]?.lease == jobID { workers[holder]!.lease = nil }
+                if workers[holder]?.lease == jobID { workers[holder]!.lease = nil; refresh(holder) }
                 jobs[jobID]?.excluded.insert(holder)
                 metrics.increment(.leasesExpired)
                 release(jobID, from: holder, error: "lease of \(Int(settings.leaseSeconds)) s expired at worker \(holder)")
@@ -318,6 +329,7 @@ public actor Dispatcher: UnitEvaluator {
                 workers[id]!.lease = nil
                 release(lease, from: id, error: "worker \(id) stopped heartbeating", spendsAttempt: false)
             }
+            refresh(id)
         }
         schedule()
     }
@@ -385,10 +397,19 @@ public actor Dispatcher: UnitEvaluator {
     /// Gives every idle, healthy worker a unit: the first queued one it can run, else a
     /// duplicate of the longest-running straggler.
     private func schedule() {
-        countHealthyWorkers()
+        guard !idle.isEmpty else { return }
         let now = Date()
         var stragglers: [Int]?   // units on one worker past `duplicateAfter`, oldest first (found once)
-        for id in workers.keys.sorted() {
+        func findStragglers() -> [Int] {
+            jobs.filter { job in
+                job.value.leases.count == 1 && now.timeIntervalSince(job.value.leasedAt ?? now) > settings.duplicateAfter
+            }.sorted { ($0.value.leasedAt ?? now) < ($1.value.leasedAt ?? now) }.map(\.key)
+        }
+        if queue.isEmpty {
+            stragglers = findStragglers()
+            if stragglers!.isEmpty { return }   // nothing for any idle worker
+        }
+        for id in idle.sorted() {
             guard let worker = workers[id], worker.healthy, worker.lease == nil else { continue }
             if let index = queue.firstIndex(where: { jobs[$0].map { matches($0.unit, worker) && !$0.excluded.contains(id)
                     && !$0.answers.contains { $0.worker == id }
@@ -396,11 +417,7 @@ public actor Dispatcher: UnitEvaluator {
                 lease(queue.remove(at: index), to: id)
                 continue
             }
-            if stragglers == nil {
-                stragglers = jobs.filter { job in
-                    job.value.leases.count == 1 && now.timeIntervalSince(job.value.leasedAt ?? now) > settings.duplicateAfter
-                }.sorted { ($0.value.leasedAt ?? now) < ($1.value.leasedAt ?? now) }.map(\.key)
-            }
+            if stragglers == nil { stragglers = findStragglers() }
             if let pick = stragglers!.firstIndex(where: { jobID in
                 guard let job = jobs[jobID] else { return false }
                 return job.leases.count == 1 && !job.leases.contains(id) && !job.excluded.contains(id) && job.answers.isEmpty
@@ -424,6 +441,7 @@ public actor Dispatcher: UnitEvaluator {
         job.leasedAt = job.leasedAt ?? Date()
         jobs[jobID] = job
         workers[workerID]!.lease = jobID
+        refresh(workerID)
         let unit = job.unit, connection = worker.connection
         Task {
             let result: Result<UnitResult, Error>
@@ -434,7 +452,7 @@ public actor Dispatcher: UnitEvaluator {
     }
 
     private func finish(_ jobID: Int, workerID: String, _ result: Result<UnitResult, Error>) {
-        if workers[workerID]?.lease == jobID { workers[workerID]!.lease = nil }
+        if workers[workerID]?.lease == jobID { workers[workerID]!.lease = nil; refresh(workerID) }
         if case let .success(value) = result, let unit = jobs[jobID]?.unit, let problem = value.problem(for: unit) {
             // A worker that answers what cannot be true is not trusted again.
             metrics.increment(.workersLost)
@@ -472,6 +490,7 @@ public actor Dispatcher: UnitEvaluator {
             // The worker vanished (crashed, restarted, cut off): not the unit's fault.
             workers[workerID]?.unitsFailed += 1
             workers[workerID]?.healthy = false
+            refresh(workerID)
             release(jobID, from: workerID, error: "\(error)", spendsAttempt: false)
         case let .failure(error):
             workers[workerID]?.unitsFailed += 1
