@@ -135,7 +135,7 @@ public actor Dispatcher: UnitEvaluator {
     private var healthyIDs: Set<String> = []
     private var idle: Set<String> = []
 
-    /// Puts a worker in (or out of) `healthy` and `idle` after its state changed.
+    /// Puts a worker in (or out of) `healthyIDs` and `idle` after its state changed.
     private func refresh(_ id: String) {
         let worker = workers[id]
         if worker?.healthy == true { healthyIDs.insert(id) } else { healthyIDs.remove(id) }
@@ -254,7 +254,7 @@ public actor Dispatcher: UnitEvaluator {
     }
 
     public func totals() -> (workers: Int, healthy: Int, queued: Int, inFlight: Int) {
-        (workers.count, workers.values.filter(\.healthy).count, jobs.values.filter { $0.leases.isEmpty }.count,
+        (workers.count, healthyIDs.count, jobs.values.filter { $0.leases.isEmpty }.count,
          jobs.values.filter { !$0.leases.isEmpty }.count)
     }
 

@@ -101,10 +101,9 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
 
     public var description: String {
         switch self {
-        case let .notASearchDatabase(path): return "\(path) is not a longrope search database (or needs a newer schema: open it once read-write)"
-
         case let .notFound(what): return "\(what) not found"
         case let .corrupt(what): return "corrupt database row: \(what)"
+        case let .notASearchDatabase(path): return "\(path) is not a longrope search database (or needs a newer schema: open it once read-write)"
         }
     }
 }

@@ -18,18 +18,16 @@ public final class SearchStore: Sendable {
     /// database or one on a read-only disk. Its writes throw.
     public init(path: String, readOnly: Bool = false) throws {
         self.path = path
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(30)   // needed on Linux
         if readOnly {
-            var configuration = Configuration()
             configuration.readonly = true
-            configuration.busyMode = .timeout(30)
             pool = try DatabaseQueue(path: path, configuration: configuration)
             guard try pool.read({ try Self.migrator.hasCompletedMigrations($0) }) else {
                 throw StoreError.notASearchDatabase(path)
             }
             return
         }
-        var configuration = Configuration()
-        configuration.busyMode = .timeout(30)   // needed on Linux
         configuration.prepareDatabase { db in
             // In WAL mode NORMAL keeps every committed transaction across a process crash
             // (SIGKILL); only a power loss may drop the last ones. It saves an fsync per unit.
