@@ -130,7 +130,7 @@ let package = Package(
         .testTarget(name: "GGUFTests", dependencies: ["GGUF", "Kernels", "Seeded", "TestSupport"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF", "TestSupport"]),
         .testTarget(name: "EvaluatorTests", dependencies: ["Evaluator", "GGUF", "Tokenizer", "RoPE", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["CLI", "Wire", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["CLI", "Wire", "Store", "TestSupport"]),
         .testTarget(name: "SearchTests", dependencies: ["Search", "Seeded"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Search", "Digest", "TestSupport"]),
         .testTarget(name: "CoordinatorTests", dependencies: [

@@ -24,6 +24,8 @@ public struct ConfigFile: StrictDecodable {
     public var targetContext: Int?
     /// Seed the population from this earlier search's best (in the same database).
     public var seedFrom: Int64?
+    /// Seed the population from a factors file found at a shorter target (`SeedFactors`).
+    public var seedFactors: String?
     public var threads: Int?
     /// The file's path, for paths relative to it.
     public var path = ""
@@ -31,7 +33,7 @@ public struct ConfigFile: StrictDecodable {
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case model, text, db, out, name, threads
         case textOffset = "text_offset", originalContext = "original_context", targetContext = "target_context"
-        case seedFrom = "seed_from"
+        case seedFrom = "seed_from", seedFactors = "seed_factors"
     }
 
     public static var fields: Set<String> {
@@ -51,6 +53,7 @@ public struct ConfigFile: StrictDecodable {
         originalContext = try keys.decodeIfPresent(Int.self, forKey: .originalContext)
         targetContext = try keys.decodeIfPresent(Int.self, forKey: .targetContext)
         seedFrom = try keys.decodeIfPresent(Int64.self, forKey: .seedFrom)
+        seedFactors = try keys.decodeIfPresent(String.self, forKey: .seedFactors)
     }
 
     /// Reads and decodes the file at `path`.

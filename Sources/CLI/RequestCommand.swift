@@ -1,6 +1,7 @@
 import ArgumentParser
 import Digest
 import Foundation
+import Search
 import Wire
 
 /// `longrope request`: a config file (the one `longrope search --config` reads) as the body of
@@ -45,6 +46,12 @@ struct RequestCommand: ParsableCommand {
         request.name = file.name ?? name ?? URL(fileURLWithPath: config).deletingPathExtension().lastPathComponent
         request.textOffset = file.textOffset
         request.options = file.options
+        if let factors = file.seedFactors {
+            let scale = Double(request.targetContext) / Double(request.originalContext)
+            let seed = try SeedFactors.load(file.resolve(factors), toScale: scale, 
+                                           lambdaMax: file.options.lambdaMax ?? SearchConfig.defaultLambdaMax(scale: scale))
+            request.options.extraSeeds = (request.options.extraSeeds ?? []) + [seed]
+        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         do { try encoder.encode(request).write(to: URL(fileURLWithPath: out)) }

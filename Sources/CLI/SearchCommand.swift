@@ -54,6 +54,8 @@ struct SearchCommand: AsyncParsableCommand {
     var keyTokenThreshold: Double?
     @Option(help: "Allowed n̂ values, comma-separated (default 0: off).") var nHat: String?
     @Option(help: "Seed the population with another search's best, rescaled to this target.") var seedFrom: Int64?
+    @Option(help: "Seed the population with a factors file found at a shorter target (factors.json of results/ or `longrope export --format json`), rescaled to this target.")
+    var seedFactors: String?
     @Flag(inversion: .prefixedNo, help: "Stop scoring candidates whose partial perplexity is out of the top k.")
     var earlyRejection: Bool?
     @Flag(help: "Breed the next step while workers would idle: keeps many workers busy, but the result depends on timing (not reproducible).")
@@ -144,6 +146,9 @@ struct SearchCommand: AsyncParsableCommand {
         do { store = try SearchStore(path: dbPath) } catch { throw CLIError("cannot open database \(dbPath): \(error)") }
         if let from = seedFrom ?? file?.seedFrom {
             searchConfig.extraSeeds = [try rescaledBest(store: store, searchID: from, to: searchConfig)]
+        }
+        if let factors = seedFactors ?? file?.seedFactors.map({ file!.resolve($0) }) {
+            searchConfig.extraSeeds.append(try SeedFactors.load(factors, toScale: searchConfig.scale, lambdaMax: searchConfig.lambdaMax))
         }
         if let own = model.config.ownFactors, own.longFactors.count == searchConfig.pairs {
             // A Phi-3 file's long factors (its makers' own LongRoPE search) seed the population.

@@ -57,7 +57,8 @@ public enum ScalingSpec {
         }
     }
 
-    static func describe(_ error: DecodingError) -> String {
+    /// A decoding error in a few words (the field it is about).
+    public static func describe(_ error: DecodingError) -> String {
         switch error {
         case let .keyNotFound(key, _): return "missing field \"\(key.stringValue)\""
         case let .typeMismatch(_, context), let .valueNotFound(_, context):

@@ -165,6 +165,9 @@ public struct SearchConfig: Codable, Sendable, Equatable {
     /// I, the islands (1: one population).
     public var islandCount: Int { islands ?? 1 }
 
+    /// λ's upper bound when none is given: 1 + s (room above s for the low-frequency pairs).
+    public static func defaultLambdaMax(scale: Double) -> Double { 1 + scale }
+
     /// s = target / original context.
     public var scale: Double { Double(targetContext) / Double(originalContext) }
 
@@ -175,7 +178,7 @@ public struct SearchConfig: Codable, Sendable, Equatable {
         self.targetContext = targetContext
         self.seed = seed
         let s = Double(targetContext) / Double(originalContext)
-        self.lambdaMax = lambdaMax ?? 1 + s
+        self.lambdaMax = lambdaMax ?? Self.defaultLambdaMax(scale: s)
         self.attentionFactor = attentionFactor
             ?? (s <= 1 ? 1 : (1 + log(s) / log(Double(originalContext))).squareRoot())
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Store
 import Testing
 import TestSupport
 
@@ -82,6 +83,38 @@ struct SearchCommandTests {
         let run = try runLongrope(arguments)
         #expect(run.status != 0)
         #expect(run.stderr.contains("too short") && run.stderr.contains("tokens"), "\(run.stderr)")
+    }
+
+    /// Progressive extension across databases: one search's result file seeds a longer one, its
+    /// λ rescaled to the new scale; a file that cannot seed is named and nothing is stored.
+    @Test func aResultFileSeedsALongerSearch() throws {
+        let setup = try #require(try Setup())
+        func small(_ name: String, target: Int, extra: [String] = []) throws -> (run: CommandResult, db: String, out: String) {
+            let db = setup.directory.appendingPathComponent("\(name).sqlite").path
+            let out = setup.directory.appendingPathComponent("\(name).json").path
+            let arguments = ["search", "--model", setup.model.path, "--text", setup.text.path, "--original-context", "128",
+                             "--target-context", String(target), "--db", db, "--out", out, "--seed", "3", "--windows", "1",
+                             "--population", "6", "--iterations", "1", "--threads", "2"] + extra
+            return (try runLongrope(arguments), db, out)
+        }
+        let first = try small("first", target: 256)
+        #expect(first.run.status == 0, "\(first.run.stderr)")
+        let found = try #require(try result(first.out)["lambda"] as? [Double])
+
+        let second = try small("second", target: 512, extra: ["--seed-factors", first.out])
+        #expect(second.run.status == 0, "\(second.run.stderr)")
+        let store = try SearchStore(path: second.db, readOnly: true)
+        let search = try #require(try store.searches().first)
+        let seeded = try store.candidates(search.id, step: 0).filter { $0.candidate.seedName == "extra" }
+        #expect(seeded.count == 1, "the result file is one seed of the first step")
+        let expected = found.map { min(1 + ($0 - 1) * 3, search.config.lambdaMax) }   // 2x -> 4x
+        let lambda = try #require(seeded.first?.candidate.lambda)
+        #expect(lambda.count == expected.count && zip(lambda, expected).allSatisfy { abs($0 - $1) < 1e-12 }, "\(lambda) vs \(expected)")
+        #expect(found.contains { $0 > 1 }, "the first search found factors above 1 to rescale")
+
+        let missing = try small("third", target: 512, extra: ["--seed-factors", setup.directory.appendingPathComponent("none.json").path])
+        #expect(missing.run.status != 0 && missing.run.stderr.contains("none.json"), "\(missing.run.stderr)")
+        #expect(try SearchStore(path: missing.db, readOnly: true).searches().isEmpty, "nothing stored")
     }
 
     @Test func aConfigFileReplacesTheFlags() throws {
