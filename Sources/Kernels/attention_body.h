@@ -69,7 +69,7 @@ static inline void scores_block(const float *const *qr, const float *restrict kt
         for (int64_t d = 0; d < hd; d++) {
             const v8 w0 = *(const v8 *)(kt + d * KB + kc), w1 = *(const v8 *)(kt + d * KB + kc + 8);
             for (int r = 0; r < 4; r++) {
-                const v8 x = (v8){} + qr[r][d];
+                const v8 x = v8_splat(qr[r][d]);
                 a[r][0] = a[r][0] + x * w0;
                 a[r][1] = a[r][1] + x * w1;
             }
@@ -96,7 +96,7 @@ static inline void pv_rows2(const float *restrict p0, const float *restrict p1, 
         }
         int j = 0;
         for (; j + 1 < jmax; j += 2) {
-            const v8 xe = (v8){} + p0[j], ye = (v8){} + p1[j], xo = (v8){} + p0[j + 1], yo = (v8){} + p1[j + 1];
+            const v8 xe = v8_splat(p0[j]), ye = v8_splat(p1[j]), xo = v8_splat(p0[j + 1]), yo = v8_splat(p1[j + 1]);
             const float *ve = v + j * ldv + d0, *vo = ve + ldv;
             for (int c = 0; c < 2; c++) {
                 const v8 we = *(const v8u *)(ve + 8 * c), wo = *(const v8u *)(vo + 8 * c);
@@ -107,7 +107,7 @@ static inline void pv_rows2(const float *restrict p0, const float *restrict p1, 
             }
         }
         if (j < jmax) {
-            const v8 xe = (v8){} + p0[j], ye = (v8){} + p1[j];
+            const v8 xe = v8_splat(p0[j]), ye = v8_splat(p1[j]);
             for (int c = 0; c < 2; c++) {
                 const v8 we = *(const v8u *)(v + j * ldv + d0 + 8 * c);
                 a[c] = a[c] + xe * we;

@@ -81,7 +81,7 @@ static void kernel_full(const float *restrict pack, const float *restrict x, int
             const v8 w1 = *(const v8 *)(pack + kk * PANEL + h + 8);
 #pragma clang loop unroll(full)
             for (int t = 0; t < TOKENS; t++) {
-                const v8 b = (v8){} + x[t * ldx + kk];
+                const v8 b = v8_splat(x[t * ldx + kk]);
                 acc[t][0] = acc[t][0] + b * w0;
                 acc[t][1] = acc[t][1] + b * w1;
             }

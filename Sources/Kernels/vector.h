@@ -10,7 +10,10 @@ typedef float v8 __attribute__((vector_size(32), aligned(32)));
 typedef float v8u __attribute__((vector_size(32), aligned(4)));
 typedef int32_t i16v __attribute__((vector_size(64), aligned(64)));
 
-static inline v16 v16_splat(float x) { return (v16){} + x; }
+// Broadcasts. Written lane by lane, not as `(v16){} + x`: that is an addition (0 + −0 is +0, so
+// the compiler must keep it), a scalar add before every broadcast in the inner loops.
+static inline v16 v16_splat(float x) { return (v16){x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x}; }
+static inline v8 v8_splat(float x) { return (v8){x, x, x, x, x, x, x, x}; }
 static inline v16 v16_load(const float *p) { return *(const v16u *)p; }
 static inline void v16_store(float *p, v16 x) { *(v16u *)p = x; }
 
