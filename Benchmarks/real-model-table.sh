@@ -7,10 +7,12 @@
 #
 # Environment (defaults: SmolLM2-135M at 16k, Frankenstein held out):
 #   MODEL (models/SmolLM2-135M-Instruct.Q4_1.gguf), ORIG (8192), TARGET (16384),
-#   TEXT (../shared/text/frankenstein.txt), PPL_WINDOWS (2), NEEDLES (1), NEEDLE_WINDOWS (20),
-#   DIGITS (5), DEPTHS (0.1,0.5,0.9), TRIALS (2), THREADS (all cores), LONGROPE (.build/release/longrope).
-# A 16k pass takes 1–2.5 min on 2 threads: the defaults cost ~28 passes per row (20 of them needles:
-# one 5-digit needle per window is what SmolLM2 retrieves at 8k, docs/search-levers.md).
+#   TEXT (../shared/text/frankenstein.txt), PPL_WINDOWS (2), NEEDLES (20: needles in all, one
+#   per window, Benchmarks/needles.sh), DIGITS (5), DEPTHS (0.1,0.5,0.9), TRIALS (2), THREADS
+#   (all cores), LONGROPE (.build/release/longrope).
+# A 16k pass takes 1–6 min on 2 threads (CPUs of this kind differ): the defaults cost ~28 passes
+# per row (20 of them needles: one 5-digit needle per window is what SmolLM2 retrieves at 8k,
+# docs/search-levers.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FACTORS=${1:?usage: Benchmarks/real-model-table.sh FACTORS.json [OUT_DIR]}
@@ -18,7 +20,7 @@ OUT=${2:-$(dirname "$FACTORS")}
 MODEL=${MODEL:-models/SmolLM2-135M-Instruct.Q4_1.gguf}
 ORIG=${ORIG:-8192}; TARGET=${TARGET:-16384}
 TEXT=${TEXT:-../shared/text/frankenstein.txt}
-PPL_WINDOWS=${PPL_WINDOWS:-2}; NEEDLES=${NEEDLES:-1}; NEEDLE_WINDOWS=${NEEDLE_WINDOWS:-20}; DIGITS=${DIGITS:-5}
+PPL_WINDOWS=${PPL_WINDOWS:-2}; NEEDLES=${NEEDLES:-20}; DIGITS=${DIGITS:-5}
 DEPTHS=${DEPTHS:-0.1,0.5,0.9}; TRIALS=${TRIALS:-2}
 THREADS=${THREADS:-$(nproc)}
 LONGROPE=${LONGROPE:-.build/release/longrope}
@@ -31,7 +33,8 @@ score() {   # name scaling
     echo "real-model-table: $name ($scaling)" >&2
     local ppl needles passkey
     ppl=$("$LONGROPE" eval "${common[@]}" --text "$TEXT" --windows "$PPL_WINDOWS")
-    needles=$("$LONGROPE" passkey "${common[@]}" --text "$TEXT" --needles "$NEEDLES" --digits "$DIGITS" --windows "$NEEDLE_WINDOWS")
+    needles=$(MODEL=$MODEL ORIG=$ORIG TARGET=$TARGET TEXT=$TEXT NEEDLES=$NEEDLES DIGITS=$DIGITS THREADS=$THREADS \
+              LONGROPE=$LONGROPE Benchmarks/needles.sh "$scaling")
     passkey=$("$LONGROPE" passkey "${common[@]}" --depths "$DEPTHS" --trials "$TRIALS")
     python3 - "$name" "$ppl" "$needles" "$passkey" >> "$rows" <<'PY'
 import json, sys
@@ -46,6 +49,9 @@ PY
 # The model at its own length on the same text: what no extension can beat by much.
 floor=$("$LONGROPE" eval --model "$MODEL" --original-context "$ORIG" --context "$ORIG" --text "$TEXT" \
         --windows $((PPL_WINDOWS * TARGET / ORIG)) --threads "$THREADS" --json)
+# …and how well it retrieves there: the retrieval rows mean something only if it does (≥ 70%).
+floor_needles=$(MODEL=$MODEL ORIG=$ORIG TARGET=$ORIG TEXT=$TEXT NEEDLES=$NEEDLES DIGITS=$DIGITS THREADS=$THREADS \
+                LONGROPE=$LONGROPE Benchmarks/needles.sh none)
 score none none
 score pi "pi:$S"
 score ntk "ntk:$S"
@@ -53,10 +59,10 @@ score yarn "yarn:$S"
 score llama3 "llama3:$S"
 score searched "$FACTORS"
 
-python3 - "$rows" "$floor" "$ORIG" "$TARGET" > "$OUT/table.md" <<'PY'
+python3 - "$rows" "$floor" "$ORIG" "$TARGET" "$floor_needles" > "$OUT/table.md" <<'PY'
 import json, sys
 rows = [json.loads(line) for line in open(sys.argv[1])]
-floor = json.loads(sys.argv[2])
+floor, base = json.loads(sys.argv[2]), json.loads(sys.argv[5])
 best_rule = min((r for r in rows if r["name"] not in ("none", "searched")), key=lambda r: r["ppl"])
 print(f"| {sys.argv[4]} tokens | held-out ppl | ratio to {best_rule['name']} | needles retrieved | answer NLL | passkey |")
 print("|---|---|---|---|---|---|")
@@ -64,6 +70,7 @@ for r in rows:
     print(f"| {r['name']} | {r['ppl']:.4f} ± {r['ppl_uncertainty'] or 0:.4f} | {r['ppl'] / best_rule['ppl']:.3f} | "
           f"{r['retrieved']}/{r['needles']} ({100 * r['retrieved'] / r['needles']:.0f}%) | {r['answer_nll']:.3f} | "
           f"{r['passkey_passed']}/{r['passkey_trials']} |")
-print(f"| the model at {sys.argv[3]} (same tokens) | {floor['ppl']:.4f} | {floor['ppl'] / best_rule['ppl']:.3f} | | | |")
+print(f"| the model at {sys.argv[3]} (ppl: same tokens) | {floor['ppl']:.4f} | {floor['ppl'] / best_rule['ppl']:.3f} | "
+      f"{base['retrieved']}/{base['needles']} ({100 * base['retrieved'] / base['needles']:.0f}%) | {base['answer_nll']:.3f} | |")
 PY
 cat "$OUT/table.md"
