@@ -48,7 +48,7 @@ struct RequestCommand: ParsableCommand {
         request.options = file.options
         if let factors = file.seedFactors {
             let scale = Double(request.targetContext) / Double(request.originalContext)
-            let seed = try SeedFactors.load(file.resolve(factors), toScale: scale, 
+            let seed = try SeedFactors.load(file.resolve(factors), toScale: scale,
                                            lambdaMax: file.options.lambdaMax ?? SearchConfig.defaultLambdaMax(scale: scale))
             request.options.extraSeeds = (request.options.extraSeeds ?? []) + [seed]
         }

@@ -147,7 +147,7 @@ struct SearchCommand: AsyncParsableCommand {
         if let from = seedFrom ?? file?.seedFrom {
             searchConfig.extraSeeds = [try rescaledBest(store: store, searchID: from, to: searchConfig)]
         }
-        if let factors = seedFactors ?? file?.seedFactors.map({ file!.resolve($0) }) {
+        if let factors = seedFactors ?? file.flatMap({ file in file.seedFactors.map(file.resolve) }) {
             searchConfig.extraSeeds.append(try SeedFactors.load(factors, toScale: searchConfig.scale, lambdaMax: searchConfig.lambdaMax))
         }
         if let own = model.config.ownFactors, own.longFactors.count == searchConfig.pairs {
@@ -213,8 +213,7 @@ struct SearchCommand: AsyncParsableCommand {
         guard !summary.lambda.isEmpty else { throw CLIError("--seed-from \(searchID): that search has no scored candidate yet") }
         guard summary.lambda.count == config.pairs else { throw CLIError("--seed-from \(searchID): it has \(summary.lambda.count) factors, this model \(config.pairs)") }
         guard other.config.scale > 1 else { throw CLIError("--seed-from \(searchID): its scale is 1, nothing to rescale") }
-        return RoPEScaling(method: "seed", lambda: summary.lambda).rescaled(fromScale: other.config.scale, toScale: config.scale)
-            .lambda.map { min(max($0, 1), config.lambdaMax) }
+        return SeedFactors.rescale(summary.lambda, fromScale: other.config.scale, toScale: config.scale, lambdaMax: config.lambdaMax)
     }
 
     func report(_ summary: SearchSummary, seconds: Double, out: String?) throws {

@@ -25,9 +25,15 @@ enum SeedFactors {
             throw CLIError("seed_factors \(path): the file gives no scale above 1 (scale, or original_context and target_context), so its factors cannot be rescaled")
         }
         guard !document.lambda.isEmpty else { throw CLIError("seed_factors \(path): the file has no factors (lambda is empty)") }
-        let found = RoPEScaling(method: "seed", lambda: document.lambda)
-        do { try found.validate(pairs: document.lambda.count) }
+        do { try RoPEScaling(method: "seed", lambda: document.lambda).validate(pairs: document.lambda.count) }
         catch { throw CLIError("seed_factors \(path): \(error.description)") }
-        return found.rescaled(fromScale: from, toScale: scale).lambda.map { min(max($0, 1), lambdaMax) }
+        return rescale(document.lambda, fromScale: from, toScale: scale, lambdaMax: lambdaMax)
+    }
+
+    /// λ found at `fromScale` as a seed at `toScale`: rescaled, then held to [1, `lambdaMax`].
+    /// Shared by `seed_factors` and `seed_from`.
+    static func rescale(_ lambda: [Double], fromScale: Double, toScale: Double, lambdaMax: Double) -> [Double] {
+        RoPEScaling(method: "seed", lambda: lambda).rescaled(fromScale: fromScale, toScale: toScale)
+            .lambda.map { min(max($0, 1), lambdaMax) }
     }
 }

@@ -86,23 +86,24 @@ import Wire
         let factors = #"{"method": "longrope-search", "lambda": [1, 1.25, 2, 2.5], "n_hat": 0, "attention_factor": 1.09, "scale": 2}"#
         try Data(factors.utf8).write(to: dir.appendingPathComponent("data/16k.json"))
         let out = dir.appendingPathComponent("request.json")
-        let run = try runLongrope(["request", dir.appendingPathComponent("search-16k.toml").path, "--out", out.path])
+        let request = { try runLongrope(["request", dir.appendingPathComponent("search-16k.toml").path, "--out", out.path]) }
+        let run = try request()
         #expect(run.status == 0, "\(run.stderr)")
-        let request = try StrictJSON.decode(CreateSearchRequest.self, from: try Data(contentsOf: out))
-        #expect(request.options.extraSeeds == [[1, 1.75, 4, 5]], "rescaled from 2x to 4x, the last held to lambda_max 5")
+        let body = try StrictJSON.decode(CreateSearchRequest.self, from: try Data(contentsOf: out))
+        #expect(body.options.extraSeeds == [[1, 1.75, 4, 5]], "rescaled from 2x to 4x, the last held to lambda_max 5")
 
         // Not monotone: refused before anything is written, the file and the problem named.
         try Data(#"{"method": "x", "lambda": [1, 3, 2], "n_hat": 0, "attention_factor": 1, "scale": 2}"#.utf8)
             .write(to: dir.appendingPathComponent("data/16k.json"))
         try? FileManager.default.removeItem(at: out)
-        let bad = try runLongrope(["request", dir.appendingPathComponent("search-16k.toml").path, "--out", out.path])
+        let bad = try request()
         #expect(bad.status != 0)
         #expect(bad.stderr.contains("16k.json") && bad.stderr.contains("non-decreasing"), "\(bad.stderr)")
         #expect(!FileManager.default.fileExists(atPath: out.path))
         // No scale to rescale from.
         try Data(#"{"method": "x", "lambda": [1, 2], "n_hat": 0, "attention_factor": 1}"#.utf8)
             .write(to: dir.appendingPathComponent("data/16k.json"))
-        let unscaled = try runLongrope(["request", dir.appendingPathComponent("search-16k.toml").path, "--out", out.path])
+        let unscaled = try request()
         #expect(unscaled.status != 0 && unscaled.stderr.contains("no scale above 1"), "\(unscaled.stderr)")
     }
 }
