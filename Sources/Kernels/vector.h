@@ -9,6 +9,10 @@ typedef float v16u __attribute__((vector_size(64), aligned(4)));   // unaligned 
 typedef float v8 __attribute__((vector_size(32), aligned(32)));
 typedef float v8u __attribute__((vector_size(32), aligned(4)));
 typedef int32_t i16v __attribute__((vector_size(64), aligned(64)));
+typedef int32_t i16vu __attribute__((vector_size(64), aligned(4)));   // unaligned access
+typedef uint32_t u16v __attribute__((vector_size(64), aligned(64)));
+typedef uint16_t u16x16 __attribute__((vector_size(32), aligned(32)));
+typedef uint16_t u16x16u __attribute__((vector_size(32), aligned(2)));
 
 // Broadcasts. Written lane by lane, not as `(v16){} + x`: that is an addition (0 + −0 is +0, so
 // the compiler must keep it), a scalar add before every broadcast in the inner loops.
@@ -28,6 +32,14 @@ static inline float v16_reduce_add(v16 x) {
     float s = 0;
     for (int i = 0; i < 16; i++) s += x[i];
     return s;
+}
+
+/// x rounded to BF16 (to nearest, ties to even), kept in the high half of each lane (the low
+/// half zero): reinterpreted as floats, the rounded values. For finite x; NaN and ±inf do not
+/// occur where it is used (probabilities in [0, 1]).
+static inline i16v bf16_round(v16 x) {
+    const u16v bits = (u16v)x;
+    return (i16v)((bits + 0x7fffu + ((bits >> 16) & 1u)) & 0xffff0000u);
 }
 
 /// exp(x) with about 1 ulp of error; exactly 0 for x below −87.3 (including −inf).

@@ -166,46 +166,92 @@ struct MatmulBench: ParsableCommand {
 }
 
 /// `longrope-bench attention`: GFLOP/s of causal attention of one head over a window, one
-/// thread (QKᵀ and PV: 2·d·n² flops for n tokens of head dimension d).
+/// thread (QKᵀ and PV: 2·d·n² flops for n tokens of head dimension d, counted the same for
+/// BF16), beside the core's FP32 FMA peak.
 struct AttentionBench: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "attention",
-        abstract: "GFLOP/s of the causal attention kernel, one head, one thread.")
+        abstract: "GFLOP/s of the causal attention kernel, one head, one thread, beside the core's FP32 FMA peak.")
 
     @Option(help: "Window lengths, comma-separated.") var contexts = "2048,8192"
     @Option var headDim = 64
     @Option var repeats = 3
+    @Option(help: "Attention precisions, comma-separated: f32, bf16 (measured A B A B).") var precision = "f32,bf16"
     @Flag(help: "One JSON object per line.") var json = false
 
+    func validate() throws {
+        for p in precision.split(separator: ",") where p != "f32" && p != "bf16" {
+            throw ValidationError("--precision: '\(p)' is not f32 or bf16")
+        }
+        if precision.contains("bf16") && headDim % 32 != 0 {
+            throw ValidationError("--precision bf16 needs a head dim that is a multiple of 32 (got \(headDim))")
+        }
+    }
+
     func run() throws {
+        let peak = Self.fmaPeak()
+        let precisions = precision.split(separator: ",").map(String.init)
+        let bf16Level = lr_bf16_native_available() != 0 ? "avx512bf16" : "emulated"
+        if !json { print(String(format: "FP32 FMA peak of one core (kernels %@): %.1f GFLOP/s", KernelLevel.current, peak)) }
         for n in contexts.split(separator: ",").compactMap({ Int($0) }) {
-            let (gflops, seconds) = Self.measure(n: n, headDim: headDim, repeats: repeats)
-            if json {
-                print("{\"n\": \(n), \"head_dim\": \(headDim), \"kernels\": \"\(KernelLevel.current)\", \"gflops\": \(String(format: "%.1f", gflops))}")
-            } else {
-                print(String(format: "attention n %d, head dim %d, kernels %@: %.1f GFLOP/s, %.3f s per head (median of %d)",
-                             n, headDim, KernelLevel.current, gflops, seconds, repeats))
+            // A B A B: every precision once per round, medians over the rounds.
+            var times: [String: [Double]] = [:]
+            for _ in 0..<repeats {
+                for p in precisions { times[p, default: []].append(Self.measure(n: n, headDim: headDim, bf16: p == "bf16")) }
+            }
+            for p in precisions {
+                let seconds = median(times[p]!)
+                let gflops = 2.0 * Double(headDim) * Double(n) * Double(n) / seconds / 1e9
+                let level = p == "bf16" ? bf16Level : KernelLevel.current
+                if json {
+                    print("{\"n\": \(n), \"head_dim\": \(headDim), \"precision\": \"\(p)\", \"kernels\": \"\(level)\", \"gflops\": \(String(format: "%.1f", gflops)), \"fma_peak_gflops\": \(String(format: "%.1f", peak))}")
+                } else {
+                    print(String(format: "attention n %d, head dim %d, %@ (%@): %.1f GFLOP/s = %.2f× the FMA peak, %.3f s per head (median of %d)",
+                                 n, headDim, p, level, gflops, gflops / peak, seconds, repeats))
+                }
             }
         }
     }
 
-    /// Median GFLOP/s and seconds of `repeats` passes of causal attention, one head of `headDim`
-    /// over `n` tokens, one thread.
-    static func measure(n: Int, headDim d: Int, repeats: Int) -> (gflops: Double, seconds: Double) {
+    /// The FP32 FMA peak of one core in GFLOP/s: median of five timings of twelve FMA chains.
+    static func fmaPeak() -> Double {
+        let iterations: Int64 = 20_000_000
+        var rates: [Double] = []
+        for _ in 0..<5 {
+            let start = Date()
+            let keep = lr_fma_chains(iterations)
+            let seconds = Date().timeIntervalSince(start)
+            if keep.isNaN { print("") }
+            rates.append(Double(iterations) * Double(lr_fma_chains_flops_per_iteration()) / seconds / 1e9)
+        }
+        return median(rates)
+    }
+
+    /// Seconds of one pass of causal attention, one head of `headDim` over `n` tokens, one thread
+    /// (BF16: keys and values packed before the clock starts, as the forward pass packs them once
+    /// per layer).
+    static func measure(n: Int, headDim d: Int, bf16: Bool) -> Double {
         let q = UnsafeMutablePointer<Float>.allocate(capacity: n * d), k = UnsafeMutablePointer<Float>.allocate(capacity: n * d)
         let v = UnsafeMutablePointer<Float>.allocate(capacity: n * d), out = UnsafeMutablePointer<Float>.allocate(capacity: n * d)
         defer { q.deallocate(); k.deallocate(); v.deallocate(); out.deallocate() }
         for i in 0..<(n * d) { q[i] = Float((i * 7) % 13) * 0.05 - 0.3; k[i] = Float((i * 5) % 11) * 0.05 - 0.25; v[i] = Float(i % 9) * 0.1 }
-        let floats = Int(lr_attention_scratch_floats(Int64(d)))
+        let floats = Int(bf16 ? lr_attention_bf16_scratch_floats(Int64(d)) : lr_attention_scratch_floats(Int64(d)))
         let scratch = UnsafeMutableRawPointer.allocate(byteCount: 4 * floats, alignment: 64)
         defer { scratch.deallocate() }
-        var times: [Double] = []
-        for _ in 0..<repeats {
+        let scale = 1 / Float(d).squareRoot()
+        if !bf16 {
             let start = Date()
             lr_attention(q, Int64(d), k, Int64(d), v, Int64(d), out, Int64(d), Int64(d), 0, Int64(n),
-                         1 / Float(d).squareRoot(), scratch.assumingMemoryBound(to: Float.self))
-            times.append(Date().timeIntervalSince(start))
+                         scale, scratch.assumingMemoryBound(to: Float.self))
+            return Date().timeIntervalSince(start)
         }
-        let seconds = median(times)
-        return (2.0 * Double(d) * Double(n) * Double(n) / seconds / 1e9, seconds)
+        let elements = Int(lr_attention_bf16_packed_elements(Int64(n), Int64(d)))
+        let kp = UnsafeMutableRawPointer.allocate(byteCount: 2 * elements, alignment: 64).assumingMemoryBound(to: UInt16.self)
+        let vp = UnsafeMutableRawPointer.allocate(byteCount: 2 * elements, alignment: 64).assumingMemoryBound(to: UInt16.self)
+        defer { kp.deallocate(); vp.deallocate() }
+        lr_pack_keys_bf16(k, Int64(d), Int64(n), Int64(d), kp)
+        lr_pack_values_bf16(v, Int64(d), Int64(n), Int64(d), vp)
+        let start = Date()
+        lr_attention_bf16(q, Int64(d), kp, vp, out, Int64(d), Int64(d), 0, Int64(n), scale, scratch.assumingMemoryBound(to: Float.self))
+        return Date().timeIntervalSince(start)
     }
 }

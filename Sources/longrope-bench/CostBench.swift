@@ -25,7 +25,7 @@ struct CostBench: ParsableCommand {
         let mm = median([(4096, 4096), (11008, 4096), (4096, 11008)].map { rows, k in
             MatmulBench.gflops(.q4_K, rows: rows, k: k, tokens: 512, repeats: 3)
         })
-        let att = AttentionBench.measure(n: 4096, headDim: Self.headDim, repeats: 3).gflops
+        let att = 2.0 * Double(Self.headDim) * 4096 * 4096 / median((0..<3).map { _ in AttentionBench.measure(n: 4096, headDim: Self.headDim, bf16: false) }) / 1e9
         print(String(format: "measured on one core: Q4_K matrix products %.0f GFLOP/s (7B shapes, median), attention %.0f GFLOP/s (head dim 128, n = 4096)", mm, att))
         print("PREDICTION for Llama-2-7B Q4_K, \(cores) cores per node (rates × cores), K = \(windowCount), \(candidates) candidates:")
         let ws = workers.split(separator: ",").compactMap { Int($0) }

@@ -54,6 +54,38 @@ void lr_matmul_at(int level, uint32_t type, const void *w, int64_t row_bytes, in
                   const float *x, int64_t ldx, int64_t n_tokens,
                   float *y, int64_t ldy, int64_t o_begin, int64_t o_end, float *scratch);
 
+/// Attention with BF16 inputs and FP32 accumulation (scores, softmax, sums and output in FP32):
+/// lr_attention's result from keys and values packed by lr_pack_keys_bf16 / lr_pack_values_bf16
+/// (`kp`, `vp`: the head's keys and values from the first one) and queries rounded to BF16.
+/// Runs the AVX512_BF16 instruction where the CPU has it (and LONGROPE_KERNELS does not force
+/// avx2), the same operations in FMAs elsewhere. head_dim must be a multiple of 32.
+/// `scratch` (64-byte aligned) holds lr_attention_bf16_scratch_floats(head_dim) floats.
+void lr_attention_bf16(const float *q, int64_t ldq, const uint16_t *kp, const uint16_t *vp,
+                       float *out, int64_t ldo, int64_t head_dim, int64_t q_begin, int64_t q_end,
+                       float scale, float *scratch);
+int64_t lr_attention_bf16_scratch_floats(int64_t head_dim);
+/// lr_attention_bf16 with the instruction (`native` 1; the CPU must have it) or without (0).
+void lr_attention_bf16_at(int native, const float *q, int64_t ldq, const uint16_t *kp, const uint16_t *vp,
+                          float *out, int64_t ldo, int64_t head_dim, int64_t q_begin, int64_t q_end,
+                          float scale, float *scratch);
+/// 1 when lr_attention_bf16 runs the AVX512_BF16 instruction in this process.
+int lr_bf16_native_available(void);
+/// uint16 elements of one head's packed keys (or values) for n tokens: n rounded up to 64, × head_dim.
+int64_t lr_attention_bf16_packed_elements(int64_t n, int64_t head_dim);
+/// kp = k[0..n) of one head (rows ldk floats apart) in BF16, tiles of 64 keys each laid out as
+/// [head_dim/2][64] pairs (k[j][2p], k[j][2p+1]); keys past n are zero.
+void lr_pack_keys_bf16(const float *k, int64_t ldk, int64_t n, int64_t head_dim, uint16_t *kp);
+/// vp = v[0..n) of one head in BF16 as [n/2][head_dim] pairs (v[2i][d], v[2i+1][d]); past n, zero.
+void lr_pack_values_bf16(const float *v, int64_t ldv, int64_t n, int64_t head_dim, uint16_t *vp);
+/// x to BF16, to nearest (ties to even); subnormals become ±0 (as the instruction reads them).
+uint16_t lr_f32_to_bf16(float x);
+void lr_round_bf16(const float *x, uint16_t *y, int64_t n);
+
+/// Twelve independent chains of FMAs on full-width vectors at the level in use, `iterations`
+/// times (lr_fma_chains_flops_per_iteration() flops each): time it for the core's FP32 FMA peak.
+float lr_fma_chains(int64_t iterations);
+int64_t lr_fma_chains_flops_per_iteration(void);
+
 /// out[i] = x[i] / sqrt(mean(x²) + eps) · w[i]; the sum of squares is accumulated in double.
 void lr_rmsnorm(const float *x, const float *w, float *out, int64_t n, float eps);
 
