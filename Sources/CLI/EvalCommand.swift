@@ -4,6 +4,11 @@ import Foundation
 import RoPE
 
 extension PerplexityProtocol: ExpressibleByArgument {}
+extension AttentionPrecision: ExpressibleByArgument {}
+
+/// The help of every `--attention-precision` option.
+let attentionPrecisionHelp = ArgumentHelp(
+    "Attention's inputs: f32, or bf16 (rounded to BF16, FP32 sums: ~2× faster with AVX512_BF16, within 0.1% in perplexity). Default: bf16 where the CPU has AVX512_BF16, else f32.")
 
 /// `longrope eval`: the perplexity of a GGUF model on a text at one context under one scaling.
 struct EvalCommand: ParsableCommand {
@@ -36,6 +41,9 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Threads (default: all cores).")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
+    @Option(help: attentionPrecisionHelp)
+    var attentionPrecision: AttentionPrecision?
+
     @Flag(help: "Print one JSON object instead of a line of text.")
     var json = false
 
@@ -47,7 +55,7 @@ struct EvalCommand: ParsableCommand {
     }
 
     func run() throws {
-        let model = try loadModel(model, threads: threads)
+        let model = try loadModel(model, threads: threads, attentionPrecision: attentionPrecision ?? .fastest)
         let original = originalContext ?? model.config.contextLength
         let rope = try ScalingSpec.parse(scaling, geometry: model.geometry, originalContext: original, context: context)
         let textContent = try readText(text)
@@ -67,20 +75,22 @@ struct EvalCommand: ParsableCommand {
             object["original_context"] = original
             object["protocol"] = perplexityProtocol.rawValue
             object["threads"] = threads
+            object["attention_precision"] = model.attentionPrecision.rawValue
+            object["attention_kernels"] = model.attentionPrecision.kernels
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
         } else {
-            print(String(format: "ppl %.4f ± %.5f  nll %.5f  tokens scored %d  windows %d  %.1f s  %.0f tokens/s  (%@, context %d, %@)",
+            print(String(format: "ppl %.4f ± %.5f  nll %.5f  tokens scored %d  windows %d  %.1f s  %.0f tokens/s  (%@, context %d, %@, attention %@)",
                          result.perplexity, result.uncertainty, result.nll, result.tokensScored, result.windows, result.seconds,
-                         result.tokensPerSecond, rope.method, context, perplexityProtocol.rawValue))
+                         result.tokensPerSecond, rope.method, context, perplexityProtocol.rawValue, model.attentionPrecision.kernels))
         }
     }
 }
 
 /// Loads a model, turning errors into one clear line.
-func loadModel(_ path: String, threads: Int) throws -> LlamaModel {
+func loadModel(_ path: String, threads: Int, attentionPrecision: AttentionPrecision = .f32) throws -> LlamaModel {
     do {
-        return try LlamaModel(path: path, threads: threads)
+        return try LlamaModel(path: path, threads: threads, attentionPrecision: attentionPrecision)
     } catch {
         throw CLIError("cannot load model \(path): \(error)")
     }

@@ -38,6 +38,7 @@ struct PasskeyCommand: ParsableCommand {
     @Option(help: "With --text: digits of each needle's number.") var digits: Int = 7
     @Option(help: "With --text: windows of --context tokens (each a forward pass).") var windows: Int = 5
     @Option(help: "Threads (default: all cores).") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: attentionPrecisionHelp) var attentionPrecision: AttentionPrecision?
     @Flag(help: "Print one JSON object.") var json = false
 
     func validate() throws {
@@ -63,7 +64,7 @@ struct PasskeyCommand: ParsableCommand {
     }
 
     func run() throws {
-        let llama = try loadModel(model, threads: threads)
+        let llama = try loadModel(model, threads: threads, attentionPrecision: attentionPrecision ?? .fastest)
         let original = originalContext ?? llama.config.contextLength
         let rope = try ScalingSpec.parse(scaling, geometry: llama.geometry, originalContext: original, context: context)
         if let text { return try runOnText(text, model: llama, scaling: rope) }

@@ -66,6 +66,8 @@ struct SearchCommand: AsyncParsableCommand {
     var islands: Int?
     @Option(help: "With islands: every this many iterations each island takes the best of the one before it (default 0: never).")
     var migrationInterval: Int?
+    @Option(help: "Attention's inputs in every unit: f32 (default) or bf16 (BF16 inputs, FP32 sums: ~2× faster long windows with AVX512_BF16, the same bits on nodes without it).")
+    var attentionPrecision: AttentionPrecision?
     @Option(help: "Threads (default: all cores).") var threads: Int?
     @Option(help: "Write the result JSON here.") var out: String?
 
@@ -90,6 +92,7 @@ struct SearchCommand: AsyncParsableCommand {
         if let migrationInterval { options.migrationInterval = migrationInterval }
         if let keyTokenThreshold { options.keyTokenThreshold = keyTokenThreshold }
         if let needles { options.needles = needles }
+        if let attentionPrecision { options.attentionPrecision = attentionPrecision.rawValue }
         if let space { options.space = space }
         if let fitness { options.fitness = fitness }
         if let text = attentionRange {

@@ -199,6 +199,7 @@ public actor SearchManager {
         view.fitness = config.fitnessKind.rawValue
         view.needles = config.usesNeedles ? config.needles ?? 1 : nil
         view.space = config.searchSpace.rawValue
+        view.attentionPrecision = config.attentionPrecision ?? "f32"
         view.overlapSteps = config.overlapSteps ?? false
         view.pipelineDepth = config.lag
         view.islands = config.islandCount

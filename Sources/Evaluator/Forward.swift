@@ -10,10 +10,14 @@ final class ForwardBuffers: @unchecked Sendable {
     let logits: FloatBuffer                                          // [logitsRows][vocab]
     let matmulScratch: [FloatBuffer]                                 // one per thread
     let attentionScratch: [FloatBuffer]
+    /// BF16 attention only: each KV head's keys and values packed for lr_attention_bf16,
+    /// `packedElements` uint16 per head (half as many floats).
+    let kPacked, vPacked: FloatBuffer?
+    let packedElements: Int
     let rowLoss: UnsafeMutablePointer<Double>
     let rowTop: UnsafeMutablePointer<Int32>
 
-    init(config c: ModelConfig, capacity n: Int, threads: Int, logitsRows: Int) {
+    init(config c: ModelConfig, capacity n: Int, threads: Int, logitsRows: Int, bf16: Bool) {
         capacity = n
         let d = c.embeddingLength, qDim = c.headCount * c.headDim, kvDim = c.kvHeadCount * c.headDim
         x = FloatBuffer(n * d); h = FloatBuffer(n * d)
@@ -24,7 +28,11 @@ final class ForwardBuffers: @unchecked Sendable {
         logits = FloatBuffer(logitsRows * c.vocabularySize)
         let widest = max(d, qDim, c.feedForwardLength)
         matmulScratch = (0..<threads).map { _ in FloatBuffer(Int(LR_MATMUL_PANEL) * (widest + 16) + widest + 64) }
-        attentionScratch = (0..<threads).map { _ in FloatBuffer(Int(lr_attention_scratch_floats(Int64(c.headDim)))) }
+        let attentionFloats = bf16 ? lr_attention_bf16_scratch_floats(Int64(c.headDim)) : lr_attention_scratch_floats(Int64(c.headDim))
+        attentionScratch = (0..<threads).map { _ in FloatBuffer(Int(attentionFloats)) }
+        packedElements = bf16 ? Int(lr_attention_bf16_packed_elements(Int64(n), Int64(c.headDim))) : 0
+        kPacked = bf16 ? FloatBuffer(c.kvHeadCount * packedElements / 2) : nil
+        vPacked = bf16 ? FloatBuffer(c.kvHeadCount * packedElements / 2) : nil
         rowLoss = .allocate(capacity: logitsRows)
         rowTop = .allocate(capacity: logitsRows)
         rowTop.initialize(repeating: -1, count: logitsRows)
@@ -137,11 +145,45 @@ extension LlamaModel {
     }
 
     /// Causal attention for every head; tasks (head, block of 64 queries) are dealt to threads
-    /// round-robin.
+    /// round-robin. BF16: each KV head's keys and values are packed first (one task per head).
     func attend(n: Int, buffers b: ForwardBuffers) {
         let c = config, hd = c.headDim
         let qDim = c.headCount * hd, kvDim = c.kvHeadCount * hd
         let group = c.headCount / c.kvHeadCount
+        if let kPacked = b.kPacked, let vPacked = b.vPacked {
+            let kp = UnsafeMutableRawPointer(kPacked.pointer).assumingMemoryBound(to: UInt16.self)
+            let vp = UnsafeMutableRawPointer(vPacked.pointer).assumingMemoryBound(to: UInt16.self)
+            let tasks = 2 * c.kvHeadCount, workers = min(threads, tasks)
+            parallel(workers) { worker in
+                for task in stride(from: worker, to: tasks, by: workers) {
+                    let head = task / 2
+                    if task % 2 == 0 {
+                        lr_pack_keys_bf16(b.k.pointer + head * hd, Int64(kvDim), Int64(n), Int64(hd), kp + head * b.packedElements)
+                    } else {
+                        lr_pack_values_bf16(b.v.pointer + head * hd, Int64(kvDim), Int64(n), Int64(hd), vp + head * b.packedElements)
+                    }
+                }
+            }
+            attendHeads(n: n) { worker, head, begin, end in
+                let kvHead = head / group
+                lr_attention_bf16(b.q.pointer + head * hd, Int64(qDim), kp + kvHead * b.packedElements, vp + kvHead * b.packedElements,
+                                  b.attention.pointer + head * hd, Int64(qDim), Int64(hd), Int64(begin), Int64(end),
+                                  c.attentionScale, b.attentionScratch[worker].pointer)
+            }
+            return
+        }
+        attendHeads(n: n) { worker, head, begin, end in
+            let kvHead = head / group
+            lr_attention(b.q.pointer + head * hd, Int64(qDim), b.k.pointer + kvHead * hd, Int64(kvDim),
+                         b.v.pointer + kvHead * hd, Int64(kvDim), b.attention.pointer + head * hd, Int64(qDim),
+                         Int64(hd), Int64(begin), Int64(end), c.attentionScale, b.attentionScratch[worker].pointer)
+        }
+    }
+
+    /// Deals the tasks (head, block of 64 queries) to threads round-robin: `body(worker, head,
+    /// first query, end)`.
+    func attendHeads(n: Int, _ body: (Int, Int, Int, Int) -> Void) {
+        let c = config
         let block = 64
         let blocks = (n + block - 1) / block
         let tasks = c.headCount * blocks
@@ -151,11 +193,7 @@ extension LlamaModel {
             while task < tasks {
                 // Interleave heads inside each query block so late (expensive) blocks are spread.
                 let head = task % c.headCount, queryBlock = blocks - 1 - task / c.headCount
-                let kvHead = head / group
-                lr_attention(b.q.pointer + head * hd, Int64(qDim), b.k.pointer + kvHead * hd, Int64(kvDim),
-                             b.v.pointer + kvHead * hd, Int64(kvDim), b.attention.pointer + head * hd, Int64(qDim),
-                             Int64(hd), Int64(queryBlock * block), Int64(min(n, (queryBlock + 1) * block)),
-                             c.attentionScale, b.attentionScratch[worker].pointer)
+                body(worker, head, queryBlock * block, min(n, (queryBlock + 1) * block))
                 task += workers
             }
         }

@@ -6,4 +6,7 @@ import Kernels
 public enum KernelLevel {
     /// The level in use, e.g. `avx2`.
     public static var current: String { String(cString: lr_kernels_name(lr_kernels_level())) }
+    /// `current`, with `+bf16` where BF16 attention runs the AVX512_BF16 instruction (e.g.
+    /// `avx512+bf16`): what a worker registers and `longrope workers` lists.
+    public static var summary: String { current + (lr_bf16_native_available() != 0 ? "+bf16" : "") }
 }

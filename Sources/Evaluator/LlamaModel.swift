@@ -25,6 +25,8 @@ public final class LlamaModel: @unchecked Sendable {
     public let tokenizer: Tokenizer
     public let gguf: GGUFFile
     public let threads: Int
+    /// The precision of attention's inputs (`.f32` unless asked).
+    public let attentionPrecision: AttentionPrecision
     let weights: ModelWeights
     private let lock = NSLock()
     private var buffers: ForwardBuffers?
@@ -32,19 +34,43 @@ public final class LlamaModel: @unchecked Sendable {
     /// Positions whose logits are computed together at the end (bounds the logits buffer).
     static let logitsChunk = 128
 
-    public convenience init(path: String, threads: Int = ProcessInfo.processInfo.activeProcessorCount) throws {
-        try self.init(gguf: GGUFFile(path: path), threads: threads)
+    public convenience init(path: String, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
+                            attentionPrecision: AttentionPrecision = .f32) throws {
+        try self.init(gguf: GGUFFile(path: path), threads: threads, attentionPrecision: attentionPrecision)
     }
 
-    public init(gguf: GGUFFile, threads: Int) throws {
+    public init(gguf: GGUFFile, threads: Int, attentionPrecision: AttentionPrecision = .f32) throws {
         self.gguf = gguf
         config = try ModelConfig(gguf: gguf)
         tokenizer = try Tokenizer(gguf: gguf)
         guard tokenizer.vocabularySize == config.vocabularySize else {
             throw EvaluatorError.invalidHyperparameter("vocabulary of \(tokenizer.vocabularySize) tokens but the model has \(config.vocabularySize) rows")
         }
+        if attentionPrecision == .bf16 && config.headDim % 32 != 0 {
+            throw EvaluatorError.invalidRequest("BF16 attention needs a head dimension that is a multiple of 32; this model's is \(config.headDim) (use f32)")
+        }
         weights = try ModelWeights(gguf: gguf, config: config)
         self.threads = max(1, threads)
+        self.attentionPrecision = attentionPrecision
+    }
+
+    /// This model (weights and tokenizer shared, not loaded again) with attention's inputs at
+    /// `precision`, and buffers of its own; `self` when it already is.
+    public func withAttentionPrecision(_ precision: AttentionPrecision) throws -> LlamaModel {
+        if precision == attentionPrecision { return self }
+        return try LlamaModel(sharing: self, attentionPrecision: precision)
+    }
+
+    private init(sharing other: LlamaModel, attentionPrecision: AttentionPrecision) throws {
+        if attentionPrecision == .bf16 && other.config.headDim % 32 != 0 {
+            throw EvaluatorError.invalidRequest("BF16 attention needs a head dimension that is a multiple of 32; this model's is \(other.config.headDim) (use f32)")
+        }
+        gguf = other.gguf
+        config = other.config
+        tokenizer = other.tokenizer
+        weights = other.weights
+        threads = other.threads
+        self.attentionPrecision = attentionPrecision
     }
 
     /// Number of rotary pairs (d/2).
@@ -111,7 +137,7 @@ public final class LlamaModel: @unchecked Sendable {
         defer { lock.unlock() }
         if buffers == nil || buffers!.capacity < tokens.count {
             buffers = ForwardBuffers(config: config, capacity: tokens.count, threads: threads,
-                                     logitsRows: LlamaModel.logitsChunk)
+                                     logitsRows: LlamaModel.logitsChunk, bf16: attentionPrecision == .bf16)
         }
         forward(tokens: tokens, positions: positions, scaling: effectiveScaling(scaling, windowLength: tokens.count),
                 wantTopToken: wantTopToken, buffers: buffers!, visit: visit)

@@ -530,12 +530,13 @@ public actor Dispatcher: UnitEvaluator {
         var targetContext: Int
         var fitness: Fitness?
         var needles: Int?
+        var attentionPrecision: String?
     }
 
     private func windowKey(_ unit: WorkUnit) -> WindowKey? {
         unit.probe == true ? nil
             : WindowKey(searchID: unit.searchID, window: unit.window, targetContext: unit.targetContext,
-                        fitness: unit.fitness, needles: unit.needles)
+                        fitness: unit.fitness, needles: unit.needles, attentionPrecision: unit.attentionPrecision)
     }
 
     /// Whether `value` is below every loss accepted so far for its window.

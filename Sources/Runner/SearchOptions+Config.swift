@@ -30,6 +30,8 @@ extension SearchOptions {
         config.nHatChoices = nHat ?? Self.defaultNHat
         config.budget = budget
         config.extraSeeds = extraSeeds ?? []
+        // Stored only when not the default, so a search's config (and digest) stays what it was.
+        if let attentionPrecision, attentionPrecision != "f32" { config.attentionPrecision = attentionPrecision }
         let searchM = searchAttentionFactor ?? (attentionFactor == nil && Self.defaultSearchesAttentionFactor)
         if searchM, config.scale > 1 {
             var range = AttentionSearch.defaultRange(scale: config.scale)

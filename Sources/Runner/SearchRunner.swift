@@ -100,6 +100,7 @@ public final class SearchRunner: Sendable {
                             nHat: scaling.nHat, attentionFactor: scaling.attentionFactor,
                             targetContext: record.config.targetContext, windowCount: record.config.windowCount,
                             modelSHA256: record.modelSHA256, textSHA256: record.textSHA256, textOffset: record.textOffset)
+        unit.attentionPrecision = record.config.attentionPrecision
         switch fitness {
         case .ppl: break
         case .keyTokens:

@@ -31,11 +31,27 @@ public final class UnitScorer: @unchecked Sendable {
     public let model: LlamaModel
     public let text: Data
     private var cache: [String: [EvaluationWindow]] = [:]
+    /// `model` at the other attention precision, made when a unit first asks for it.
+    private var siblings: [AttentionPrecision: LlamaModel] = [:]
     private let lock = NSLock()
 
     public init(model: LlamaModel, text: Data) {
         self.model = model
         self.text = text
+    }
+
+    /// The model at the unit's attention precision (nil: f32). An unknown name is the unit's error.
+    public func model(for unit: WorkUnit) throws -> LlamaModel {
+        let name = unit.attentionPrecision ?? AttentionPrecision.f32.rawValue
+        guard let precision = AttentionPrecision(rawValue: name) else {
+            throw EvaluatorError.invalidRequest("attention_precision '\(name)' is not one of \(AttentionPrecision.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if precision == model.attentionPrecision { return model }
+        lock.lock(); defer { lock.unlock() }
+        if let sibling = siblings[precision] { return sibling }
+        let sibling = try model.withAttentionPrecision(precision)
+        siblings[precision] = sibling
+        return sibling
     }
 
     /// The windows a unit refers to: plain windows of the text, or needle windows (`needle` and
@@ -74,6 +90,7 @@ public final class UnitScorer: @unchecked Sendable {
         }
         let start = Date()
         let window = try windows(for: unit)[unit.window]
+        let model = try model(for: unit)
         if unit.probe == true {
             guard let short = unit.originalContext, let threshold = unit.keyTokenThreshold else {
                 throw EvaluatorError.invalidRequest("a probe unit needs original_context and key_token_threshold")

@@ -127,11 +127,16 @@ public struct SearchConfig: Codable, Sendable, Equatable {
     /// M: every M iterations each island takes the best of the island before it (a ring) into
     /// its parents. nil/0: islands never exchange.
     public var migrationInterval: Int?
+    /// The precision of attention's inputs in every unit: nil (FP32) or "bf16" (BF16 inputs,
+    /// FP32 sums; the same bits on nodes with and without AVX512_BF16).
+    public var attentionPrecision: String?
+    /// The values `attentionPrecision` may take (the evaluator's `AttentionPrecision`).
+    public static let attentionPrecisions = ["f32", "bf16"]
     enum CodingKeys: String, CodingKey {
         case pairs, originalContext, targetContext, lambdaMax, step, population, parents, mutations, crossovers
         case iterations, mutationProbability, attentionFactor, seed, earlyRejection, rejectionMargin
         case budget, extraSeeds, attentionSearch, space, criticalPairs, fitness, keyTokenThreshold, overlapSteps
-        case refineIterations, needles, pipelineDepth, islands, migrationInterval
+        case refineIterations, needles, pipelineDepth, islands, migrationInterval, attentionPrecision
         /// Stored under its first name, so databases of earlier versions still open.
         case nHatChoices = "startTokenChoices", windowCount = "samples"
     }
@@ -266,6 +271,9 @@ public struct SearchConfig: Codable, Sendable, Equatable {
         }
         if overlapSteps == true && (lag > 1 || islandCount > 1) {
             out.append("overlap_steps cannot be combined with pipeline_depth or islands (they are the reproducible ways to keep workers busy)")
+        }
+        if let p = attentionPrecision, !Self.attentionPrecisions.contains(p) {
+            out.append("attention_precision must be one of \(Self.attentionPrecisions.joined(separator: ", ")), not '\(p)'")
         }
         if let k = needles {
             if !usesNeedles { out.append("needles needs the needle or mixed fitness") }

@@ -195,6 +195,8 @@ public struct SearchView: Codable, Sendable, Equatable {
     public var needles: Int?
     /// `all-pairs` or `critical-dimension`.
     public var space: String = "all-pairs"
+    /// Attention's inputs in every unit: `f32` or `bf16`.
+    public var attentionPrecision: String = "f32"
     /// Whether steps overlap (not reproducible; see `overlap_steps` of a new search).
     public var overlapSteps: Bool = false
     /// Steps scored at once (`pipeline_depth` of a new search; 1: one step at a time).
@@ -218,6 +220,7 @@ public struct SearchView: Codable, Sendable, Equatable {
         case attentionRange = "attention_range", attentionFactor = "attention_factor", baselineFitness = "baseline_fitness"
         case waiting, overlapSteps = "overlap_steps", refineIterations = "refine_iterations"
         case pipelineDepth = "pipeline_depth", islands, migrationInterval = "migration_interval"
+        case attentionPrecision = "attention_precision"
         case candidatesPlanned = "candidates_planned", unitsDone = "units_done", unitsInFlight = "units_in_flight"
         case unitsQueued = "units_queued", unitsFailed = "units_failed", originalContext = "original_context"
         case targetContext = "target_context", modelSHA256 = "model_sha256", textSHA256 = "text_sha256"

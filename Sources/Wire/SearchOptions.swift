@@ -35,6 +35,8 @@ public struct SearchOptions: Codable, Sendable, Equatable, StrictDecodable {
     public var migrationInterval: Int?
     /// Extra seed vectors (each one λ per pair) for the initial population.
     public var extraSeeds: [[Double]]?
+    /// Attention's inputs in every unit: "f32" (default) or "bf16".
+    public var attentionPrecision: String?
 
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
@@ -45,6 +47,7 @@ public struct SearchOptions: Codable, Sendable, Equatable, StrictDecodable {
         case keyTokenThreshold = "key_token_threshold", needles, nHat = "n_hat", earlyRejection = "early_rejection"
         case overlapSteps = "overlap_steps", extraSeeds = "seeds"
         case pipelineDepth = "pipeline_depth", islands, migrationInterval = "migration_interval"
+        case attentionPrecision = "attention_precision"
     }
 
     public init() {}

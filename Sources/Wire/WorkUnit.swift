@@ -33,13 +33,15 @@ public struct WorkUnit: Sendable, Codable, Hashable, StrictDecodable {
     /// For `probe`: the short context and the NLL drop that makes a key token.
     public var originalContext: Int?
     public var keyTokenThreshold: Double?
+    /// Attention's inputs: nil or "f32", or "bf16" (the search's `attention_precision`).
+    public var attentionPrecision: String?
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case searchID = "search_id", candidateRowID = "candidate_row", window, lambda
         case nHat = "n_hat", attentionFactor = "attention_factor", targetContext = "target_context"
         case windowCount = "windows", modelSHA256 = "model_sha256", textSHA256 = "text_sha256", textOffset = "text_offset"
         case fitness, probe, positions, needleSeed = "needle_seed", needles, originalContext = "original_context"
-        case keyTokenThreshold = "key_token_threshold"
+        case keyTokenThreshold = "key_token_threshold", attentionPrecision = "attention_precision"
     }
 
     public init(searchID: Int64, candidateRowID: Int64, window: Int, lambda: [Double], nHat: Int,

@@ -143,7 +143,7 @@ public final class WorkerNode: Sendable {
             threads: settings.threads, pairs: model.pairs, ropeBase: model.config.ropeBase,
             contextLength: model.config.contextLength)
         registration.textBytes = textData.count
-        registration.kernels = KernelLevel.current
+        registration.kernels = KernelLevel.summary
         var id: String?
         var secret: String?
         var interval = 2.0
@@ -179,7 +179,7 @@ public final class WorkerNode: Sendable {
                         wait = interval
                         backoff = 1
                         report(nil)
-                        FileHandle.standardError.write(Data("worker: attached to \(settings.coordinator) as \(registered.id) (\(address)), kernels \(KernelLevel.current)\n".utf8))
+                        FileHandle.standardError.write(Data("worker: attached to \(settings.coordinator) as \(registered.id) (\(address)), kernels \(KernelLevel.summary)\n".utf8))
                     case 401: throw AttachProblem("the coordinator refused the token (401): check --token-file")
                     default:
                         throw AttachProblem("the coordinator refused the registration (\(status)): \(String(decoding: body.prefix(300), as: UTF8.self))")

@@ -16,7 +16,7 @@ import Wire
     /// A flag sets its field when some value parses and the built options then hold the key.
     /// The values tried cover every option's type: a switch, a count, a range, a list, an enum.
     static func setsItsField(_ key: String) -> Bool {
-        let tries: [[String]] = [[], ["2"], ["1.0,1.2"], ["mixed"], ["critical-dimension"]]
+        let tries: [[String]] = [[], ["2"], ["1.0,1.2"], ["mixed"], ["critical-dimension"], ["bf16"]]
         for value in tries {
             guard let command = try? SearchCommand.parse([flag(key)] + value),
                   let options = try? command.searchOptions(over: nil),

@@ -1,0 +1,21 @@
+import Kernels
+
+/// The precision of attention's inputs. `f32`: every product in FP32 (the reference the
+/// perplexity tests check against llama.cpp). `bf16`: queries, keys, values and probabilities
+/// rounded to BF16, products accumulated in FP32 (softmax, sums and output stay FP32); about
+/// twice as fast where the CPU has AVX512_BF16, and the same bits where it does not (emulated,
+/// slower). Both give the same bits for any number of threads.
+public enum AttentionPrecision: String, Sendable, CaseIterable, Codable {
+    case f32, bf16
+
+    /// `bf16` where this CPU runs the instruction, else `f32`: the fastest with no emulation.
+    public static var fastest: AttentionPrecision { lr_bf16_native_available() != 0 ? .bf16 : .f32 }
+
+    /// What runs it here: the kernel level for f32; `avx512bf16` or `emulated` for bf16.
+    public var kernels: String {
+        switch self {
+        case .f32: return KernelLevel.current
+        case .bf16: return lr_bf16_native_available() != 0 ? "avx512bf16" : "bf16-emulated"
+        }
+    }
+}
