@@ -8,7 +8,7 @@ extension AttentionPrecision: ExpressibleByArgument {}
 
 /// The help of every `--attention-precision` option.
 let attentionPrecisionHelp = ArgumentHelp(
-    "Attention's inputs: f32, or bf16 (rounded to BF16, FP32 sums: ~2× faster with AVX512_BF16, within 0.1% in perplexity). Default: bf16 where the CPU has AVX512_BF16, else f32.")
+    "Attention's inputs: f32, or bf16 (rounded to BF16, FP32 sums: ~2× faster with AVX512_BF16, within 0.1% in perplexity; head dims that are multiples of 32). Default: bf16 where the CPU has AVX512_BF16 and the model allows it, else f32.")
 
 /// `longrope eval`: the perplexity of a GGUF model on a text at one context under one scaling.
 struct EvalCommand: ParsableCommand {
@@ -55,7 +55,7 @@ struct EvalCommand: ParsableCommand {
     }
 
     func run() throws {
-        let model = try loadModel(model, threads: threads, attentionPrecision: attentionPrecision ?? .fastest)
+        let model = try loadModel(model, threads: threads, attentionPrecision: attentionPrecision)
         let original = originalContext ?? model.config.contextLength
         let rope = try ScalingSpec.parse(scaling, geometry: model.geometry, originalContext: original, context: context)
         let textContent = try readText(text)
@@ -87,10 +87,14 @@ struct EvalCommand: ParsableCommand {
     }
 }
 
-/// Loads a model, turning errors into one clear line.
-func loadModel(_ path: String, threads: Int, attentionPrecision: AttentionPrecision = .f32) throws -> LlamaModel {
+/// Loads a model, turning errors into one clear line. `attentionPrecision` nil: bf16 where the
+/// CPU has AVX512_BF16 and the model's head dimension allows it, else f32 (an explicit bf16 the
+/// model cannot take is an error).
+func loadModel(_ path: String, threads: Int, attentionPrecision: AttentionPrecision? = .f32) throws -> LlamaModel {
     do {
-        return try LlamaModel(path: path, threads: threads, attentionPrecision: attentionPrecision)
+        if let attentionPrecision { return try LlamaModel(path: path, threads: threads, attentionPrecision: attentionPrecision) }
+        let model = try LlamaModel(path: path, threads: threads)
+        return AttentionPrecision.fastest == .bf16 && model.config.headDim % 32 == 0 ? try model.withAttentionPrecision(.bf16) : model
     } catch {
         throw CLIError("cannot load model \(path): \(error)")
     }

@@ -64,7 +64,7 @@ struct PasskeyCommand: ParsableCommand {
     }
 
     func run() throws {
-        let llama = try loadModel(model, threads: threads, attentionPrecision: attentionPrecision ?? .fastest)
+        let llama = try loadModel(model, threads: threads, attentionPrecision: attentionPrecision)
         let original = originalContext ?? llama.config.contextLength
         let rope = try ScalingSpec.parse(scaling, geometry: llama.geometry, originalContext: original, context: context)
         if let text { return try runOnText(text, model: llama, scaling: rope) }

@@ -24,7 +24,7 @@ import Wire
         o.attentionFactor = 1.1; o.searchAttentionFactor = false; o.attentionRange = [1, 1.2]; o.space = .criticalDimension
         o.fitness = .keyTokens; o.keyTokenThreshold = 1.5; o.nHat = [0, 4]; o.earlyRejection = false
         o.overlapSteps = true; o.extraSeeds = [[1, 2]]; o.refineIterations = 2; o.needles = 4
-        o.pipelineDepth = 2; o.islands = 3; o.migrationInterval = 1
+        o.pipelineDepth = 2; o.islands = 3; o.migrationInterval = 1; o.attentionPrecision = "bf16"
         request.options = o
         let data = StrictJSON.encode(request)
         let keys = Set((try JSONSerialization.jsonObject(with: data) as! [String: Any]).keys)
