@@ -94,7 +94,8 @@ func loadModel(_ path: String, threads: Int, attentionPrecision: AttentionPrecis
     do {
         if let attentionPrecision { return try LlamaModel(path: path, threads: threads, attentionPrecision: attentionPrecision) }
         let model = try LlamaModel(path: path, threads: threads)
-        return AttentionPrecision.fastest == .bf16 && model.config.headDim % 32 == 0 ? try model.withAttentionPrecision(.bf16) : model
+        let fastest = AttentionPrecision.fastest
+        return fastest.supports(headDim: model.config.headDim) ? try model.withAttentionPrecision(fastest) : model
     } catch {
         throw CLIError("cannot load model \(path): \(error)")
     }

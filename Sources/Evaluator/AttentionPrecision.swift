@@ -11,6 +11,10 @@ public enum AttentionPrecision: String, Sendable, CaseIterable, Codable {
     /// `bf16` where this CPU runs the instruction, else `f32`: the fastest with no emulation.
     public static var fastest: AttentionPrecision { lr_bf16_native_available() != 0 ? .bf16 : .f32 }
 
+    /// Whether a model of this head dimension can run at this precision (BF16 takes head
+    /// dimensions in blocks of 32: pairs in 16 lanes).
+    public func supports(headDim: Int) -> Bool { self == .f32 || headDim % 32 == 0 }
+
     /// What runs it here: the kernel level for f32; `avx512bf16` or `emulated` for bf16.
     public var kernels: String {
         switch self {

@@ -46,9 +46,7 @@ public final class LlamaModel: @unchecked Sendable {
         guard tokenizer.vocabularySize == config.vocabularySize else {
             throw EvaluatorError.invalidHyperparameter("vocabulary of \(tokenizer.vocabularySize) tokens but the model has \(config.vocabularySize) rows")
         }
-        if attentionPrecision == .bf16 && config.headDim % 32 != 0 {
-            throw EvaluatorError.invalidRequest("BF16 attention needs a head dimension that is a multiple of 32; this model's is \(config.headDim) (use f32)")
-        }
+        try Self.check(attentionPrecision, headDim: config.headDim)
         weights = try ModelWeights(gguf: gguf, config: config)
         self.threads = max(1, threads)
         self.attentionPrecision = attentionPrecision
@@ -62,15 +60,19 @@ public final class LlamaModel: @unchecked Sendable {
     }
 
     private init(sharing other: LlamaModel, attentionPrecision: AttentionPrecision) throws {
-        if attentionPrecision == .bf16 && other.config.headDim % 32 != 0 {
-            throw EvaluatorError.invalidRequest("BF16 attention needs a head dimension that is a multiple of 32; this model's is \(other.config.headDim) (use f32)")
-        }
+        try Self.check(attentionPrecision, headDim: other.config.headDim)
         gguf = other.gguf
         config = other.config
         tokenizer = other.tokenizer
         weights = other.weights
         threads = other.threads
         self.attentionPrecision = attentionPrecision
+    }
+
+    private static func check(_ precision: AttentionPrecision, headDim: Int) throws {
+        guard precision.supports(headDim: headDim) else {
+            throw EvaluatorError.invalidRequest("BF16 attention needs a head dimension that is a multiple of 32; this model's is \(headDim) (use f32)")
+        }
     }
 
     /// Number of rotary pairs (d/2).
