@@ -24,7 +24,7 @@ struct WorkersController {
                 }
                 let id = await dispatcher.register(registration, connection: HTTPWorkerConnection(
                     address: registration.address, token: token, client: client, timeout: dispatcher.settings.leaseSeconds))
-                return jsonResponse(WorkerRegistered(id: id, heartbeatSeconds: heartbeat, secret: await dispatcher.secret(id)),
+                return jsonResponse(WorkerRegistered(id: id, heartbeatSeconds: heartbeat, secret: dispatcher.secret(id)),
                                     status: .created)
             },
             Route(.post, "/v1/workers/:id/heartbeat") { request, context in

@@ -57,11 +57,11 @@ public actor Dispatcher: UnitEvaluator {
         public init() {}
     }
 
-    struct Worker {
-        var registration: WorkerRegistration
-        var connection: any UnitEvaluator
-        var lastHeartbeat: Date
-        var registeredAt: Date
+    /// A registered worker. A class, as `Job` is: read on every answer, never copied.
+    final class Worker {
+        let registration: WorkerRegistration
+        let connection: any UnitEvaluator
+        let registeredAt: Date
         var lease: Int?
         var healthy = true
         /// In-process workers do not heartbeat.
@@ -72,11 +72,17 @@ public actor Dispatcher: UnitEvaluator {
         /// Answers of this worker another worker confirmed: until `verifyFirst` are, every
         /// answer it gives is checked.
         var confirmed = 0
-        /// Proves a heartbeat comes from the process that registered (ids are public).
-        var secret = ""
+        init(registration: WorkerRegistration, connection: any UnitEvaluator, registeredAt: Date) {
+            self.registration = registration
+            self.connection = connection
+            self.registeredAt = registeredAt
+        }
     }
 
-    struct Job {
+    /// A unit from `evaluate` or `confirm` until its caller has the answer. A class: `schedule`
+    /// looks at every job on many answers, and copying a struct that holds a unit costs a retain
+    /// per field each time.
+    final class Job {
         var unit: WorkUnit
         var continuation: CheckedContinuation<UnitResult, Error>
         var attempts = 0
@@ -91,10 +97,16 @@ public actor Dispatcher: UnitEvaluator {
         var lastError = ""
         /// Workers whose lease of this unit expired: it goes to others.
         var excluded: Set<String> = []
+        init(unit: WorkUnit, continuation: CheckedContinuation<UnitResult, Error>) {
+            self.unit = unit
+            self.continuation = continuation
+        }
     }
 
     public let settings: Settings
     private var workers: [String: Worker] = [:]
+    /// Heartbeats and the secrets that prove them (ids are public), outside the actor.
+    private nonisolated let board = HeartbeatBoard()
     /// Units whose answer was checked on a second worker (the redundancy's cost).
     public private(set) var checkedUnits = 0
     /// Addresses removed with a ban: refused until this process restarts.
@@ -156,9 +168,9 @@ public actor Dispatcher: UnitEvaluator {
         // still holds an old id can never heartbeat for another.
         var id: String
         repeat { id = "w-" + randomHex(4) } while workers[id] != nil
-        workers[id] = Worker(registration: registration, connection: connection, lastHeartbeat: Date(), registeredAt: Date())
+        workers[id] = Worker(registration: registration, connection: connection, registeredAt: Date())
         workers[id]!.heartbeats = heartbeats
-        workers[id]!.secret = randomHex(16)
+        board.add(id, secret: randomHex(16))
         refresh(id)
         startMonitor()
         schedule()
@@ -166,30 +178,48 @@ public actor Dispatcher: UnitEvaluator {
     }
 
     /// The secret a worker must send with its heartbeats.
-    public func secret(_ id: String) -> String? { workers[id]?.secret }
+    public nonisolated func secret(_ id: String) -> String? { board.secret(id) }
 
     /// Records a heartbeat; false when the worker is unknown or the secret is not its own (it
-    /// must register again).
-    public func heartbeat(_ id: String, secret: String?) -> Bool {
-        guard let worker = workers[id], worker.secret.isEmpty || constantTimeEqual(worker.secret, secret ?? "") else {
-            return false
+    /// must register again). Off the actor, unless the worker had been marked unhealthy: then
+    /// it is taken back (and given work) before this returns.
+    public nonisolated func heartbeat(_ id: String, secret: String?) async -> Bool {
+        switch board.beat(id, secret: secret) {
+        case .refused: return false
+        case .recorded: return true
+        case .wasDown:
+            await takeBack(id)
+            return true
         }
-        workers[id]!.lastHeartbeat = Date()
-        if !workers[id]!.healthy { workers[id]!.healthy = true; refresh(id); schedule() }
-        return true
+    }
+
+    /// A worker marked unhealthy heartbeats again: it gets work again.
+    private func takeBack(_ id: String) {
+        guard let worker = workers[id], !worker.healthy else { return }
+        worker.healthy = true
+        refresh(id)
+        schedule()
+    }
+
+    /// No more work for `id` until it heartbeats again (after a timeout, or when it could not be reached).
+    private func markUnhealthy(_ id: String) {
+        guard let worker = workers[id] else { return }
+        board.markDown(id)   // first: a heartbeat from now on takes it back (after this actor turn)
+        worker.healthy = false
+        refresh(id)
     }
 
     /// Whether a worker is registered and healthy.
     public func isHealthy(_ id: String) -> Bool { workers[id]?.healthy ?? false }
 
     public func workerViews() -> [WorkerView] {
-        let now = Date()
+        let now = Date(), beats = board.lastBeats()
         return workers.sorted { $0.key.count != $1.key.count ? $0.key.count < $1.key.count : $0.key < $1.key }.map { id, w in
             let minutes = max(now.timeIntervalSince(w.registeredAt) / 60, 1e-9)
             return WorkerView(id: id, name: w.registration.name, address: w.registration.address,
                               modelSHA256: w.registration.modelSHA256, textSHA256: w.registration.textSHA256,
                               threads: w.registration.threads, healthy: w.healthy, busy: w.lease != nil,
-                              secondsSinceHeartbeat: now.timeIntervalSince(w.lastHeartbeat),
+                              secondsSinceHeartbeat: now.timeIntervalSince(beats[id] ?? w.registeredAt),
                               unitsDone: w.unitsDone, unitsFailed: w.unitsFailed,
                               unitsPerMinute: Double(w.unitsDone) / minutes, kernels: w.registration.kernels)
         }
@@ -278,6 +308,7 @@ public actor Dispatcher: UnitEvaluator {
     /// attempt, and unless it merely registered again it is listed among the removed.
     private func dropWorker(_ id: String, reason: String, listed: Bool = true) {
         guard let worker = workers.removeValue(forKey: id) else { return }
+        board.remove(id)
         refresh(id)
         if listed {
             let view = RemovedWorkerView(id: id, name: worker.registration.name, address: worker.registration.address,
@@ -307,8 +338,9 @@ public actor Dispatcher: UnitEvaluator {
     /// silent for `forgetAfter` are forgotten. A lease older than `leaseSeconds` ends whatever
     /// the heartbeats say (a worker may heartbeat and never answer).
     private func checkHeartbeats() {
-        let now = Date()
-        for (id, worker) in workers where worker.heartbeats && now.timeIntervalSince(worker.lastHeartbeat) > settings.forgetAfter {
+        let now = Date(), beats = board.lastBeats()
+        func silence(_ id: String) -> Double { now.timeIntervalSince(beats[id] ?? now) }
+        for (id, worker) in workers where worker.heartbeats && silence(id) > settings.forgetAfter {
             dropWorker(id, reason: "was silent for \(Int(settings.forgetAfter)) s and was forgotten")
         }
         for (jobID, job) in jobs {
@@ -321,15 +353,14 @@ public actor Dispatcher: UnitEvaluator {
                 release(jobID, from: holder, error: "lease of \(Int(settings.leaseSeconds)) s expired at worker \(holder)")
             }
         }
-        for (id, worker) in workers where worker.heartbeats && worker.healthy
-            && now.timeIntervalSince(worker.lastHeartbeat) > settings.heartbeatTimeout {
-            workers[id]!.healthy = false
+        for (id, worker) in workers where worker.heartbeats && worker.healthy && silence(id) > settings.heartbeatTimeout {
+            markUnhealthy(id)
             metrics.increment(.workersLost)
             if let lease = worker.lease {
-                workers[id]!.lease = nil
+                worker.lease = nil
+                refresh(id)
                 release(lease, from: id, error: "worker \(id) stopped heartbeating", spendsAttempt: false)
             }
-            refresh(id)
         }
         schedule()
     }
@@ -372,7 +403,7 @@ public actor Dispatcher: UnitEvaluator {
         metrics.increment(.unitsVerified)
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
-                var job = Job(unit: unit, continuation: continuation)
+                let job = Job(unit: unit, continuation: continuation)
                 job.answers = origins.map { ($0, result) }
                 job.checked = true
                 jobs[id] = job
@@ -401,15 +432,20 @@ public actor Dispatcher: UnitEvaluator {
         let now = Date()
         var stragglers: [Int]?   // units on one worker past `duplicateAfter`, oldest first (found once)
         func findStragglers() -> [Int] {
-            jobs.filter { job in
-                job.value.leases.count == 1 && now.timeIntervalSince(job.value.leasedAt ?? now) > settings.duplicateAfter
-            }.sorted { ($0.value.leasedAt ?? now) < ($1.value.leasedAt ?? now) }.map(\.key)
+            var found: [(since: Date, id: Int)] = []
+            for (id, job) in jobs where job.leases.count == 1 {
+                if let since = job.leasedAt, now.timeIntervalSince(since) > settings.duplicateAfter { found.append((since, id)) }
+            }
+            return found.sorted { $0.since != $1.since ? $0.since < $1.since : $0.id < $1.id }.map(\.id)
         }
         if queue.isEmpty {
             stragglers = findStragglers()
             if stragglers!.isEmpty { return }   // nothing for any idle worker
         }
-        for id in idle.sorted() {
+        // Idle workers in no particular order (their ids are random anyway); stop as soon as
+        // nothing is left to hand out, so an answer costs the same with 10 idle workers or 1,000.
+        for id in Array(idle) {
+            if queue.isEmpty, stragglers?.isEmpty ?? false { return }
             guard let worker = workers[id], worker.healthy, worker.lease == nil else { continue }
             if let index = queue.firstIndex(where: { jobs[$0].map { matches($0.unit, worker) && !$0.excluded.contains(id)
                     && !$0.answers.contains { $0.worker == id }
@@ -436,10 +472,9 @@ public actor Dispatcher: UnitEvaluator {
     }
 
     private func lease(_ jobID: Int, to workerID: String) {
-        guard var job = jobs[jobID], let worker = workers[workerID] else { return }
+        guard let job = jobs[jobID], let worker = workers[workerID] else { return }
         job.leases.insert(workerID)
         job.leasedAt = job.leasedAt ?? Date()
-        jobs[jobID] = job
         workers[workerID]!.lease = jobID
         refresh(workerID)
         let unit = job.unit, connection = worker.connection
@@ -467,7 +502,7 @@ public actor Dispatcher: UnitEvaluator {
         switch result {
         case let .success(value):
             // A removed worker's answer (outvoted, broken, replaced) is not taken, whenever it comes.
-            guard workers[workerID] != nil, var job = jobs[jobID] else {
+            guard workers[workerID] != nil, let job = jobs[jobID] else {
                 metrics.increment(.lateResultsDropped)   // a duplicate's second result
                 break
             }
@@ -481,7 +516,6 @@ public actor Dispatcher: UnitEvaluator {
                 metrics.increment(.unitsVerified)
             }
             if job.checked {
-                jobs[jobID] = job
                 verify(jobID)
             } else {
                 complete(jobID, job, with: value, agreeing: [workerID])
@@ -489,8 +523,7 @@ public actor Dispatcher: UnitEvaluator {
         case let .failure(error as WorkerUnreachable):
             // The worker vanished (crashed, restarted, cut off): not the unit's fault.
             workers[workerID]?.unitsFailed += 1
-            workers[workerID]?.healthy = false
-            refresh(workerID)
+            markUnhealthy(workerID)
             release(jobID, from: workerID, error: "\(error)", spendsAttempt: false)
         case let .failure(error):
             workers[workerID]?.unitsFailed += 1
@@ -548,7 +581,7 @@ public actor Dispatcher: UnitEvaluator {
     /// A checked unit: done when two answers agree (any worker outvoted by them is removed);
     /// otherwise it goes back to the queue for a worker that has not answered it.
     private func verify(_ jobID: Int) {
-        guard var job = jobs[jobID], job.leases.isEmpty else { return }
+        guard let job = jobs[jobID], job.leases.isEmpty else { return }
         func agree(_ a: UnitResult, _ b: UnitResult) -> Bool {
             guard a.tokens == b.tokens, a.positions == b.positions else { return false }
             switch (a.nllSum, b.nllSum) {
@@ -571,7 +604,6 @@ public actor Dispatcher: UnitEvaluator {
         }
         // No two answers agree yet: one more worker decides.
         job.leasedAt = nil
-        jobs[jobID] = job
         if !queue.contains(jobID) { queue.insert(jobID, at: 0) }
     }
 
@@ -603,13 +635,13 @@ public actor Dispatcher: UnitEvaluator {
     /// A lease ended without a result: requeue the unit, or fail it after too many attempts.
     /// A vanished worker (`spendsAttempt` false) costs the unit no attempt.
     private func release(_ jobID: Int, from workerID: String, error: String, spendsAttempt: Bool = true) {
-        guard var job = jobs[jobID], job.leases.contains(workerID) else { return }
+        guard let job = jobs[jobID], job.leases.contains(workerID) else { return }
         job.leases.remove(workerID)
         job.lastError = error
         // Every lease that ends without a result is said, with why: the operator's only view
         // of a worker that keeps failing or vanishing.
         logger.warning("unit \(job.unit.candidateRowID)/\(job.unit.window) came back from \(describe(workerID)) without a result\(spendsAttempt ? "" : " (not counted as an attempt)"): \(error)")
-        guard job.leases.isEmpty else { jobs[jobID] = job; return }   // a duplicate still runs
+        guard job.leases.isEmpty else { return }   // a duplicate still runs
         if spendsAttempt { job.attempts += 1 } else { job.vanishes += 1 }
         job.leasedAt = nil
         if job.attempts >= settings.maxAttempts || job.vanishes >= settings.maxVanishes {
@@ -618,7 +650,6 @@ public actor Dispatcher: UnitEvaluator {
             let count = spendsAttempt ? "\(job.attempts) attempts" : "its workers vanished \(job.vanishes) times"
             job.continuation.resume(throwing: UnitFailed(reason: "\(count), last: \(error)"))
         } else {
-            jobs[jobID] = job
             queue.insert(jobID, at: 0)
             metrics.increment(.unitsRequeued)
         }

@@ -218,10 +218,20 @@ struct StepSchedule {
     /// Where the search stands: the first open step, the candidates decided (those of open
     /// steps too) and the best perplexity among them.
     var progress: (step: Int, candidatesDone: Int, best: Double?) {
-        // Overlapped, decided candidates of open steps are in `history` already.
-        let inOpen = overlapped ? [] : open.flatMap(\.candidates).filter(\.isDecided).map(Self.evaluated)
-        let openBest = inOpen.compactMap(\.outcome.perplexity).min()
-        return (open.first?.step ?? max(0, nextStep - 1), doneCount + inOpen.count, [doneBest, openBest].compactMap { $0 }.min())
+        // Overlapped, decided candidates of open steps are in `history` already. Read in place:
+        // this runs on every answer, over every candidate of the open steps.
+        var inOpen = 0
+        var best = doneBest
+        if !overlapped {
+            for s in open.indices {
+                for c in open[s].candidates.indices {
+                    guard let outcome = open[s].candidates[c].outcome else { continue }
+                    inOpen += 1
+                    if let p = outcome.perplexity { best = min(best ?? p, p) }
+                }
+            }
+        }
+        return (open.first?.step ?? max(0, nextStep - 1), doneCount + inOpen, best)
     }
 
     /// The candidates of a step already bred (open or decided), for novelty only.

@@ -139,14 +139,17 @@ struct ClusterBench: AsyncParsableCommand {
             await withTaskGroup(of: Void.self) { group in
                 for (wid, worker) in members {
                     group.addTask {
-                        let secret = await dispatcher.secret(wid)
+                        let secret = dispatcher.secret(wid)
                         var last = Date()
+                        var crashes = 0
                         while !Task.isCancelled {
                             try? await Task.sleep(nanoseconds: UInt64(min(period, max(0.001, unit)) * 1e9))
                             let due = Date().timeIntervalSince(last) >= period
                             guard !worker.isDown else { continue }
-                            let healthy = await dispatcher.isHealthy(wid)
-                            guard due || !healthy else { continue }
+                            // Up again after a crash: beat at once, as a restarted process would.
+                            let restarted = worker.crashes != crashes
+                            guard due || restarted else { continue }
+                            crashes = worker.crashes
                             _ = await dispatcher.heartbeat(wid, secret: secret)
                             beats.add(1)
                             last = Date()

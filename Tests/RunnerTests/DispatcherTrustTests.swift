@@ -83,7 +83,7 @@ struct StuckWorker: UnitEvaluator {
         let first = await a.register(tests.registration("x"), connection: ok)
         let second = await b.register(tests.registration("y"), connection: ok)
         #expect(first != second, "a restarted coordinator must not hand out the same id")
-        let secret = await b.secret(second)
+        let secret = b.secret(second)
         #expect(secret != nil && secret!.count >= 16)
         #expect(await !b.heartbeat(second, secret: "guess"), "a heartbeat with the wrong secret is refused")
         #expect(await !b.heartbeat(second, secret: nil))
@@ -94,12 +94,36 @@ struct StuckWorker: UnitEvaluator {
         await a.shutdown(); await b.shutdown()
     }
 
+    /// Heartbeats are taken off the dispatcher's actor; one from a worker marked unhealthy must
+    /// still take it back before it returns.
+    @Test func aSilentWorkerIsTakenBackByItsNextHeartbeat() async throws {
+        var settings = Dispatcher.Settings()
+        settings.heartbeatTimeout = 0.2
+        let dispatcher = Dispatcher(settings: settings)
+        let id = await dispatcher.register(tests.registration("quiet"),
+                                           connection: ScriptedWorker(answer: UnitResult(nllSum: 1, tokens: 255, seconds: 0, worker: "w")))
+        #expect(await dispatcher.isHealthy(id))
+        #expect(try await waitUntil(30) { await !dispatcher.isHealthy(id) }, "silent past the timeout: no more work")
+        #expect(dispatcher.capacity == 0)
+        #expect(await dispatcher.heartbeat(id, secret: dispatcher.secret(id)))
+        try #require(await dispatcher.isHealthy(id), "the heartbeat took it back before returning")
+        #expect(dispatcher.capacity == 1)
+        let beating = Task { while !Task.isCancelled {
+            _ = await dispatcher.heartbeat(id, secret: dispatcher.secret(id))
+            try? await Task.sleep(nanoseconds: 50_000_000)
+        } }
+        defer { beating.cancel() }
+        let answer = try await dispatcher.evaluate(tests.unit())
+        #expect(answer.nllSum == 1, "and it gets work again")
+        await dispatcher.shutdown()
+    }
+
     @Test func aLeaseExpiresWhateverTheHeartbeatsSay() async throws {
         var settings = Dispatcher.Settings()
         settings.leaseSeconds = 1
         let dispatcher = Dispatcher(settings: settings)
         let stuck = await dispatcher.register(tests.registration("stuck"), connection: StuckWorker())
-        let secret = await dispatcher.secret(stuck)
+        let secret = dispatcher.secret(stuck)
         let beating = Task { while !Task.isCancelled {
             _ = await dispatcher.heartbeat(stuck, secret: secret)
             try? await Task.sleep(nanoseconds: 200_000_000)

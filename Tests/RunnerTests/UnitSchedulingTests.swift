@@ -162,7 +162,7 @@ import Wire
         let heartbeats = Task {
             while !Task.isCancelled {
                 for view in await dispatcher.workerViews() where !view.healthy {
-                    _ = await dispatcher.heartbeat(view.id, secret: await dispatcher.secret(view.id))
+                    _ = await dispatcher.heartbeat(view.id, secret: dispatcher.secret(view.id))
                 }
                 try? await Task.sleep(nanoseconds: 2_000_000)
             }
