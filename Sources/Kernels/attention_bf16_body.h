@@ -20,6 +20,7 @@
 
 #define QB 64   // queries per tile
 #define KB 64   // keys per tile (4 vectors of 16)
+_Static_assert(KB == 64, "softmax_rescale (vector.h) takes rows of 64 keys");
 
 #if LR_BF16_NATIVE
 #include <immintrin.h>
@@ -65,18 +66,8 @@ static inline void scores_block_bf16(const uint16_t *const *qr, const uint16_t *
 static inline float softmax_row_bf16(const float *restrict srow, int jmax, float *restrict m, float *restrict lanes,
                                      uint16_t *restrict pb) {
     v16 acc[4] = {*(const v16 *)srow, *(const v16 *)(srow + 16), *(const v16 *)(srow + 32), *(const v16 *)(srow + 48)};
-    if (jmax < KB) {
-        const i16v iota = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
-        const i16v neg_inf = (i16v)v16_splat(-INFINITY);
-        for (int c = 0; c < 4; c++) {
-            const i16v hidden = (iota + c * 16) >= jmax;
-            acc[c] = (v16)(((i16v)acc[c] & ~hidden) | (neg_inf & hidden));
-        }
-    }
-    const float row_max = __builtin_reduce_max(__builtin_elementwise_max(
-        __builtin_elementwise_max(acc[0], acc[1]), __builtin_elementwise_max(acc[2], acc[3])));
-    const float new_max = row_max > *m ? row_max : *m;
-    const float correction = *m == -INFINITY ? 0.0f : expf(*m - new_max);
+    const float correction = softmax_rescale(acc, jmax, m);   // KB = 64 keys
+    const float new_max = *m;
     v16 total = (v16){};
     for (int c = 0; c < 4; c++) {
         const v16 e = c * 16 < jmax ? v16_exp(acc[c] - new_max) : (v16){};
@@ -85,7 +76,6 @@ static inline float softmax_row_bf16(const float *restrict srow, int jmax, float
         *(u16x16u *)(pb + c * 16) = __builtin_convertvector((u16v)rounded >> 16, u16x16);
     }
     v16_store(lanes, v16_load(lanes) * correction + total);
-    *m = new_max;
     return correction;
 }
 

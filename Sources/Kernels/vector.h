@@ -2,6 +2,7 @@
 // register) and a vectorised exp shared by the kernels.
 #ifndef LONGROPE_VECTOR_H
 #define LONGROPE_VECTOR_H
+#include <math.h>
 #include <stdint.h>
 
 typedef float v16 __attribute__((vector_size(64), aligned(64)));
@@ -61,5 +62,25 @@ static inline v16 v16_exp(v16 x) {
     i16v bits = (n + 127) << 23;
     v16 result = y * (v16)bits;
     return (v16)((i16v)result & ~underflow);
+}
+
+/// The first half of the online softmax for one row of 64 scores (both attention kernels):
+/// keys j ≥ jmax are masked to −inf in acc, the running max *m becomes the row's new max, and
+/// the factor the row's output and sums so far must be scaled by is returned (0 for a first row).
+static inline float softmax_rescale(v16 acc[4], int jmax, float *restrict m) {
+    if (jmax < 64) {
+        const i16v iota = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+        const i16v neg_inf = (i16v)v16_splat(-INFINITY);
+        for (int c = 0; c < 4; c++) {
+            const i16v hidden = (iota + c * 16) >= jmax;
+            acc[c] = (v16)(((i16v)acc[c] & ~hidden) | (neg_inf & hidden));
+        }
+    }
+    const float row_max = __builtin_reduce_max(__builtin_elementwise_max(
+        __builtin_elementwise_max(acc[0], acc[1]), __builtin_elementwise_max(acc[2], acc[3])));
+    const float new_max = row_max > *m ? row_max : *m;
+    const float correction = *m == -INFINITY ? 0.0f : expf(*m - new_max);
+    *m = new_max;
+    return correction;
 }
 #endif
