@@ -178,35 +178,37 @@ struct AttentionBench: ParsableCommand {
     @Option(help: "Attention precisions, comma-separated: f32, bf16 (measured A B A B).") var precision = "f32,bf16"
     @Flag(help: "One JSON object per line.") var json = false
 
+    /// `--precision` as precisions (nil entries: not a precision).
+    var precisions: [AttentionPrecision?] { precision.split(separator: ",").map { AttentionPrecision(rawValue: String($0)) } }
+
     func validate() throws {
-        for p in precision.split(separator: ",") where p != "f32" && p != "bf16" {
-            throw ValidationError("--precision: '\(p)' is not f32 or bf16")
-        }
-        if precision.contains("bf16") && headDim % 32 != 0 {
-            throw ValidationError("--precision bf16 needs a head dim that is a multiple of 32 (got \(headDim))")
+        for (name, p) in zip(precision.split(separator: ","), precisions) {
+            guard let p else { throw ValidationError("--precision: '\(name)' is not f32 or bf16") }
+            guard p.supports(headDim: headDim) else {
+                throw ValidationError("--precision \(p.rawValue) needs a head dim that is a multiple of 32 (got \(headDim))")
+            }
         }
     }
 
     func run() throws {
         let peak = Self.fmaPeak()
-        let precisions = precision.split(separator: ",").map(String.init)
-        let bf16Level = lr_bf16_native_available() != 0 ? "avx512bf16" : "emulated"
+        let precisions = precisions.compactMap { $0 }
         if !json { print(String(format: "FP32 FMA peak of one core (kernels %@): %.1f GFLOP/s", KernelLevel.current, peak)) }
         for n in contexts.split(separator: ",").compactMap({ Int($0) }) {
             // A B A B: every precision once per round, medians over the rounds.
-            var times: [String: [Double]] = [:]
+            var times: [AttentionPrecision: [Double]] = [:]
             for _ in 0..<repeats {
-                for p in precisions { times[p, default: []].append(Self.measure(n: n, headDim: headDim, bf16: p == "bf16")) }
+                for p in precisions { times[p, default: []].append(Self.measure(n: n, headDim: headDim, bf16: p == .bf16)) }
             }
             for p in precisions {
                 let seconds = median(times[p]!)
                 let gflops = 2.0 * Double(headDim) * Double(n) * Double(n) / seconds / 1e9
-                let level = p == "bf16" ? bf16Level : KernelLevel.current
+                let level = p.kernels
                 if json {
-                    print("{\"n\": \(n), \"head_dim\": \(headDim), \"precision\": \"\(p)\", \"kernels\": \"\(level)\", \"gflops\": \(String(format: "%.1f", gflops)), \"fma_peak_gflops\": \(String(format: "%.1f", peak))}")
+                    print("{\"n\": \(n), \"head_dim\": \(headDim), \"precision\": \"\(p.rawValue)\", \"kernels\": \"\(level)\", \"gflops\": \(String(format: "%.1f", gflops)), \"fma_peak_gflops\": \(String(format: "%.1f", peak))}")
                 } else {
                     print(String(format: "attention n %d, head dim %d, %@ (%@): %.1f GFLOP/s = %.2f× the FMA peak, %.3f s per head (median of %d)",
-                                 n, headDim, p, level, gflops, gflops / peak, seconds, repeats))
+                                 n, headDim, p.rawValue, level, gflops, gflops / peak, seconds, repeats))
                 }
             }
         }

@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
+import Evaluator
 import GGUF
-import Kernels
+
+extension AttentionPrecision: ExpressibleByArgument {}
 
 /// `longrope-bench cost`: a prediction, from kernel rates measured here and now, of what a
 /// search on a 7B model costs: seconds per window for Llama-2-7B Q4_K at each length on one
@@ -18,13 +20,7 @@ struct CostBench: ParsableCommand {
     @Option(name: .customLong("windows"), help: "Windows per candidate (K).") var windowCount = 5
     @Option(help: "Candidates of the search (the paper's P = 64, T = 40: 64 + 40·32).") var candidates = 1344
     @Option(help: "Attention precision whose rate is measured: f32 or bf16 (default: bf16 where the CPU has AVX512_BF16).")
-    var attentionPrecision = lr_bf16_native_available() != 0 ? "bf16" : "f32"
-
-    func validate() throws {
-        guard attentionPrecision == "f32" || attentionPrecision == "bf16" else {
-            throw ValidationError("--attention-precision: '\(attentionPrecision)' is not f32 or bf16")
-        }
-    }
+    var attentionPrecision: AttentionPrecision = .fastest
 
     // Llama-2-7B.
     static let layers = 32.0, d = 4096.0, ffn = 11008.0, vocab = 32000.0, heads = 32.0, headDim = 128
@@ -34,10 +30,10 @@ struct CostBench: ParsableCommand {
         let mm = median([(4096, 4096), (11008, 4096), (4096, 11008)].map { rows, k in
             MatmulBench.gflops(.q4_K, rows: rows, k: k, tokens: 512, repeats: 3)
         })
-        let bf16 = attentionPrecision == "bf16"
+        let bf16 = attentionPrecision == .bf16
         let att = 2.0 * Double(Self.headDim) * 4096 * 4096 / median((0..<3).map { _ in AttentionBench.measure(n: 4096, headDim: Self.headDim, bf16: bf16) }) / 1e9
         print(String(format: "measured on one core: Q4_K matrix products %.0f GFLOP/s (7B shapes, median), attention (%@) %.0f GFLOP/s (head dim 128, n = 4096), FP32 FMA peak %.0f GFLOP/s",
-                     mm, attentionPrecision, att, AttentionBench.fmaPeak()))
+                     mm, attentionPrecision.rawValue, att, AttentionBench.fmaPeak()))
         print("PREDICTION for Llama-2-7B Q4_K, \(cores) cores per node (rates × cores), K = \(windowCount), \(candidates) candidates:")
         let ws = workers.split(separator: ",").compactMap { Int($0) }
         print("| window | matrix TFLOP | attention TFLOP | s per window | " + ws.map { "search on \($0) node\($0 == 1 ? "" : "s")" }.joined(separator: " | ") + " |")
