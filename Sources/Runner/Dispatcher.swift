@@ -354,13 +354,11 @@ public actor Dispatcher: UnitEvaluator {
             }
         }
         for (id, worker) in workers where worker.heartbeats && worker.healthy && silence(id) > settings.heartbeatTimeout {
+            let lease = worker.lease
+            worker.lease = nil
             markUnhealthy(id)
             metrics.increment(.workersLost)
-            if let lease = worker.lease {
-                worker.lease = nil
-                refresh(id)
-                release(lease, from: id, error: "worker \(id) stopped heartbeating", spendsAttempt: false)
-            }
+            if let lease { release(lease, from: id, error: "worker \(id) stopped heartbeating", spendsAttempt: false) }
         }
         schedule()
     }
