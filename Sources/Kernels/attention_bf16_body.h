@@ -4,7 +4,10 @@
 // each product exact in FP32). Keys and values come packed once per head (lr_pack_keys_bf16,
 // lr_pack_values_bf16), so no tile is transposed in the loop; queries are rounded to BF16 per
 // block and the probabilities per tile. Softmax, the running max and sums, and the output stay
-// FP32; the sums add the rounded probabilities the products use.
+// FP32. The scores are kept in log2 units (scale · log2 e folded into the scale) and the
+// softmax takes 2^x with a short polynomial (exp2_softmax): the probabilities are rounded to BF16
+// (relative error 2^-9) right after, so a longer one would buy nothing. The sums add the
+// probabilities before rounding, as flash attention does.
 //
 // Included twice by attention_bf16.c: with LR_BF16_NATIVE 1 for CPUs with AVX512_BF16 (the
 // instruction), with 0 for every other CPU (the same two FMAs per pair in 16-lane vectors), so
@@ -20,7 +23,7 @@
 
 #define QB 64   // queries per tile
 #define KB 64   // keys per tile (4 vectors of 16)
-_Static_assert(KB == 64, "softmax_rescale (vector.h) takes rows of 64 keys");
+_Static_assert(KB == 64 && QB % 16 == 0, "softmax_tile_bf16 takes rows of 64 keys and rows 16 at a time");
 
 #if LR_BF16_NATIVE
 #include <immintrin.h>
@@ -61,22 +64,77 @@ static inline void scores_block_bf16(const uint16_t *const *qr, const uint16_t *
         for (int c = 0; c < 4; c++) *(v16 *)(s + r * KB + 16 * c) = a[r][c] * scale;
 }
 
-// The online softmax for one row of the tile, as softmax_row in attention_body.h, except that
-// the probabilities are rounded to BF16 (into pb) and the sums add the rounded values.
-static inline float softmax_row_bf16(const float *restrict srow, int jmax, float *restrict m, float *restrict lanes,
-                                     uint16_t *restrict pb) {
-    v16 acc[4] = {*(const v16 *)srow, *(const v16 *)(srow + 16), *(const v16 *)(srow + 32), *(const v16 *)(srow + 48)};
-    const float correction = softmax_rescale(acc, jmax, m);   // KB = 64 keys
-    const float new_max = *m;
-    v16 total = (v16){};
-    for (int c = 0; c < 4; c++) {
-        const v16 e = c * 16 < jmax ? v16_exp(acc[c] - new_max) : (v16){};
-        const i16v rounded = bf16_round(e);                 // BF16 in the high halves
-        total += (v16)rounded;
-        *(u16x16u *)(pb + c * 16) = __builtin_convertvector((u16v)rounded >> 16, u16x16);
+// 2^x for x ≤ 0 (or −inf, or NaN): x = n + f with n = roundeven(x), f in [−½, ½]; 2^f by a
+// degree-4 polynomial with p(0) = 1 (relative error 3.1e-6, a least-squares fit), 2^n in the
+// exponent bits.
+// Exactly 0 where n < −125 (and for −inf and NaN), so every result is 0 or a normal number: the
+// BF16 conversion instruction flushes subnormals, the emulation would not.
+static inline v16 exp2_softmax(v16 x) {
+    const v16 n = __builtin_elementwise_roundeven(x);
+    const v16 f = x - n;
+    v16 p = v16_splat(9.60039533674717e-3f);
+    p = p * f + 5.591689422726631e-2f;
+    p = p * f + 2.4023719131946564e-1f;
+    p = p * f + 6.931219696998596e-1f;
+    p = p * f + 1.0f;                       // exactly 1 at x = 0: a row's correction stays 1
+    const i16v two_n = (__builtin_convertvector(n, i16v) + 127) << 23;
+    const i16v normal = n >= -125.0f;
+    return (v16)((i16v)(p * (v16)two_n) & normal);
+}
+
+// dst[0..16) = lo and dst[16..32) = hi rounded to BF16 (to nearest, ties to even; inputs 0 or
+// normal, so the instruction's flushing of subnormals never applies).
+static inline void store_bf16(uint16_t *dst, v16 lo, v16 hi) {
+#if LR_BF16_NATIVE
+    *(i16vu *)dst = (i16v)_mm512_cvtne2ps_pbh((__m512)hi, (__m512)lo);
+#else
+    *(u16x16u *)dst = __builtin_convertvector((u16v)bf16_round(lo) >> 16, u16x16);
+    *(u16x16u *)(dst + 16) = __builtin_convertvector((u16v)bf16_round(hi) >> 16, u16x16);
+#endif
+}
+
+// The online softmax of the tile's first nq rows (scores s in log2 units, [QB][KB]), in two
+// passes so the per-row correction factors are taken 16 rows to a vector:
+// 1. row by row, keys j ≥ jmax(i) masked to −inf (in s) and the new running max found;
+// 2. the corrections 2^(m_old − m_new) of all rows at once (0 for a row's first keys);
+// 3. row by row, the probabilities 2^(s − m_new) rounded into pb, their sum into the row's lanes.
+// A row that sees no key of the tile gets zero probabilities and correction 1. Returns the largest
+// jmax (0: no row sees a key).
+static inline int softmax_tile_bf16(float *restrict s, int nq, int64_t q0, int64_t k0, int nk, float *restrict m,
+                                    float *restrict m_new, float *restrict corr, float *restrict lanes,
+                                    uint16_t *restrict pb) {
+    const i16v iota = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    const i16v neg_inf = (i16v)v16_splat(-INFINITY);
+    int jmax_all = 0;
+    for (int i = 0; i < nq; i++) {
+        const int jmax = (int)(q0 + i - k0 + 1 < nk ? q0 + i - k0 + 1 : nk);
+        float *srow = s + i * KB;
+        v16 acc[4] = {v16_load(srow), v16_load(srow + 16), v16_load(srow + 32), v16_load(srow + 48)};
+        if (jmax < KB) {
+            for (int c = 0; c < 4; c++) {
+                const i16v hidden = (iota + c * 16) >= jmax;
+                acc[c] = (v16)(((i16v)acc[c] & ~hidden) | (neg_inf & hidden));
+                v16_store(srow + 16 * c, acc[c]);
+            }
+        }
+        const float row_max = v16_reduce_max(v16_max(v16_max(acc[0], acc[1]), v16_max(acc[2], acc[3])));
+        m_new[i] = row_max > m[i] ? row_max : m[i];
+        if (jmax > jmax_all) jmax_all = jmax;
     }
-    v16_store(lanes, v16_load(lanes) * correction + total);
-    return correction;
+    for (int i = 0; i < QB; i += 16) {
+        v16_store(corr + i, exp2_softmax(v16_load(m + i) - v16_load(m_new + i)));
+        v16_store(m + i, v16_load(m_new + i));
+    }
+    for (int i = 0; i < nq; i++) {
+        const float *srow = s + i * KB;
+        const v16 max = v16_splat(m[i]);
+        v16 e[4];
+        for (int c = 0; c < 4; c++) e[c] = exp2_softmax(v16_load(srow + 16 * c) - max);
+        store_bf16(pb + i * KB, e[0], e[1]);
+        store_bf16(pb + i * KB + 32, e[2], e[3]);
+        v16_store(lanes + i * 16, v16_load(lanes + i * 16) * corr[i] + ((e[0] + e[1]) + (e[2] + e[3])));
+    }
+    return jmax_all;
 }
 
 // o_r = o_r·c_r + Σ_j p_r[j]·v[j] for four rows r (probabilities pb_r in BF16, keys j < 2·pairs),
@@ -106,22 +164,25 @@ void LR_BF16_LEVEL(lr_attention_bf16)(const float *q, int64_t ldq, const uint16_
                                       float *out, int64_t ldo, int64_t hd, int64_t q_begin, int64_t q_end,
                                       float scale, float *scratch) {
     // Scratch (lr_attention_bf16_scratch_floats): S[QB][KB], O[QB][hd], L[QB][16], m[QB],
-    // correction[QB], Q and P in BF16 ([QB][hd], [QB][KB]), one zero row of P and one spare
-    // output row (for a short last group of four).
+    // the new m[QB], correction[QB], Q and P in BF16 ([QB][hd], [QB][KB]), one zero row of P
+    // and one spare output row (for a short last group of four).
     float *s = scratch;
     float *o = s + QB * KB;
     float *lanes = o + QB * hd;
     float *m = lanes + QB * 16;
-    float *corr = m + QB;
+    float *m_new = m + QB;
+    float *corr = m_new + QB;
     uint16_t *qb = (uint16_t *)(corr + QB);
     uint16_t *pb = qb + QB * hd;
     uint16_t *zero_p = pb + QB * KB;
     float *spare = (float *)(zero_p + KB);
     memset(zero_p, 0, sizeof(uint16_t) * KB);
+    const float scale_log2 = scale * 1.44269504088896341f;   // scores in log2 units: e^x = 2^(x·log2 e)
 
     for (int64_t q0 = q_begin; q0 < q_end; q0 += QB) {
         const int nq = (int)(q_end - q0 < QB ? q_end - q0 : QB);
-        for (int i = 0; i < nq; i++) m[i] = -INFINITY;
+        // Rows past nq (a short last block) keep m = m_new = 0: correction 1, never used.
+        for (int i = 0; i < QB; i++) m[i] = i < nq ? -INFINITY : 0, m_new[i] = 0;
         memset(lanes, 0, sizeof(float) * QB * 16);
         memset(o, 0, sizeof(float) * QB * hd);
         for (int i = 0; i < nq; i++) lr_round_bf16(q + (q0 + i) * ldq, qb + i * hd, hd);
@@ -133,18 +194,9 @@ void LR_BF16_LEVEL(lr_attention_bf16)(const float *q, int64_t ldq, const uint16_
             for (int i = 0; i < nq; i += 4) {
                 const uint16_t *qr[4];
                 for (int r = 0; r < 4; r++) qr[r] = qb + (i + r < nq ? i + r : i) * hd;
-                scores_block_bf16(qr, kt, hd, s + i * KB, scale);
+                scores_block_bf16(qr, kt, hd, s + i * KB, scale_log2);
             }
-            // Keys j < jmax(i) of the tile are visible to query i; a row that sees none keeps
-            // its state (zero probabilities, correction 1).
-            int jmax_all = 0;
-            for (int i = 0; i < nq; i++) {
-                const int jmax = (int)(q0 + i - k0 + 1 < nk ? q0 + i - k0 + 1 : nk);
-                if (jmax <= 0) { memset(pb + i * KB, 0, sizeof(uint16_t) * KB); corr[i] = 1; continue; }
-                corr[i] = softmax_row_bf16(s + i * KB, jmax, m + i, lanes + i * 16, pb + i * KB);
-                if (jmax > jmax_all) jmax_all = jmax;
-            }
-            if (jmax_all == 0) continue;
+            if (softmax_tile_bf16(s, nq, q0, k0, nk, m, m_new, corr, lanes, pb) == 0) continue;
             const uint16_t *vt = vp + k0 * hd;              // keys k0… as [KB/2][hd] pairs
             for (int i = 0; i < nq; i += 4) {
                 const uint16_t *pr[4];
