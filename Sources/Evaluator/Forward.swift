@@ -3,9 +3,17 @@ import Kernels
 import RoPE
 
 /// Every buffer one forward pass needs, allocated once for windows of up to `capacity` tokens.
+/// Only what attention needs whole is [n][·]; the matrix products around it run `chunkRows`
+/// tokens at a time through [chunkRows][·] buffers (each output row is the same sum whatever
+/// the chunk: the same bits), so the feed-forward's two [n][F] buffers never exist.
 final class ForwardBuffers: @unchecked Sendable {
+    /// Tokens per chunk of the products around attention by default: large enough that each
+    /// chunk's weight panels are reused over many tokens, small enough to stay out of peak memory.
+    static let chunkRows = 1024
     let capacity: Int
-    let x, h, q, k, v, attention, projected, gate, up: FloatBuffer   // [n][·]
+    let chunkRows: Int
+    let x, q, k, v, attention: FloatBuffer                          // [n][·]
+    let h, projected, gate, up: FloatBuffer                         // [chunkRows][·]
     let cosTable, sinTable: FloatBuffer                              // [n][pairs]
     let logits: FloatBuffer                                          // [logitsRows][vocab]
     let matmulScratch: [FloatBuffer]                                 // one per thread
@@ -17,13 +25,16 @@ final class ForwardBuffers: @unchecked Sendable {
     let rowLoss: UnsafeMutablePointer<Double>
     let rowTop: UnsafeMutablePointer<Int32>
 
-    init(config c: ModelConfig, capacity n: Int, threads: Int, logitsRows: Int, bf16: Bool) {
+    init(config c: ModelConfig, capacity n: Int, threads: Int, chunkRows: Int, logitsRows: Int, bf16: Bool) {
         capacity = n
+        self.chunkRows = max(1, min(n, chunkRows))
+        let rows = max(self.chunkRows, logitsRows)   // h also holds a block of logits rows
         let d = c.embeddingLength, qDim = c.headCount * c.headDim, kvDim = c.kvHeadCount * c.headDim
-        x = FloatBuffer(n * d); h = FloatBuffer(n * d)
+        x = FloatBuffer(n * d)
         q = FloatBuffer(n * qDim); k = FloatBuffer(n * kvDim); v = FloatBuffer(n * kvDim)
-        attention = FloatBuffer(n * qDim); projected = FloatBuffer(n * d)
-        gate = FloatBuffer(n * c.feedForwardLength); up = FloatBuffer(n * c.feedForwardLength)
+        attention = FloatBuffer(n * qDim)
+        h = FloatBuffer(rows * d); projected = FloatBuffer(rows * d)
+        gate = FloatBuffer(rows * c.feedForwardLength); up = FloatBuffer(rows * c.feedForwardLength)
         cosTable = FloatBuffer(n * c.rotaryDimension / 2); sinTable = FloatBuffer(n * c.rotaryDimension / 2)
         logits = FloatBuffer(logitsRows * c.vocabularySize)
         let widest = max(d, qDim, c.feedForwardLength)
@@ -58,13 +69,15 @@ extension LlamaModel {
         for t in 0..<n { weights.tokenEmbedding.dequantizeRow(Int(tokens[t]), into: b.x.pointer + t * d) }
 
         for layer in weights.layers {
-            // h[n][d] = rmsnorm(x) · attn_norm
-            rowwise(n) { t in layer.attentionNorm.withUnsafeBufferPointer {
-                lr_rmsnorm(b.x.pointer + t * d, $0.baseAddress, b.h.pointer + t * d, Int64(d), c.rmsEpsilon) } }
-            // q[n][H·hd], k[n][Hkv·hd], v[n][Hkv·hd] = h · Wqᵀ, h · Wkᵀ, h · Wvᵀ (+ biases)
-            matmul(layer.wq, b.h.pointer, n, b.q.pointer, b)
-            matmul(layer.wk, b.h.pointer, n, b.k.pointer, b)
-            matmul(layer.wv, b.h.pointer, n, b.v.pointer, b)
+            forEachChunk(n, b) { t0, rows in
+                // h[rows][d] = rmsnorm(x[t0…]) · attn_norm
+                rowwise(rows) { r in layer.attentionNorm.withUnsafeBufferPointer {
+                    lr_rmsnorm(b.x.pointer + (t0 + r) * d, $0.baseAddress, b.h.pointer + r * d, Int64(d), c.rmsEpsilon) } }
+                // q[t0…][H·hd], k[t0…][Hkv·hd], v[t0…][Hkv·hd] = h · Wqᵀ, h · Wkᵀ, h · Wvᵀ
+                matmul(layer.wq, b.h.pointer, rows, b.q.pointer + t0 * qDim, b)
+                matmul(layer.wk, b.h.pointer, rows, b.k.pointer + t0 * kvDim, b)
+                matmul(layer.wv, b.h.pointer, rows, b.v.pointer + t0 * kvDim, b)
+            }
             addBias(layer.bq, b.q.pointer, n, qDim)
             addBias(layer.bk, b.k.pointer, n, kvDim)
             addBias(layer.bv, b.v.pointer, n, kvDim)
@@ -79,17 +92,19 @@ extension LlamaModel {
             }
             // attention[n][H·hd] = causal softmax(scale · q kᵀ) v, per head (GQA: kv head = h / group)
             attend(n: n, buffers: b)
-            // x += attention · Woᵀ
-            matmul(layer.wo, b.attention.pointer, n, b.projected.pointer, b)
-            rowwise(n) { t in lr_add(b.x.pointer + t * d, b.projected.pointer + t * d, Int64(d)) }
-            // h = rmsnorm(x) · ffn_norm; x += (silu(h Wgateᵀ) ⊙ h Wupᵀ) Wdownᵀ
-            rowwise(n) { t in layer.ffnNorm.withUnsafeBufferPointer {
-                lr_rmsnorm(b.x.pointer + t * d, $0.baseAddress, b.h.pointer + t * d, Int64(d), c.rmsEpsilon) } }
-            matmul(layer.gate, b.h.pointer, n, b.gate.pointer, b)
-            matmul(layer.up, b.h.pointer, n, b.up.pointer, b)
-            rowwise(n) { t in lr_swiglu(b.gate.pointer + t * ff, b.up.pointer + t * ff, Int64(ff)) }
-            matmul(layer.down, b.gate.pointer, n, b.projected.pointer, b)
-            rowwise(n) { t in lr_add(b.x.pointer + t * d, b.projected.pointer + t * d, Int64(d)) }
+            forEachChunk(n, b) { t0, rows in
+                // x[t0…] += attention[t0…] · Woᵀ
+                matmul(layer.wo, b.attention.pointer + t0 * qDim, rows, b.projected.pointer, b)
+                rowwise(rows) { r in lr_add(b.x.pointer + (t0 + r) * d, b.projected.pointer + r * d, Int64(d)) }
+                // h = rmsnorm(x[t0…]) · ffn_norm; x[t0…] += (silu(h Wgateᵀ) ⊙ h Wupᵀ) Wdownᵀ
+                rowwise(rows) { r in layer.ffnNorm.withUnsafeBufferPointer {
+                    lr_rmsnorm(b.x.pointer + (t0 + r) * d, $0.baseAddress, b.h.pointer + r * d, Int64(d), c.rmsEpsilon) } }
+                matmul(layer.gate, b.h.pointer, rows, b.gate.pointer, b)
+                matmul(layer.up, b.h.pointer, rows, b.up.pointer, b)
+                rowwise(rows) { r in lr_swiglu(b.gate.pointer + r * ff, b.up.pointer + r * ff, Int64(ff)) }
+                matmul(layer.down, b.gate.pointer, rows, b.projected.pointer, b)
+                rowwise(rows) { r in lr_add(b.x.pointer + (t0 + r) * d, b.projected.pointer + r * d, Int64(d)) }
+            }
         }
 
         // Scored positions only: h = rmsnorm(x) · output_norm, logits = h · Woutᵀ, NLL of the next token.
@@ -127,6 +142,15 @@ extension LlamaModel {
                 b.cosTable.pointer[t * pairs + i] = Float(m * cos(angle))
                 b.sinTable.pointer[t * pairs + i] = Float(m * sin(angle))
             }
+        }
+    }
+
+    /// `body(first token, tokens)` for the window's tokens in chunks of `b.chunkRows`, in order.
+    func forEachChunk(_ n: Int, _ b: ForwardBuffers, _ body: (Int, Int) -> Void) {
+        var t0 = 0
+        while t0 < n {
+            body(t0, min(b.chunkRows, n - t0))
+            t0 += b.chunkRows
         }
     }
 

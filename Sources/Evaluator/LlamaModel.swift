@@ -27,6 +27,9 @@ public final class LlamaModel: @unchecked Sendable {
     public let threads: Int
     /// The precision of attention's inputs (`.f32` unless asked).
     public let attentionPrecision: AttentionPrecision
+    /// Tokens per chunk of the matrix products around attention (ForwardBuffers); any value
+    /// gives the same bits, it only trades peak memory against the reuse of weight panels.
+    public let chunkRows: Int
     let weights: ModelWeights
     private let lock = NSLock()
     private var buffers: ForwardBuffers?
@@ -50,16 +53,24 @@ public final class LlamaModel: @unchecked Sendable {
         weights = try ModelWeights(gguf: gguf, config: config)
         self.threads = max(1, threads)
         self.attentionPrecision = attentionPrecision
+        chunkRows = ForwardBuffers.chunkRows
     }
 
     /// This model (weights and tokenizer shared, not loaded again) with attention's inputs at
     /// `precision`, and buffers of its own; `self` when it already is.
     public func withAttentionPrecision(_ precision: AttentionPrecision) throws -> LlamaModel {
         if precision == attentionPrecision { return self }
-        return try LlamaModel(sharing: self, attentionPrecision: precision)
+        return try LlamaModel(sharing: self, attentionPrecision: precision, chunkRows: chunkRows)
     }
 
-    private init(sharing other: LlamaModel, attentionPrecision: AttentionPrecision) throws {
+    /// This model (weights and tokenizer shared) running the products around attention `rows`
+    /// tokens at a time (at least 1), with buffers of its own: the same results, another peak
+    /// memory (tests use it to cross chunk boundaries in short windows).
+    public func withChunkRows(_ rows: Int) throws -> LlamaModel {
+        try LlamaModel(sharing: self, attentionPrecision: attentionPrecision, chunkRows: max(1, rows))
+    }
+
+    private init(sharing other: LlamaModel, attentionPrecision: AttentionPrecision, chunkRows: Int) throws {
         try Self.check(attentionPrecision, headDim: other.config.headDim)
         gguf = other.gguf
         config = other.config
@@ -67,6 +78,7 @@ public final class LlamaModel: @unchecked Sendable {
         weights = other.weights
         threads = other.threads
         self.attentionPrecision = attentionPrecision
+        self.chunkRows = chunkRows
     }
 
     private static func check(_ precision: AttentionPrecision, headDim: Int) throws {
@@ -138,7 +150,7 @@ public final class LlamaModel: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         if buffers == nil || buffers!.capacity < tokens.count {
-            buffers = ForwardBuffers(config: config, capacity: tokens.count, threads: threads,
+            buffers = ForwardBuffers(config: config, capacity: tokens.count, threads: threads, chunkRows: chunkRows,
                                      logitsRows: LlamaModel.logitsChunk, bf16: attentionPrecision == .bf16)
         }
         forward(tokens: tokens, positions: positions, scaling: effectiveScaling(scaling, windowLength: tokens.count),

@@ -1,0 +1,31 @@
+import Foundation
+import Testing
+import Evaluator
+import RoPE
+import TestSupport
+
+/// The matrix products around attention run a chunk of tokens at a time (peak memory); the
+/// chunk size must not change a bit of the result, at either attention precision.
+@Suite(.enabled(if: TestPaths.has("models/tinystories-3M-ctx256.gguf") && TestPaths.has("text/tinystories-valid.txt"),
+                "needs ../shared/models/tinystories-3M-ctx256.gguf and ../shared/text/tinystories-valid.txt"))
+struct ChunkedProductsTests {
+    /// A 1,000-token window in chunks of 1,024 (one), 100 (ten) and 37 (the last one short)
+    /// gives the same loss bits and the same most likely token at every position.
+    @Test(arguments: [AttentionPrecision.f32, .bf16])
+    func theChunkSizeChangesNoBit(precision: AttentionPrecision) throws {
+        let model = try LlamaModel(path: BF16AttentionModelTests.modelPath, threads: 2, attentionPrecision: precision)
+        let w = try BF16AttentionModelTests.window(model, length: 1000)
+        let scaling = RoPEScaling.yarn(geometry: model.geometry, scale: 4, originalContext: 256)
+        let positions = Array(0..<(w.tokens.count - 1))
+        let whole = try model.tokenScores(tokens: w.tokens, positions: positions, scaling: scaling)
+        #expect(model.chunkRows >= w.tokens.count)
+        for rows in [100, 37] {
+            let chunked = try model.withChunkRows(rows)
+            #expect(chunked.chunkRows == rows)
+            let scores = try chunked.tokenScores(tokens: w.tokens, positions: positions, scaling: scaling)
+            #expect(scores.count == whole.count)
+            let differing = zip(scores, whole).filter { $0.nll.bitPattern != $1.nll.bitPattern || $0.topToken != $1.topToken }.count
+            #expect(differing == 0, "\(differing) of \(whole.count) positions differ in chunks of \(rows)")
+        }
+    }
+}
