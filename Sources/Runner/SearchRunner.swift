@@ -96,7 +96,15 @@ public final class SearchRunner: Sendable {
     /// (`candidateRowID` −1 for a baseline).
     func unit(_ record: SearchRecord, candidateRowID: Int64, window: Int, scaling: RoPEScaling,
                       fitness: Fitness, keyTokens: [Int: [Int]] = [:]) -> WorkUnit {
-        var unit = WorkUnit(searchID: searchID, candidateRowID: candidateRowID, window: window, lambda: scaling.lambda,
+        Self.unit(record, candidateRowID: candidateRowID, window: window, scaling: scaling, fitness: fitness,
+                  keyTokens: keyTokens)
+    }
+
+    /// The unit a search stored as `record` sends for window `window` of a candidate (or a rule)
+    /// under `scaling` and `fitness`: what a worker scores, for tools that re-score a search.
+    public static func unit(_ record: SearchRecord, candidateRowID: Int64, window: Int, scaling: RoPEScaling,
+                            fitness: Fitness, keyTokens: [Int: [Int]] = [:]) -> WorkUnit {
+        var unit = WorkUnit(searchID: record.id, candidateRowID: candidateRowID, window: window, lambda: scaling.lambda,
                             nHat: scaling.nHat, attentionFactor: scaling.attentionFactor,
                             targetContext: record.config.targetContext, windowCount: record.config.windowCount,
                             modelSHA256: record.modelSHA256, textSHA256: record.textSHA256, textOffset: record.textOffset)

@@ -13,7 +13,7 @@ struct Bench: AsyncParsableCommand {
         commandName: "longrope-bench",
         abstract: "Print speed and memory figures of longrope's evaluator.",
         subcommands: [EvalBench.self, FitnessBench.self, QualityBench.self, MatmulBench.self, DispatchBench.self, WorkersBench.self, RejectionBench.self,
-                      ClusterBench.self, DigestBench.self, AttentionBench.self, CostBench.self])
+                      ClusterBench.self, DigestBench.self, AttentionBench.self, CostBench.self, RankBench.self])
 }
 
 /// Peak resident memory of this process (VmHWM), in MiB.

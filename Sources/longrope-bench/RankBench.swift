@@ -1,0 +1,118 @@
+import ArgumentParser
+import Digest
+import Evaluator
+import Foundation
+import RoPE
+import Runner
+import Scoring
+import Search
+import Store
+import Wire
+
+/// `longrope-bench rank`: would a search have ranked its best candidates the same at another
+/// attention precision? Re-scores the K best scored candidates of a stored search, window by
+/// window as its workers did (the same units, `SearchRunner.unit`), at each precision asked,
+/// and prints each candidate's fitness beside the stored one and Kendall's τ between the
+/// orders. At the search's own precision the re-scored fitness must equal the stored one.
+struct RankBench: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "rank",
+        abstract: "Re-score a stored search's best candidates at attention precisions; Kendall's tau between the orders.")
+
+    @Option(help: "The search's SQLite database (read only).") var db: String
+    @Option(help: "Search id (default: the database's latest).") var search: Int64?
+    @Option(help: "The search's model (GGUF; checked against the search's SHA-256).") var model: String
+    @Option(help: "The search's text (checked against the search's SHA-256).") var text: String
+    @Option(help: "How many of the best scored candidates to re-score.") var top = 20
+    @Option(help: "Attention precisions to score at, comma-separated (f32, bf16).") var precisions = "f32,bf16"
+    @Option(help: "Threads.") var threads = ProcessInfo.processInfo.activeProcessorCount
+    @Flag(help: "One JSON object per candidate and precision, then one for the result.") var json = false
+
+    func run() throws {
+        let asked = try precisions.split(separator: ",").map { name in
+            guard let precision = AttentionPrecision(rawValue: String(name)) else {
+                throw ValidationError("--precisions: '\(name)' is not one of f32, bf16")
+            }
+            return precision
+        }
+        guard top >= 2 else { throw ValidationError("--top must be at least 2 (τ compares pairs)") }
+        let store = try SearchStore(path: db, readOnly: true)
+        guard let record = try search.map({ try store.search($0) }) ?? store.searches().last else {
+            throw ValidationError("no search \(search.map(String.init) ?? "") in \(db)")
+        }
+        guard try SHA256.hex(fileAt: model) == record.modelSHA256 else {
+            throw ValidationError("\(model) is not the model search \(record.id) ran on (SHA-256 differs)")
+        }
+        let textData = try Data(contentsOf: URL(fileURLWithPath: text))
+        guard SHA256.hex(textData) == record.textSHA256 else {
+            throw ValidationError("\(text) is not the text search \(record.id) ran on (SHA-256 differs)")
+        }
+        let best = try store.candidates(record.id)
+            .compactMap { c in c.outcome?.perplexity.map { (record: c, stored: $0) } }
+            .sorted { ($0.stored, $0.record.ordinal) < ($1.stored, $1.record.ordinal) }
+            .prefix(top)
+        guard best.count >= 2 else { throw ValidationError("search \(record.id) has \(best.count) scored candidate(s)") }
+        let keyTokens = try store.keyTokens(record.id)
+        let searchPrecision = record.config.attentionPrecision ?? "f32"
+        FileHandle.standardError.write(Data("search \(record.id) (\(record.name), \(record.config.fitnessKind.rawValue), attention \(searchPrecision)): re-scoring its \(best.count) best at \(asked.map(\.rawValue).joined(separator: ", ")), \(best.count * record.config.windowCount) units each\n".utf8))
+
+        let base = try LlamaModel(path: model, threads: threads)
+        var rescored: [AttentionPrecision: [Double]] = [:]
+        for precision in asked {
+            let scorer = UnitScorer(model: try base.withAttentionPrecision(precision), text: textData)
+            var fitness: [Double] = []
+            for (rank, entry) in best.enumerated() {
+                let c = entry.record
+                let scaling = RoPEScaling(method: "candidate", lambda: c.candidate.lambda, nHat: c.candidate.nHat,
+                                          attentionFactor: c.attentionFactor)
+                var nll = 0.0, tokens = 0
+                for window in 0..<record.config.windowCount {
+                    var unit = SearchRunner.unit(record, candidateRowID: c.rowID, window: window, scaling: scaling,
+                                                 fitness: record.config.fitnessKind, keyTokens: keyTokens)
+                    unit.attentionPrecision = precision.rawValue
+                    let result = try scorer.score(unit, worker: "rank")
+                    nll += result.nllSum ?? .nan
+                    tokens += result.tokens
+                }
+                let value = exp(nll / Double(tokens))
+                fitness.append(value)
+                let line = String(format: "%@ rank %d candidate %d: stored %.6f, %@ %.6f (%+.4f%%)", precision.rawValue,
+                                  rank + 1, c.ordinal, entry.stored, precision.rawValue, value, (value / entry.stored - 1) * 100)
+                print(json ? jsonLine(["precision": precision.rawValue, "rank": rank + 1, "candidate": c.ordinal,
+                                       "stored": entry.stored, "rescored": value]) : line)
+            }
+            rescored[precision] = fitness
+        }
+        let stored = best.map(\.stored)
+        var summary: [String: Any] = ["search": record.id, "candidates": best.count, "search_precision": searchPrecision]
+        for precision in asked {
+            let tau = kendallTau(stored, rescored[precision]!)
+            summary["tau_stored_vs_\(precision.rawValue)"] = tau
+            if !json { print(String(format: "Kendall τ, stored order (%@) against %@: %.3f", searchPrecision, precision.rawValue, tau)) }
+        }
+        if asked.count == 2 {
+            let tau = kendallTau(rescored[asked[0]]!, rescored[asked[1]]!)
+            summary["tau_\(asked[0].rawValue)_vs_\(asked[1].rawValue)"] = tau
+            if !json { print(String(format: "Kendall τ, %@ against %@: %.3f", asked[0].rawValue, asked[1].rawValue, tau)) }
+        }
+        if json { print(jsonLine(summary)) }
+    }
+
+    func jsonLine(_ object: [String: Any]) -> String {
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// Kendall's τ-a between two score lists of the same items: (concordant − discordant) pairs
+/// over all pairs; a tie in either list counts as neither.
+func kendallTau(_ a: [Double], _ b: [Double]) -> Double {
+    precondition(a.count == b.count && a.count >= 2, "kendallTau needs two lists of the same length ≥ 2")
+    var score = 0
+    for i in 0..<a.count {
+        for j in (i + 1)..<a.count {
+            let x = a[i] - a[j], y = b[i] - b[j]
+            if x * y > 0 { score += 1 } else if x * y < 0 { score -= 1 }
+        }
+    }
+    return Double(score) / Double(a.count * (a.count - 1) / 2)
+}
