@@ -8,7 +8,8 @@
 #
 # Environment: MODEL (models/SmolLM2-135M-Instruct.Q4_1.gguf), ORIG (8192), TARGET (16384),
 # TEXT (../shared/text/frankenstein.txt), NEEDLES (20, at least), DIGITS (5), THREADS (all
-# cores), LONGROPE (.build/release/longrope). Each pass's JSON goes to stderr as it ends.
+# cores), ATTENTION (f32 or bf16; f32), LONGROPE (.build/release/longrope). Each pass's JSON
+# goes to stderr as it ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SCALING=${1:?usage: Benchmarks/needles.sh SCALING}
@@ -17,6 +18,7 @@ ORIG=${ORIG:-8192}; TARGET=${TARGET:-16384}
 TEXT=${TEXT:-../shared/text/frankenstein.txt}
 NEEDLES=${NEEDLES:-20}; DIGITS=${DIGITS:-5}
 THREADS=${THREADS:-$(nproc)}
+ATTENTION=${ATTENTION:-f32}
 LONGROPE=${LONGROPE:-.build/release/longrope}
 
 tokens=$("$LONGROPE" tokenize --model "$MODEL" --file "$TEXT" --ids --no-bos | tr ',' '\n' | wc -l)
@@ -33,7 +35,7 @@ window_bytes=$(( bytes * (TARGET - 1) / tokens ))
 out=()
 for r in $(seq 0 $((passes - 1))); do
     line=$("$LONGROPE" passkey --model "$MODEL" --original-context "$ORIG" --context "$TARGET" --scaling "$SCALING" \
-        --threads "$THREADS" --text "$TEXT" --text-offset $(( r * window_bytes / passes )) --seed "$r" \
+        --threads "$THREADS" --attention-precision "$ATTENTION" --text "$TEXT" --text-offset $(( r * window_bytes / passes )) --seed "$r" \
         --needles 1 --digits "$DIGITS" --windows "$per" --json)
     echo "$line" >&2
     out+=("$line")

@@ -9,7 +9,7 @@ import RoPE
 final class ForwardBuffers: @unchecked Sendable {
     /// Tokens per chunk of the products around attention by default: large enough that each
     /// chunk's weight panels are reused over many tokens, small enough to stay out of peak memory.
-    static let chunkRows = 1024
+    static let defaultChunkRows = 1024
     let capacity: Int
     let chunkRows: Int
     let x, q, k, v, attention: FloatBuffer                          // [n][·]

@@ -53,7 +53,7 @@ public final class LlamaModel: @unchecked Sendable {
         weights = try ModelWeights(gguf: gguf, config: config)
         self.threads = max(1, threads)
         self.attentionPrecision = attentionPrecision
-        chunkRows = ForwardBuffers.chunkRows
+        chunkRows = ForwardBuffers.defaultChunkRows
     }
 
     /// This model (weights and tokenizer shared, not loaded again) with attention's inputs at

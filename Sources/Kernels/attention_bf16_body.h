@@ -103,21 +103,13 @@ static inline void store_bf16(uint16_t *dst, v16 lo, v16 hi) {
 static inline int softmax_tile_bf16(float *restrict s, int nq, int64_t q0, int64_t k0, int nk, float *restrict m,
                                     float *restrict m_new, float *restrict corr, float *restrict lanes,
                                     uint16_t *restrict pb) {
-    const i16v iota = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
-    const i16v neg_inf = (i16v)v16_splat(-INFINITY);
     int jmax_all = 0;
     for (int i = 0; i < nq; i++) {
         const int jmax = (int)(q0 + i - k0 + 1 < nk ? q0 + i - k0 + 1 : nk);
         float *srow = s + i * KB;
         v16 acc[4] = {v16_load(srow), v16_load(srow + 16), v16_load(srow + 32), v16_load(srow + 48)};
-        if (jmax < KB) {
-            for (int c = 0; c < 4; c++) {
-                const i16v hidden = (iota + c * 16) >= jmax;
-                acc[c] = (v16)(((i16v)acc[c] & ~hidden) | (neg_inf & hidden));
-                v16_store(srow + 16 * c, acc[c]);
-            }
-        }
-        const float row_max = v16_reduce_max(v16_max(v16_max(acc[0], acc[1]), v16_max(acc[2], acc[3])));
+        const float row_max = masked_row_max(acc, jmax);
+        if (jmax < KB) for (int c = 0; c < 4; c++) v16_store(srow + 16 * c, acc[c]);   // pass 3 reads the masked scores
         m_new[i] = row_max > m[i] ? row_max : m[i];
         if (jmax > jmax_all) jmax_all = jmax;
     }

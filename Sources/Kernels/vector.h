@@ -81,10 +81,9 @@ static inline v16 v16_exp(v16 x) {
     return (v16)((i16v)result & ~underflow);
 }
 
-/// The first half of the online softmax for one row of 64 scores (both attention kernels):
-/// keys j ≥ jmax are masked to −inf in acc, the running max *m becomes the row's new max, and
-/// the factor the row's output and sums so far must be scaled by is returned (0 for a first row).
-static inline float softmax_rescale(v16 acc[4], int jmax, float *restrict m) {
+/// Where both attention kernels' softmax starts, for one row of 64 scores: keys j ≥ jmax masked
+/// to −inf in acc, and the row's max returned (−inf when jmax ≤ 0: the row sees no key).
+static inline float masked_row_max(v16 acc[4], int jmax) {
     if (jmax < 64) {
         const i16v iota = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
         const i16v neg_inf = (i16v)v16_splat(-INFINITY);
@@ -93,7 +92,14 @@ static inline float softmax_rescale(v16 acc[4], int jmax, float *restrict m) {
             acc[c] = (v16)(((i16v)acc[c] & ~hidden) | (neg_inf & hidden));
         }
     }
-    const float row_max = v16_reduce_max(v16_max(v16_max(acc[0], acc[1]), v16_max(acc[2], acc[3])));
+    return v16_reduce_max(v16_max(v16_max(acc[0], acc[1]), v16_max(acc[2], acc[3])));
+}
+
+/// The first half of the FP32 kernel's online softmax for one row of 64 scores: keys j ≥ jmax
+/// are masked to −inf in acc, the running max *m becomes the row's new max, and the factor the
+/// row's output and sums so far must be scaled by is returned (0 for a first row).
+static inline float softmax_rescale(v16 acc[4], int jmax, float *restrict m) {
+    const float row_max = masked_row_max(acc, jmax);
     const float new_max = row_max > *m ? row_max : *m;
     const float correction = *m == -INFINITY ? 0.0f : expf(*m - new_max);
     *m = new_max;

@@ -62,7 +62,7 @@ extension SearchRunner {
 
         func unit(_ key: UnitKey, window: Int) -> WorkUnit {
             let candidate = schedule.candidate(of: key)!
-            return self.unit(record, candidateRowID: candidate.rowID, window: window,
+            return Self.unit(record, candidateRowID: candidate.rowID, window: window,
                              scaling: RoPEScaling(method: "candidate", lambda: candidate.candidate.lambda,
                                                   nHat: candidate.candidate.nHat, attentionFactor: candidate.attentionFactor),
                              fitness: config.fitnessKind, keyTokens: keyTokens)

@@ -46,7 +46,7 @@ public final class SearchRunner: Sendable {
                 // wait for the baselines' last windows (a seed equal to a rule waits for its unit).
                 let rules = try unscoredRules(record)
                 let ruleUnits = rules.flatMap { scaling in
-                    (0..<config.windowCount).map { unit(record, candidateRowID: -1, window: $0, scaling: scaling, fitness: .ppl) }
+                    (0..<config.windowCount).map { Self.unit(record, candidateRowID: -1, window: $0, scaling: scaling, fitness: .ppl) }
                 }
                 reuse.promise(ruleUnits)
                 async let scoredRules: Void = runBaselines(record, rules, evaluator: reuse, releasing: ruleUnits)
@@ -92,16 +92,9 @@ public final class SearchRunner: Sendable {
             + reasons.map { "\($0.reason) (×\($0.count))" }.joined(separator: "; ")
     }
 
-    /// The unit that scores window `window` of this search under `scaling` and `fitness`
-    /// (`candidateRowID` −1 for a baseline).
-    func unit(_ record: SearchRecord, candidateRowID: Int64, window: Int, scaling: RoPEScaling,
-                      fitness: Fitness, keyTokens: [Int: [Int]] = [:]) -> WorkUnit {
-        Self.unit(record, candidateRowID: candidateRowID, window: window, scaling: scaling, fitness: fitness,
-                  keyTokens: keyTokens)
-    }
-
-    /// The unit a search stored as `record` sends for window `window` of a candidate (or a rule)
-    /// under `scaling` and `fitness`: what a worker scores, for tools that re-score a search.
+    /// The unit a search stored as `record` sends for window `window` of a candidate (or a rule,
+    /// `candidateRowID` −1) under `scaling` and `fitness`: what a worker scores (also for tools
+    /// that re-score a search).
     public static func unit(_ record: SearchRecord, candidateRowID: Int64, window: Int, scaling: RoPEScaling,
                             fitness: Fitness, keyTokens: [Int: [Int]] = [:]) -> WorkUnit {
         var unit = WorkUnit(searchID: record.id, candidateRowID: candidateRowID, window: window, lambda: scaling.lambda,
@@ -159,7 +152,7 @@ public final class SearchRunner: Sendable {
         try await withThrowingTaskGroup(of: Scored.self) { group in
             for (rule, scaling) in scalings.enumerated() where scoredAs[rule] == rule {
                 for window in 0..<windowCount {
-                    let unit = self.unit(record, candidateRowID: -1, window: window, scaling: scaling, fitness: fitness,
+                    let unit = Self.unit(record, candidateRowID: -1, window: window, scaling: scaling, fitness: fitness,
                                          keyTokens: keyTokens)
                     group.addTask {
                         Scored(index: rule * windowCount + window, result: try await evaluator.evaluate(unit))
@@ -209,8 +202,8 @@ public final class SearchRunner: Sendable {
             let scaling = RoPEScaling(method: baseline.method, lambda: baseline.lambda, nHat: baseline.nHat,
                                       attentionFactor: baseline.attentionFactor)
             for window in nll.indices {
-                reuse.remember(unit(record, candidateRowID: -1, window: window, scaling: scaling, fitness: fitness,
-                                    keyTokens: keyTokens),
+                reuse.remember(Self.unit(record, candidateRowID: -1, window: window, scaling: scaling, fitness: fitness,
+                                         keyTokens: keyTokens),
                                UnitResult(nllSum: nll[window], tokens: tokens[window], seconds: 0, worker: ReusedUnits.worker))
             }
         }
@@ -243,7 +236,7 @@ public final class SearchRunner: Sendable {
         }
         let threshold = config.keyTokenThreshold ?? SearchConfig.defaultKeyTokenThreshold
         for window in 0..<config.windowCount where found[window] == nil {
-            var unit = self.unit(record, candidateRowID: -1, window: window,
+            var unit = Self.unit(record, candidateRowID: -1, window: window,
                                  scaling: RoPEScaling(method: baseline.method, lambda: baseline.lambda,
                                                       attentionFactor: baseline.attentionFactor), fitness: .ppl)
             unit.probe = true

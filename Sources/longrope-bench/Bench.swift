@@ -16,6 +16,17 @@ struct Bench: AsyncParsableCommand {
                       ClusterBench.self, DigestBench.self, AttentionBench.self, CostBench.self, RankBench.self])
 }
 
+/// A comma-separated list of attention precisions (`f32,bf16`), or a ValidationError naming
+/// `option` and the first name that is not one.
+func attentionPrecisions(_ list: String, option: String) throws -> [AttentionPrecision] {
+    try list.split(separator: ",").map { name in
+        guard let precision = AttentionPrecision(rawValue: String(name)) else {
+            throw ValidationError("\(option): '\(name)' is not f32 or bf16")
+        }
+        return precision
+    }
+}
+
 /// Peak resident memory of this process (VmHWM), in MiB.
 func peakMemoryMiB() -> Double {
     guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return .nan }
@@ -178,12 +189,8 @@ struct AttentionBench: ParsableCommand {
     @Option(help: "Attention precisions, comma-separated: f32, bf16 (measured A B A B).") var precision = "f32,bf16"
     @Flag(help: "One JSON object per line.") var json = false
 
-    /// `--precision` as precisions (nil entries: not a precision).
-    var precisions: [AttentionPrecision?] { precision.split(separator: ",").map { AttentionPrecision(rawValue: String($0)) } }
-
     func validate() throws {
-        for (name, p) in zip(precision.split(separator: ","), precisions) {
-            guard let p else { throw ValidationError("--precision: '\(name)' is not f32 or bf16") }
+        for p in try attentionPrecisions(precision, option: "--precision") {
             guard p.supports(headDim: headDim) else {
                 throw ValidationError("--precision \(p.rawValue) needs a head dim that is a multiple of 32 (got \(headDim))")
             }
@@ -192,7 +199,7 @@ struct AttentionBench: ParsableCommand {
 
     func run() throws {
         let peak = Self.fmaPeak()
-        let precisions = precisions.compactMap { $0 }
+        let precisions = try attentionPrecisions(precision, option: "--precision")
         if !json { print(String(format: "FP32 FMA peak of one core (kernels %@): %.1f GFLOP/s", KernelLevel.current, peak)) }
         for n in contexts.split(separator: ",").compactMap({ Int($0) }) {
             // A B A B: every precision once per round, medians over the rounds.

@@ -28,12 +28,7 @@ struct RankBench: ParsableCommand {
     @Flag(help: "One JSON object per candidate and precision, then one for the result.") var json = false
 
     func run() throws {
-        let asked = try precisions.split(separator: ",").map { name in
-            guard let precision = AttentionPrecision(rawValue: String(name)) else {
-                throw ValidationError("--precisions: '\(name)' is not one of f32, bf16")
-            }
-            return precision
-        }
+        let asked = try attentionPrecisions(precisions, option: "--precisions")
         guard top >= 2 else { throw ValidationError("--top must be at least 2 (τ compares pairs)") }
         let store = try SearchStore(path: db, readOnly: true)
         guard let record = try search.map({ try store.search($0) }) ?? store.searches().last else {
@@ -79,6 +74,7 @@ struct RankBench: ParsableCommand {
                                   rank + 1, c.ordinal, entry.stored, precision.rawValue, value, (value / entry.stored - 1) * 100)
                 print(json ? jsonLine(["precision": precision.rawValue, "rank": rank + 1, "candidate": c.ordinal,
                                        "stored": entry.stored, "rescored": value]) : line)
+                fflush(nil)   // each candidate takes minutes: show it when it ends, even into a file
             }
             rescored[precision] = fitness
         }

@@ -16,12 +16,10 @@ import Wire
     /// The true answer to a stored unit (simulated workers score a unit the same, whoever they are).
     static func truth(_ run: UnitSchedulingTests.Run, _ candidate: CandidateRecord, window: Int) async throws -> Double? {
         let record = try #require(try run.store.search(run.searchID))
-        let runner = SearchRunner(store: run.store, searchID: run.searchID,
-                                  geometry: .init(rotaryDimension: 2 * record.config.pairs, base: 10_000))
-        let unit = runner.unit(record, candidateRowID: candidate.rowID, window: window,
-                               scaling: RoPEScaling(method: "candidate", lambda: candidate.candidate.lambda,
-                                                    nHat: candidate.candidate.nHat, attentionFactor: candidate.attentionFactor),
-                               fitness: record.config.fitnessKind)
+        let unit = SearchRunner.unit(record, candidateRowID: candidate.rowID, window: window,
+                                     scaling: RoPEScaling(method: "candidate", lambda: candidate.candidate.lambda,
+                                                          nHat: candidate.candidate.nHat, attentionFactor: candidate.attentionFactor),
+                                     fitness: record.config.fitnessKind)
         let honest = SimulatedWorker(profile: .init(meanSeconds: 0), originalContext: record.config.originalContext, seed: 1)
         return try await honest.evaluate(unit).nllSum
     }
