@@ -3,47 +3,66 @@ import Kernels
 import RoPE
 
 /// Every buffer one forward pass needs, allocated once for windows of up to `capacity` tokens.
-/// Only what attention needs whole is [n][·]; the matrix products around it run `chunkRows`
-/// tokens at a time through [chunkRows][·] buffers (each output row is the same sum whatever
-/// the chunk: the same bits), so the feed-forward's two [n][F] buffers never exist.
+/// Only what must outlive a chunk is [n][·]: the residual stream x and the keys and values
+/// (as FP32 for FP32 attention, packed in BF16 for BF16 attention). Each layer runs `chunkRows`
+/// tokens at a time through [chunkRows][·] buffers, attention included (causal: a chunk's
+/// queries need only the keys up to its last token, already there). Every output row is the
+/// same sum whatever the chunk: the same bits for any chunk size.
 final class ForwardBuffers: @unchecked Sendable {
-    /// Tokens per chunk of the products around attention by default: large enough that each
-    /// chunk's weight panels are reused over many tokens, small enough to stay out of peak memory.
+    /// Tokens per chunk by default: large enough that each chunk's weight panels are reused over
+    /// many tokens, small enough to stay out of peak memory.
     static let defaultChunkRows = 1024
     let capacity: Int
     let chunkRows: Int
-    let x, q, k, v, attention: FloatBuffer                          // [n][·]
-    let h, projected, gate, up: FloatBuffer                         // [chunkRows][·]
-    let cosTable, sinTable: FloatBuffer                              // [n][pairs]
-    let logits: FloatBuffer                                          // [logitsRows][vocab]
-    let matmulScratch: [FloatBuffer]                                 // one per thread
-    let attentionScratch: [FloatBuffer]
+    /// Scored positions whose logits are computed together at the end, in the buffer where the
+    /// feed-forward's gate and up rows live (free by then). Fewer rows would save memory at
+    /// short windows but cost time: each block dequantizes the whole output matrix again (64
+    /// rows: +4.5% CPU for a SmolLM2 8k window).
+    let logitsRows = 128
+    let x: FloatBuffer                                               // [n][d]
+    /// FP32 attention: [n][Hkv·hd], every key and value of the window. BF16 attention:
+    /// [chunkRows][Hkv·hd], the chunk's, packed into kPacked / vPacked once projected.
+    let k, v: FloatBuffer
     /// BF16 attention only: each KV head's keys and values packed for lr_attention_bf16,
     /// `packedElements` uint16 per head (half as many floats).
     let kPacked, vPacked: FloatBuffer?
     let packedElements: Int
+    let q, attention: FloatBuffer                                    // [chunkRows][H·hd]
+    let h, projected: FloatBuffer                                    // [max(chunkRows, logitsRows)][d]
+    /// The feed-forward's gate and up, [chunkRows][F] each, one after the other; after the last
+    /// layer, a block of logits [logitsRows][vocab].
+    let wide: FloatBuffer
+    let cosTable, sinTable: FloatBuffer                              // [n][pairs]
+    let matmulScratch: [FloatBuffer]                                 // one per thread
+    let attentionScratch: [FloatBuffer]
     let rowLoss: UnsafeMutablePointer<Double>
     let rowTop: UnsafeMutablePointer<Int32>
 
-    init(config c: ModelConfig, capacity n: Int, threads: Int, chunkRows: Int, logitsRows: Int, bf16: Bool) {
+    var gate: UnsafeMutablePointer<Float> { wide.pointer }
+    var up: UnsafeMutablePointer<Float> { wide.pointer + chunkRows * feedForward }
+    var logits: UnsafeMutablePointer<Float> { wide.pointer }
+    private let feedForward: Int
+
+    init(config c: ModelConfig, capacity n: Int, threads: Int, chunkRows: Int, bf16: Bool) {
         capacity = n
         self.chunkRows = max(1, min(n, chunkRows))
+        feedForward = c.feedForwardLength
+        let ffFloats = 2 * self.chunkRows * c.feedForwardLength
         let rows = max(self.chunkRows, logitsRows)   // h also holds a block of logits rows
         let d = c.embeddingLength, qDim = c.headCount * c.headDim, kvDim = c.kvHeadCount * c.headDim
         x = FloatBuffer(n * d)
-        q = FloatBuffer(n * qDim); k = FloatBuffer(n * kvDim); v = FloatBuffer(n * kvDim)
-        attention = FloatBuffer(n * qDim)
+        k = FloatBuffer((bf16 ? self.chunkRows : n) * kvDim); v = FloatBuffer((bf16 ? self.chunkRows : n) * kvDim)
+        packedElements = bf16 ? Int(lr_attention_bf16_packed_elements(Int64(n), Int64(c.headDim))) : 0
+        kPacked = bf16 ? FloatBuffer(c.kvHeadCount * packedElements / 2) : nil
+        vPacked = bf16 ? FloatBuffer(c.kvHeadCount * packedElements / 2) : nil
+        q = FloatBuffer(self.chunkRows * qDim); attention = FloatBuffer(self.chunkRows * qDim)
         h = FloatBuffer(rows * d); projected = FloatBuffer(rows * d)
-        gate = FloatBuffer(rows * c.feedForwardLength); up = FloatBuffer(rows * c.feedForwardLength)
+        wide = FloatBuffer(max(ffFloats, logitsRows * c.vocabularySize))
         cosTable = FloatBuffer(n * c.rotaryDimension / 2); sinTable = FloatBuffer(n * c.rotaryDimension / 2)
-        logits = FloatBuffer(logitsRows * c.vocabularySize)
         let widest = max(d, qDim, c.feedForwardLength)
         matmulScratch = (0..<threads).map { _ in FloatBuffer(Int(LR_MATMUL_PANEL) * (widest + 16) + widest + 64) }
         let attentionFloats = bf16 ? lr_attention_bf16_scratch_floats(Int64(c.headDim)) : lr_attention_scratch_floats(Int64(c.headDim))
         attentionScratch = (0..<threads).map { _ in FloatBuffer(Int(attentionFloats)) }
-        packedElements = bf16 ? Int(lr_attention_bf16_packed_elements(Int64(n), Int64(c.headDim))) : 0
-        kPacked = bf16 ? FloatBuffer(c.kvHeadCount * packedElements / 2) : nil
-        vPacked = bf16 ? FloatBuffer(c.kvHeadCount * packedElements / 2) : nil
         rowLoss = .allocate(capacity: logitsRows)
         rowTop = .allocate(capacity: logitsRows)
         rowTop.initialize(repeating: -1, count: logitsRows)
@@ -70,39 +89,42 @@ extension LlamaModel {
 
         for layer in weights.layers {
             forEachChunk(n, b) { t0, rows in
+                // FP32 attention keeps every key and value: the chunk's go to their rows. BF16
+                // attention packs the chunk's (attend), so they go to the chunk's buffer.
+                let kRows = b.kPacked == nil ? b.k.pointer + t0 * kvDim : b.k.pointer
+                let vRows = b.vPacked == nil ? b.v.pointer + t0 * kvDim : b.v.pointer
                 // h[rows][d] = rmsnorm(x[t0…]) · attn_norm
                 rowwise(rows) { r in layer.attentionNorm.withUnsafeBufferPointer {
                     lr_rmsnorm(b.x.pointer + (t0 + r) * d, $0.baseAddress, b.h.pointer + r * d, Int64(d), c.rmsEpsilon) } }
-                // q[t0…][H·hd], k[t0…][Hkv·hd], v[t0…][Hkv·hd] = h · Wqᵀ, h · Wkᵀ, h · Wvᵀ
-                matmul(layer.wq, b.h.pointer, rows, b.q.pointer + t0 * qDim, b)
-                matmul(layer.wk, b.h.pointer, rows, b.k.pointer + t0 * kvDim, b)
-                matmul(layer.wv, b.h.pointer, rows, b.v.pointer + t0 * kvDim, b)
-            }
-            addBias(layer.bq, b.q.pointer, n, qDim)
-            addBias(layer.bk, b.k.pointer, n, kvDim)
-            addBias(layer.bv, b.v.pointer, n, kvDim)
-            // qwen3: q[t][h] = rmsnorm(q[t][h]) · q_norm, the same for k, before the rotation.
-            headNorm(layer.qNorm, b.q.pointer, n, heads: c.headCount)
-            headNorm(layer.kNorm, b.k.pointer, n, heads: c.kvHeadCount)
-            // Rotate q and k of every position by its angles (λ, n̂ and m already in the tables).
-            rowwise(n) { t in
-                let cosRow = b.cosTable.pointer + t * (hd / 2), sinRow = b.sinTable.pointer + t * (hd / 2)
-                lr_rope(b.q.pointer + t * qDim, Int64(c.headCount), Int64(hd), cosRow, sinRow, c.halfSplitRotation ? 1 : 0)
-                lr_rope(b.k.pointer + t * kvDim, Int64(c.kvHeadCount), Int64(hd), cosRow, sinRow, c.halfSplitRotation ? 1 : 0)
-            }
-            // attention[n][H·hd] = causal softmax(scale · q kᵀ) v, per head (GQA: kv head = h / group)
-            attend(n: n, buffers: b)
-            forEachChunk(n, b) { t0, rows in
-                // x[t0…] += attention[t0…] · Woᵀ
-                matmul(layer.wo, b.attention.pointer + t0 * qDim, rows, b.projected.pointer, b)
+                // q[rows][H·hd], k[rows][Hkv·hd], v[rows][Hkv·hd] = h · Wqᵀ, h · Wkᵀ, h · Wvᵀ
+                matmul(layer.wq, b.h.pointer, rows, b.q.pointer, b)
+                matmul(layer.wk, b.h.pointer, rows, kRows, b)
+                matmul(layer.wv, b.h.pointer, rows, vRows, b)
+                addBias(layer.bq, b.q.pointer, rows, qDim)
+                addBias(layer.bk, kRows, rows, kvDim)
+                addBias(layer.bv, vRows, rows, kvDim)
+                // qwen3: q[t][h] = rmsnorm(q[t][h]) · q_norm, the same for k, before the rotation.
+                headNorm(layer.qNorm, b.q.pointer, rows, heads: c.headCount)
+                headNorm(layer.kNorm, kRows, rows, heads: c.kvHeadCount)
+                // Rotate q and k of position t0 + r by its angles (λ, n̂ and m already in the tables).
+                rowwise(rows) { r in
+                    let cosRow = b.cosTable.pointer + (t0 + r) * (hd / 2), sinRow = b.sinTable.pointer + (t0 + r) * (hd / 2)
+                    lr_rope(b.q.pointer + r * qDim, Int64(c.headCount), Int64(hd), cosRow, sinRow, c.halfSplitRotation ? 1 : 0)
+                    lr_rope(kRows + r * kvDim, Int64(c.kvHeadCount), Int64(hd), cosRow, sinRow, c.halfSplitRotation ? 1 : 0)
+                }
+                // attention[rows][H·hd] = causal softmax(scale · q kᵀ) v over keys [0, t0 + rows),
+                // per head (GQA: kv head = h / group)
+                attend(first: t0, rows: rows, buffers: b)
+                // x[t0…] += attention · Woᵀ
+                matmul(layer.wo, b.attention.pointer, rows, b.projected.pointer, b)
                 rowwise(rows) { r in lr_add(b.x.pointer + (t0 + r) * d, b.projected.pointer + r * d, Int64(d)) }
                 // h = rmsnorm(x[t0…]) · ffn_norm; x[t0…] += (silu(h Wgateᵀ) ⊙ h Wupᵀ) Wdownᵀ
                 rowwise(rows) { r in layer.ffnNorm.withUnsafeBufferPointer {
                     lr_rmsnorm(b.x.pointer + (t0 + r) * d, $0.baseAddress, b.h.pointer + r * d, Int64(d), c.rmsEpsilon) } }
-                matmul(layer.gate, b.h.pointer, rows, b.gate.pointer, b)
-                matmul(layer.up, b.h.pointer, rows, b.up.pointer, b)
-                rowwise(rows) { r in lr_swiglu(b.gate.pointer + r * ff, b.up.pointer + r * ff, Int64(ff)) }
-                matmul(layer.down, b.gate.pointer, rows, b.projected.pointer, b)
+                matmul(layer.gate, b.h.pointer, rows, b.gate, b)
+                matmul(layer.up, b.h.pointer, rows, b.up, b)
+                rowwise(rows) { r in lr_swiglu(b.gate + r * ff, b.up + r * ff, Int64(ff)) }
+                matmul(layer.down, b.gate, rows, b.projected.pointer, b)
                 rowwise(rows) { r in lr_add(b.x.pointer + (t0 + r) * d, b.projected.pointer + r * d, Int64(d)) }
             }
         }
@@ -111,13 +133,13 @@ extension LlamaModel {
         let vocab = c.vocabularySize
         var chunkStart = 0
         while chunkStart < positions.count {
-            let rows = min(LlamaModel.logitsChunk, positions.count - chunkStart)
+            let rows = min(b.logitsRows, positions.count - chunkStart)
             rowwise(rows) { r in weights.outputNorm.withUnsafeBufferPointer {
                 lr_rmsnorm(b.x.pointer + positions[chunkStart + r] * d, $0.baseAddress, b.h.pointer + r * d,
                            Int64(d), c.rmsEpsilon) } }
-            matmul(weights.output, b.h.pointer, rows, b.logits.pointer, b)
+            matmul(weights.output, b.h.pointer, rows, b.logits, b)
             rowwise(rows) { r in
-                let row = b.logits.pointer + r * vocab
+                let row = b.logits + r * vocab
                 b.rowLoss[r] = lr_negative_log_likelihood(row, Int64(vocab), tokens[positions[chunkStart + r] + 1])
                 if wantTopToken { b.rowTop[r] = Int32(lr_argmax(row, Int64(vocab))) }
             }
@@ -168,12 +190,17 @@ extension LlamaModel {
         }
     }
 
-    /// Causal attention for every head; tasks (head, block of 64 queries) are dealt to threads
-    /// round-robin. BF16: each KV head's keys and values are packed first (one task per head).
-    func attend(n: Int, buffers b: ForwardBuffers) {
+    /// Causal attention of the chunk's queries [t0, t0 + rows) for every head, against keys
+    /// [0, t0 + rows); tasks (head, block of 64 queries) are dealt to threads round-robin. BF16:
+    /// the chunk's keys and values are packed first (one task per KV head and kind).
+    /// The kernels index queries and outputs by position in the window while q and attention
+    /// hold only the chunk's rows, so the pointers handed to them are moved back by t0 rows.
+    func attend(first t0: Int, rows: Int, buffers b: ForwardBuffers) {
         let c = config, hd = c.headDim
         let qDim = c.headCount * hd, kvDim = c.kvHeadCount * hd
         let group = c.headCount / c.kvHeadCount
+        let q = b.q.pointer - t0 * qDim, out = b.attention.pointer - t0 * qDim
+        let chunkEnd = t0 + rows
         if let kPacked = b.kPacked, let vPacked = b.vPacked {
             let kp = UnsafeMutableRawPointer(kPacked.pointer).assumingMemoryBound(to: UInt16.self)
             let vp = UnsafeMutableRawPointer(vPacked.pointer).assumingMemoryBound(to: UInt16.self)
@@ -182,34 +209,36 @@ extension LlamaModel {
                 for task in stride(from: worker, to: tasks, by: workers) {
                     let head = task / 2
                     if task % 2 == 0 {
-                        lr_pack_keys_bf16(b.k.pointer + head * hd, Int64(kvDim), Int64(n), Int64(hd), kp + head * b.packedElements)
+                        lr_pack_keys_bf16(b.k.pointer + head * hd, Int64(kvDim), Int64(t0), Int64(chunkEnd), Int64(hd),
+                                          kp + head * b.packedElements)
                     } else {
-                        lr_pack_values_bf16(b.v.pointer + head * hd, Int64(kvDim), Int64(n), Int64(hd), vp + head * b.packedElements)
+                        lr_pack_values_bf16(b.v.pointer + head * hd, Int64(kvDim), Int64(t0), Int64(chunkEnd), Int64(hd),
+                                            vp + head * b.packedElements)
                     }
                 }
             }
-            attendHeads(n: n) { worker, head, begin, end in
+            attendHeads(first: t0, end: chunkEnd) { worker, head, begin, end in
                 let kvHead = head / group
-                lr_attention_bf16(b.q.pointer + head * hd, Int64(qDim), kp + kvHead * b.packedElements, vp + kvHead * b.packedElements,
-                                  b.attention.pointer + head * hd, Int64(qDim), Int64(hd), Int64(begin), Int64(end),
+                lr_attention_bf16(q + head * hd, Int64(qDim), kp + kvHead * b.packedElements, vp + kvHead * b.packedElements,
+                                  out + head * hd, Int64(qDim), Int64(hd), Int64(begin), Int64(end),
                                   c.attentionScale, b.attentionScratch[worker].pointer)
             }
             return
         }
-        attendHeads(n: n) { worker, head, begin, end in
+        attendHeads(first: t0, end: chunkEnd) { worker, head, begin, end in
             let kvHead = head / group
-            lr_attention(b.q.pointer + head * hd, Int64(qDim), b.k.pointer + kvHead * hd, Int64(kvDim),
-                         b.v.pointer + kvHead * hd, Int64(kvDim), b.attention.pointer + head * hd, Int64(qDim),
+            lr_attention(q + head * hd, Int64(qDim), b.k.pointer + kvHead * hd, Int64(kvDim),
+                         b.v.pointer + kvHead * hd, Int64(kvDim), out + head * hd, Int64(qDim),
                          Int64(hd), Int64(begin), Int64(end), c.attentionScale, b.attentionScratch[worker].pointer)
         }
     }
 
-    /// Deals the tasks (head, block of 64 queries) to threads round-robin: `body(worker, head,
-    /// first query, end)`.
-    func attendHeads(n: Int, _ body: (Int, Int, Int, Int) -> Void) {
+    /// Deals the tasks (head, block of 64 queries of [first, end)) to threads round-robin:
+    /// `body(worker, head, first query, end)`.
+    func attendHeads(first: Int, end: Int, _ body: (Int, Int, Int, Int) -> Void) {
         let c = config
         let block = 64
-        let blocks = (n + block - 1) / block
+        let blocks = (end - first + block - 1) / block
         let tasks = c.headCount * blocks
         let workers = min(threads, tasks)
         parallel(workers) { worker in
@@ -217,7 +246,7 @@ extension LlamaModel {
             while task < tasks {
                 // Interleave heads inside each query block so late (expensive) blocks are spread.
                 let head = task % c.headCount, queryBlock = blocks - 1 - task / c.headCount
-                body(worker, head, queryBlock * block, min(n, (queryBlock + 1) * block))
+                body(worker, head, first + queryBlock * block, min(end, first + (queryBlock + 1) * block))
                 task += workers
             }
         }

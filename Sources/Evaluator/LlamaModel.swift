@@ -27,15 +27,12 @@ public final class LlamaModel: @unchecked Sendable {
     public let threads: Int
     /// The precision of attention's inputs (`.f32` unless asked).
     public let attentionPrecision: AttentionPrecision
-    /// Tokens per chunk of the matrix products around attention (ForwardBuffers); any value
+    /// Tokens per chunk of each layer's work, attention included (ForwardBuffers); any value
     /// gives the same bits, it only trades peak memory against the reuse of weight panels.
     public let chunkRows: Int
     let weights: ModelWeights
     private let lock = NSLock()
     private var buffers: ForwardBuffers?
-
-    /// Positions whose logits are computed together at the end (bounds the logits buffer).
-    static let logitsChunk = 128
 
     public convenience init(path: String, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
                             attentionPrecision: AttentionPrecision = .f32) throws {
@@ -151,7 +148,7 @@ public final class LlamaModel: @unchecked Sendable {
         defer { lock.unlock() }
         if buffers == nil || buffers!.capacity < tokens.count {
             buffers = ForwardBuffers(config: config, capacity: tokens.count, threads: threads, chunkRows: chunkRows,
-                                     logitsRows: LlamaModel.logitsChunk, bf16: attentionPrecision == .bf16)
+                                     bf16: attentionPrecision == .bf16)
         }
         forward(tokens: tokens, positions: positions, scaling: effectiveScaling(scaling, windowLength: tokens.count),
                 wantTopToken: wantTopToken, buffers: buffers!, visit: visit)

@@ -28,23 +28,25 @@ int64_t lr_attention_bf16_packed_elements(int64_t n, int64_t head_dim) {
     return (n + 63) / 64 * 64 * head_dim;
 }
 
-void lr_pack_keys_bf16(const float *k, int64_t ldk, int64_t n, int64_t hd, uint16_t *kp) {
-    const int64_t padded = (n + 63) / 64 * 64;
-    for (int64_t j = 0; j < padded; j++) {
+void lr_pack_keys_bf16(const float *k, int64_t ldk, int64_t begin, int64_t end, int64_t hd, uint16_t *kp) {
+    const int64_t padded = (end + 63) / 64 * 64;
+    for (int64_t j = begin; j < padded; j++) {
         uint16_t *tile = kp + (j / 64) * 64 * hd;
         const int64_t lane = j % 64;
+        const float *row = k + (j - begin) * ldk;
         for (int64_t p = 0; p < hd / 2; p++) {
-            tile[p * 128 + 2 * lane] = j < n ? lr_f32_to_bf16(k[j * ldk + 2 * p]) : 0;
-            tile[p * 128 + 2 * lane + 1] = j < n ? lr_f32_to_bf16(k[j * ldk + 2 * p + 1]) : 0;
+            tile[p * 128 + 2 * lane] = j < end ? lr_f32_to_bf16(row[2 * p]) : 0;
+            tile[p * 128 + 2 * lane + 1] = j < end ? lr_f32_to_bf16(row[2 * p + 1]) : 0;
         }
     }
 }
 
-void lr_pack_values_bf16(const float *v, int64_t ldv, int64_t n, int64_t hd, uint16_t *vp) {
-    const int64_t padded = (n + 63) / 64 * 64;
-    for (int64_t j = 0; j < padded; j++) {
+void lr_pack_values_bf16(const float *v, int64_t ldv, int64_t begin, int64_t end, int64_t hd, uint16_t *vp) {
+    const int64_t padded = (end + 63) / 64 * 64;
+    for (int64_t j = begin; j < padded; j++) {
         uint16_t *pair = vp + (j / 2) * 2 * hd + (j % 2);
-        for (int64_t d = 0; d < hd; d++) pair[2 * d] = j < n ? lr_f32_to_bf16(v[j * ldv + d]) : 0;
+        const float *row = v + (j - begin) * ldv;
+        for (int64_t d = 0; d < hd; d++) pair[2 * d] = j < end ? lr_f32_to_bf16(row[d]) : 0;
     }
 }
 

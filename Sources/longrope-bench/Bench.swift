@@ -257,8 +257,8 @@ struct AttentionBench: ParsableCommand {
         let kp = UnsafeMutableRawPointer.allocate(byteCount: 2 * elements, alignment: 64).assumingMemoryBound(to: UInt16.self)
         let vp = UnsafeMutableRawPointer.allocate(byteCount: 2 * elements, alignment: 64).assumingMemoryBound(to: UInt16.self)
         defer { kp.deallocate(); vp.deallocate() }
-        lr_pack_keys_bf16(k, Int64(d), Int64(n), Int64(d), kp)
-        lr_pack_values_bf16(v, Int64(d), Int64(n), Int64(d), vp)
+        lr_pack_keys_bf16(k, Int64(d), 0, Int64(n), Int64(d), kp)
+        lr_pack_values_bf16(v, Int64(d), 0, Int64(n), Int64(d), vp)
         let start = Date()
         lr_attention_bf16(q, Int64(d), kp, vp, out, Int64(d), Int64(d), 0, Int64(n), scale, scratch.assumingMemoryBound(to: Float.self))
         return Date().timeIntervalSince(start)

@@ -4,13 +4,15 @@ import Evaluator
 import RoPE
 import TestSupport
 
-/// The matrix products around attention run a chunk of tokens at a time (peak memory); the
-/// chunk size must not change a bit of the result, at either attention precision.
+/// Each layer runs a chunk of tokens at a time, attention included (peak memory: only x and the
+/// keys and values are whole); the chunk size must not change a bit of the result, at either
+/// attention precision.
 @Suite(.enabled(if: TestPaths.has("models/tinystories-3M-ctx256.gguf") && TestPaths.has("text/tinystories-valid.txt"),
                 "needs ../shared/models/tinystories-3M-ctx256.gguf and ../shared/text/tinystories-valid.txt"))
-struct ChunkedProductsTests {
-    /// A 1,000-token window in chunks of 1,024 (one), 100 (ten) and 37 (the last one short)
-    /// gives the same loss bits and the same most likely token at every position.
+struct ChunkedLayersTests {
+    /// A 1,000-token window in chunks of 1,024 (one), 100 (ten) and 37 (the last one short; BF16
+    /// keys packed a part of a tile at a time, query blocks off the multiples of 64) gives the
+    /// same loss bits and the same most likely token at every position.
     @Test(arguments: [AttentionPrecision.f32, .bf16])
     func theChunkSizeChangesNoBit(precision: AttentionPrecision) throws {
         let model = try LlamaModel(path: BF16AttentionModelTests.modelPath, threads: 2, attentionPrecision: precision)

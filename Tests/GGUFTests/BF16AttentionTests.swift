@@ -35,8 +35,8 @@ import Kernels
     static func attention(q: [Float], k: [Float], v: [Float], n: Int, hd: Int, cuts: [Int] = [], native: Int32) -> [Float] {
         let elements = Int(lr_attention_bf16_packed_elements(Int64(n), Int64(hd)))
         var kp = [UInt16](repeating: 0xffff, count: elements), vp = [UInt16](repeating: 0xffff, count: elements)
-        lr_pack_keys_bf16(k, Int64(hd), Int64(n), Int64(hd), &kp)
-        lr_pack_values_bf16(v, Int64(hd), Int64(n), Int64(hd), &vp)
+        lr_pack_keys_bf16(k, Int64(hd), 0, Int64(n), Int64(hd), &kp)
+        lr_pack_values_bf16(v, Int64(hd), 0, Int64(n), Int64(hd), &vp)
         let floats = Int(lr_attention_bf16_scratch_floats(Int64(hd)))
         let scratch = UnsafeMutableRawPointer.allocate(byteCount: 4 * floats, alignment: 64).bindMemory(to: Float.self, capacity: floats)
         defer { scratch.deallocate() }
@@ -47,6 +47,27 @@ import Kernels
                                  Float(1 / Double(hd).squareRoot()), scratch)
         }
         return out
+    }
+
+    /// Keys and values packed in ascending chunks (odd sizes, a chunk inside one tile, one across
+    /// tiles) are the same bytes as packed in one call, zero padding included (how the forward
+    /// pass packs them, a chunk of tokens at a time).
+    @Test func packingInChunksEqualsPackingWhole() {
+        let n = 149, hd = 64
+        let (_, k, v) = Self.inputs(n: n, hd: hd, seed: 5)
+        let elements = Int(lr_attention_bf16_packed_elements(Int64(n), Int64(hd)))
+        var kWhole = [UInt16](repeating: 0xffff, count: elements), vWhole = kWhole
+        lr_pack_keys_bf16(k, Int64(hd), 0, Int64(n), Int64(hd), &kWhole)
+        lr_pack_values_bf16(v, Int64(hd), 0, Int64(n), Int64(hd), &vWhole)
+        #expect(kWhole.allSatisfy { $0 != 0xffff } && vWhole.allSatisfy { $0 != 0xffff }, "the whole pack writes every element")
+        var kChunked = [UInt16](repeating: 0xffff, count: elements), vChunked = kChunked
+        let bounds = [0, 37, 50, 101, 149]
+        for (begin, end) in zip(bounds, bounds.dropFirst()) {
+            k.withUnsafeBufferPointer { lr_pack_keys_bf16($0.baseAddress! + begin * hd, Int64(hd), Int64(begin), Int64(end), Int64(hd), &kChunked) }
+            v.withUnsafeBufferPointer { lr_pack_values_bf16($0.baseAddress! + begin * hd, Int64(hd), Int64(begin), Int64(end), Int64(hd), &vChunked) }
+        }
+        #expect(kChunked == kWhole)
+        #expect(vChunked == vWhole)
     }
 
     static func inputs(n: Int, hd: Int, seed: UInt64) -> (q: [Float], k: [Float], v: [Float]) {

@@ -72,11 +72,14 @@ void lr_attention_bf16_at(int native, const float *q, int64_t ldq, const uint16_
 int lr_bf16_native_available(void);
 /// uint16 elements of one head's packed keys (or values) for n tokens: n rounded up to 64, × head_dim.
 int64_t lr_attention_bf16_packed_elements(int64_t n, int64_t head_dim);
-/// kp = k[0..n) of one head (rows ldk floats apart) in BF16, tiles of 64 keys each laid out as
-/// [head_dim/2][64] pairs (k[j][2p], k[j][2p+1]); keys past n are zero.
-void lr_pack_keys_bf16(const float *k, int64_t ldk, int64_t n, int64_t head_dim, uint16_t *kp);
-/// vp = v[0..n) of one head in BF16 as [n/2][head_dim] pairs (v[2i][d], v[2i+1][d]); past n, zero.
-void lr_pack_values_bf16(const float *v, int64_t ldv, int64_t n, int64_t head_dim, uint16_t *vp);
+/// Packs keys [begin, end) of one head into kp (the head's packed keys from key 0) in BF16, tiles
+/// of 64 keys each laid out as [head_dim/2][64] pairs (k[j][2p], k[j][2p+1]); `k` holds key
+/// `begin` (rows ldk floats apart). Keys from `end` to the end of its tile become zero, so a
+/// window can be packed in one call or in ascending chunks (a later chunk overwrites the zeros).
+void lr_pack_keys_bf16(const float *k, int64_t ldk, int64_t begin, int64_t end, int64_t head_dim, uint16_t *kp);
+/// Packs values [begin, end) of one head into vp in BF16 as [n/2][head_dim] pairs (v[2i][d],
+/// v[2i+1][d]); `v` holds value `begin`; the rest of the last tile of 64 becomes zero.
+void lr_pack_values_bf16(const float *v, int64_t ldv, int64_t begin, int64_t end, int64_t head_dim, uint16_t *vp);
 /// x to BF16, to nearest (ties to even); subnormals become ±0 (as the instruction reads them).
 uint16_t lr_f32_to_bf16(float x);
 void lr_round_bf16(const float *x, uint16_t *y, int64_t n);
