@@ -24,12 +24,15 @@ struct RankBench: ParsableCommand {
     @Option(help: "The search's text (checked against the search's SHA-256).") var text: String
     @Option(help: "How many of the best scored candidates to re-score.") var top = 20
     @Option(help: "Attention precisions to score at, comma-separated (f32, bf16).") var precisions = "f32,bf16"
+    @Option(help: ArgumentHelp("Windows of the search's text per candidate (default: the search's own).",
+                               discussion: "More windows than the search scored re-rank its best by text (and needles) it never saw; with another count of windows the needles' depths change, so every window is scored again.")) var windows: Int?
     @Option(help: "Threads.") var threads = ProcessInfo.processInfo.activeProcessorCount
     @Flag(help: "One JSON object per candidate and precision, then one for the result.") var json = false
 
     func run() throws {
         let asked = try attentionPrecisions(precisions, option: "--precisions")
         guard top >= 2 else { throw ValidationError("--top must be at least 2 (τ compares pairs)") }
+        if let windows, windows < 1 { throw ValidationError("--windows must be at least 1") }
         let store = try SearchStore(path: db, readOnly: true)
         guard let record = try search.map({ try store.search($0) }) ?? store.searches().last else {
             throw ValidationError("no search \(search.map(String.init) ?? "") in \(db)")
@@ -48,7 +51,11 @@ struct RankBench: ParsableCommand {
         guard best.count >= 2 else { throw ValidationError("search \(record.id) has \(best.count) scored candidate(s)") }
         let keyTokens = try store.keyTokens(record.id)
         let searchPrecision = record.config.attentionPrecision ?? "f32"
-        FileHandle.standardError.write(Data("search \(record.id) (\(record.name), \(record.config.fitnessKind.rawValue), attention \(searchPrecision)): re-scoring its \(best.count) best at \(asked.map(\.rawValue).joined(separator: ", ")), \(best.count * record.config.windowCount) units each\n".utf8))
+        let windowCount = windows ?? record.config.windowCount
+        if record.config.fitnessKind == .keyTokens, windowCount != record.config.windowCount {
+            throw ValidationError("--windows: search \(record.id) scores key tokens, found only on its own \(record.config.windowCount) window(s)")
+        }
+        FileHandle.standardError.write(Data("search \(record.id) (\(record.name), \(record.config.fitnessKind.rawValue), attention \(searchPrecision)): re-scoring its \(best.count) best at \(asked.map(\.rawValue).joined(separator: ", ")) on \(windowCount) window(s) (the search: \(record.config.windowCount)), \(best.count * windowCount) units each\n".utf8))
 
         let base = try LlamaModel(path: model, threads: threads)
         var rescored: [AttentionPrecision: [Double]] = [:]
@@ -60,9 +67,10 @@ struct RankBench: ParsableCommand {
                 let scaling = RoPEScaling(method: "candidate", lambda: c.candidate.lambda, nHat: c.candidate.nHat,
                                           attentionFactor: c.attentionFactor)
                 var nll = 0.0, tokens = 0
-                for window in 0..<record.config.windowCount {
+                for window in 0..<windowCount {
                     var unit = SearchRunner.unit(record, candidateRowID: c.rowID, window: window, scaling: scaling,
                                                  fitness: record.config.fitnessKind, keyTokens: keyTokens)
+                    unit.windowCount = windowCount
                     unit.attentionPrecision = precision.rawValue
                     let result = try scorer.score(unit, worker: "rank")
                     nll += result.nllSum ?? .nan
