@@ -72,8 +72,9 @@ final class ForwardBuffers: @unchecked Sendable {
 }
 
 extension LlamaModel {
-    /// The forward pass over one window, layer by layer (shapes in comments: n tokens,
-    /// d = embedding, hd = head dim, H / Hkv = query / key-value heads, F = feed-forward).
+    /// The forward pass over one window, layer by layer, each layer `b.chunkRows` tokens at a
+    /// time in order (shapes in comments: n tokens, rows in the chunk, d = embedding, hd = head
+    /// dim, H / Hkv = query / key-value heads, F = feed-forward).
     /// `visit(k, nll, top)` is called in order for each `positions[k]` (ascending), with the
     /// NLL of the token after it and, when `wantTopToken`, the most likely token there.
     func forward(tokens: [Int32], positions: [Int], scaling: RoPEScaling, wantTopToken: Bool,
