@@ -14,11 +14,12 @@ final class ForwardBuffers: @unchecked Sendable {
     static let defaultChunkRows = 1024
     let capacity: Int
     let chunkRows: Int
-    /// Scored positions whose logits are computed together at the end, in the buffer where the
-    /// feed-forward's gate and up rows live (free by then). Fewer rows would save memory at
-    /// short windows but cost time: each block dequantizes the whole output matrix again (64
-    /// rows: +4.5% CPU for a SmolLM2 8k window).
-    let logitsRows = 128
+    /// Vocabulary entries whose logits are computed together: after the last layer, a chunk of
+    /// scored positions gets its logits a tile of [chunkRows][logitsColumns] at a time, in the
+    /// buffer where the feed-forward's gate and up rows live (free by then), each row's softmax
+    /// carried from tile to tile (lr_softmax_row). A fixed width, so every row's sum is the
+    /// same whatever the chunk.
+    static let logitsColumns = 2048
     let x: FloatBuffer                                               // [n][d]
     /// FP32 attention: [n][Hkv·hd], every key and value of the window. BF16 attention:
     /// [chunkRows][Hkv·hd], the chunk's, packed into kPacked / vPacked once projected.
@@ -28,15 +29,15 @@ final class ForwardBuffers: @unchecked Sendable {
     let kPacked, vPacked: FloatBuffer?
     let packedElements: Int
     let q, attention: FloatBuffer                                    // [chunkRows][H·hd]
-    let h, projected: FloatBuffer                                    // [max(chunkRows, logitsRows)][d]
+    let h, projected: FloatBuffer                                    // [chunkRows][d]
     /// The feed-forward's gate and up, [chunkRows][F] each, one after the other; after the last
-    /// layer, a block of logits [logitsRows][vocab].
+    /// layer, a tile of logits [chunkRows][logitsColumns].
     let wide: FloatBuffer
     let cosTable, sinTable: FloatBuffer                              // [n][pairs]
     let matmulScratch: [FloatBuffer]                                 // one per thread
     let attentionScratch: [FloatBuffer]
-    let rowLoss: UnsafeMutablePointer<Double>
-    let rowTop: UnsafeMutablePointer<Int32>
+    /// Each scored row's softmax so far, [chunkRows].
+    let softmaxRows: UnsafeMutablePointer<lr_softmax_row>
 
     var gate: UnsafeMutablePointer<Float> { wide.pointer }
     var up: UnsafeMutablePointer<Float> { wide.pointer + chunkRows * feedForward }
@@ -48,7 +49,7 @@ final class ForwardBuffers: @unchecked Sendable {
         self.chunkRows = max(1, min(n, chunkRows))
         feedForward = c.feedForwardLength
         let ffFloats = 2 * self.chunkRows * c.feedForwardLength
-        let rows = max(self.chunkRows, logitsRows)   // h also holds a block of logits rows
+        let logitsFloats = self.chunkRows * min(c.vocabularySize, Self.logitsColumns)
         let d = c.embeddingLength, qDim = c.headCount * c.headDim, kvDim = c.kvHeadCount * c.headDim
         x = FloatBuffer(n * d)
         k = FloatBuffer((bf16 ? self.chunkRows : n) * kvDim); v = FloatBuffer((bf16 ? self.chunkRows : n) * kvDim)
@@ -56,19 +57,17 @@ final class ForwardBuffers: @unchecked Sendable {
         kPacked = bf16 ? FloatBuffer(c.kvHeadCount * packedElements / 2) : nil
         vPacked = bf16 ? FloatBuffer(c.kvHeadCount * packedElements / 2) : nil
         q = FloatBuffer(self.chunkRows * qDim); attention = FloatBuffer(self.chunkRows * qDim)
-        h = FloatBuffer(rows * d); projected = FloatBuffer(rows * d)
-        wide = FloatBuffer(max(ffFloats, logitsRows * c.vocabularySize))
+        h = FloatBuffer(self.chunkRows * d); projected = FloatBuffer(self.chunkRows * d)
+        wide = FloatBuffer(max(ffFloats, logitsFloats))
         cosTable = FloatBuffer(n * c.rotaryDimension / 2); sinTable = FloatBuffer(n * c.rotaryDimension / 2)
         let widest = max(d, qDim, c.feedForwardLength)
         matmulScratch = (0..<threads).map { _ in FloatBuffer(Int(LR_MATMUL_PANEL) * (widest + 16) + widest + 64) }
         let attentionFloats = bf16 ? lr_attention_bf16_scratch_floats(Int64(c.headDim)) : lr_attention_scratch_floats(Int64(c.headDim))
         attentionScratch = (0..<threads).map { _ in FloatBuffer(Int(attentionFloats)) }
-        rowLoss = .allocate(capacity: logitsRows)
-        rowTop = .allocate(capacity: logitsRows)
-        rowTop.initialize(repeating: -1, count: logitsRows)
+        softmaxRows = .allocate(capacity: self.chunkRows)
     }
 
-    deinit { rowLoss.deallocate(); rowTop.deallocate() }
+    deinit { softmaxRows.deallocate() }
 }
 
 extension LlamaModel {
@@ -130,21 +129,31 @@ extension LlamaModel {
             }
         }
 
-        // Scored positions only: h = rmsnorm(x) · output_norm, logits = h · Woutᵀ, NLL of the next token.
-        let vocab = c.vocabularySize
+        // Scored positions only, a chunk at a time: h[rows][d] = rmsnorm(x) · output_norm; then
+        // per vocabulary tile, logits[rows][tile] = h · Wout[tile]ᵀ folded into each row's
+        // softmax; last, the NLL of each position's next token.
+        let vocab = c.vocabularySize, tileWidth = ForwardBuffers.logitsColumns
         var chunkStart = 0
         while chunkStart < positions.count {
-            let rows = min(b.logitsRows, positions.count - chunkStart)
+            let rows = min(b.chunkRows, positions.count - chunkStart)
             rowwise(rows) { r in weights.outputNorm.withUnsafeBufferPointer {
                 lr_rmsnorm(b.x.pointer + positions[chunkStart + r] * d, $0.baseAddress, b.h.pointer + r * d,
-                           Int64(d), c.rmsEpsilon) } }
-            matmul(weights.output, b.h.pointer, rows, b.logits, b)
-            rowwise(rows) { r in
-                let row = b.logits + r * vocab
-                b.rowLoss[r] = lr_negative_log_likelihood(row, Int64(vocab), tokens[positions[chunkStart + r] + 1])
-                if wantTopToken { b.rowTop[r] = Int32(lr_argmax(row, Int64(vocab))) }
+                           Int64(d), c.rmsEpsilon) }
+                lr_softmax_row_init(b.softmaxRows + r)
             }
-            for r in 0..<rows { visit(chunkStart + r, b.rowLoss[r], b.rowTop[r]) }   // fixed order
+            for first in stride(from: 0, to: vocab, by: tileWidth) {
+                let width = min(tileWidth, vocab - first)
+                let tile = weights.output.rows(first..<(first + width), name: weights.output.name)
+                matmul(tile, b.h.pointer, rows, b.logits, b)
+                rowwise(rows) { r in
+                    lr_softmax_row_fold(b.softmaxRows + r, b.logits + r * width, Int64(first), Int64(width),
+                                        Int64(tokens[positions[chunkStart + r] + 1]))
+                }
+            }
+            for r in 0..<rows {   // fixed order
+                let row = b.softmaxRows[r]
+                visit(chunkStart + r, lr_softmax_row_nll(b.softmaxRows + r), wantTopToken ? Int32(row.best) : -1)
+            }
             chunkStart += rows
         }
     }

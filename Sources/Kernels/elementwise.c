@@ -38,16 +38,44 @@ void lr_rope(float *x, int64_t n_heads, int64_t head_dim, const float *cos_table
 }
 
 double lr_negative_log_likelihood(const float *logits, int64_t n_vocab, int32_t target) {
-    float max_logit = logits[0];
-    for (int64_t i = 1; i < n_vocab; i++) max_logit = logits[i] > max_logit ? logits[i] : max_logit;
+    lr_softmax_row row;
+    lr_softmax_row_init(&row);
+    lr_softmax_row_fold(&row, logits, 0, n_vocab, target);
+    return lr_softmax_row_nll(&row);
+}
+
+void lr_softmax_row_init(lr_softmax_row *row) {
+    row->max = -INFINITY;
+    row->sum = 0;
+    row->target_logit = NAN;
+    row->best = -1;
+}
+
+void lr_softmax_row_fold(lr_softmax_row *row, const float *tile, int64_t first, int64_t n, int64_t target) {
+    float tile_max = tile[0];
+    for (int64_t i = 1; i < n; i++) tile_max = tile[i] > tile_max ? tile[i] : tile_max;
+    if (tile_max > row->max || row->best < 0) {
+        // A new largest logit: the sum so far was of exp(logit − old max).
+        if (row->sum > 0) row->sum *= exp((double)row->max - (double)tile_max);
+        row->max = tile_max;
+        int64_t best = 0;
+        while (best < n - 1 && !(tile[best] == tile_max)) best++;
+        row->best = first + best;
+    }
+    const float max_logit = row->max;
     double sum = 0;
     int64_t i = 0;
-    for (; i + 16 <= n_vocab; i += 16) {
-        const v16 e = v16_exp(v16_load(logits + i) - max_logit);
+    for (; i + 16 <= n; i += 16) {
+        const v16 e = v16_exp(v16_load(tile + i) - max_logit);
         for (int lane = 0; lane < 16; lane++) sum += (double)e[lane];
     }
-    for (; i < n_vocab; i++) sum += (double)expf(logits[i] - max_logit);
-    return -((double)(logits[target] - max_logit) - log(sum));
+    for (; i < n; i++) sum += (double)expf(tile[i] - max_logit);
+    row->sum += sum;
+    if (target >= first && target < first + n) row->target_logit = tile[target - first];
+}
+
+double lr_softmax_row_nll(const lr_softmax_row *row) {
+    return -((double)(row->target_logit - row->max) - log(row->sum));
 }
 
 int64_t lr_argmax(const float *logits, int64_t n_vocab) {

@@ -249,4 +249,31 @@ import GGUF
         }
         #expect(Int(lr_argmax(logits, 512)) == logits.indices.max { logits[$0] < logits[$1] }!)
     }
+
+    /// The logits a tile at a time (the forward pass never holds a whole row) give the whole
+    /// row's NLL and argmax: the largest logit in a later tile (the sum rescaled), the first of
+    /// two equal largest logits in different tiles, tiles of every width.
+    @Test(arguments: [1, 7, 16, 333, 1000])
+    func softmaxFoldedInTilesEqualsTheWholeRow(tileWidth: Int) {
+        var rng = Random(state: 13)
+        var logits = (0..<1000).map { _ in rng.float(8) }
+        logits[700] = 20; logits[900] = 20          // the largest, twice: the first one wins
+        logits[5] = 19                              // a large one early: rescaled later
+        for target in [0, 5, 700, 999] {
+            var row = lr_softmax_row()
+            lr_softmax_row_init(&row)
+            for first in stride(from: 0, to: logits.count, by: tileWidth) {
+                let width = min(tileWidth, logits.count - first)
+                logits.withUnsafeBufferPointer {
+                    lr_softmax_row_fold(&row, $0.baseAddress! + first, Int64(first), Int64(width), Int64(target))
+                }
+            }
+            let whole = lr_negative_log_likelihood(logits, Int64(logits.count), Int32(target))
+            // Each tile's exponentials are floats against that tile's max: float-level agreement.
+            #expect(abs(lr_softmax_row_nll(&row) - whole) < 1e-6)
+            if tileWidth >= logits.count { #expect(lr_softmax_row_nll(&row) == whole) }   // one tile: the same bits
+            #expect(row.best == 700)
+            #expect(row.target_logit == logits[target])
+        }
+    }
 }

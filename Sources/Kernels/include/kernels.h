@@ -104,6 +104,27 @@ void lr_rope(float *x, int64_t n_heads, int64_t head_dim, const float *cos_table
 /// as llama-perplexity computes it.
 double lr_negative_log_likelihood(const float *logits, int64_t n_vocab, int32_t target);
 
+/// One row's softmax statistics, carried across tiles of its logits (the vocabulary a tile at
+/// a time, so no row of logits is ever whole in memory): the largest logit so far (float),
+/// the sum of exp(logit − max) in double, the target's logit and where the largest logit is
+/// (the first on ties). With the whole row as one tile, lr_negative_log_likelihood's bits.
+typedef struct {
+    float max;
+    double sum;
+    float target_logit;
+    int64_t best;
+} lr_softmax_row;
+
+/// An empty row: nothing folded yet.
+void lr_softmax_row_init(lr_softmax_row *row);
+
+/// Folds logits [first, first + n) of the row in: `tile` holds them, `target` is the
+/// vocabulary index whose logit the NLL needs. Tiles come in ascending order.
+void lr_softmax_row_fold(lr_softmax_row *row, const float *tile, int64_t first, int64_t n, int64_t target);
+
+/// −log softmax[target] over everything folded.
+double lr_softmax_row_nll(const lr_softmax_row *row);
+
 /// The index of the largest logit (the first one on ties).
 int64_t lr_argmax(const float *logits, int64_t n_vocab);
 
