@@ -57,6 +57,13 @@ struct RankBench: ParsableCommand {
         }
         FileHandle.standardError.write(Data("search \(record.id) (\(record.name), \(record.config.fitnessKind.rawValue), attention \(searchPrecision)): re-scoring its \(best.count) best at \(asked.map(\.rawValue).joined(separator: ", ")) on \(windowCount) window(s) (the search: \(record.config.windowCount)), \(best.count * windowCount) units each\n".utf8))
 
+        // With another count of windows the re-scored fitness is of other text: say so in every label.
+        let sameWindows = windowCount == record.config.windowCount
+        let storedLabel = sameWindows ? "stored" : "stored (\(record.config.windowCount) window(s))"
+        func label(_ precision: AttentionPrecision) -> String {
+            sameWindows ? precision.rawValue : "\(precision.rawValue) on \(windowCount) window(s)"
+        }
+
         let base = try LlamaModel(path: model, threads: threads)
         var rescored: [AttentionPrecision: [Double]] = [:]
         for precision in asked {
@@ -78,10 +85,11 @@ struct RankBench: ParsableCommand {
                 }
                 let value = exp(nll / Double(tokens))
                 fitness.append(value)
-                let line = String(format: "%@ rank %d candidate %d: stored %.6f, %@ %.6f (%+.4f%%)", precision.rawValue,
-                                  rank + 1, c.ordinal, entry.stored, precision.rawValue, value, (value / entry.stored - 1) * 100)
+                let line = String(format: "%@ rank %d candidate %d: %@ %.6f, %@ %.6f (%+.4f%%)", precision.rawValue,
+                                  rank + 1, c.ordinal, storedLabel, entry.stored, label(precision), value, (value / entry.stored - 1) * 100)
                 print(json ? jsonLine(["precision": precision.rawValue, "rank": rank + 1, "candidate": c.ordinal,
-                                       "stored": entry.stored, "rescored": value]) : line)
+                                       "stored": entry.stored, "rescored": value, "windows": windowCount,
+                                       "search_windows": record.config.windowCount]) : line)
                 fflush(nil)   // each candidate takes minutes: show it when it ends, even into a file
             }
             rescored[precision] = fitness
@@ -91,7 +99,7 @@ struct RankBench: ParsableCommand {
         for precision in asked {
             let tau = kendallTau(stored, rescored[precision]!)
             summary["tau_stored_vs_\(precision.rawValue)"] = tau
-            if !json { print(String(format: "Kendall τ, stored order (%@) against %@: %.3f", searchPrecision, precision.rawValue, tau)) }
+            if !json { print(String(format: "Kendall τ, %@ order (%@) against %@: %.3f", storedLabel, searchPrecision, label(precision), tau)) }
         }
         if asked.count == 2 {
             let tau = kendallTau(rescored[asked[0]]!, rescored[asked[1]]!)
