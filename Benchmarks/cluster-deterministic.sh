@@ -15,6 +15,10 @@ utilisation)
     bench --workers 1,16,64,256 --mode islands --islands 4 --migration-interval 5 --pipeline-depth 2 --run-seconds 60
     bench --workers 256 --mode islands --islands 8 --migration-interval 5 --pipeline-depth 2 --run-seconds 40
     bench --workers 1024 --mode islands --islands 16 --migration-interval 5 --pipeline-depth 2 --unit-seconds 3
+    # 75% at 1,024 (2026-12-05): 32 islands, 4 steps in flight, a paper-length search; the same
+    # digest with short units at 64 and 256 workers.
+    bench --workers 1024 --mode islands --islands 32 --migration-interval 5 --pipeline-depth 4 --iterations 40 --unit-seconds 2
+    bench --workers 64,256 --mode islands --islands 32 --migration-interval 5 --pipeline-depth 4 --iterations 40 --unit-seconds 0.01
     ;;
 quality)
     # The result does not depend on the workers: fast units, 64 of them, seeds 2, 3, 4.
