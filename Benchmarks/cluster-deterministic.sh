@@ -29,6 +29,7 @@ quality)
         bench "${q[@]}" --mode pipeline --pipeline-depth 8 --iterations 112
         for m in 5 0; do bench "${q[@]}" --mode islands --islands 4 --migration-interval "$m" --iterations 10; done
         for i in 4 8; do bench "${q[@]}" --mode islands --islands "$i" --migration-interval 5 --pipeline-depth 2; done
+        bench "${q[@]}" --mode islands --islands 32 --migration-interval 5 --pipeline-depth 4   # 2026-12-05
     done
     ;;
 *) echo "usage: $0 utilisation|quality" >&2; exit 2 ;;
