@@ -203,13 +203,12 @@ extension LlamaModel {
     /// Causal attention of the chunk's queries [t0, t0 + rows) for every head, against keys
     /// [0, t0 + rows); tasks (head, block of 64 queries) are dealt to threads round-robin. BF16:
     /// the chunk's keys and values are packed first (one task per KV head and kind).
-    /// The kernels index queries and outputs by position in the window while q and attention
-    /// hold only the chunk's rows, so the pointers handed to them are moved back by t0 rows.
+    /// q and attention hold the chunk's rows only: a task's queries [begin, end) are rows
+    /// begin − t0 on, and the kernels take them from there.
     func attend(first t0: Int, rows: Int, buffers b: ForwardBuffers) {
         let c = config, hd = c.headDim
         let qDim = c.headCount * hd, kvDim = c.kvHeadCount * hd
         let group = c.headCount / c.kvHeadCount
-        let q = b.q.pointer - t0 * qDim, out = b.attention.pointer - t0 * qDim
         let chunkEnd = t0 + rows
         if let kPacked = b.kPacked, let vPacked = b.vPacked {
             let kp = UnsafeMutableRawPointer(kPacked.pointer).assumingMemoryBound(to: UInt16.self)
@@ -229,16 +228,18 @@ extension LlamaModel {
             }
             attendHeads(first: t0, end: chunkEnd) { worker, head, begin, end in
                 let kvHead = head / group
-                lr_attention_bf16(q + head * hd, Int64(qDim), kp + kvHead * b.packedElements, vp + kvHead * b.packedElements,
-                                  out + head * hd, Int64(qDim), Int64(hd), Int64(begin), Int64(end),
+                let offset = (begin - t0) * qDim + head * hd   // query begin, this head
+                lr_attention_bf16(b.q.pointer + offset, Int64(qDim), kp + kvHead * b.packedElements, vp + kvHead * b.packedElements,
+                                  b.attention.pointer + offset, Int64(qDim), Int64(hd), Int64(begin), Int64(end),
                                   c.attentionScale, b.attentionScratch[worker].pointer)
             }
             return
         }
         attendHeads(first: t0, end: chunkEnd) { worker, head, begin, end in
             let kvHead = head / group
-            lr_attention(q + head * hd, Int64(qDim), b.k.pointer + kvHead * hd, Int64(kvDim),
-                         b.v.pointer + kvHead * hd, Int64(kvDim), out + head * hd, Int64(qDim),
+            let offset = (begin - t0) * qDim + head * hd   // query begin, this head
+            lr_attention(b.q.pointer + offset, Int64(qDim), b.k.pointer + kvHead * hd, Int64(kvDim),
+                         b.v.pointer + kvHead * hd, Int64(kvDim), b.attention.pointer + offset, Int64(qDim),
                          Int64(hd), Int64(begin), Int64(end), c.attentionScale, b.attentionScratch[worker].pointer)
         }
     }

@@ -177,7 +177,7 @@ void LR_BF16_LEVEL(lr_attention_bf16)(const float *q, int64_t ldq, const uint16_
         for (int i = 0; i < QB; i++) m[i] = i < nq ? -INFINITY : 0, m_new[i] = 0;
         memset(lanes, 0, sizeof(float) * QB * 16);
         memset(o, 0, sizeof(float) * QB * hd);
-        for (int i = 0; i < nq; i++) lr_round_bf16(q + (q0 + i) * ldq, qb + i * hd, hd);
+        for (int i = 0; i < nq; i++) lr_round_bf16(q + (q0 - q_begin + i) * ldq, qb + i * hd, hd);
         const int64_t key_end = q0 + nq;      // causal: the last query sees keys < key_end
 
         for (int64_t k0 = 0; k0 < key_end; k0 += KB) {
@@ -209,7 +209,7 @@ void LR_BF16_LEVEL(lr_attention_bf16)(const float *q, int64_t ldq, const uint16_
         }
         for (int i = 0; i < nq; i++) {
             const float inv = 1.0f / v16_reduce_add(v16_load(lanes + i * 16));
-            float *dst = out + (q0 + i) * ldo;
+            float *dst = out + (q0 - q_begin + i) * ldo;
             for (int64_t d = 0; d < hd; d++) dst[d] = o[i * hd + d] * inv;
         }
     }

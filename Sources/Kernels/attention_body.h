@@ -198,7 +198,7 @@ void LR_LEVEL(lr_attention)(const float *q, int64_t ldq, const float *k, int64_t
             // first query; its spare rows land in S's rows past nq, which nothing reads).
             for (int i = 0; i < nq; i += 4) {
                 const float *qr[4];
-                for (int r = 0; r < 4; r++) qr[r] = q + (q0 + (i + r < nq ? i + r : i)) * ldq;
+                for (int r = 0; r < 4; r++) qr[r] = q + (q0 - q_begin + (i + r < nq ? i + r : i)) * ldq;
                 scores_block(qr, kt, hd, s + i * KB, scale);
             }
             // Keys j < jmax(i) of the tile are visible to query i (causal, and inside the tile).
@@ -231,7 +231,7 @@ void LR_LEVEL(lr_attention)(const float *q, int64_t ldq, const float *k, int64_t
         }
         for (int i = 0; i < nq; i++) {
             const float inv = 1.0f / v16_reduce_add(v16_load(lanes + i * 16));
-            float *dst = out + (q0 + i) * ldo;
+            float *dst = out + (q0 - q_begin + i) * ldo;
             for (int64_t d = 0; d < hd; d++) dst[d] = o[i * hd + d] * inv;
         }
     }

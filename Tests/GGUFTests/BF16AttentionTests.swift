@@ -43,8 +43,11 @@ import Kernels
         var out = [Float](repeating: .nan, count: n * hd)
         let bounds = [0] + cuts + [n]
         for (begin, end) in zip(bounds, bounds.dropFirst()) {
-            lr_attention_bf16_at(native, q, Int64(hd), kp, vp, &out, Int64(hd), Int64(hd), Int64(begin), Int64(end),
-                                 Float(1 / Double(hd).squareRoot()), scratch)
+            // q and out from query `begin`'s row, as the kernel takes them
+            q.withUnsafeBufferPointer { qp in out.withUnsafeMutableBufferPointer { op in
+                lr_attention_bf16_at(native, qp.baseAddress! + begin * hd, Int64(hd), kp, vp, op.baseAddress! + begin * hd,
+                                     Int64(hd), Int64(hd), Int64(begin), Int64(end), Float(1 / Double(hd).squareRoot()), scratch)
+            } }
         }
         return out
     }

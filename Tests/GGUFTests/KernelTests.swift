@@ -122,8 +122,12 @@ import GGUF
             .bindMemory(to: Float.self, capacity: scratchFloats)
         defer { scratch.deallocate() }
         for begin in stride(from: 0, to: n, by: 64) {   // query blocks, as the forward pass deals them
-            lr_attention_at(level, q, Int64(hd), k, Int64(hd), v, Int64(hd), &out, Int64(hd), Int64(hd), Int64(begin),
-                            Int64(min(n, begin + 64)), scale, scratch)
+            // q and out from query `begin`'s row, as the kernel takes them
+            q.withUnsafeBufferPointer { qp in out.withUnsafeMutableBufferPointer { op in
+                lr_attention_at(level, qp.baseAddress! + begin * hd, Int64(hd), k, Int64(hd), v, Int64(hd),
+                                op.baseAddress! + begin * hd, Int64(hd), Int64(hd), Int64(begin),
+                                Int64(min(n, begin + 64)), scale, scratch)
+            } }
         }
         var worst = 0.0
         for i in 0..<n {
@@ -157,8 +161,10 @@ import GGUF
             var out = [Float](repeating: .nan, count: n * hd)
             let bounds = [0] + cuts + [n]
             for (begin, end) in zip(bounds, bounds.dropFirst()) {
-                lr_attention_at(level, q, Int64(hd), k, Int64(hd), v, Int64(hd), &out, Int64(hd), Int64(hd),
-                                Int64(begin), Int64(end), scale, scratch)
+                q.withUnsafeBufferPointer { qp in out.withUnsafeMutableBufferPointer { op in
+                    lr_attention_at(level, qp.baseAddress! + begin * hd, Int64(hd), k, Int64(hd), v, Int64(hd),
+                                    op.baseAddress! + begin * hd, Int64(hd), Int64(hd), Int64(begin), Int64(end), scale, scratch)
+                } }
             }
             return out
         }

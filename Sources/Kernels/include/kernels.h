@@ -40,7 +40,8 @@ const char *lr_kernels_name(int level);
 
 /// Causal attention of one head for queries [q_begin, q_end) against keys [0, q_end):
 /// out[i] = Σ_{j≤i} softmax_j(scale · q_i·k_j) v_j, computed in tiles with an online softmax.
-/// q, k, v, out point at the head's first element; rows are ldq/ldk/ldv/ldo floats apart.
+/// q and out point at query q_begin's row (of the head), k and v at key 0's; rows are
+/// ldq/ldk/ldv/ldo floats apart. A caller holding only some queries passes their first.
 /// `scratch` holds lr_attention_scratch_floats(head_dim) floats.
 void lr_attention(const float *q, int64_t ldq, const float *k, int64_t ldk,
                   const float *v, int64_t ldv, float *out, int64_t ldo,
@@ -56,7 +57,8 @@ void lr_matmul_at(int level, uint32_t type, const void *w, int64_t row_bytes, in
 
 /// Attention with BF16 inputs and FP32 accumulation (scores, softmax, sums and output in FP32):
 /// lr_attention's result from keys and values packed by lr_pack_keys_bf16 / lr_pack_values_bf16
-/// (`kp`, `vp`: the head's keys and values from the first one) and queries rounded to BF16.
+/// (`kp`, `vp`: the head's keys and values from the first one; q and out at query q_begin's
+/// row, as there) and queries rounded to BF16.
 /// Runs the AVX512_BF16 instruction where the CPU has it (and LONGROPE_KERNELS does not force
 /// avx2), the same operations in FMAs elsewhere. head_dim must be a multiple of 32.
 /// `scratch` (64-byte aligned) holds lr_attention_bf16_scratch_floats(head_dim) floats.
