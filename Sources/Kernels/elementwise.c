@@ -78,12 +78,6 @@ double lr_softmax_row_nll(const lr_softmax_row *row) {
     return -((double)(row->target_logit - row->max) - log(row->sum));
 }
 
-int64_t lr_argmax(const float *logits, int64_t n_vocab) {
-    int64_t best = 0;
-    for (int64_t i = 1; i < n_vocab; i++) if (logits[i] > logits[best]) best = i;
-    return best;
-}
-
 void lr_add(float *y, const float *x, int64_t n) {
     for (int64_t i = 0; i < n; i++) y[i] += x[i];
 }

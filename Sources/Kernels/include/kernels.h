@@ -127,9 +127,6 @@ void lr_softmax_row_fold(lr_softmax_row *row, const float *tile, int64_t first, 
 /// −log softmax[target] over everything folded.
 double lr_softmax_row_nll(const lr_softmax_row *row);
 
-/// The index of the largest logit (the first one on ties).
-int64_t lr_argmax(const float *logits, int64_t n_vocab);
-
 /// y[i] += x[i].
 void lr_add(float *y, const float *x, int64_t n);
 
