@@ -22,7 +22,7 @@ extension SearchRunner {
     func runSteps(_ record: SearchRecord, seeds: [Candidate], keyTokens: [Int: [Int]], evaluator: UnitEvaluator,
                   progress: (@Sendable (SearchProgress) -> Void)?) async throws -> [Evaluated] {
         let config = record.config
-        let stored = try store.candidates(searchID)
+        let stored = Dictionary(try store.candidates(searchID).map { ($0.ordinal, $0) }, uniquingKeysWith: { a, _ in a })
         var schedule = StepSchedule(config: config)
         var unitsDone = try store.evaluationCount(searchID)
         var tasks: [UnitKey: Task<Void, Never>] = [:]
@@ -32,31 +32,35 @@ extension SearchRunner {
             sink.finish()
         }
 
-        /// Opens every step the schedule allows now: reloaded from the store if it was bred
-        /// before a stop, else bred (within the budget) and stored first.
-        func openSteps() throws {
-            while let next = schedule.stepToOpen(unitsOut: tasks.count, capacity: evaluator.capacity) {
-                var batch = stored.filter { $0.step == next.step }
-                if batch.isEmpty {
-                    guard schedule.budgetLeft > 0 else { schedule.stopBreeding(); return }
-                    let bred: [Candidate] = switch next.sources {
-                    case let .history(history):
-                        try SearchEngine.breed(step: next.step, config: config, seeds: seeds, history: history)
-                    case let .steps(known, histories, pending):
-                        try SearchEngine.breed(step: next.step, config: config, seeds: seeds, steps: known,
-                                               histories: histories, pending: pending)
+        /// Opens every block the schedule allows now: reloaded from the store if it was bred
+        /// before a stop, else bred (within the budget) and stored first. Its ordinals are fixed
+        /// by the config, so a block stores the same rows whenever it opens.
+        func openBlocks() throws {
+            while true {
+                let ready = schedule.blocksToOpen(unitsOut: tasks.count, capacity: evaluator.capacity)
+                if ready.isEmpty { return }
+                for next in ready {
+                    let first = SearchEngine.firstOrdinal(step: next.step, island: next.block.island, config: config)
+                    let ordinals = first..<(first + next.size)
+                    var batch = ordinals.compactMap { stored[$0] }.filter { $0.step == next.step }
+                    if batch.isEmpty {
+                        let bred: [Candidate] = switch next.sources {
+                        case let .history(history):
+                            try SearchEngine.breed(step: next.step, config: config, seeds: seeds, history: history)
+                        case let .block(history, seen):
+                            try SearchEngine.breed(next.block, config: config, seeds: seeds, history: history, seen: seen)
+                        }
+                        try store.insertCandidates(searchID, step: next.step, firstOrdinal: first, Array(bred.prefix(next.size)))
+                        batch = try store.candidates(searchID, step: next.step).filter { ordinals.contains($0.ordinal) }
                     }
-                    try store.insertCandidates(searchID, step: next.step, Array(bred.prefix(schedule.budgetLeft)))
-                    batch = try store.candidates(searchID, step: next.step)
+                    let windows = try batch.map { candidate in
+                        let nll = try store.windowResults(candidate.rowID).map { $0 ?? .nan }
+                        let tokens = try store.windowTokens(candidate.rowID)
+                        return CandidateWindows(record: candidate, reference: next.reference, windowCount: config.windowCount,
+                                                storedNLL: nll, storedTokens: tokens)
+                    }
+                    schedule.open(next, candidates: windows)
                 }
-                let windows = try batch.enumerated().map { position, candidate in
-                    let nll = try store.windowResults(candidate.rowID).map { $0 ?? .nan }
-                    let tokens = try store.windowTokens(candidate.rowID)
-                    let island = schedule.overlapped ? 0 : SearchEngine.island(step: next.step, position: position, config: config)
-                    return CandidateWindows(record: candidate, reference: next.references[island], windowCount: config.windowCount,
-                                            storedNLL: nll, storedTokens: tokens)
-                }
-                schedule.open(next, candidates: windows)
             }
         }
 
@@ -114,7 +118,7 @@ extension SearchRunner {
 
         var iterator = events.makeAsyncIterator()
         while true {
-            try openSteps()
+            try openBlocks()
             for key in schedule.unitsToSend(unitsOut: tasks.count, capacity: evaluator.capacity) { send(key) }
             if tasks.isEmpty { break }
             guard let event = await iterator.next() else { throw CancellationError() }
@@ -139,7 +143,7 @@ extension SearchRunner {
             if !taken.rows.isEmpty { report() }
         }
         schedule.closeFinished()
-        guard schedule.open.isEmpty else { throw StoreError.corrupt("a step ended with undecided candidates") }
+        guard schedule.open.isEmpty else { throw StoreError.corrupt("a block ended with undecided candidates") }
         return schedule.result
     }
 }

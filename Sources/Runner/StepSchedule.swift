@@ -15,131 +15,137 @@ import Wire
 /// 2. then *speculative* units — later windows of candidates whose earlier windows are still
 ///    out, least far ahead first — while fewer units are out than the evaluator's capacity.
 ///    Early rejection may make one useless; it is then abandoned and its result never stored;
-/// 3. with `pipelineDepth` L, step t opens as soon as steps 0…t−L are decided — it is bred
-///    from those alone (`StepSources`), so up to L steps are out at once; with `islands`, every
-///    step holds one block per island;
+/// 3. a step is bred as blocks, one per island (step 0 is one block, shared): with
+///    `pipelineDepth` L, island k's block of step t opens as soon as its blocks of steps 0…t−L
+///    are decided — it is bred from those alone (`StepSources`) — so up to L steps of an island
+///    are out at once, and each island moves on without waiting for the others except where
+///    `BlockLedger` says (the migrants, and every island's blocks ≤ t−L bred);
 /// 4. with `overlapSteps`, the next step is bred when workers would idle even then, from
 ///    whatever is decided by that moment.
 ///
-/// Each candidate consumes its windows in order (``CandidateWindows``), and a step is bred only
-/// from whole decided steps, in candidate order, so except with `overlapSteps` the result and
-/// the stored rows are the same whatever the workers, their number and speed.
+/// Each candidate consumes its windows in order (``CandidateWindows``), and a block is bred only
+/// from decided blocks, in candidate order, so except with `overlapSteps` the result and the
+/// stored rows are the same whatever the workers, their number and speed.
 struct StepSchedule {
-    /// One bred step while its candidates are scored.
-    struct OpenStep {
-        var step: Int
+    /// One bred block (an island's candidates of one step) while its candidates are scored.
+    struct OpenBlock {
+        var block: Block
         var candidates: [CandidateWindows]
+        var step: Int { block.step }
         var isComplete: Bool { candidates.allSatisfy(\.isDecided) }
     }
 
-    /// One unit: a window of a candidate (by position in its step) of an open step.
+    /// One unit: a window of a candidate (by position in its block) of an open block.
     struct UnitKey: Hashable, Sendable {
         var step: Int
+        var island: Int
         var candidate: Int
         var window: Int
+        var block: Block { Block(step: step, island: island) }
     }
 
-    /// What the next step is bred from.
+    /// What the next block is bred from.
     enum Sources {
         /// Overlapped: every candidate decided so far, and those still being scored (as seen:
         /// never repeated, never parents).
         case history([Evaluated])
-        /// Steps 0…h, all decided, each island's history of them (`islandHistories`, computed
-        /// once for breeding and rejection), and the candidates of the steps bred since (as seen).
-        case steps([[Evaluated]], histories: [[Evaluated]], pending: [Candidate])
+        /// Reproducible: the island's history after step h (all decided) and the candidates
+        /// that only count as seen (`BlockLedger.sources`).
+        case block(history: [Evaluated], seen: [Candidate])
     }
 
-    /// A step that may open now: what it is bred from, and early rejection's reference for
-    /// each of its islands (one entry without islands).
-    struct StepToOpen {
-        var step: Int
+    /// A block that may open now: what it is bred from, early rejection's reference (from the
+    /// island's history) and how many candidates the budget leaves it.
+    struct BlockToOpen {
+        var block: Block
         var sources: Sources
-        var references: [[Double]?]
+        var reference: [Double]?
+        var size: Int
+        var step: Int { block.step }
     }
 
     let config: SearchConfig
     var overlapped: Bool { config.overlapSteps ?? false }
-    private(set) var open: [OpenStep] = []
+    private(set) var open: [OpenBlock] = []
     /// Overlapped: every decided candidate, as decided.
     private(set) var history: [Evaluated] = []
-    /// Otherwise: each decided step's candidates, by step.
-    private(set) var decided: [Int: [Evaluated]] = [:]
-    /// The next step to open (`config.stepCount` once none is left).
-    private(set) var nextStep = 0
-    /// Candidates the budget still allows.
-    private(set) var budgetLeft: Int
-    /// Over `history` or `decided`, kept as they grow (for progress).
+    /// Otherwise: the bred and decided blocks, and which may be bred next.
+    private(set) var ledger: BlockLedger
+    /// Overlapped: the next step to open (`config.stepCount` once none is left).
+    private var nextOverlappedStep = 0
+    /// Over `history` or the decided blocks, kept as they grow (for progress).
     private(set) var doneCount = 0
     private(set) var doneBest: Double?
 
     init(config: SearchConfig) {
         self.config = config
-        self.budgetLeft = config.budget ?? .max
+        self.ledger = BlockLedger(config: config)
     }
 
-    /// Every decided candidate, in the order the steps were bred; once `isFinished`, the search's history.
-    var result: [Evaluated] { overlapped ? history : decided.keys.sorted().flatMap { decided[$0]! } }
+    /// Every decided candidate, in ordinal order; once `isFinished`, the search's history.
+    var result: [Evaluated] { overlapped ? history : ledger.result }
 
-    /// No step open and none left to open.
-    var isFinished: Bool { open.isEmpty && nextStep >= config.stepCount }
+    /// No block open and none left to open.
+    var isFinished: Bool { open.isEmpty && (overlapped ? nextOverlappedStep >= config.stepCount : ledger.isExhausted) }
 
-    /// Closes the steps whose candidates are all decided.
+    /// Closes the blocks whose candidates are all decided.
     mutating func closeFinished() {
         for finished in open where finished.isComplete && !overlapped {
-            decided[finished.step] = finished.candidates.map(Self.evaluated)
-            count(decided[finished.step]!)
+            let items = finished.candidates.map(Self.evaluated)
+            ledger.recordDecided(finished.block, items)
+            count(items)
         }
         open.removeAll(where: \.isComplete)
     }
 
-    /// Closes finished steps and names the step that may open now, with what it is bred from;
-    /// nil when none may yet (or none is left). `unitsOut` units are with workers that can take
-    /// `capacity`.
-    mutating func stepToOpen(unitsOut: Int, capacity: Int) -> StepToOpen? {
+    /// Closes finished blocks and names the blocks that may open now, with what each is bred
+    /// from; empty when none may yet (or none is left). `unitsOut` units are with workers that
+    /// can take `capacity`.
+    mutating func blocksToOpen(unitsOut: Int, capacity: Int) -> [BlockToOpen] {
         closeFinished()
-        guard nextStep < config.stepCount else { return nil }
         if overlapped {
+            let step = nextOverlappedStep
+            let block = Block(step: step, island: 0)
+            guard step < config.stepCount, SearchEngine.budgetedSize(block, config: config) > 0 else {
+                nextOverlappedStep = config.stepCount
+                return []
+            }
             // A new step only when workers would idle even with every window of the open steps
             // out, so steps overlap at their tails and a step is bred from as much history as
             // the workers allow.
             let unsent = open.reduce(0) { $0 + $1.candidates.reduce(0) { $0 + $1.unsent } }
             let idle = max(1, capacity) - unitsOut - unsent
             let enoughParents = history.filter { $0.outcome.perplexity != nil }.count >= min(config.parents, config.population)
-            guard open.isEmpty || (idle > 0 && enoughParents) else { return nil }
+            guard open.isEmpty || (idle > 0 && enoughParents) else { return [] }
             let pending = open.flatMap(\.candidates).filter { !$0.isDecided }.map {
                 Evaluated(ordinal: $0.record.ordinal, candidate: $0.record.candidate, outcome: .infeasible)
             }
-            return StepToOpen(step: nextStep, sources: .history(history + pending),
-                              references: [SearchEngine.rejectionReference(history, config: config)])
+            return [BlockToOpen(block: block, sources: .history(history + pending),
+                                reference: SearchEngine.rejectionReference(history, config: config),
+                                size: SearchEngine.budgetedSize(block, config: config))]
         }
-        // Deterministic: a step opens once every step it is bred from is decided (with L = 1,
-        // once the step before it is).
-        let horizon = SearchEngine.horizon(of: nextStep, config: config)
-        guard !open.contains(where: { $0.step <= horizon ?? -1 }) else { return nil }
-        let known = horizon.map { h in (0...h).map { decided[$0] ?? [] } } ?? []
-        let between = ((horizon ?? -1) + 1)..<nextStep
-        let histories = SearchEngine.islandHistories(known, config: config)
-        return StepToOpen(step: nextStep, sources: .steps(known, histories: histories, pending: between.flatMap { candidates(ofStep: $0) }),
-                          references: SearchEngine.rejectionReferences(histories: histories, config: config))
+        // Reproducible: a block opens once every block it is bred from is decided.
+        return ledger.blocksToBreed().map { block in
+            let (history, seen) = ledger.sources(of: block)
+            return BlockToOpen(block: block, sources: .block(history: history, seen: seen),
+                               reference: SearchEngine.rejectionReference(history, config: config),
+                               size: SearchEngine.budgetedSize(block, config: config))
+        }
     }
 
-    /// Opens the step `stepToOpen` named with its candidates (bred now, or reloaded with what
-    /// the store holds of them); they count against the budget.
-    mutating func open(_ step: StepToOpen, candidates: [CandidateWindows]) {
-        precondition(step.step == nextStep, "steps open in order")
-        nextStep += 1
-        budgetLeft -= candidates.count
+    /// Opens a block `blocksToOpen` named with its candidates (bred now, or reloaded with what
+    /// the store holds of them).
+    mutating func open(_ next: BlockToOpen, candidates: [CandidateWindows]) {
         if overlapped {
+            precondition(next.step == nextOverlappedStep, "steps open in order")
+            nextOverlappedStep += 1
             let reloaded = candidates.filter(\.isDecided).map(Self.evaluated)
             history += reloaded
             count(reloaded)
+        } else {
+            ledger.recordBred(next.block, candidates.map(\.record.candidate))
         }
-        open.append(OpenStep(step: step.step, candidates: candidates))
-    }
-
-    /// The budget is spent: no further step is bred; the search ends with the open ones.
-    mutating func stopBreeding() {
-        nextStep = config.stepCount
+        open.append(OpenBlock(block: next.block, candidates: candidates))
     }
 
     /// The units to send now, each marked out: every sure unit, then speculative ones while
@@ -165,31 +171,31 @@ struct StepSchedule {
     }
 
     private mutating func send(_ s: Int, _ c: Int) -> UnitKey {
-        UnitKey(step: open[s].step, candidate: c, window: open[s].candidates[c].send())
+        UnitKey(step: open[s].step, island: open[s].block.island, candidate: c, window: open[s].candidates[c].send())
     }
 
     /// The candidate a unit scores.
     func candidate(of key: UnitKey) -> CandidateRecord? {
-        open.first { $0.step == key.step }?.candidates[key.candidate].record
+        open.first { $0.block == key.block }?.candidates[key.candidate].record
     }
 
     /// Whether a unit's result is still wanted (its candidate is undecided); a failure of an
     /// unwanted unit does not matter.
     func wants(_ key: UnitKey) -> Bool {
-        open.first { $0.step == key.step }.map { !$0.candidates[key.candidate].isDecided } ?? false
+        open.first { $0.block == key.block }.map { !$0.candidates[key.candidate].isDecided } ?? false
     }
 
     /// Takes a unit's result: the rows to store now (in window order, each with the outcome
     /// it decided) and the units its candidate no longer needs (to cancel). nil when the unit's
     /// candidate was decided without it (an abandoned unit: its result is dropped).
     mutating func receive(_ key: UnitKey, _ result: UnitResult) -> (rows: [(EvaluationRecord, Outcome?)], abandoned: [UnitKey])? {
-        guard let s = open.firstIndex(where: { $0.step == key.step }), !open[s].candidates[key.candidate].isDecided else {
+        guard let s = open.firstIndex(where: { $0.block == key.block }), !open[s].candidates[key.candidate].isDecided else {
             return nil
         }
         let rows = open[s].candidates[key.candidate].receive(window: key.window, .success(result), config: config)
         guard open[s].candidates[key.candidate].isDecided else { return (rows, []) }
         let abandoned = open[s].candidates[key.candidate].takeAbandoned().sorted().map {
-            UnitKey(step: key.step, candidate: key.candidate, window: $0)
+            UnitKey(step: key.step, island: key.island, candidate: key.candidate, window: $0)
         }
         if overlapped {
             history.append(Self.evaluated(open[s].candidates[key.candidate]))
@@ -202,7 +208,7 @@ struct StepSchedule {
     /// perplexity decided so far (the search's new best); if so, every window's answer, in
     /// window order, to have checked first (`UnitEvaluator.confirm`).
     func newBestAnswers(_ key: UnitKey, _ result: UnitResult) -> [UnitResult]? {
-        guard let s = open.firstIndex(where: { $0.step == key.step }),
+        guard let s = open.firstIndex(where: { $0.block == key.block }),
               let trial = open[s].candidates[key.candidate].trial(window: key.window, result, config: config),
               trial.perplexity < progress.best ?? .infinity else { return nil }
         return trial.answers
@@ -211,7 +217,7 @@ struct StepSchedule {
     /// Replaces the answer of a window of `key`'s (undecided) candidate with a second opinion;
     /// the row to store in place of the stored one, if the window was consumed already.
     mutating func correct(_ key: UnitKey, window: Int, _ result: UnitResult) -> EvaluationRecord? {
-        guard let s = open.firstIndex(where: { $0.step == key.step }) else { return nil }
+        guard let s = open.firstIndex(where: { $0.block == key.block }) else { return nil }
         return open[s].candidates[key.candidate].correct(window: window, result)
     }
 
@@ -231,13 +237,8 @@ struct StepSchedule {
                 }
             }
         }
-        return (open.first?.step ?? max(0, nextStep - 1), doneCount + inOpen, best)
-    }
-
-    /// The candidates of a step already bred (open or decided), for novelty only.
-    private func candidates(ofStep step: Int) -> [Candidate] {
-        open.first { $0.step == step }.map { $0.candidates.map(\.record.candidate) }
-            ?? decided[step]?.map(\.candidate) ?? []
+        let lastBred = overlapped ? nextOverlappedStep - 1 : ledger.nextStep.max()! - 1
+        return (open.map(\.step).min() ?? min(max(0, lastBred), config.stepCount - 1), doneCount + inOpen, best)
     }
 
     private mutating func count(_ items: [Evaluated]) {

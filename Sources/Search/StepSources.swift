@@ -4,25 +4,58 @@ import Seeded
 /// islands (`islands` I): pure functions of the config and the results of earlier steps, so the
 /// search stays reproducible whatever the workers, their number and their timing.
 ///
-/// - **Pipelining.** Step t ≥ 1 is bred from steps 0…h(t), h(t) = max(0, t − L), all complete
-///   before it starts; the candidates of steps h(t)+1…t−1 (bred, maybe not yet scored) only
-///   count as already seen. So up to L steps are scored at once. L = 1 is one step at a time.
-/// - **Islands.** Step 0 is shared. Every later step holds I blocks of N1 (or N2) candidates,
-///   block k bred by island k from the shared step 0, its own earlier blocks and the migrants
-///   it received, with its own random stream (island 0's is the search's). Every M iterations
-///   each island takes the best of the island before it (a ring) among its parents. A candidate
-///   is never bred twice: every other island's candidates count as seen.
+/// - **Blocks.** Step 0, the initial population, is one block that every island shares. Every
+///   later step holds I blocks of N1 (odd steps) or N2 (even steps) candidates, block k bred by
+///   island k with its own random stream (island 0's is the search's). Ordinals are fixed by
+///   the config (`firstOrdinal`), so a block stores the same rows whenever it is bred.
+/// - **Pipelining.** Island k's block of step t ≥ 1 is bred from its history after step
+///   h(t) = max(0, t − L): the shared step 0, its own blocks of steps 1…h and the migrants it
+///   received, all decided. Its blocks of steps h+1…t−1 (bred, maybe not yet scored) only count
+///   as already seen, as does every other island's block of steps 1…h. So up to L steps of an
+///   island are scored at once, and islands move on independently. L = 1, I = 1 is LongRoPE's
+///   one step at a time.
+/// - **Migration.** At the end of every M-th iteration (step 2M, 4M, …) each island takes the
+///   best of the island before it (a ring) among its parents: a block bred after a migration
+///   step waits until every island has decided that step.
 extension SearchEngine {
     /// The last step whose results `step` is bred from (nil for step 0, bred from the seeds).
     public static func horizon(of step: Int, config: SearchConfig) -> Int? {
         step == 0 ? nil : max(0, step - config.lag)
     }
 
+    /// The candidates a block of `step` holds when the budget allows them all: P for step 0,
+    /// N1 for a mutation step, N2 for a crossover step.
+    public static func blockSize(step: Int, config: SearchConfig) -> Int {
+        step == 0 ? config.population : (step % 2 == 1 ? config.mutations : config.crossovers)
+    }
+
+    /// The blocks of `step`: one for the shared step 0, one per island after.
+    public static func blockCount(step: Int, config: SearchConfig) -> Int {
+        step == 0 ? 1 : config.islandCount
+    }
+
+    /// The ordinal of the first candidate of `island`'s block of `step`: the steps before it in
+    /// full, then the blocks of the islands before it.
+    public static func firstOrdinal(step: Int, island: Int, config: SearchConfig) -> Int {
+        guard step > 0 else { return 0 }
+        let islands = config.islandCount
+        let iterationsBefore = (step - 1) / 2
+        var ordinal = config.population + iterationsBefore * islands * (config.mutations + config.crossovers)
+        if step % 2 == 0 { ordinal += islands * config.mutations }
+        return ordinal + island * blockSize(step: step, config: config)
+    }
+
+    /// The candidates of a block the budget allows (0: the island breeds nothing from here on).
+    public static func budgetedSize(_ block: Block, config: SearchConfig) -> Int {
+        let first = firstOrdinal(step: block.step, island: block.island, config: config)
+        return max(0, min(blockSize(step: block.step, config: config), (config.budget ?? .max) - first))
+    }
+
     /// The island that bred the candidate at `position` of `step`'s batch (0 for step 0, which
     /// every island shares).
     public static func island(step: Int, position: Int, config: SearchConfig) -> Int {
         guard step > 0, config.islandCount > 1 else { return 0 }
-        let block = max(1, step % 2 == 1 ? config.mutations : config.crossovers)
+        let block = max(1, blockSize(step: step, config: config))
         return min(position / block, config.islandCount - 1)
     }
 
@@ -33,18 +66,36 @@ extension SearchEngine {
         return rng.next()
     }
 
-    /// Each island's history after `steps` (steps 0…h in order, each decided): the shared step
-    /// 0, the island's own blocks and its migrants. With one island, every step in order.
-    public static func islandHistories(_ steps: [[Evaluated]], config: SearchConfig) -> [[Evaluated]] {
+    /// Whether islands exchange their best at the end of `step` (the end of iteration step / 2,
+    /// a multiple of M).
+    public static func isMigration(step: Int, config: SearchConfig) -> Bool {
+        guard config.islandCount > 1, let interval = config.migrationInterval, interval > 0 else { return false }
+        return step > 0 && step % 2 == 0 && (step / 2) % interval == 0
+    }
+
+    /// The last migration step at or before `step` (0 when there was none: step 0, shared, is
+    /// where every island's history starts).
+    public static func lastMigration(atOrBefore step: Int, config: SearchConfig) -> Int {
+        guard config.islandCount > 1, let interval = config.migrationInterval, interval > 0 else { return 0 }
+        return (step / (2 * interval)) * 2 * interval
+    }
+
+    /// Every island's history after step `through`, continuing `start` (their histories after
+    /// step `start.step`; nil: from nothing) with each island's block of the steps after it
+    /// (`block(step, island)`; step 0's as island 0's) and migrating where due.
+    public static func islandHistories(from start: (step: Int, histories: [[Evaluated]])?, through last: Int,
+                                       config: SearchConfig, block: (Block) -> [Evaluated]) -> [[Evaluated]] {
         let count = config.islandCount
-        guard count > 1 else { return [steps.flatMap { $0 }] }
-        var histories = Array(repeating: steps.first ?? [], count: count)
-        for step in steps.indices.dropFirst() {
-            for (position, item) in steps[step].enumerated() {
-                histories[island(step: step, position: position, config: config)].append(item)
+        var histories = start?.histories ?? Array(repeating: block(Block(step: 0, island: 0)), count: count)
+        let first = (start?.step ?? 0) + 1
+        guard first <= last else { return histories }
+        for step in first...last {
+            if count == 1 {
+                histories[0] += block(Block(step: step, island: 0))
+                continue
             }
-            // The end of iteration g = step / 2: migrate when g is a multiple of M.
-            if let interval = config.migrationInterval, interval > 0, step % 2 == 0, (step / 2) % interval == 0 {
+            for k in 0..<count { histories[k] += block(Block(step: step, island: k)) }
+            if isMigration(step: step, config: config) {
                 let bests = histories.map { best($0) }
                 for k in 0..<count {
                     guard let migrant = bests[(k + count - 1) % count],
@@ -56,39 +107,36 @@ extension SearchEngine {
         return histories
     }
 
-    /// The candidates of `step`, given the decided steps 0…h (`steps`, h = `horizon(of:)`) and
-    /// the candidates of the steps between (`pending`, which only count as seen).
-    public static func breed(step: Int, config: SearchConfig, seeds: [Candidate], steps: [[Evaluated]],
-                             pending: [Candidate]) throws -> [Candidate] {
-        try breed(step: step, config: config, seeds: seeds, steps: steps,
-                  histories: islandHistories(steps, config: config), pending: pending)
+    /// Each island's history after `steps` (steps 0…h in order, each decided and whole).
+    public static func islandHistories(_ steps: [[Evaluated]], config: SearchConfig) -> [[Evaluated]] {
+        islandHistories(from: nil, through: steps.count - 1, config: config) { block in
+            guard block.step < steps.count else { return [] }
+            return steps[block.step].enumerated()
+                .filter { island(step: block.step, position: $0.offset, config: config) == block.island }
+                .map(\.element)
+        }
     }
 
-    /// `breed(step:config:seeds:steps:pending:)` with the islands' histories of `steps` already
-    /// computed (`islandHistories`), for a caller that also needs them for `rejectionReferences`.
-    public static func breed(step: Int, config: SearchConfig, seeds: [Candidate], steps: [[Evaluated]],
-                             histories: [[Evaluated]], pending: [Candidate]) throws -> [Candidate] {
-        let seen = pending.map { Evaluated(ordinal: -1, candidate: $0, outcome: .infeasible) }
-        guard step > 0, config.islandCount > 1 else {
-            return try breed(step: step, config: config, seeds: seeds, history: steps.flatMap { $0 } + seen)
-        }
-        let everyone = steps.flatMap { $0 }
-        var batch: [Candidate] = []
-        for (k, history) in histories.enumerated() {
-            var own = config
-            own.seed = islandSeed(k, config: config)
-            let mine = Set(history.map(\.ordinal))
-            let others = everyone.filter { !mine.contains($0.ordinal) }
-                .map { Evaluated(ordinal: $0.ordinal, candidate: $0.candidate, outcome: .infeasible) }
-            let earlier = batch.map { Evaluated(ordinal: -1, candidate: $0, outcome: .infeasible) }
-            batch += try breed(step: step, config: own, seeds: seeds, history: history + others + seen + earlier)
-        }
-        return batch
+    /// The candidates of `block`, bred by its island from its `history` (what `BlockLedger`
+    /// gives it) with `seen` counting as already bred.
+    public static func breed(_ block: Block, config: SearchConfig, seeds: [Candidate], history: [Evaluated],
+                             seen: [Candidate]) throws -> [Candidate] {
+        var own = config
+        if block.step > 0 { own.seed = islandSeed(block.island, config: config) }
+        let asSeen = seen.map { Evaluated(ordinal: -1, candidate: $0, outcome: .infeasible) }
+        return try breed(step: block.step, config: own, seeds: seeds, history: history + asSeen)
+    }
+}
+
+/// One island's candidates of one step (step 0, shared by every island: island 0).
+public struct Block: Hashable, Sendable, CustomStringConvertible {
+    public var step: Int
+    public var island: Int
+
+    public init(step: Int, island: Int) {
+        self.step = step
+        self.island = island
     }
 
-    /// Early rejection's reference for each island (one entry without islands), from the
-    /// islands' histories (`islandHistories`).
-    public static func rejectionReferences(histories: [[Evaluated]], config: SearchConfig) -> [[Double]?] {
-        histories.map { rejectionReference($0, config: config) }
-    }
+    public var description: String { "step \(step), island \(island)" }
 }

@@ -192,11 +192,13 @@ public final class SearchStore: Sendable {
         }
     }
 
-    /// Stores the candidates of one step (ordinals continue from the search's last) in one transaction.
-    public func insertCandidates(_ searchID: Int64, step: Int, _ batch: [Candidate]) throws {
+    /// Stores candidates of one step in one transaction, numbered from `firstOrdinal` (default:
+    /// on from the search's last).
+    public func insertCandidates(_ searchID: Int64, step: Int, firstOrdinal: Int? = nil, _ batch: [Candidate]) throws {
         try pool.write { db in
-            var ordinal = try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(ordinal) + 1, 0) FROM candidate WHERE search_id = ?",
-                                           arguments: [searchID]) ?? 0
+            var ordinal = try firstOrdinal
+                ?? Int.fetchOne(db, sql: "SELECT COALESCE(MAX(ordinal) + 1, 0) FROM candidate WHERE search_id = ?",
+                                arguments: [searchID]) ?? 0
             for candidate in batch {
                 try db.execute(sql: """
                     INSERT INTO candidate (search_id, ordinal, step, lambda, n_hat, attention_factor, operation,

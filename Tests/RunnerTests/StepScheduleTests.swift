@@ -28,9 +28,9 @@ import Wire
 
     static func result(_ nll: Double = 700) -> UnitResult { UnitResult(nllSum: nll, tokens: 1023, seconds: 0, worker: "w") }
 
-    /// Opens the step the schedule names next with fresh candidates.
+    /// Opens the block the schedule names next with fresh candidates.
     static func openNext(_ schedule: inout StepSchedule, count: Int, unitsOut: Int = 0) throws {
-        let nextTaken = schedule.stepToOpen(unitsOut: unitsOut, capacity: 1)
+        let nextTaken = schedule.blocksToOpen(unitsOut: unitsOut, capacity: 1).first
         let next = try #require(nextTaken)
         schedule.open(next, candidates: candidates(step: next.step, count: count, windows: schedule.config.windowCount,
                                                    firstRow: Int64(100 * next.step)))
@@ -80,24 +80,25 @@ import Wire
     @Test func aStepOpensOnceTheStepsItIsBredFromAreDecided() throws {
         var schedule = StepSchedule(config: Self.config(population: 2, windows: 1, pipelineDepth: 2))
         try Self.openNext(&schedule, count: 2)
-        let early = schedule.stepToOpen(unitsOut: 0, capacity: 1)
-        #expect(early == nil, "step 1 waits for step 0")
+        let early = schedule.blocksToOpen(unitsOut: 0, capacity: 1)
+        #expect(early.isEmpty, "step 1 waits for step 0")
         for key in schedule.unitsToSend(unitsOut: 0, capacity: 1) { _ = schedule.receive(key, Self.result()) }
         try Self.openNext(&schedule, count: 1)                                        // step 1
-        let step2Taken = schedule.stepToOpen(unitsOut: 0, capacity: 1)
-        let step2 = try #require(step2Taken)
+        let step2Taken = schedule.blocksToOpen(unitsOut: 0, capacity: 1)
+        #expect(step2Taken.count == 1)
+        let step2 = try #require(step2Taken.first)
         #expect(step2.step == 2)
-        guard case let .steps(known, _, pending) = step2.sources else { Issue.record("not bred from steps"); return }
-        #expect(known.count == 1 && known[0].count == 2, "bred from step 0 only")
-        #expect(pending.count == 1, "step 1's candidate counts as seen")
+        guard case let .block(history, seen) = step2.sources else { Issue.record("not bred from blocks"); return }
+        #expect(history.count == 2, "bred from step 0 only")
+        #expect(seen.count == 1, "step 1's candidate counts as seen")
         schedule.open(step2, candidates: Self.candidates(step: 2, count: 1, windows: 1, firstRow: 200))
-        let step3Early = schedule.stepToOpen(unitsOut: 0, capacity: 1)
-        #expect(step3Early == nil, "step 3 waits for step 1")
+        let step3Early = schedule.blocksToOpen(unitsOut: 0, capacity: 1)
+        #expect(step3Early.isEmpty, "step 3 waits for step 1")
         let step1UnitTaken = schedule.unitsToSend(unitsOut: 0, capacity: 1).first { $0.step == 1 }
         let step1Unit = try #require(step1UnitTaken)
         _ = schedule.receive(step1Unit, Self.result())
-        let step3 = schedule.stepToOpen(unitsOut: 0, capacity: 1)
-        #expect(step3?.step == 3)
+        let step3 = schedule.blocksToOpen(unitsOut: 0, capacity: 1)
+        #expect(step3.map(\.step) == [3])
     }
 
     @Test func theSearchEndsWhenEveryStepIsDecided() throws {
@@ -107,8 +108,8 @@ import Wire
         try Self.openNext(&schedule, count: 2)
         #expect(!schedule.isFinished)
         for key in schedule.unitsToSend(unitsOut: 0, capacity: 1) { _ = schedule.receive(key, Self.result()) }
-        let none = schedule.stepToOpen(unitsOut: 0, capacity: 1)
-        #expect(none == nil)
+        let none = schedule.blocksToOpen(unitsOut: 0, capacity: 1)
+        #expect(none.isEmpty)
         #expect(schedule.isFinished && schedule.result.count == 2)
     }
 }

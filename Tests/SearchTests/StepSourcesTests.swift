@@ -1,25 +1,40 @@
 import Testing
+import Seeded
 import Search
 
 /// Issue 21: what a pipelined step or an island is bred from (`StepSources`), as pure functions.
 @Suite struct StepSourcesTests {
-    /// Runs a whole search against the fake fitness the way the runner schedules it: step t
-    /// from steps 0…horizon(t), the steps between only as seen. Returns every step's candidates.
-    func runScheduled(_ config: SearchConfig) throws -> [[Evaluated]] {
-        var steps: [[Evaluated]] = []
-        var ordinal = 0
-        for step in 0..<config.stepCount {
-            let horizon = SearchEngine.horizon(of: step, config: config)
-            let known = horizon.map { Array(steps[0...$0]) } ?? []
-            let pending = steps[((horizon ?? -1) + 1)...].flatMap { $0.map(\.candidate) }
-            let batch = try SearchEngine.breed(step: step, config: config, seeds: seeds(config), steps: known, pending: pending)
-            steps.append(batch.map { candidate in
-                defer { ordinal += 1 }
+    struct Stuck: Error {}
+
+    /// Runs a whole search against the fake fitness the way the runner schedules it: each block
+    /// bred as soon as `BlockLedger` allows, from what it says. With `shuffle`, blocks are
+    /// decided in an order drawn from that seed (as workers of any speed would finish them),
+    /// else in the order they were bred. Returns every step's candidates, island by island.
+    func runScheduled(_ config: SearchConfig, shuffle: UInt64? = nil) throws -> [[Evaluated]] {
+        var ledger = BlockLedger(config: config)
+        var undecided: [(Block, [Candidate])] = []
+        var rng = shuffle.map { SplitMix64(seed: $0) }
+        while true {
+            for block in ledger.blocksToBreed() {
+                let (history, seen) = ledger.sources(of: block)
+                let batch = try SearchEngine.breed(block, config: config, seeds: seeds(config), history: history, seen: seen)
+                ledger.recordBred(block, Array(batch.prefix(SearchEngine.budgetedSize(block, config: config))))
+                undecided.append((block, ledger.bred[block]!))
+            }
+            if undecided.isEmpty { break }
+            var next = 0
+            if var r = rng { next = r.below(undecided.count); rng = r }
+            let (block, batch) = undecided.remove(at: next)
+            let first = SearchEngine.firstOrdinal(step: block.step, island: block.island, config: config)
+            ledger.recordDecided(block, batch.enumerated().map { offset, candidate in
                 let p = fakePerplexity(candidate)
-                return Evaluated(ordinal: ordinal, candidate: candidate, outcome: .scored(perplexity: p, windowNLL: [p]))
+                return Evaluated(ordinal: first + offset, candidate: candidate, outcome: .scored(perplexity: p, windowNLL: [p]))
             })
         }
-        return steps
+        guard ledger.isExhausted else { throw Stuck() }
+        return (0..<config.stepCount).map { step in
+            (0..<SearchEngine.blockCount(step: step, config: config)).flatMap { ledger.decided[Block(step: step, island: $0)] ?? [] }
+        }
     }
 
     @Test func oneStepAtATimeIsLongRoPEsSearch() throws {
@@ -54,7 +69,7 @@ import Search
     }
 
     /// Each step holds I blocks; without migration an island's parents are the shared step 0
-    /// and its own blocks only; no candidate is bred twice across islands.
+    /// and its own blocks only; no island breeds a candidate twice, nor one it could see.
     @Test func islandsBreedFromTheirOwnLineage() throws {
         var config = smallConfig()
         config.islands = 3
@@ -73,8 +88,17 @@ import Search
                         "step \(s): island \(island) bred from another island")
             }
         }
-        let all = steps.flatMap { $0 }
-        #expect(Set(all.map(\.candidate.noveltyKey)).count == all.count, "no candidate bred twice")
+        // No island breeds a candidate twice in its own lineage, nor one of another island's
+        // blocks it could see (steps 1…t−L; its own blocks of the steps between count too).
+        for k in 0..<3 {
+            let lineage = steps[0] + steps.indices.dropFirst().flatMap { s in steps[s].enumerated().filter {
+                SearchEngine.island(step: s, position: $0.offset, config: config) == k }.map(\.element) }
+            #expect(Set(lineage.map(\.candidate.noveltyKey)).count == lineage.count, "island \(k) bred a candidate twice")
+        }
+        for (s, batch) in steps.enumerated() where s > 1 {
+            let visible = Set(steps[1...(s - 1)].flatMap { $0 }.map(\.candidate.noveltyKey))
+            #expect(batch.allSatisfy { !visible.contains($0.candidate.noveltyKey) }, "step \(s) repeated a candidate it could see")
+        }
         // The islands draw from different streams: their first blocks differ.
         let block = config.mutations
         #expect(Array(steps[1][0..<block]).map(\.candidate) != Array(steps[1][block..<2 * block]).map(\.candidate))
@@ -99,6 +123,60 @@ import Search
             #expect(afterStep1[k].count == isolated[k].count - config.crossovers, "no migration in the middle of an iteration")
         }
         #expect(afterStep2.map(\.count) != isolated.map(\.count), "migrants were added")
+    }
+
+    /// Blocks decided in any order — as workers of any number and speed would finish them —
+    /// breed the same search: what a block is bred from never depends on timing.
+    @Test func theOrderBlocksAreDecidedInChangesNothing() throws {
+        var pipelined = smallConfig()
+        pipelined.pipelineDepth = 3
+        var islands = smallConfig()
+        islands.islands = 3
+        islands.migrationInterval = 1
+        islands.pipelineDepth = 2
+        var budgeted = smallConfig()
+        budgeted.islands = 4
+        budgeted.migrationInterval = 2
+        budgeted.pipelineDepth = 3
+        budgeted.budget = budgeted.population + 5 * 4 * budgeted.mutations + 2   // ends inside a block
+        for (name, config) in [("pipeline L=3", pipelined), ("islands I=3 M=1 L=2", islands), ("budgeted I=4 M=2 L=3", budgeted)] {
+            let inOrder = try runScheduled(config)
+            #expect(inOrder.flatMap { $0 }.count == config.plannedCandidates, "\(name)")
+            #expect(inOrder.flatMap { $0 }.map(\.ordinal) == Array(0..<config.plannedCandidates), "\(name): ordinals are dense")
+            for shuffle: UInt64 in [1, 2, 3] {
+                #expect(try runScheduled(config, shuffle: shuffle) == inOrder, "\(name), order \(shuffle)")
+            }
+        }
+    }
+
+    /// An island breeds its next step as soon as its own blocks allow, while another island's
+    /// block is still out — except after a migration, which waits for every island.
+    @Test func anIslandMovesOnWithoutWaitingForTheOthers() throws {
+        var config = smallConfig()
+        config.islands = 2
+        config.migrationInterval = 1   // the islands exchange at the end of step 2
+        var ledger = BlockLedger(config: config)
+        func breedAndDecide(_ block: Block, decide: Bool = true) throws {
+            #expect(ledger.blocksToBreed().contains(block), "\(block) should be ready")
+            let (history, seen) = ledger.sources(of: block)
+            let batch = try SearchEngine.breed(block, config: config, seeds: seeds(config), history: history, seen: seen)
+            ledger.recordBred(block, batch)
+            let first = SearchEngine.firstOrdinal(step: block.step, island: block.island, config: config)
+            if decide {
+                ledger.recordDecided(block, batch.enumerated().map {
+                    Evaluated(ordinal: first + $0.offset, candidate: $0.element, outcome: .scored(perplexity: fakePerplexity($0.element), windowNLL: [1]))
+                })
+            }
+        }
+        try breedAndDecide(Block(step: 0, island: 0))
+        #expect(ledger.blocksToBreed() == [Block(step: 1, island: 0), Block(step: 1, island: 1)])
+        try breedAndDecide(Block(step: 1, island: 1), decide: false)   // island 1 is slow
+        try breedAndDecide(Block(step: 1, island: 0))
+        try breedAndDecide(Block(step: 2, island: 0))
+        #expect(ledger.blocksToBreed().isEmpty, "island 0's step 3 needs island 1's step 2 (migration); island 1's step 2 its step 1")
+        let seen = ledger.sources(of: Block(step: 2, island: 1)).seen
+        #expect(seen.count == config.mutations,
+                "island 0's step-1 block counts as seen by island 1's step 2")
     }
 
     @Test func invalidSchedulesAreRefused() {
