@@ -19,6 +19,15 @@ utilisation)
     # digest with short units at 64 and 256 workers.
     bench --workers 1024 --mode islands --islands 32 --migration-interval 5 --pipeline-depth 4 --iterations 40 --unit-seconds 2
     bench --workers 64,256 --mode islands --islands 32 --migration-interval 5 --pipeline-depth 4 --iterations 40 --unit-seconds 0.01
+    # Islands that move on alone (2026-12-05, 09:00): the goals at 64, 256 and 1,024.
+    for args in "4 2" "4 4" "2 4" "8 2"; do
+        set -- $args
+        bench --workers 64 --mode islands --islands "$1" --migration-interval 5 --pipeline-depth "$2" --iterations 40 --unit-seconds 0.35
+    done
+    bench --workers 1024 --mode islands --islands 32 --migration-interval 5 --pipeline-depth 4 --iterations 40 --unit-seconds 2
+    bench --workers 1024 --mode islands --islands 16 --migration-interval 5 --pipeline-depth 2 --iterations 40 --unit-seconds 2
+    bench --workers 256 --mode islands --islands 8 --migration-interval 5 --pipeline-depth 2 --iterations 40 --unit-seconds 1
+    bench --workers 256 --mode islands --islands 16 --migration-interval 5 --pipeline-depth 2 --iterations 40 --unit-seconds 1
     ;;
 quality)
     # The result does not depend on the workers: fast units, 64 of them, seeds 2, 3, 4.

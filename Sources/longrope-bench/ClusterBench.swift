@@ -173,13 +173,18 @@ struct ClusterBench: AsyncParsableCommand {
         let useful = try store.evaluationSeconds(id) + simulated.map(\.worker.baselineBusySeconds).reduce(0, +)
         let taken = simulated.map(\.worker.unitsTaken).reduce(0, +)
         let stored = try store.evaluationCount(id) + 9 * windowCount
+        // Islands count only the other islands' blocks of steps ≤ t − L as seen, so two islands
+        // may breed the same candidate at nearly the same time: counted here (each costs its units).
+        let candidates = try store.candidates(id)
+        var keys = Set<NoveltyKey>()
+        let repeated = candidates.filter { !keys.insert($0.candidate.noveltyKey).inserted }.count
         let row: [String: Any] = [
             "workers": n, "unit_s": unit, "makespan_s": makespan, "ideal_s": useful / Double(n),
             "utilisation": busy / (Double(n) * makespan), "useful_utilisation": useful / (Double(n) * makespan),
             "units": stored, "units_taken": taken, "coordinator_cpu_ms_per_unit": 1000 * cpu / Double(max(1, taken)),
             "heartbeats_per_s": Double(beats.value) / makespan, "best_fitness": summary.perplexity ?? .nan,
             "best_lambda_digest": digest(summary.lambda), "overlap": chosenMode == .overlap, "mode": chosenMode.rawValue,
-            "seed": seed, "iterations": iterations, "candidates": try store.candidates(id).count,
+            "seed": seed, "iterations": iterations, "candidates": candidates.count, "repeated_candidates": repeated,
             "pipeline_depth": config.lag, "islands": config.islandCount, "migration_interval": config.migrationInterval ?? 0,
             "crashes": simulated.map(\.worker.crashes).reduce(0, +),
             "checked_units": checked, "checked_share": Double(checked) / Double(max(1, stored)),
