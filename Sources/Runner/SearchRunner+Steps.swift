@@ -51,7 +51,7 @@ extension SearchRunner {
                             try SearchEngine.breed(next.block, config: config, seeds: seeds, history: history, seen: seen)
                         }
                         try store.insertCandidates(searchID, step: next.step, firstOrdinal: first, Array(bred.prefix(next.size)))
-                        batch = try store.candidates(searchID, step: next.step).filter { ordinals.contains($0.ordinal) }
+                        batch = try store.candidates(searchID, step: next.step, ordinals: ordinals)
                     }
                     let windows = try batch.map { candidate in
                         let nll = try store.windowResults(candidate.rowID).map { $0 ?? .nan }

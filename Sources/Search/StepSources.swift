@@ -90,10 +90,6 @@ extension SearchEngine {
         let first = (start?.step ?? 0) + 1
         guard first <= last else { return histories }
         for step in first...last {
-            if count == 1 {
-                histories[0] += block(Block(step: step, island: 0))
-                continue
-            }
             for k in 0..<count { histories[k] += block(Block(step: step, island: k)) }
             if isMigration(step: step, config: config) {
                 let bests = histories.map { best($0) }

@@ -173,9 +173,13 @@ public final class SearchStore: Sendable {
 
     // MARK: Candidates and evaluations
 
-    /// Every candidate of a search (or of one step), in ordinal order, with its outcome when known.
-    public func candidates(_ searchID: Int64, step: Int? = nil) throws -> [CandidateRecord] {
-        let stepFilter = step == nil ? "" : " AND candidate.step = \(step!)"
+    /// Every candidate of a search (or of one step, or of a range of ordinals), in ordinal order,
+    /// with its outcome when known.
+    public func candidates(_ searchID: Int64, step: Int? = nil, ordinals: Range<Int>? = nil) throws -> [CandidateRecord] {
+        var stepFilter = step == nil ? "" : " AND candidate.step = \(step!)"
+        if let ordinals {
+            stepFilter += " AND candidate.ordinal >= \(ordinals.lowerBound) AND candidate.ordinal < \(ordinals.upperBound)"
+        }
         return try pool.read { db in
             // One query for the candidates and one for all their units.
             var windowNLL: [Int64: [Double?]] = [:]

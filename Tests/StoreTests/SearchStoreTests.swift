@@ -54,6 +54,11 @@ import TestSupport
         rows = try store.candidates(id)
         #expect(rows[0].outcome == .scored(perplexity: 9, windowNLL: [10, 12]))
         #expect(try store.evaluationCount(id) == 2)
+        // A block of a step, by its ordinals (the runner reloads the block it just stored).
+        let block = try store.candidates(id, step: 0, ordinals: 1..<5)
+        #expect(block.map(\.ordinal) == [1])
+        let first = try store.candidates(id, ordinals: 0..<1)
+        #expect(first.map(\.ordinal) == [0] && first[0].outcome == .scored(perplexity: 9, windowNLL: [10, 12]))
     }
 
     @Test func nanIsStoredAsInfeasibleNotLost() throws {
