@@ -43,6 +43,8 @@ struct ClusterBench: AsyncParsableCommand {
     @Flag(help: "Also check every answer below its window's lowest loss (the coordinator's --verify-new-lows).") var verifyNewLows = false
     @Flag(help: "Also confirm every unit of a would-be new best on a second worker (the coordinator's --verify-new-bests).")
     var verifyNewBests = false
+    @Option(help: "After each run, run the simulated workers and their heartbeats alone for this many seconds (no coordinator) and subtract their CPU per unit: the coordinator's own CPU per unit (0: not measured).")
+    var simulationSeconds: Double = 0
     @Flag(help: "One JSON object per line instead of a table.") var json = false
 
     enum Mode: String, ExpressibleByArgument, CaseIterable { case sync, pipeline, islands, overlap }
@@ -131,33 +133,11 @@ struct ClusterBench: AsyncParsableCommand {
                 connection: worker)
             simulated.append((wid, worker))
         }
-        // Each worker heartbeats at the real period (and sooner after a crash, as a restarted
-        // process registers at once); a crashed one is silent while down.
         let beats = SharedCount()
-        let period = heartbeatSeconds, members = simulated
-        let heartbeats = Task {
-            await withTaskGroup(of: Void.self) { group in
-                for (wid, worker) in members {
-                    group.addTask {
-                        let secret = dispatcher.secret(wid)
-                        var last = Date()
-                        var crashes = 0
-                        while !Task.isCancelled {
-                            try? await Task.sleep(nanoseconds: UInt64(min(period, max(0.001, unit)) * 1e9))
-                            let due = Date().timeIntervalSince(last) >= period
-                            guard !worker.isDown else { continue }
-                            // Up again after a crash: beat at once, as a restarted process would.
-                            let restarted = worker.crashes != crashes
-                            guard due || restarted else { continue }
-                            crashes = worker.crashes
-                            _ = await dispatcher.heartbeat(wid, secret: secret)
-                            beats.add(1)
-                            last = Date()
-                        }
-                    }
-                }
-            }
-        }
+        let heartbeats = heartbeatTasks(simulated.map { (wid, worker) in
+            let secret = dispatcher.secret(wid)
+            return (worker, { _ = await dispatcher.heartbeat(wid, secret: secret) })
+        }, unit: unit, beats: beats)
         let cpuBefore = processCPUSeconds()
         let start = Date()
         let summary = try await SearchRunner(store: store, searchID: id,
@@ -178,7 +158,8 @@ struct ClusterBench: AsyncParsableCommand {
         let candidates = try store.candidates(id)
         var keys = Set<NoveltyKey>()
         let repeated = candidates.filter { !keys.insert($0.candidate.noveltyKey).inserted }.count
-        let row: [String: Any] = [
+        let simulationCPU = try await simulationCPUSecondsPerUnit(profiles: simulated.map(\.worker.profile), config: config, unit: unit)
+        var row: [String: Any] = [
             "workers": n, "unit_s": unit, "makespan_s": makespan, "ideal_s": useful / Double(n),
             "utilisation": busy / (Double(n) * makespan), "useful_utilisation": useful / (Double(n) * makespan),
             "units": stored, "units_taken": taken, "coordinator_cpu_ms_per_unit": 1000 * cpu / Double(max(1, taken)),
@@ -189,6 +170,11 @@ struct ClusterBench: AsyncParsableCommand {
             "crashes": simulated.map(\.worker.crashes).reduce(0, +),
             "checked_units": checked, "checked_share": Double(checked) / Double(max(1, stored)),
         ]
+        if let simulationCPU {
+            // What the same simulated workers cost alone, per unit, taken from the whole process's.
+            row["simulation_cpu_ms_per_unit"] = 1000 * simulationCPU
+            row["coordinator_only_cpu_ms_per_unit"] = 1000 * (cpu / Double(max(1, taken)) - simulationCPU)
+        }
         if json {
             let data = try JSONSerialization.data(withJSONObject: row, options: [.sortedKeys])
             emit(String(decoding: data, as: UTF8.self))
@@ -199,6 +185,71 @@ struct ClusterBench: AsyncParsableCommand {
                          1000 * cpu / Double(max(1, taken)),
                          Double(beats.value) / makespan, summary.perplexity ?? .nan, digest(summary.lambda)))
         }
+    }
+
+    /// Each simulated worker's heartbeat loop at the real period (and sooner after a crash, as a
+    /// restarted process registers at once); a crashed one is silent while down.
+    func heartbeatTasks(_ members: [(worker: SimulatedWorker, beat: @Sendable () async -> Void)], unit: Double,
+                        beats: SharedCount) -> Task<Void, Never> {
+        let period = heartbeatSeconds
+        return Task {
+            await withTaskGroup(of: Void.self) { group in
+                for (worker, beat) in members {
+                    group.addTask {
+                        var last = Date()
+                        var crashes = 0
+                        while !Task.isCancelled {
+                            try? await Task.sleep(nanoseconds: UInt64(min(period, max(0.001, unit)) * 1e9))
+                            let due = Date().timeIntervalSince(last) >= period
+                            guard !worker.isDown else { continue }
+                            // Up again after a crash: beat at once, as a restarted process would.
+                            let restarted = worker.crashes != crashes
+                            guard due || restarted else { continue }
+                            crashes = worker.crashes
+                            await beat()
+                            beats.add(1)
+                            last = Date()
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The simulation's own CPU seconds per unit: the same workers (profiles, unit time) and
+    /// heartbeat loops run alone for `--simulation-seconds`, each worker taking units back to
+    /// back as a busy cluster keeps it, heartbeats going nowhere. nil when not asked for.
+    func simulationCPUSecondsPerUnit(profiles: [SimulatedWorker.Profile], config: SearchConfig,
+                                     unit: Double) async throws -> Double? {
+        guard simulationSeconds > 0 else { return nil }
+        let workers = profiles.enumerated().map {
+            SimulatedWorker(profile: $0.element, originalContext: config.originalContext, seed: seed &+ UInt64($0.offset))
+        }
+        let sample = WorkUnit(searchID: 1, candidateRowID: 1, window: 0,
+                              lambda: RoPEScaling.linear(pairs: config.pairs, scale: config.scale).lambda, nHat: 0,
+                              attentionFactor: 1, targetContext: config.targetContext, windowCount: config.windowCount,
+                              modelSHA256: "sim", textSHA256: "sim", textOffset: 0)
+        let beats = SharedCount()
+        let cpuBefore = processCPUSeconds()
+        let heartbeats = heartbeatTasks(workers.map { ($0, {}) }, unit: unit, beats: beats)
+        let end = Date().addingTimeInterval(simulationSeconds)
+        let units = await withTaskGroup(of: Int.self) { group in
+            for worker in workers {
+                group.addTask {
+                    var done = 0
+                    while Date() < end {
+                        // Each unit in a task of its own, as the dispatcher leases it.
+                        _ = await Task { try? await worker.evaluate(sample) }.value
+                        done += 1
+                    }
+                    return done
+                }
+            }
+            return await group.reduce(0, +)
+        }
+        heartbeats.cancel()
+        _ = await heartbeats.value
+        return (processCPUSeconds() - cpuBefore) / Double(max(1, units))
     }
 
     /// A short fingerprint of a λ vector (to see at a glance that two runs found the same).
