@@ -144,7 +144,7 @@ let package = Package(
         .testTarget(name: "DigestTests", dependencies: ["Digest", "TestSupport"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "Search"]),
         .testTarget(name: "RunnerTests", dependencies: [
-            "Runner", "ModelExport", "Store", "Search", "Evaluator", "RoPE", "GGUF", "Wire", "Simulation", "Scoring", "TestSupport",
+            "Runner", "ModelExport", "Store", "Search", "Evaluator", "RoPE", "GGUF", "Wire", "Simulation", "Scoring", "Seeded", "TestSupport",
         ]),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
     ]

@@ -43,19 +43,22 @@ extension SearchRunner {
                     let first = SearchEngine.firstOrdinal(step: next.step, island: next.block.island, config: config)
                     let ordinals = first..<(first + next.size)
                     var batch = ordinals.compactMap { stored[$0] }.filter { $0.step == next.step }
-                    if batch.isEmpty {
+                    let reloaded = !batch.isEmpty
+                    if !reloaded {
                         let bred: [Candidate] = switch next.sources {
                         case let .history(history):
                             try SearchEngine.breed(step: next.step, config: config, seeds: seeds, history: history)
-                        case let .block(history, seen):
-                            try SearchEngine.breed(next.block, config: config, seeds: seeds, history: history, seen: seen)
+                        case let .block(history):
+                            try SearchEngine.breed(next.block, config: config, seeds: seeds, history: history,
+                                                   seen: schedule.seenKeys(of: next.block))
                         }
                         try store.insertCandidates(searchID, step: next.step, firstOrdinal: first, Array(bred.prefix(next.size)))
                         batch = try store.candidates(searchID, step: next.step, ordinals: ordinals)
                     }
                     let windows = try batch.map { candidate in
-                        let nll = try store.windowResults(candidate.rowID).map { $0 ?? .nan }
-                        let tokens = try store.windowTokens(candidate.rowID)
+                        // A block bred just now has no units stored yet.
+                        let nll = reloaded ? try store.windowResults(candidate.rowID).map { $0 ?? .nan } : []
+                        let tokens = reloaded ? try store.windowTokens(candidate.rowID) : []
                         return CandidateWindows(record: candidate, reference: next.reference, windowCount: config.windowCount,
                                                 storedNLL: nll, storedTokens: tokens)
                     }

@@ -31,8 +31,20 @@ struct StepSchedule {
     struct OpenBlock {
         var block: Block
         var candidates: [CandidateWindows]
+        /// Candidates not yet decided (kept as results come in).
+        var undecided: Int
+        /// Whether a candidate may have a sure window: set when the block opens and when one of
+        /// its units comes back (the only moments one appears), cleared once its sure units went
+        /// out, so `unitsToSend` looks only at blocks where something changed.
+        var mayHaveSure = true
         var step: Int { block.step }
-        var isComplete: Bool { candidates.allSatisfy(\.isDecided) }
+        var isComplete: Bool { undecided == 0 }
+
+        init(block: Block, candidates: [CandidateWindows]) {
+            self.block = block
+            self.candidates = candidates
+            self.undecided = candidates.count(where: { !$0.isDecided })
+        }
     }
 
     /// One unit: a window of a candidate (by position in its block) of an open block.
@@ -49,9 +61,9 @@ struct StepSchedule {
         /// Overlapped: every candidate decided so far, and those still being scored (as seen:
         /// never repeated, never parents).
         case history([Evaluated])
-        /// Reproducible: the island's history after step h (all decided) and the candidates
-        /// that only count as seen (`BlockLedger.sources`).
-        case block(history: [Evaluated], seen: [Candidate])
+        /// Reproducible: the island's history after step h (all decided); what counts as seen
+        /// besides, `seenKeys(of:)` (`BlockLedger.sources` names both).
+        case block(history: [Evaluated])
     }
 
     /// A block that may open now: what it is bred from, early rejection's reference (from the
@@ -75,7 +87,10 @@ struct StepSchedule {
     private var nextOverlappedStep = 0
     /// Over `history` or the decided blocks, kept as they grow (for progress).
     private(set) var doneCount = 0
-    private(set) var doneBest: Double?
+    /// Candidates decided in the open blocks (reproducible modes; overlapped, they are in `history`).
+    private var decidedInOpen = 0
+    /// The lowest perplexity of every candidate decided so far, open blocks' included.
+    private(set) var bestSoFar: Double?
 
     init(config: SearchConfig) {
         self.config = config
@@ -90,9 +105,11 @@ struct StepSchedule {
 
     /// Closes the blocks whose candidates are all decided.
     mutating func closeFinished() {
+        guard open.contains(where: \.isComplete) else { return }
         for finished in open where finished.isComplete && !overlapped {
             let items = finished.candidates.map(Self.evaluated)
             ledger.recordDecided(finished.block, items)
+            decidedInOpen -= items.count
             count(items)
         }
         open.removeAll(where: \.isComplete)
@@ -126,12 +143,15 @@ struct StepSchedule {
         }
         // Reproducible: a block opens once every block it is bred from is decided.
         return ledger.blocksToBreed().map { block in
-            let (history, seen) = ledger.sources(of: block)
-            return BlockToOpen(block: block, sources: .block(history: history, seen: seen),
+            let history = ledger.history(of: block)
+            return BlockToOpen(block: block, sources: .block(history: history),
                                reference: SearchEngine.rejectionReference(history, config: config),
                                size: SearchEngine.budgetedSize(block, config: config))
         }
     }
+
+    /// What a block `blocksToOpen` named counts as seen when it is bred (before it opens).
+    func seenKeys(of block: Block) -> SeenKeys { ledger.seenKeys(of: block) }
 
     /// Opens a block `blocksToOpen` named with its candidates (bred now, or reloaded with what
     /// the store holds of them).
@@ -144,6 +164,9 @@ struct StepSchedule {
             count(reloaded)
         } else {
             ledger.recordBred(next.block, candidates.map(\.record.candidate))
+            let decided = candidates.filter(\.isDecided)
+            decidedInOpen += decided.count
+            for p in decided.compactMap(\.outcome?.perplexity) { bestSoFar = min(bestSoFar ?? p, p) }
         }
         open.append(OpenBlock(block: next.block, candidates: candidates))
     }
@@ -152,20 +175,32 @@ struct StepSchedule {
     /// fewer than `capacity` units would be out (`unitsOut` are out already).
     mutating func unitsToSend(unitsOut: Int, capacity: Int) -> [UnitKey] {
         var keys: [UnitKey] = []
-        for s in open.indices {
+        for s in open.indices where open[s].mayHaveSure {
             for c in open[s].candidates.indices where open[s].candidates[c].hasSureWindow { keys.append(send(s, c)) }
+            open[s].mayHaveSure = false
         }
-        while unitsOut + keys.count < max(1, capacity) {
-            var pick: (s: Int, c: Int, depth: Int)?
-            for s in open.indices {
-                for c in open[s].candidates.indices {
-                    if let depth = open[s].candidates[c].speculativeDepth, depth < (pick?.depth ?? .max) {
-                        pick = (s, c, depth)
-                    }
-                }
+        guard unitsOut + keys.count < max(1, capacity) else { return keys }
+        // Speculative units, least far ahead first, ties in block and candidate order: the
+        // candidates that have one, by depth (each list in that order), and after each pick
+        // the candidate goes back one depth further on.
+        var byDepth: [[(s: Int, c: Int)]] = Array(repeating: [], count: config.windowCount + 1)
+        for s in open.indices {
+            for c in open[s].candidates.indices {
+                if let depth = open[s].candidates[c].speculativeDepth { byDepth[depth].append((s, c)) }
             }
-            guard let pick else { break }
+        }
+        var depth = 0, next = 0   // the next pick: byDepth[depth][next]
+        while unitsOut + keys.count < max(1, capacity) {
+            while depth < byDepth.count && next == byDepth[depth].count { depth += 1; next = 0 }
+            guard depth < byDepth.count else { break }
+            let pick = byDepth[depth][next]
+            next += 1
             keys.append(send(pick.s, pick.c))
+            if let further = open[pick.s].candidates[pick.c].speculativeDepth {
+                // further > depth: its list is not being read yet, so insert in order.
+                let at = byDepth[further].firstIndex { ($0.s, $0.c) > (pick.s, pick.c) } ?? byDepth[further].count
+                byDepth[further].insert(pick, at: at)
+            }
         }
         return keys
     }
@@ -193,7 +228,11 @@ struct StepSchedule {
             return nil
         }
         let rows = open[s].candidates[key.candidate].receive(window: key.window, .success(result), config: config)
+        open[s].mayHaveSure = true
         guard open[s].candidates[key.candidate].isDecided else { return (rows, []) }
+        open[s].undecided -= 1
+        if let p = open[s].candidates[key.candidate].outcome?.perplexity { bestSoFar = min(bestSoFar ?? p, p) }
+        if !overlapped { decidedInOpen += 1 }
         let abandoned = open[s].candidates[key.candidate].takeAbandoned().sorted().map {
             UnitKey(step: key.step, island: key.island, candidate: key.candidate, window: $0)
         }
@@ -224,26 +263,14 @@ struct StepSchedule {
     /// Where the search stands: the first open step, the candidates decided (those of open
     /// steps too) and the best perplexity among them.
     var progress: (step: Int, candidatesDone: Int, best: Double?) {
-        // Overlapped, decided candidates of open steps are in `history` already. Read in place:
-        // this runs on every answer, over every candidate of the open steps.
-        var inOpen = 0
-        var best = doneBest
-        if !overlapped {
-            for s in open.indices {
-                for c in open[s].candidates.indices {
-                    guard let outcome = open[s].candidates[c].outcome else { continue }
-                    inOpen += 1
-                    if let p = outcome.perplexity { best = min(best ?? p, p) }
-                }
-            }
-        }
+        // Overlapped, decided candidates of open steps are in `history` already.
         let lastBred = overlapped ? nextOverlappedStep - 1 : ledger.nextStep.max()! - 1
-        return (open.map(\.step).min() ?? min(max(0, lastBred), config.stepCount - 1), doneCount + inOpen, best)
+        return (open.map(\.step).min() ?? min(max(0, lastBred), config.stepCount - 1), doneCount + decidedInOpen, bestSoFar)
     }
 
     private mutating func count(_ items: [Evaluated]) {
         doneCount += items.count
-        for p in items.compactMap(\.outcome.perplexity) { doneBest = min(doneBest ?? p, p) }
+        for p in items.compactMap(\.outcome.perplexity) { bestSoFar = min(bestSoFar ?? p, p) }
     }
 
     private static func evaluated(_ windows: CandidateWindows) -> Evaluated {

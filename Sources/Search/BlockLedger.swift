@@ -12,6 +12,8 @@ public struct BlockLedger: Sendable {
     public private(set) var bred: [Block: [Candidate]] = [:]
     /// Every block decided so far.
     public private(set) var decided: [Block: [Evaluated]] = [:]
+    /// The novelty key of every candidate bred so far, with the blocks that bred it.
+    private var keyIndex: [NoveltyKey: [Block]] = [:]
     /// Island k's next step to breed (`config.stepCount` once it breeds no more).
     public private(set) var nextStep: [Int]
     /// Island k's blocks are decided through this step (−1: not even step 0; blocks the budget
@@ -53,11 +55,7 @@ public struct BlockLedger: Sendable {
     /// h and the candidates that only count as seen.
     public mutating func sources(of block: Block) -> (history: [Evaluated], seen: [Candidate]) {
         guard let h = SearchEngine.horizon(of: block.step, config: config) else { return ([], []) }
-        let migration = SearchEngine.lastMigration(atOrBefore: h, config: config)
-        var history = syncedHistories(through: migration)[block.island]
-        if migration < h {
-            for step in (migration + 1)...h { history += decided[Block(step: step, island: block.island)] ?? [] }
-        }
+        let history = history(of: block)
         var seen: [Candidate] = []
         if h >= 1 {
             for step in 1...h {
@@ -68,11 +66,32 @@ public struct BlockLedger: Sendable {
         return (history, seen)
     }
 
+    /// What `block` counts as seen — `sources(of:)`' history and seen candidates, which are
+    /// every island's blocks of steps ≤ h (the history's migrants among them) and its own
+    /// island's blocks after h — as keys looked up in the ledger's index, for
+    /// `SearchEngine.breed(_:config:seeds:history:seen:)`. Use it before the ledger changes
+    /// again (it shares the index, which a change would then copy).
+    public func seenKeys(of block: Block) -> SeenKeys {
+        SeenKeys(index: keyIndex, block: block, horizon: SearchEngine.horizon(of: block.step, config: config) ?? -1)
+    }
+
+    /// `block`'s island's history after step h: what `sources(of:)` says it is bred from.
+    public mutating func history(of block: Block) -> [Evaluated] {
+        guard let h = SearchEngine.horizon(of: block.step, config: config) else { return [] }
+        let migration = SearchEngine.lastMigration(atOrBefore: h, config: config)
+        var history = syncedHistories(through: migration)[block.island]
+        if migration < h {
+            for step in (migration + 1)...h { history += decided[Block(step: step, island: block.island)] ?? [] }
+        }
+        return history
+    }
+
     /// Records `block` as bred with `candidates` (bred now or reloaded; at most its
     /// `SearchEngine.budgetedSize`).
     public mutating func recordBred(_ block: Block, _ candidates: [Candidate]) {
         precondition(block.step == nextStep[block.island], "an island breeds its steps in order")
         bred[block] = candidates
+        for candidate in candidates { keyIndex[candidate.noveltyKey, default: []].append(block) }
         if block.step == 0 {
             for k in nextStep.indices { nextStep[k] = 1; skipUnbudgeted(k) }
         } else {

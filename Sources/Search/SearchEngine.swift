@@ -16,13 +16,20 @@ public enum SearchEngine {
     /// The candidates of `step`, given every evaluated candidate of the earlier steps.
     public static func breed(step: Int, config: SearchConfig, seeds: [Candidate],
                              history: [Evaluated]) throws -> [Candidate] {
+        try breed(step: step, config: config, seeds: seeds, history: history,
+                  seen: SeenKeys(history.map { $0.candidate.noveltyKey }))
+    }
+
+    /// The same, never breeding a candidate of `seen` (which holds at least `history`'s).
+    static func breed(step: Int, config: SearchConfig, seeds: [Candidate], history: [Evaluated],
+                      seen: SeenKeys) throws -> [Candidate] {
         let problems = config.problems()
         guard problems.isEmpty else { throw SearchError.invalidConfig(problems) }
         var rng = SplitMix64(seed: config.seed, stream: UInt64(step))
-        var seen = Set(history.map { $0.candidate.noveltyKey })
+        var seen = seen
         var batch: [Candidate] = []
         func accept(_ candidate: Candidate) -> Bool {
-            guard candidate.isMonotone, seen.insert(candidate.noveltyKey).inserted else { return false }
+            guard candidate.isMonotone, seen.insert(candidate.noveltyKey) else { return false }
             batch.append(candidate)
             return true
         }
@@ -226,7 +233,7 @@ public enum SearchEngine {
     /// d_rcd when searched) from the other with probability ½; a child that is not monotone or
     /// not new is redrawn, and after 20 draws the better parent is mutated instead.
     public static func crossover(_ parents: [Evaluated], config: SearchConfig, rng: inout SplitMix64,
-                                 seen: Set<NoveltyKey>) -> Candidate {
+                                 seen: SeenKeys) -> Candidate {
         let a = rng.below(parents.count)
         var b = rng.below(parents.count - 1)
         if b >= a { b += 1 }

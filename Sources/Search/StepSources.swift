@@ -117,10 +117,17 @@ extension SearchEngine {
     /// gives it) with `seen` counting as already bred.
     public static func breed(_ block: Block, config: SearchConfig, seeds: [Candidate], history: [Evaluated],
                              seen: [Candidate]) throws -> [Candidate] {
+        try breed(block, config: config, seeds: seeds, history: history,
+                  seen: SeenKeys((history.map(\.candidate) + seen).map(\.noveltyKey)))
+    }
+
+    /// The same with what counts as seen (`history`'s candidates among them) given as keys:
+    /// `BlockLedger.seenKeys(of:)`, without a set of every earlier candidate built per block.
+    public static func breed(_ block: Block, config: SearchConfig, seeds: [Candidate], history: [Evaluated],
+                             seen: SeenKeys) throws -> [Candidate] {
         var own = config
         if block.step > 0 { own.seed = islandSeed(block.island, config: config) }
-        let asSeen = seen.map { Evaluated(ordinal: -1, candidate: $0, outcome: .infeasible) }
-        return try breed(step: block.step, config: own, seeds: seeds, history: history + asSeen)
+        return try breed(step: block.step, config: own, seeds: seeds, history: history, seen: seen)
     }
 }
 

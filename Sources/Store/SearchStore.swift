@@ -203,14 +203,15 @@ public final class SearchStore: Sendable {
             var ordinal = try firstOrdinal
                 ?? Int.fetchOne(db, sql: "SELECT COALESCE(MAX(ordinal) + 1, 0) FROM candidate WHERE search_id = ?",
                                 arguments: [searchID]) ?? 0
+            let insert = try db.cachedStatement(sql: """
+                INSERT INTO candidate (search_id, ordinal, step, lambda, n_hat, attention_factor, operation,
+                                       seed_name, parents, status, critical_pair)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)
+                """)
             for candidate in batch {
-                try db.execute(sql: """
-                    INSERT INTO candidate (search_id, ordinal, step, lambda, n_hat, attention_factor, operation,
-                                           seed_name, parents, status, critical_pair)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)
-                    """, arguments: [searchID, ordinal, step, try encode(candidate.lambda), candidate.nHat,
-                                     candidate.attentionFactor, candidate.operation.rawValue, candidate.seedName,
-                                     try encode(candidate.parents), candidate.criticalPair])
+                try insert.execute(arguments: [searchID, ordinal, step, try encode(candidate.lambda), candidate.nHat,
+                                               candidate.attentionFactor, candidate.operation.rawValue, candidate.seedName,
+                                               try encode(candidate.parents), candidate.criticalPair])
                 ordinal += 1
             }
         }
@@ -221,16 +222,17 @@ public final class SearchStore: Sendable {
     @discardableResult
     public func recordEvaluation(_ evaluation: EvaluationRecord, outcome: Outcome?) throws -> Bool {
         try pool.write { db in
-            let existing = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM evaluation WHERE candidate_id = ? AND window = ?",
-                                            arguments: [evaluation.candidateRowID, evaluation.window]) ?? 0
+            // Statements that run for every unit are compiled once per connection.
+            let count = try db.cachedStatement(sql: "SELECT COUNT(*) FROM evaluation WHERE candidate_id = ? AND window = ?")
+            let existing = try Int.fetchOne(count, arguments: [evaluation.candidateRowID, evaluation.window]) ?? 0
             if existing > 0 { return false }
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 INSERT INTO evaluation (candidate_id, window, status, nll_sum, tokens, seconds, worker, created_at, error)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [evaluation.candidateRowID, evaluation.window,
-                                 evaluation.error != nil ? "failed" : evaluation.nllSum == nil ? "infeasible" : "done",
-                                 evaluation.nllSum, evaluation.tokens, evaluation.seconds, evaluation.worker,
-                                 Date().timeIntervalSince1970, evaluation.error])
+                """).execute(arguments: [evaluation.candidateRowID, evaluation.window,
+                                         evaluation.error != nil ? "failed" : evaluation.nllSum == nil ? "infeasible" : "done",
+                                         evaluation.nllSum, evaluation.tokens, evaluation.seconds, evaluation.worker,
+                                         Date().timeIntervalSince1970, evaluation.error])
             if let outcome { try setOutcome(db, evaluation.candidateRowID, outcome) }
             return true
         }
@@ -254,8 +256,8 @@ public final class SearchStore: Sendable {
         case let .rejected(p, _): ("rejected", p)
         case .infeasible: ("infeasible", nil)
         }
-        try db.execute(sql: "UPDATE candidate SET status = ?, perplexity = ? WHERE id = ?",
-                       arguments: [status, perplexity, candidateID])
+        try db.cachedStatement(sql: "UPDATE candidate SET status = ?, perplexity = ? WHERE id = ?")
+            .execute(arguments: [status, perplexity, candidateID])
     }
 
     private func evaluations(_ db: Database, candidate: Int64) throws -> [Double?] {

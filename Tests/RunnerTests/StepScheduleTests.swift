@@ -1,6 +1,7 @@
 import Foundation
 @testable import Runner
 import Search
+import Seeded
 @testable import Store
 import Testing
 import Wire
@@ -21,7 +22,7 @@ import Wire
     static func candidates(step: Int, count: Int, windows: Int, firstRow: Int64 = 0) -> [CandidateWindows] {
         (0..<count).map { i in
             let record = CandidateRecord(rowID: firstRow + Int64(i), ordinal: Int(firstRow) + i, step: step,
-                                         candidate: Candidate(lambda: [1, 1 + Double(i)], operation: .seed), attentionFactor: 1, outcome: nil)
+                                         candidate: Candidate(lambda: [1, 1 + Double(Int(firstRow) + i)], operation: .seed), attentionFactor: 1, outcome: nil)
             return CandidateWindows(record: record, reference: nil, windowCount: windows, storedNLL: [], storedTokens: [])
         }
     }
@@ -88,9 +89,12 @@ import Wire
         #expect(step2Taken.count == 1)
         let step2 = try #require(step2Taken.first)
         #expect(step2.step == 2)
-        guard case let .block(history, seen) = step2.sources else { Issue.record("not bred from blocks"); return }
+        guard case let .block(history) = step2.sources else { Issue.record("not bred from blocks"); return }
         #expect(history.count == 2, "bred from step 0 only")
-        #expect(seen.count == 1, "step 1's candidate counts as seen")
+        let seen = schedule.seenKeys(of: step2.block)
+        let step1 = try #require(schedule.open.first { $0.step == 1 }?.candidates.first?.record.candidate)
+        #expect(seen.contains(step1.noveltyKey), "step 1's candidate counts as seen")
+        #expect(!seen.contains(Candidate(lambda: [1, 9], operation: .seed).noveltyKey), "a candidate never bred does not")
         schedule.open(step2, candidates: Self.candidates(step: 2, count: 1, windows: 1, firstRow: 200))
         let step3Early = schedule.blocksToOpen(unitsOut: 0, capacity: 1)
         #expect(step3Early.isEmpty, "step 3 waits for step 1")
@@ -111,5 +115,84 @@ import Wire
         let none = schedule.blocksToOpen(unitsOut: 0, capacity: 1)
         #expect(none.isEmpty)
         #expect(schedule.isFinished && schedule.result.count == 2)
+    }
+
+    /// `unitsToSend` and `progress` keep their own bookkeeping (which blocks changed, decided
+    /// counts, the best so far); played against the plain definitions — every sure unit in
+    /// block and candidate order, then the least speculative one at a time, ties in that order;
+    /// decided candidates counted and their best perplexity taken over every open block — at every
+    /// moment of a search whose results come back in a drawn order, with early rejection.
+    @Test func unitsAndProgressFollowTheirDefinitionsAtEveryMoment() throws {
+        for seed in UInt64(1)...4 {
+            var config = Self.config(population: 6, windows: 4, pipelineDepth: 2)
+            config.iterations = 4
+            config.parents = 3
+            config.mutations = 2
+            config.crossovers = 2
+            var schedule = StepSchedule(config: config)
+            var rng = SplitMix64(seed: seed, stream: 5)
+            var out: [StepSchedule.UnitKey] = []
+            var row: Int64 = 0
+            var moments = 0
+            while true {
+                for next in schedule.blocksToOpen(unitsOut: out.count, capacity: 9) {
+                    let count = next.size
+                    schedule.open(next, candidates: Self.candidates(step: next.step, count: count, windows: config.windowCount,
+                                                                    firstRow: row).map {
+                        // A reference for early rejection from the block's own reference, when it has one.
+                        CandidateWindows(record: $0.record, reference: next.reference, windowCount: config.windowCount,
+                                         storedNLL: [], storedTokens: [])
+                    })
+                    row += Int64(count)
+                }
+                let capacity = Int(rng.next() % 12)
+                let expected = Self.plainUnitsToSend(schedule.open, unitsOut: out.count, capacity: capacity)
+                let sent = schedule.unitsToSend(unitsOut: out.count, capacity: capacity)
+                #expect(sent == expected, "seed \(seed), moment \(moments)")
+                out += sent
+                let plain = Self.plainProgress(schedule)
+                #expect(schedule.progress.candidatesDone == plain.done && schedule.progress.best == plain.best,
+                        "seed \(seed), moment \(moments)")
+                moments += 1
+                if out.isEmpty { break }
+                let key = out.remove(at: Int(rng.next() % UInt64(out.count)))
+                guard schedule.wants(key) else { continue }
+                let nll = 600 + Double(rng.next() % 200)
+                if let taken = schedule.receive(key, Self.result(nll)) {
+                    out.removeAll { taken.abandoned.contains($0) }
+                }
+            }
+            #expect(schedule.isFinished, "seed \(seed): every block decided")
+            #expect(moments > 40, "seed \(seed): a search long enough to say something (\(moments) moments)")
+        }
+    }
+
+    /// `unitsToSend` as defined, by scanning every candidate for each unit (on copies).
+    static func plainUnitsToSend(_ open: [StepSchedule.OpenBlock], unitsOut: Int, capacity: Int) -> [StepSchedule.UnitKey] {
+        var open = open
+        var keys: [StepSchedule.UnitKey] = []
+        func send(_ s: Int, _ c: Int) {
+            keys.append(.init(step: open[s].step, island: open[s].block.island, candidate: c, window: open[s].candidates[c].send()))
+        }
+        for s in open.indices {
+            for c in open[s].candidates.indices where open[s].candidates[c].hasSureWindow { send(s, c) }
+        }
+        while unitsOut + keys.count < max(1, capacity) {
+            var pick: (s: Int, c: Int, depth: Int)?
+            for s in open.indices {
+                for c in open[s].candidates.indices {
+                    if let depth = open[s].candidates[c].speculativeDepth, depth < (pick?.depth ?? .max) { pick = (s, c, depth) }
+                }
+            }
+            guard let pick else { break }
+            send(pick.s, pick.c)
+        }
+        return keys
+    }
+
+    /// Decided candidates and their best perplexity, from the decided blocks and every open one.
+    static func plainProgress(_ schedule: StepSchedule) -> (done: Int, best: Double?) {
+        let decided = schedule.ledger.result.map(\.outcome) + schedule.open.flatMap(\.candidates).compactMap(\.outcome)
+        return (decided.count, decided.compactMap(\.perplexity).min())
     }
 }

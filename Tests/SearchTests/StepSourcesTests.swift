@@ -10,14 +10,29 @@ import Search
     /// bred as soon as `BlockLedger` allows, from what it says. With `shuffle`, blocks are
     /// decided in an order drawn from that seed (as workers of any speed would finish them),
     /// else in the order they were bred. Returns every step's candidates, island by island.
-    func runScheduled(_ config: SearchConfig, shuffle: UInt64? = nil) throws -> [[Evaluated]] {
+    /// With `byKeys`, each block is bred as the runner breeds it (`history(of:)` and
+    /// `seenKeys(of:)`), and first its seen keys are checked against `sources(of:)` on every
+    /// candidate bred so far.
+    func runScheduled(_ config: SearchConfig, shuffle: UInt64? = nil, byKeys: Bool = false) throws -> [[Evaluated]] {
         var ledger = BlockLedger(config: config)
         var undecided: [(Block, [Candidate])] = []
         var rng = shuffle.map { SplitMix64(seed: $0) }
         while true {
             for block in ledger.blocksToBreed() {
                 let (history, seen) = ledger.sources(of: block)
-                let batch = try SearchEngine.breed(block, config: config, seeds: seeds(config), history: history, seen: seen)
+                let batch: [Candidate]
+                if byKeys {
+                    let plain = Set((history.map(\.candidate) + seen).map(\.noveltyKey))
+                    let keys = ledger.seenKeys(of: block)
+                    let everyKey = Set(ledger.bred.values.flatMap { $0 }.map(\.noveltyKey))
+                    let disagree = everyKey.filter { keys.contains($0) != plain.contains($0) }
+                    #expect(disagree.isEmpty, "\(block): \(disagree.count) of \(everyKey.count) keys seen differently")
+                    #expect(ledger.history(of: block) == history)
+                    batch = try SearchEngine.breed(block, config: config, seeds: seeds(config), history: ledger.history(of: block),
+                                                   seen: keys)
+                } else {
+                    batch = try SearchEngine.breed(block, config: config, seeds: seeds(config), history: history, seen: seen)
+                }
                 ledger.recordBred(block, Array(batch.prefix(SearchEngine.budgetedSize(block, config: config))))
                 undecided.append((block, ledger.bred[block]!))
             }
@@ -146,6 +161,8 @@ import Search
             for shuffle: UInt64 in [1, 2, 3] {
                 #expect(try runScheduled(config, shuffle: shuffle) == inOrder, "\(name), order \(shuffle)")
             }
+            // Bred as the runner breeds (seen keys from the ledger's index): the same candidates.
+            #expect(try runScheduled(config, shuffle: 4, byKeys: true) == inOrder, "\(name), by keys")
         }
     }
 
