@@ -4,6 +4,8 @@
 # workers"). Prints JSON lines (one per run) to stdout; tens of minutes on 2 cores.
 #   Benchmarks/cluster-deterministic.sh utilisation > cluster-deterministic.jsonl
 #   Benchmarks/cluster-deterministic.sh quality > cluster-deterministic-quality.jsonl
+#   Benchmarks/cluster-deterministic.sh real > cluster-real-case.jsonl        (tinystories-3M 16×)
+#   OLD=… NEW=… Benchmarks/cluster-deterministic.sh coordinator               (CPU per unit, A B A B)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 swift build -c release --product longrope-bench >&2
@@ -41,5 +43,31 @@ quality)
         bench "${q[@]}" --mode islands --islands 32 --migration-interval 5 --pipeline-depth 4   # 2026-12-05
     done
     ;;
-*) echo "usage: $0 utilisation|quality" >&2; exit 2 ;;
+real)
+    # One real case (tinystories-3M 256→4096, 16×, the README's budget P = 32, T = 10, K = 3;
+    # the default levers): each schedule's best scored on held-out text (scripts/search-quality.sh's
+    # protocol). Equal candidates (192): one step at a time, pipeline L = 2, islands I = 4 L = 2
+    # cut at 192; then islands I = 4 L = 2 in full (672), about the wall time of one step at a
+    # time at 64 workers (utilisation 32% against 93.5%). ~30 min on 2 cores.
+    shared=${LONGROPE_SHARED:-../shared}
+    real() {
+        .build/release/longrope-bench quality --model "$shared/models/tinystories-3M-ctx256.gguf" \
+            --text "$shared/text/tinystories-valid.txt" --fitness-bytes 700000:750000 --score-from 750000 \
+            --original-context 256 --target-context 4096 --windows 3 --population 32 --iterations 10 \
+            --levers default --json "$@"
+    }
+    real
+    real --pipeline-depth 2
+    real --islands 4 --migration-interval 5 --pipeline-depth 2 --budget 192
+    real --islands 4 --migration-interval 5 --pipeline-depth 2
+    ;;
+coordinator)
+    # The coordinator's own CPU per unit at 1,024 workers (the simulated workers measured alone
+    # for 20 s and taken off); OLD and NEW binaries alternating, A B A B.
+    for bin in "${OLD:?OLD=binary}" "${NEW:-.build/release/longrope-bench}" "$OLD" "${NEW:-.build/release/longrope-bench}"; do
+        "$bin" cluster --json --workers 1024 --mode islands --islands 32 --migration-interval 5 --pipeline-depth 4 \
+            --iterations 20 --unit-seconds 2 --simulation-seconds 20 | sed "s|^{|{\"binary\":\"$bin\",|"
+    done
+    ;;
+*) echo "usage: $0 utilisation|quality|real|coordinator" >&2; exit 2 ;;
 esac

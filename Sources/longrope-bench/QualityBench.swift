@@ -30,6 +30,10 @@ struct QualityBench: AsyncParsableCommand {
     @Option(help: "Score windows on the held-out text (at most).") var scoreWindows: Int = 8
     @Option(help: "Lever sets, comma-separated: v1, m, rcd, rcd-fixed-m, key-tokens, needle, nhat, default, progressive (the default at half the target first, its best seeding the full search), refine[:N] (the last N iterations, default 4, refine the best), no-refine.")
     var levers: String = "v1,m,rcd,key-tokens,needle,nhat"
+    @Option(help: "Schedule of every search: steps in flight L (pipeline_depth).") var pipelineDepth: Int?
+    @Option(help: "Schedule of every search: I islands (with --migration-interval).") var islands: Int?
+    @Option(help: "Iterations between the islands' migrations (0: none).") var migrationInterval: Int?
+    @Option(help: "At most this many candidates per search (to compare schedules at equal candidates).") var budget: Int?
     @Flag(help: "One JSON object per line.") var json = false
 
     /// The lever sets. Each but `default`, `progressive` and `refine[:N]` turns refinement off,
@@ -100,6 +104,7 @@ struct QualityBench: AsyncParsableCommand {
             guard let options = Self.options(lever) else { throw ValidationError("unknown lever set \(lever)") }
             var o = options
             o.seed = seed; o.population = population; o.iterations = iterations; o.windowCount = windowCount
+            o.pipelineDepth = pipelineDepth; o.islands = islands; o.migrationInterval = migrationInterval; o.budget = budget
             var config = o.config(geometry: llama.geometry, originalContext: originalContext, targetContext: targetContext)
             func search(_ config: SearchConfig, name: String) async throws -> (SearchSummary, Double) {
                 let path = FileManager.default.temporaryDirectory.appendingPathComponent("quality-\(UUID().uuidString).sqlite").path
@@ -142,6 +147,8 @@ struct QualityBench: AsyncParsableCommand {
                 "portable_ppl": portablePPL as Any, "search_fitness": summary.perplexity as Any,
                 "held_out_key_ppl": key, "best_key_rule": bestKeyRule.0, "best_key_rule_ppl": bestKeyRule.1,
                 "key_ratio": key / bestKeyRule.1,
+                "pipeline_depth": config.lag, "islands": config.islandCount, "migration_interval": config.migrationInterval ?? 0,
+                "budget": config.budget as Any,
             ]
             if json {
                 print(String(decoding: try JSONSerialization.data(withJSONObject: row, options: [.sortedKeys]), as: UTF8.self))
