@@ -184,6 +184,10 @@ struct ClusterBench: AsyncParsableCommand {
                          100 * useful / (Double(n) * makespan), stored, taken - stored, 100 * Double(checked) / Double(max(1, stored)),
                          1000 * cpu / Double(max(1, taken)),
                          Double(beats.value) / makespan, summary.perplexity ?? .nan, digest(summary.lambda)))
+            if let simulationCPU {
+                emit(String(format: "         cpu_ms/unit: the simulated workers alone %.3f, the coordinator %.3f",
+                            1000 * simulationCPU, 1000 * (cpu / Double(max(1, taken)) - simulationCPU)))
+            }
         }
     }
 
