@@ -66,11 +66,15 @@ struct EvalCommand: ParsableCommand {
             progress.show("window \(done)/\(total), ppl so far \(String(format: "%.4f", running))")
         }
         progress.finish()
+        // A file with its own factors (an exported copy) is not scored at "none": say whose they are.
+        let fileScales = model.config.scalesRoPEItself
+        let label = !fileScales ? rope.method : rope.method == "none" ? "the file's own factors" : "\(rope.method) on the file's factors"
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
             var object = try JSONSerialization.jsonObject(with: encoder.encode(result)) as! [String: Any]
             object["scaling"] = rope.method
+            object["file_factors"] = fileScales
             object["context"] = context
             object["original_context"] = original
             object["protocol"] = perplexityProtocol.rawValue
@@ -82,7 +86,7 @@ struct EvalCommand: ParsableCommand {
         } else {
             print(String(format: "ppl %.4f ± %.5f  nll %.5f  tokens scored %d  windows %d  %.1f s  %.0f tokens/s  (%@, context %d, %@, attention %@)",
                          result.perplexity, result.uncertainty, result.nll, result.tokensScored, result.windows, result.seconds,
-                         result.tokensPerSecond, rope.method, context, perplexityProtocol.rawValue, model.attentionPrecision.kernels))
+                         result.tokensPerSecond, label, context, perplexityProtocol.rawValue, model.attentionPrecision.kernels))
         }
     }
 }

@@ -68,6 +68,13 @@ public struct ModelConfig: Sendable, Equatable {
     /// beyond, as llama.cpp and transformers apply them; m = 1 (the file's attention is left
     /// as the file has it). Nil for other files.
     public var ownFactors: LongRoPEFactors?
+
+    /// Whether the file scales RoPE itself (`rope_freqs`, a stored linear scale or attention
+    /// factor, a Phi-3 file's own factors — a `longrope export --format gguf` copy does): any
+    /// scaling asked for, `none` included, then runs on top of the file's.
+    public var scalesRoPEItself: Bool {
+        storedPairFactors.contains { $0 != 1 } || storedAttentionFactor != 1 || ownFactors != nil
+    }
     /// `attention.sliding_window` (Phi-3): each position sees at most this many; nil = all.
     /// Windows longer than it are refused (sliding-window attention is not implemented).
     public var slidingWindow: Int?

@@ -178,6 +178,14 @@ struct SearchCommandTests {
         let exported = try runLongrope(["export", "--db", db, "--format", "gguf", "--out", gguf])
         #expect(exported.status == 0, "\(exported.stderr)")
         #expect(FileManager.default.fileExists(atPath: gguf))
+        // eval says when it scores a file's own factors (the copy), and not for the plain model.
+        for (model, own) in [(gguf, true), (setup.model.path, false)] {
+            let scored = try runLongrope(["eval", "--model", model, "--text", setup.text.path, "--context", "384",
+                                          "--original-context", "128", "--windows", "1", "--threads", "1"])
+            #expect(scored.status == 0, "\(scored.stderr)")
+            #expect(scored.stdout.contains("(the file's own factors,") == own, "\(model): \(scored.stdout)")
+            #expect(scored.stdout.contains("(none,") == !own, "\(model): \(scored.stdout)")
+        }
         let missing = try runLongrope(["export", "--db", setup.directory.appendingPathComponent("none.sqlite").path,
                                        "--format", "json", "--out", "-"])
         #expect(missing.status != 0 && missing.stderr.contains("no database"))
