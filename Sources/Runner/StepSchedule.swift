@@ -166,7 +166,7 @@ struct StepSchedule {
             ledger.recordBred(next.block, candidates.map(\.record.candidate))
             let decided = candidates.filter(\.isDecided)
             decidedInOpen += decided.count
-            for p in decided.compactMap(\.outcome?.perplexity) { bestSoFar = min(bestSoFar ?? p, p) }
+            decided.forEach { keepBest($0.outcome?.perplexity) }
         }
         open.append(OpenBlock(block: next.block, candidates: candidates))
     }
@@ -231,7 +231,7 @@ struct StepSchedule {
         open[s].mayHaveSure = true
         guard open[s].candidates[key.candidate].isDecided else { return (rows, []) }
         open[s].undecided -= 1
-        if let p = open[s].candidates[key.candidate].outcome?.perplexity { bestSoFar = min(bestSoFar ?? p, p) }
+        keepBest(open[s].candidates[key.candidate].outcome?.perplexity)
         if !overlapped { decidedInOpen += 1 }
         let abandoned = open[s].candidates[key.candidate].takeAbandoned().sorted().map {
             UnitKey(step: key.step, island: key.island, candidate: key.candidate, window: $0)
@@ -270,7 +270,11 @@ struct StepSchedule {
 
     private mutating func count(_ items: [Evaluated]) {
         doneCount += items.count
-        for p in items.compactMap(\.outcome.perplexity) { bestSoFar = min(bestSoFar ?? p, p) }
+        items.forEach { keepBest($0.outcome.perplexity) }
+    }
+
+    private mutating func keepBest(_ perplexity: Double?) {
+        if let p = perplexity { bestSoFar = min(bestSoFar ?? p, p) }
     }
 
     private static func evaluated(_ windows: CandidateWindows) -> Evaluated {

@@ -19,9 +19,9 @@ public struct SeenKeys {
         horizon = -1
     }
 
-    /// What `block` (horizon h) counts as seen among the keys of `index`, plus `keys`.
-    init(_ keys: some Sequence<NoveltyKey> = [], index: [NoveltyKey: [Block]], block: Block, horizon: Int) {
-        own = Set(keys)
+    /// What `block` (horizon h) counts as seen among the keys of `index`.
+    init(index: [NoveltyKey: [Block]], block: Block, horizon: Int) {
+        own = []
         self.index = index
         self.block = block
         self.horizon = horizon

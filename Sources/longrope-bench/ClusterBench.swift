@@ -159,10 +159,11 @@ struct ClusterBench: AsyncParsableCommand {
         var keys = Set<NoveltyKey>()
         let repeated = candidates.filter { !keys.insert($0.candidate.noveltyKey).inserted }.count
         let simulationCPU = try await simulationCPUSecondsPerUnit(profiles: simulated.map(\.worker.profile), config: config, unit: unit)
+        let cpuPerUnit = cpu / Double(max(1, taken))
         var row: [String: Any] = [
             "workers": n, "unit_s": unit, "makespan_s": makespan, "ideal_s": useful / Double(n),
             "utilisation": busy / (Double(n) * makespan), "useful_utilisation": useful / (Double(n) * makespan),
-            "units": stored, "units_taken": taken, "coordinator_cpu_ms_per_unit": 1000 * cpu / Double(max(1, taken)),
+            "units": stored, "units_taken": taken, "coordinator_cpu_ms_per_unit": 1000 * cpuPerUnit,
             "heartbeats_per_s": Double(beats.value) / makespan, "best_fitness": summary.perplexity ?? .nan,
             "best_lambda_digest": digest(summary.lambda), "overlap": chosenMode == .overlap, "mode": chosenMode.rawValue,
             "seed": seed, "iterations": iterations, "candidates": candidates.count, "repeated_candidates": repeated,
@@ -173,7 +174,7 @@ struct ClusterBench: AsyncParsableCommand {
         if let simulationCPU {
             // What the same simulated workers cost alone, per unit, taken from the whole process's.
             row["simulation_cpu_ms_per_unit"] = 1000 * simulationCPU
-            row["coordinator_only_cpu_ms_per_unit"] = 1000 * (cpu / Double(max(1, taken)) - simulationCPU)
+            row["coordinator_only_cpu_ms_per_unit"] = 1000 * (cpuPerUnit - simulationCPU)
         }
         if json {
             let data = try JSONSerialization.data(withJSONObject: row, options: [.sortedKeys])
@@ -182,11 +183,11 @@ struct ClusterBench: AsyncParsableCommand {
             emit(String(format: "%7d  %6.3f  %10.1f  %7.1f  %10.1f%%  %5.1f%%  %5d  %6d  %6.1f%%  %11.2f  %12.1f  %12.6f  %@",
                          n, unit, makespan, useful / Double(n), 100 * busy / (Double(n) * makespan),
                          100 * useful / (Double(n) * makespan), stored, taken - stored, 100 * Double(checked) / Double(max(1, stored)),
-                         1000 * cpu / Double(max(1, taken)),
+                         1000 * cpuPerUnit,
                          Double(beats.value) / makespan, summary.perplexity ?? .nan, digest(summary.lambda)))
             if let simulationCPU {
                 emit(String(format: "         cpu_ms/unit: the simulated workers alone %.3f, the coordinator %.3f",
-                            1000 * simulationCPU, 1000 * (cpu / Double(max(1, taken)) - simulationCPU)))
+                            1000 * simulationCPU, 1000 * (cpuPerUnit - simulationCPU)))
             }
         }
     }
