@@ -226,7 +226,7 @@ extension LlamaModel {
                     }
                 }
             }
-            attendHeads(first: t0, end: chunkEnd) { worker, head, begin, end in
+            attendHeads(first: t0, end: chunkEnd, block: 64) { worker, head, begin, end in
                 let kvHead = head / group
                 let offset = (begin - t0) * qDim + head * hd   // query begin, this head
                 lr_attention_bf16(b.q.pointer + offset, Int64(qDim), kp + kvHead * b.packedElements, vp + kvHead * b.packedElements,
@@ -235,7 +235,7 @@ extension LlamaModel {
             }
             return
         }
-        attendHeads(first: t0, end: chunkEnd) { worker, head, begin, end in
+        attendHeads(first: t0, end: chunkEnd, block: Int(lr_attention_query_block(Int64(hd)))) { worker, head, begin, end in
             let kvHead = head / group
             let offset = (begin - t0) * qDim + head * hd   // query begin, this head
             lr_attention(b.q.pointer + offset, Int64(qDim), b.k.pointer + kvHead * hd, Int64(kvDim),
@@ -244,11 +244,10 @@ extension LlamaModel {
         }
     }
 
-    /// Deals the tasks (head, block of 64 queries of [first, end)) to threads round-robin:
+    /// Deals the tasks (head, block of `block` queries of [first, end)) to threads round-robin:
     /// `body(worker, head, first query, end)`.
-    func attendHeads(first: Int, end: Int, _ body: (Int, Int, Int, Int) -> Void) {
+    func attendHeads(first: Int, end: Int, block: Int, _ body: (Int, Int, Int, Int) -> Void) {
         let c = config
-        let block = 64
         let blocks = (end - first + block - 1) / block
         let tasks = c.headCount * blocks
         let workers = min(threads, tasks)

@@ -2,13 +2,14 @@
 // softmax (running max m, running sum l), so no n×n matrix is ever held.
 //
 // Included once per CPU level (attention_base.c, attention_avx512.c) with LR_AVX512 set and
-// LR_LEVEL naming the entry point. With AVX-512 (32 registers of 16 lanes) four queries × 64
-// keys of scores and a 64-float output row with two sets of accumulators stay in registers; on
-// AVX2 (16 registers of 8 lanes) those blocks would spill, so scores are taken four queries × 16
-// keys at a time and two queries' output rows are updated together, 16 dims at a time. Every
-// output element gets the same sequence of operations at either level (the sum over d in
-// order; even and odd keys summed apart, then added), so the two give the same bits, and so
-// does any split of the queries between calls.
+// LR_LEVEL naming the entry point. Here is the row kernel: a tile's scores one query row at a
+// time. With AVX-512 (32 registers of 16 lanes) four queries × 64 keys of scores and a 64-float
+// output row with two sets of accumulators stay in registers. On AVX2 (16 registers of 8 lanes)
+// head sizes that are multiples of 16 take attention_lanes.h's kernel (queries in the vector
+// lanes, the softmax bookkeeping down the columns) and the rest this one, four queries × 16 keys
+// at a time. Every output element gets the same sequence of operations in every kernel (the sum
+// over d in order; the same softmax steps; even and odd keys summed apart, then added), so all
+// give the same bits, and so does any split of the queries between calls.
 #include "kernels.h"
 #include "vector.h"
 #include <math.h>
@@ -81,50 +82,10 @@ static inline void scores_block(const float *const *qr, const float *restrict kt
         }
     }
 }
-
-// o0 = o0·c0 + Σ_{j<jmax} p0[j]·v[j] and the same for a second query (p1, o1, c1), 16 dims at a
-// time: each v vector is loaded once for both rows; even and odd keys go to two sets of
-// accumulators (eight independent FMA chains), in the same order as the AVX-512 pv_row, so both
-// builds give the same bits. A row whose keys end before jmax has p = 0 there (masked), which
-// adds exact zeros.
-static inline void pv_rows2(const float *restrict p0, const float *restrict p1, int jmax, const float *restrict v,
-                            int64_t ldv, float *restrict o0, float *restrict o1, float c0, float c1, int64_t hd) {
-    for (int64_t d0 = 0; d0 < hd; d0 += 16) {
-        v8 a[2], b[2], a_odd[2] = {}, b_odd[2] = {};
-        for (int c = 0; c < 2; c++) {
-            a[c] = *(const v8u *)(o0 + d0 + 8 * c) * c0;
-            b[c] = *(const v8u *)(o1 + d0 + 8 * c) * c1;
-        }
-        int j = 0;
-        for (; j + 1 < jmax; j += 2) {
-            const v8 xe = v8_splat(p0[j]), ye = v8_splat(p1[j]), xo = v8_splat(p0[j + 1]), yo = v8_splat(p1[j + 1]);
-            const float *ve = v + j * ldv + d0, *vo = ve + ldv;
-            for (int c = 0; c < 2; c++) {
-                const v8 we = *(const v8u *)(ve + 8 * c), wo = *(const v8u *)(vo + 8 * c);
-                a[c] = a[c] + xe * we;
-                b[c] = b[c] + ye * we;
-                a_odd[c] = a_odd[c] + xo * wo;
-                b_odd[c] = b_odd[c] + yo * wo;
-            }
-        }
-        if (j < jmax) {
-            const v8 xe = v8_splat(p0[j]), ye = v8_splat(p1[j]);
-            for (int c = 0; c < 2; c++) {
-                const v8 we = *(const v8u *)(v + j * ldv + d0 + 8 * c);
-                a[c] = a[c] + xe * we;
-                b[c] = b[c] + ye * we;
-            }
-        }
-        for (int c = 0; c < 2; c++) {
-            *(v8u *)(o0 + d0 + 8 * c) = a[c] + a_odd[c];
-            *(v8u *)(o1 + d0 + 8 * c) = b[c] + b_odd[c];
-        }
-    }
-}
 #endif
 
 // orow = orow·correction + Σ_{j<jmax} p[j]·v[j] for any head size. Head sizes that are multiples
-// of 16 all take pv_row's order (even and odd keys apart), as pv_rows2 does.
+// of 16 all take pv_row's order (even and odd keys apart), as attention_lanes.h's pv_rows_lanes does.
 static void pv_row_any(const float *restrict p, int jmax, const float *restrict v, int64_t ldv,
                        float *restrict orow, float correction, int64_t hd) {
     if (hd % 16 == 0) {
@@ -166,14 +127,20 @@ static inline float softmax_row(float *restrict p, int jmax, float *restrict m, 
 
 #if !LR_AVX512   // one definition for both levels: the tiles are the same
 int64_t lr_attention_scratch_floats(int64_t head_dim) {
-    // KT[head_dim][KB], S[QB][KB], O[QB][head_dim], L[QB][16], m[QB], plus alignment slack.
-    return head_dim * KB + QB * KB + QB * head_dim + QB * 16 + QB + 64;
+    // The row kernel: KT[head_dim][KB], S[QB][KB], O[QB][head_dim], L[QB][16], m[QB]; the lanes
+    // kernel (attention_lanes.h): QT[head_dim][QL], ST[KB][QL], O[QL][head_dim], part[16][QL],
+    // m[QL], corr[QL]. Plus alignment slack.
+    const int64_t rows = head_dim * KB + QB * KB + QB * head_dim + QB * 16 + QB;
+    const int64_t ql = LR_ATTENTION_LANES_QUERIES;
+    const int64_t lanes = head_dim * ql + KB * ql + ql * head_dim + 16 * ql + 2 * ql;
+    return (rows > lanes ? rows : lanes) + 64;
 }
 #endif
 
-void LR_LEVEL(lr_attention)(const float *q, int64_t ldq, const float *k, int64_t ldk,
-                  const float *v, int64_t ldv, float *out, int64_t ldo,
-                  int64_t hd, int64_t q_begin, int64_t q_end, float scale, float *scratch) {
+// lr_attention's contract (kernels.h), one query row at a time.
+static void attention_rows(const float *q, int64_t ldq, const float *k, int64_t ldk,
+                           const float *v, int64_t ldv, float *out, int64_t ldo,
+                           int64_t hd, int64_t q_begin, int64_t q_end, float scale, float *scratch) {
     float *kt = scratch;                      // [hd][KB], 64-byte aligned by the caller
     float *s = kt + hd * KB;                  // [QB][KB]
     float *o = s + QB * KB;                   // [QB][hd]
@@ -203,30 +170,12 @@ void LR_LEVEL(lr_attention)(const float *q, int64_t ldq, const float *k, int64_t
             }
             // Keys j < jmax(i) of the tile are visible to query i (causal, and inside the tile).
 #define JMAX(i) ((int)(q0 + (i) - k0 + 1 < nk ? q0 + (i) - k0 + 1 : nk))
-#if LR_AVX512
             for (int i = 0; i < nq; i++) {
                 const int jmax = JMAX(i);
                 if (jmax <= 0) continue;
                 const float correction = softmax_row(s + i * KB, jmax, m + i, lanes + i * 16);
                 pv_row_any(s + i * KB, jmax, v + k0 * ldv, ldv, o + i * hd, correction, hd);
             }
-#else
-            for (int i = 0; i < nq;) {
-                const int j0 = JMAX(i);
-                if (j0 <= 0) { i++; continue; }
-                if (hd % 16 == 0 && i + 1 < nq) {
-                    const int j1 = JMAX(i + 1);   // j0 ≤ j1: row i's p is 0 on [j0, j1)
-                    const float c0 = softmax_row(s + i * KB, j0, m + i, lanes + i * 16);
-                    const float c1 = softmax_row(s + (i + 1) * KB, j1, m + i + 1, lanes + (i + 1) * 16);
-                    pv_rows2(s + i * KB, s + (i + 1) * KB, j1, v + k0 * ldv, ldv, o + i * hd, o + (i + 1) * hd, c0, c1, hd);
-                    i += 2;
-                } else {
-                    const float correction = softmax_row(s + i * KB, j0, m + i, lanes + i * 16);
-                    pv_row_any(s + i * KB, j0, v + k0 * ldv, ldv, o + i * hd, correction, hd);
-                    i++;
-                }
-            }
-#endif
 #undef JMAX
         }
         for (int i = 0; i < nq; i++) {
@@ -236,3 +185,26 @@ void LR_LEVEL(lr_attention)(const float *q, int64_t ldq, const float *k, int64_t
         }
     }
 }
+
+#if LR_AVX512
+void LR_LEVEL(lr_attention)(const float *q, int64_t ldq, const float *k, int64_t ldk,
+                            const float *v, int64_t ldv, float *out, int64_t ldo,
+                            int64_t hd, int64_t q_begin, int64_t q_end, float scale, float *scratch) {
+    attention_rows(q, ldq, k, ldk, v, ldv, out, ldo, hd, q_begin, q_end, scale, scratch);
+}
+#else
+#include "attention_lanes.h"
+
+void LR_LEVEL(lr_attention)(const float *q, int64_t ldq, const float *k, int64_t ldk,
+                            const float *v, int64_t ldv, float *out, int64_t ldo,
+                            int64_t hd, int64_t q_begin, int64_t q_end, float scale, float *scratch) {
+    if (hd % 16 == 0) attention_lanes(q, ldq, k, ldk, v, ldv, out, ldo, hd, q_begin, q_end, scale, scratch);
+    else attention_rows(q, ldq, k, ldk, v, ldv, out, ldo, hd, q_begin, q_end, scale, scratch);
+}
+
+void lr_attention_rows(const float *q, int64_t ldq, const float *k, int64_t ldk, const float *v, int64_t ldv,
+                       float *out, int64_t ldo, int64_t head_dim, int64_t q_begin, int64_t q_end, float scale,
+                       float *scratch) {
+    attention_rows(q, ldq, k, ldk, v, ldv, out, ldo, head_dim, q_begin, q_end, scale, scratch);
+}
+#endif

@@ -76,6 +76,11 @@ void lr_attention_at(int level, const float *q, int64_t ldq, const float *k, int
     lr_attention_base(q, ldq, k, ldk, v, ldv, out, ldo, head_dim, q_begin, q_end, scale, scratch);
 }
 
+int64_t lr_attention_query_block(int64_t head_dim) {
+    // The baseline level runs attention_lanes.h's kernel for these head sizes (attention_body.h).
+    return chosen == LR_KERNELS_BASE && head_dim % 16 == 0 ? LR_ATTENTION_LANES_QUERIES : 64;
+}
+
 void lr_attention(const float *q, int64_t ldq, const float *k, int64_t ldk, const float *v, int64_t ldv,
                   float *out, int64_t ldo, int64_t head_dim, int64_t q_begin, int64_t q_end, float scale,
                   float *scratch) {

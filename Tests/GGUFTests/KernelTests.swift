@@ -144,9 +144,9 @@ import GGUF
     }
 
     /// Every query's output has the same bits however the queries are split between calls (as
-    /// threads split them): the kernel scores queries in groups (four, and on AVX2 two rows of
-    /// output at once) whose boundaries move with the split, and a query may start a call
-    /// before the keys of a tile it sees none of.
+    /// threads split them): the kernels score queries in groups (four; on AVX2 sixteen lanes, and
+    /// three rows of output at once) whose boundaries move with the split, and a query may start
+    /// a call before the keys of a tile it sees none of.
     @Test(arguments: [64, 128, 48], levels)
     func attentionDoesNotDependOnTheQuerySplit(hd: Int, level: Int32) {
         var rng = Random(state: 5)
@@ -174,6 +174,39 @@ import GGUF
             let split = attention(splitAt: cuts)
             let differing = zip(whole, split).filter { $0.0.bitPattern != $0.1.bitPattern }.count
             #expect(differing == 0, "split at \(cuts): \(differing) of \(n * hd) outputs differ")
+        }
+    }
+
+    /// The baseline level's kernel (on x86-64 the queries-in-lanes one for head sizes that are
+    /// multiples of 16, attention_lanes.h) gives the bits of the row kernel every level follows,
+    /// for any split of the queries (tiles of 64 keys cut by the causal edge at every offset)
+    /// and rows of q, k, v and out wider than the head (the forward pass's layout). Runs on every
+    /// CPU, so a kernel that reorders the row kernel's operations fails here, not only where
+    /// AVX-512 is there to compare with.
+    @Test(arguments: [64, 128, 48, 16, 8])
+    func lanesAndRowsGiveTheSameBits(hd: Int) {
+        var rng = Random(state: 11)
+        let n = 261, ld = 3 * hd + 5
+        let scale = Float(1 / Double(hd).squareRoot())
+        let q = (0..<(n * ld)).map { _ in rng.float(3) }, k = (0..<(n * ld)).map { _ in rng.float(3) }
+        let v = (0..<(n * ld)).map { _ in rng.float() }
+        let scratchFloats = Int(lr_attention_scratch_floats(Int64(hd)))
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: 4 * scratchFloats, alignment: 64)
+            .bindMemory(to: Float.self, capacity: scratchFloats)
+        defer { scratch.deallocate() }
+        for (begin, end) in [(0, n), (0, 1), (5, 70), (63, 200), (130, n)] {
+            var lanes = [Float](repeating: .nan, count: n * ld), rows = lanes
+            q.withUnsafeBufferPointer { qp in
+                let qb = qp.baseAddress! + begin * ld
+                lr_attention_at(Self.levels[0], qb, Int64(ld), k, Int64(ld), v, Int64(ld), &lanes, Int64(ld), Int64(hd),
+                                Int64(begin), Int64(end), scale, scratch)
+                lr_attention_rows(qb, Int64(ld), k, Int64(ld), v, Int64(ld), &rows, Int64(ld), Int64(hd),
+                                  Int64(begin), Int64(end), scale, scratch)
+            }
+            let outputs = (0..<(end - begin)).flatMap { i in (0..<hd).map { i * ld + $0 } }
+            #expect(outputs.allSatisfy { rows[$0].isFinite })
+            let differing = outputs.filter { lanes[$0].bitPattern != rows[$0].bitPattern }.count
+            #expect(differing == 0, "queries [\(begin), \(end)), head dim \(hd): \(differing) of \(outputs.count) outputs differ")
         }
     }
 

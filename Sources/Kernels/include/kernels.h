@@ -47,6 +47,16 @@ void lr_attention(const float *q, int64_t ldq, const float *k, int64_t ldk,
                   const float *v, int64_t ldv, float *out, int64_t ldo,
                   int64_t head_dim, int64_t q_begin, int64_t q_end, float scale, float *scratch);
 int64_t lr_attention_scratch_floats(int64_t head_dim);
+/// Queries lr_attention takes best in one call (the forward pass deals query blocks of this
+/// size to its threads): 192 where the queries-in-lanes kernel runs (it reuses each key tile for
+/// that many), else 64.
+int64_t lr_attention_query_block(int64_t head_dim);
+#define LR_ATTENTION_LANES_QUERIES 192
+/// lr_attention one query row at a time at the baseline level: the kernel whose operations every
+/// level follows, for tests (where lr_attention takes another kernel, it must give these bits).
+void lr_attention_rows(const float *q, int64_t ldq, const float *k, int64_t ldk,
+                       const float *v, int64_t ldv, float *out, int64_t ldo,
+                       int64_t head_dim, int64_t q_begin, int64_t q_end, float scale, float *scratch);
 /// lr_attention and lr_matmul at a given level (which the CPU must have), for tests and benchmarks.
 void lr_attention_at(int level, const float *q, int64_t ldq, const float *k, int64_t ldk,
                      const float *v, int64_t ldv, float *out, int64_t ldo,
