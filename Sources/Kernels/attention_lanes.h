@@ -14,8 +14,9 @@
 // same bits (KernelTests.lanesAndRowsGiveTheSameBits), and so do the AVX-512 kernel and any
 // split of the queries between calls.
 //
-// On an AMD EPYC family 23 model 49 (Zen 2), one core: 58–60 GFLOP/s against the row kernel's
-// 45–48 at n 4,096–16,384, head dim 64 (FP32 FMA peak 92): docs/benchmarks.md.
+// On an AMD EPYC family 23 model 49 (Zen 2), one core (FP32 FMA peak 96–99 GFLOP/s): 55–62
+// GFLOP/s against the row kernel's 42–49 at n 4,096–16,384, head dim 64 and 128; SmolLM2 at 16k
+// 1.46× faster end to end (docs/benchmarks.md, "Attention with the queries in the lanes").
 
 // Queries per pass over the keys: each key and value tile is used by QL queries while it is in
 // L1. The forward pass's rows of keys and values hold every key head (SmolLM2: 3 × 64 floats,
