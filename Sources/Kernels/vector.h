@@ -70,49 +70,34 @@ static inline i16v bf16_round(v16 x) {
     return (i16v)((bits + 0x7fffu + ((bits >> 16) & 1u)) & 0xffff0000u);
 }
 
-/// exp(x) with about 1 ulp of error; exactly 0 for x below −87.3 (including −inf).
-static inline v16 v16_exp(v16 x) {
-    const v16 lo = v16_splat(-87.3f), hi = v16_splat(88.37f);
-    i16v underflow = x < lo;
-    v16 xc = v16_min(v16_max(x, lo), hi);
-    v16 fx = __builtin_elementwise_floor(xc * 1.44269504088896341f + 0.5f);
-    v16 r = xc - fx * 0.693359375f;
-    r = r - fx * -2.12194440e-4f;
-    v16 y = v16_splat(1.9875691500e-4f);
-    y = y * r + 1.3981999507e-3f;
-    y = y * r + 8.3334519073e-3f;
-    y = y * r + 4.1665795894e-2f;
-    y = y * r + 1.6666665459e-1f;
-    y = y * r + 5.0000001201e-1f;
-    y = y * (r * r) + r + 1.0f;
-    i16v n = __builtin_convertvector(fx, i16v);
-    i16v bits = (n + 127) << 23;
-    v16 result = y * (v16)bits;
-    return (v16)((i16v)result & ~underflow);
-}
-
-/// v16_exp on 8 lanes: the same operations lane for lane, so the same bits. On AVX2 a v16 is two
-/// registers, and v16_exp's constants and temporaries no longer fit the sixteen registers (the
-/// compiler reloads its constants at every call); eight lanes at a time they do.
-static inline v8 v8_exp(v8 x) {
-    const v8 lo = v8_splat(-87.3f), hi = v8_splat(88.37f);
-    i8v underflow = x < lo;
-    v8 xc = v8_min(v8_max(x, lo), hi);
-    v8 fx = __builtin_elementwise_floor(xc * 1.44269504088896341f + 0.5f);
-    v8 r = xc - fx * 0.693359375f;
-    r = r - fx * -2.12194440e-4f;
-    v8 y = v8_splat(1.9875691500e-4f);
-    y = y * r + 1.3981999507e-3f;
-    y = y * r + 8.3334519073e-3f;
-    y = y * r + 4.1665795894e-2f;
-    y = y * r + 1.6666665459e-1f;
-    y = y * r + 5.0000001201e-1f;
-    y = y * (r * r) + r + 1.0f;
-    i8v n = __builtin_convertvector(fx, i8v);
-    i8v bits = (n + 127) << 23;
-    v8 result = y * (v8)bits;
-    return (v8)((i8v)result & ~underflow);
-}
+/// exp(x) with about 1 ulp of error; exactly 0 for x below −87.3 (including −inf), on 16 lanes
+/// (v16_exp) or 8 (v8_exp). One body for both, so the two take the same operations lane for
+/// lane and give the same bits. On AVX2 a v16 is two registers, and v16_exp's constants and
+/// temporaries do not fit the sixteen registers (the compiler reloads its constants at every
+/// call); eight lanes at a time they do (attention_lanes.h).
+#define LR_DEFINE_EXP(NAME, V, I, SPLAT, MAX, MIN)                                  \
+    static inline V NAME(V x) {                                                     \
+        const V lo = SPLAT(-87.3f), hi = SPLAT(88.37f);                             \
+        I underflow = x < lo;                                                       \
+        V xc = MIN(MAX(x, lo), hi);                                                 \
+        V fx = __builtin_elementwise_floor(xc * 1.44269504088896341f + 0.5f);       \
+        V r = xc - fx * 0.693359375f;                                               \
+        r = r - fx * -2.12194440e-4f;                                               \
+        V y = SPLAT(1.9875691500e-4f);                                              \
+        y = y * r + 1.3981999507e-3f;                                               \
+        y = y * r + 8.3334519073e-3f;                                               \
+        y = y * r + 4.1665795894e-2f;                                               \
+        y = y * r + 1.6666665459e-1f;                                               \
+        y = y * r + 5.0000001201e-1f;                                               \
+        y = y * (r * r) + r + 1.0f;                                                 \
+        I n = __builtin_convertvector(fx, I);                                       \
+        I bits = (n + 127) << 23;                                                   \
+        V result = y * (V)bits;                                                     \
+        return (V)((I)result & ~underflow);                                         \
+    }
+LR_DEFINE_EXP(v16_exp, v16, i16v, v16_splat, v16_max, v16_min)
+LR_DEFINE_EXP(v8_exp, v8, i8v, v8_splat, v8_max, v8_min)
+#undef LR_DEFINE_EXP
 
 /// Where both attention kernels' softmax starts, for one row of 64 scores: keys j ≥ jmax masked
 /// to −inf in acc, and the row's max returned (−inf when jmax ≤ 0: the row sees no key).
