@@ -192,15 +192,25 @@ void LR_LEVEL(lr_attention)(const float *q, int64_t ldq, const float *k, int64_t
                             int64_t hd, int64_t q_begin, int64_t q_end, float scale, float *scratch) {
     attention_rows(q, ldq, k, ldk, v, ldv, out, ldo, hd, q_begin, q_end, scale, scratch);
 }
+
+int64_t LR_LEVEL(lr_attention_query_block)(int64_t hd) {
+    (void)hd;
+    return QB;
+}
 #else
 #include "attention_lanes.h"
+
+// The head sizes the queries-in-lanes kernel takes (the rest take the row kernel).
+static inline int lanes_kernel_takes(int64_t hd) { return hd % 16 == 0; }
 
 void LR_LEVEL(lr_attention)(const float *q, int64_t ldq, const float *k, int64_t ldk,
                             const float *v, int64_t ldv, float *out, int64_t ldo,
                             int64_t hd, int64_t q_begin, int64_t q_end, float scale, float *scratch) {
-    if (hd % 16 == 0) attention_lanes(q, ldq, k, ldk, v, ldv, out, ldo, hd, q_begin, q_end, scale, scratch);
+    if (lanes_kernel_takes(hd)) attention_lanes(q, ldq, k, ldk, v, ldv, out, ldo, hd, q_begin, q_end, scale, scratch);
     else attention_rows(q, ldq, k, ldk, v, ldv, out, ldo, hd, q_begin, q_end, scale, scratch);
 }
+
+int64_t LR_LEVEL(lr_attention_query_block)(int64_t hd) { return lanes_kernel_takes(hd) ? QL : QB; }
 
 void lr_attention_rows(const float *q, int64_t ldq, const float *k, int64_t ldk, const float *v, int64_t ldv,
                        float *out, int64_t ldo, int64_t head_dim, int64_t q_begin, int64_t q_end, float scale,

@@ -12,12 +12,14 @@
 void lr_attention_base(const float *q, int64_t ldq, const float *k, int64_t ldk, const float *v, int64_t ldv,
                        float *out, int64_t ldo, int64_t head_dim, int64_t q_begin, int64_t q_end, float scale,
                        float *scratch);
+int64_t lr_attention_query_block_base(int64_t head_dim);
 void lr_matmul_base(uint32_t type, const void *w, int64_t row_bytes, int64_t k, const float *x, int64_t ldx,
                     int64_t n_tokens, float *y, int64_t ldy, int64_t o_begin, int64_t o_end, float *scratch);
 #if defined(__x86_64__)
 void lr_attention_avx512(const float *q, int64_t ldq, const float *k, int64_t ldk, const float *v, int64_t ldv,
                          float *out, int64_t ldo, int64_t head_dim, int64_t q_begin, int64_t q_end, float scale,
                          float *scratch);
+int64_t lr_attention_query_block_avx512(int64_t head_dim);
 void lr_matmul_avx512(uint32_t type, const void *w, int64_t row_bytes, int64_t k, const float *x, int64_t ldx,
                       int64_t n_tokens, float *y, int64_t ldy, int64_t o_begin, int64_t o_end, float *scratch);
 #endif
@@ -77,8 +79,10 @@ void lr_attention_at(int level, const float *q, int64_t ldq, const float *k, int
 }
 
 int64_t lr_attention_query_block(int64_t head_dim) {
-    // The baseline level runs attention_lanes.h's kernel for these head sizes (attention_body.h).
-    return chosen == LR_KERNELS_BASE && head_dim % 16 == 0 ? LR_ATTENTION_LANES_QUERIES : 64;
+#if defined(__x86_64__)
+    if (chosen == LR_KERNELS_AVX512) return lr_attention_query_block_avx512(head_dim);
+#endif
+    return lr_attention_query_block_base(head_dim);
 }
 
 void lr_attention(const float *q, int64_t ldq, const float *k, int64_t ldk, const float *v, int64_t ldv,
