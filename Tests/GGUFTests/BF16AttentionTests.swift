@@ -37,8 +37,7 @@ import Kernels
         var kp = [UInt16](repeating: 0xffff, count: elements), vp = [UInt16](repeating: 0xffff, count: elements)
         lr_pack_keys_bf16(k, Int64(hd), 0, Int64(n), Int64(hd), &kp)
         lr_pack_values_bf16(v, Int64(hd), 0, Int64(n), Int64(hd), &vp)
-        let floats = Int(lr_attention_bf16_scratch_floats(Int64(hd)))
-        let scratch = UnsafeMutableRawPointer.allocate(byteCount: 4 * floats, alignment: 64).bindMemory(to: Float.self, capacity: floats)
+        let scratch = alignedScratch(floats: Int(lr_attention_bf16_scratch_floats(Int64(hd))))
         defer { scratch.deallocate() }
         var out = [Float](repeating: .nan, count: n * hd)
         let bounds = [0] + cuts + [n]

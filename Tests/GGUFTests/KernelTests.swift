@@ -81,10 +81,7 @@ import GGUF
         }
         #expect(dense.allSatisfy { $0.isFinite })
         var y = [Float](repeating: .nan, count: tokens * rows)
-        // The kernel packs panels with aligned vector loads: the scratch is 64-byte aligned, as the forward pass's.
-        let scratchFloats = Int(LR_MATMUL_PANEL) * (k + 16) + k + 64
-        let scratch = UnsafeMutableRawPointer.allocate(byteCount: 4 * scratchFloats, alignment: 64)
-            .bindMemory(to: Float.self, capacity: scratchFloats)
+        let scratch = alignedScratch(floats: Int(LR_MATMUL_PANEL) * (k + 16) + k + 64)
         defer { scratch.deallocate() }
         // Two calls over [0, 32) and [32, 70), as two threads would split the panels.
         w.withUnsafeBytes { raw in
@@ -117,9 +114,7 @@ import GGUF
         let q = (0..<(n * hd)).map { _ in rng.float(2) }, k = (0..<(n * hd)).map { _ in rng.float(2) }
         let v = (0..<(n * hd)).map { _ in rng.float() }
         var out = [Float](repeating: .nan, count: n * hd)
-        let scratchFloats = Int(lr_attention_scratch_floats(Int64(hd)))
-        let scratch = UnsafeMutableRawPointer.allocate(byteCount: 4 * scratchFloats, alignment: 64)
-            .bindMemory(to: Float.self, capacity: scratchFloats)
+        let scratch = alignedScratch(floats: Int(lr_attention_scratch_floats(Int64(hd))))
         defer { scratch.deallocate() }
         for begin in stride(from: 0, to: n, by: 64) {   // query blocks, as the forward pass deals them
             // q and out from query `begin`'s row, as the kernel takes them
@@ -153,9 +148,7 @@ import GGUF
         let n = 203, scale = Float(1 / Double(hd).squareRoot())
         let q = (0..<(n * hd)).map { _ in rng.float(2) }, k = (0..<(n * hd)).map { _ in rng.float(2) }
         let v = (0..<(n * hd)).map { _ in rng.float() }
-        let scratchFloats = Int(lr_attention_scratch_floats(Int64(hd)))
-        let scratch = UnsafeMutableRawPointer.allocate(byteCount: 4 * scratchFloats, alignment: 64)
-            .bindMemory(to: Float.self, capacity: scratchFloats)
+        let scratch = alignedScratch(floats: Int(lr_attention_scratch_floats(Int64(hd))))
         defer { scratch.deallocate() }
         func attention(splitAt cuts: [Int]) -> [Float] {
             var out = [Float](repeating: .nan, count: n * hd)
@@ -190,9 +183,7 @@ import GGUF
         let scale = Float(1 / Double(hd).squareRoot())
         let q = (0..<(n * ld)).map { _ in rng.float(3) }, k = (0..<(n * ld)).map { _ in rng.float(3) }
         let v = (0..<(n * ld)).map { _ in rng.float() }
-        let scratchFloats = Int(lr_attention_scratch_floats(Int64(hd)))
-        let scratch = UnsafeMutableRawPointer.allocate(byteCount: 4 * scratchFloats, alignment: 64)
-            .bindMemory(to: Float.self, capacity: scratchFloats)
+        let scratch = alignedScratch(floats: Int(lr_attention_scratch_floats(Int64(hd))))
         defer { scratch.deallocate() }
         for (begin, end) in [(0, n), (0, 1), (5, 70), (63, 200), (130, n)] {
             var lanes = [Float](repeating: .nan, count: n * ld), rows = lanes
@@ -221,9 +212,7 @@ import GGUF
         let q = (0..<(n * hd)).map { _ in rng.float(2) }, k = (0..<(n * hd)).map { _ in rng.float(2) }
         let v = (0..<(n * hd)).map { _ in rng.float() }
         let kw = 256   // the product's k
-        let scratchFloats = max(Int(lr_attention_scratch_floats(Int64(hd))), Int(LR_MATMUL_PANEL) * (kw + 16) + kw + 64)
-        let scratch = UnsafeMutableRawPointer.allocate(byteCount: 4 * scratchFloats, alignment: 64)
-            .bindMemory(to: Float.self, capacity: scratchFloats)
+        let scratch = alignedScratch(floats: max(Int(lr_attention_scratch_floats(Int64(hd))), Int(LR_MATMUL_PANEL) * (kw + 16) + kw + 64))
         defer { scratch.deallocate() }
         let w = randomMatrix(.q4_1, rows: 70, k: kw, rng: &rng)
         let x = (0..<(29 * kw)).map { _ in rng.float() }
