@@ -28,6 +28,8 @@ struct RankBench: ParsableCommand {
                                discussion: "More windows than the search scored re-rank its best by text (and needles) it never saw; with another count of windows the needles' depths change, so every window is scored again.")) var windows: Int?
     @Option(help: "Threads.") var threads = ProcessInfo.processInfo.activeProcessorCount
     @Flag(help: "One JSON object per candidate and precision, then one for the result.") var json = false
+    @Option(help: ArgumentHelp("JSON lines of an earlier run of this command (--json): what it re-scored is taken from there, not scored again.",
+                               discussion: "A re-scoring of 20 candidates at 16k or 32k takes hours: run it with --json into a file, and after a stop run it again with --resume FILE (the same search and windows) to score only what is missing.")) var resume: String?
 
     func run() throws {
         let asked = try attentionPrecisions(precisions, option: "--precisions")
@@ -64,6 +66,7 @@ struct RankBench: ParsableCommand {
             sameWindows ? precision.rawValue : "\(precision.rawValue) on \(windowCount) window(s)"
         }
 
+        let earlier = try resume.map { try Self.earlierScores(file: $0, search: record.id, windows: windowCount) } ?? [:]
         let base = try LlamaModel(path: model, threads: threads)
         var rescored: [AttentionPrecision: [Double]] = [:]
         for precision in asked {
@@ -71,25 +74,14 @@ struct RankBench: ParsableCommand {
             var fitness: [Double] = []
             for (rank, entry) in best.enumerated() {
                 let c = entry.record
-                let scaling = RoPEScaling(method: "candidate", lambda: c.candidate.lambda, nHat: c.candidate.nHat,
-                                          attentionFactor: c.attentionFactor)
-                var nll = 0.0, tokens = 0
-                for window in 0..<windowCount {
-                    var unit = SearchRunner.unit(record, candidateRowID: c.rowID, window: window, scaling: scaling,
-                                                 fitness: record.config.fitnessKind, keyTokens: keyTokens)
-                    unit.windowCount = windowCount
-                    unit.attentionPrecision = precision.rawValue
-                    let result = try scorer.score(unit, worker: "rank")
-                    nll += result.nllSum ?? .nan
-                    tokens += result.tokens
-                }
-                let value = exp(nll / Double(tokens))
+                let value = try earlier[ScoreKey(precision: precision.rawValue, candidate: c.ordinal)]
+                    ?? Self.score(c, record: record, keyTokens: keyTokens, windows: windowCount, precision: precision, scorer: scorer)
                 fitness.append(value)
                 let line = String(format: "%@ rank %d candidate %d: %@ %.6f, %@ %.6f (%+.4f%%)", precision.rawValue,
                                   rank + 1, c.ordinal, storedLabel, entry.stored, label(precision), value, (value / entry.stored - 1) * 100)
-                print(json ? jsonLine(["precision": precision.rawValue, "rank": rank + 1, "candidate": c.ordinal,
-                                       "stored": entry.stored, "rescored": value, "windows": windowCount,
-                                       "search_windows": record.config.windowCount]) : line)
+                print(json ? jsonLine(["search": record.id, "precision": precision.rawValue, "rank": rank + 1,
+                                       "candidate": c.ordinal, "stored": entry.stored, "rescored": value,
+                                       "windows": windowCount, "search_windows": record.config.windowCount]) : line)
                 fflush(nil)   // each candidate takes minutes: show it when it ends, even into a file
             }
             rescored[precision] = fitness
@@ -107,6 +99,48 @@ struct RankBench: ParsableCommand {
             if !json { print(String(format: "Kendall τ, %@ against %@: %.3f", asked[0].rawValue, asked[1].rawValue, tau)) }
         }
         if json { print(jsonLine(summary)) }
+    }
+
+    /// Candidate `c`'s fitness on `windows` windows, unit by unit as the search's workers scored it.
+    static func score(_ c: CandidateRecord, record: SearchRecord, keyTokens: [Int: [Int]], windows: Int,
+                      precision: AttentionPrecision, scorer: UnitScorer) throws -> Double {
+        let scaling = RoPEScaling(method: "candidate", lambda: c.candidate.lambda, nHat: c.candidate.nHat,
+                                  attentionFactor: c.attentionFactor)
+        var nll = 0.0, tokens = 0
+        for window in 0..<windows {
+            var unit = SearchRunner.unit(record, candidateRowID: c.rowID, window: window, scaling: scaling,
+                                         fitness: record.config.fitnessKind, keyTokens: keyTokens)
+            unit.windowCount = windows
+            unit.attentionPrecision = precision.rawValue
+            let result = try scorer.score(unit, worker: "rank")
+            nll += result.nllSum ?? .nan
+            tokens += result.tokens
+        }
+        return exp(nll / Double(tokens))
+    }
+
+    struct ScoreKey: Hashable { var precision: String; var candidate: Int }
+
+    /// The fitness an earlier `--json` run re-scored, by precision and candidate; lines of other
+    /// searches or window counts are an error (they would mix other units into the orders).
+    static func earlierScores(file: String, search: Int64, windows: Int) throws -> [ScoreKey: Double] {
+        let text = try String(contentsOfFile: file, encoding: .utf8)
+        var scores: [ScoreKey: Double] = [:]
+        for (number, line) in text.split(separator: "\n").enumerated() where line.hasPrefix("{") {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+                throw ValidationError("--resume \(file), line \(number + 1): not a JSON object")
+            }
+            if object["precision"] == nil, object["candidates"] != nil { continue }   // the result line
+            guard let precision = object["precision"] as? String, let candidate = object["candidate"] as? Int,
+                  let value = object["rescored"] as? Double, let lineWindows = object["windows"] as? Int else {
+                throw ValidationError("--resume \(file), line \(number + 1): not a line of `longrope-bench rank --json`")
+            }
+            guard (object["search"] as? Int).map({ Int64($0) == search }) ?? true, lineWindows == windows else {
+                throw ValidationError("--resume \(file), line \(number + 1): another search or count of windows than this run's")
+            }
+            scores[ScoreKey(precision: precision, candidate: candidate)] = value
+        }
+        return scores
     }
 
     func jsonLine(_ object: [String: Any]) -> String {
