@@ -26,6 +26,8 @@ struct RankBench: ParsableCommand {
     @Option(help: "Attention precisions to score at, comma-separated (f32, bf16).") var precisions = "f32,bf16"
     @Option(help: ArgumentHelp("Windows of the search's text per candidate (default: the search's own).",
                                discussion: "More windows than the search scored re-rank its best by text (and needles) it never saw; with another count of windows the needles' depths change, so every window is scored again.")) var windows: Int?
+    @Option(help: ArgumentHelp("Fitness to re-score with: ppl, needle or mixed (default: the search's own).",
+                               discussion: "Would a search with another fitness rank these candidates the same at both precisions? With another fitness the stored figures measure something else: only τ between the precisions asked compares like with like.")) var fitness: String?
     @Option(help: "Threads.") var threads = ProcessInfo.processInfo.activeProcessorCount
     @Flag(help: "One JSON object per candidate and precision, then one for the result.") var json = false
     @Option(help: ArgumentHelp("JSON lines of an earlier run of this command (--json): what it re-scored is taken from there, not scored again.",
@@ -54,40 +56,54 @@ struct RankBench: ParsableCommand {
         let keyTokens = try store.keyTokens(record.id)
         let searchPrecision = record.config.attentionPrecision ?? "f32"
         let windowCount = windows ?? record.config.windowCount
-        if record.config.fitnessKind == .keyTokens, windowCount != record.config.windowCount {
+        let searchFitness = record.config.fitnessKind
+        let fitnessKind = try fitness.map { name in
+            guard let kind = Fitness(rawValue: name), kind != .keyTokens else {
+                throw ValidationError("--fitness '\(name)' is not one of ppl, needle, mixed (key tokens: only a key-tokens search's own)")
+            }
+            return kind
+        } ?? searchFitness
+        if fitnessKind == .keyTokens, windowCount != record.config.windowCount {
             throw ValidationError("--windows: search \(record.id) scores key tokens, found only on its own \(record.config.windowCount) window(s)")
         }
-        FileHandle.standardError.write(Data("search \(record.id) (\(record.name), \(record.config.fitnessKind.rawValue), attention \(searchPrecision)): re-scoring its \(best.count) best at \(asked.map(\.rawValue).joined(separator: ", ")) on \(windowCount) window(s) (the search: \(record.config.windowCount)), \(best.count * windowCount) units each\n".utf8))
+        FileHandle.standardError.write(Data("search \(record.id) (\(record.name), \(searchFitness.rawValue), attention \(searchPrecision)): re-scoring its \(best.count) best as \(fitnessKind.rawValue) at \(asked.map(\.rawValue).joined(separator: ", ")) on \(windowCount) window(s) (the search: \(record.config.windowCount)), \(best.count * windowCount) units each\n".utf8))
 
-        // With another count of windows the re-scored fitness is of other text: say so in every label.
-        let sameWindows = windowCount == record.config.windowCount
-        let storedLabel = sameWindows ? "stored" : "stored (\(record.config.windowCount) window(s))"
+        // With another count of windows or another fitness the re-scored figure is of other
+        // text or another measure: say so in every label.
+        let sameWindows = windowCount == record.config.windowCount, sameFitness = fitnessKind == searchFitness
+        let storedLabel = "stored" + (sameWindows ? "" : " (\(record.config.windowCount) window(s))") + (sameFitness ? "" : " (\(searchFitness.rawValue))")
         func label(_ precision: AttentionPrecision) -> String {
-            sameWindows ? precision.rawValue : "\(precision.rawValue) on \(windowCount) window(s)"
+            precision.rawValue + (sameWindows ? "" : " on \(windowCount) window(s)") + (sameFitness ? "" : " as \(fitnessKind.rawValue)")
         }
 
-        let earlier = try resume.map { try Self.earlierScores(file: $0, search: record.id, windows: windowCount) } ?? [:]
+        let earlier = try resume.map {
+            try Self.earlierScores(file: $0, search: record.id, windows: windowCount, fitness: fitnessKind, searchFitness: searchFitness)
+        } ?? [:]
         let base = try LlamaModel(path: model, threads: threads)
         var rescored: [AttentionPrecision: [Double]] = [:]
         for precision in asked {
             let scorer = UnitScorer(model: try base.withAttentionPrecision(precision), text: textData)
-            var fitness: [Double] = []
+            var values: [Double] = []
             for (rank, entry) in best.enumerated() {
                 let c = entry.record
                 let value = try earlier[ScoreKey(precision: precision.rawValue, candidate: c.ordinal)]
-                    ?? Self.score(c, record: record, keyTokens: keyTokens, windows: windowCount, precision: precision, scorer: scorer)
-                fitness.append(value)
-                let line = String(format: "%@ rank %d candidate %d: %@ %.6f, %@ %.6f (%+.4f%%)", precision.rawValue,
-                                  rank + 1, c.ordinal, storedLabel, entry.stored, label(precision), value, (value / entry.stored - 1) * 100)
+                    ?? Self.score(c, record: record, fitness: fitnessKind, keyTokens: keyTokens, windows: windowCount,
+                                  precision: precision, scorer: scorer)
+                values.append(value)
+                let change = sameFitness ? String(format: " (%+.4f%%)", (value / entry.stored - 1) * 100) : ""
+                let line = String(format: "%@ rank %d candidate %d: %@ %.6f, %@ %.6f%@", precision.rawValue,
+                                  rank + 1, c.ordinal, storedLabel, entry.stored, label(precision), value, change)
                 print(json ? jsonLine(["search": record.id, "precision": precision.rawValue, "rank": rank + 1,
                                        "candidate": c.ordinal, "stored": entry.stored, "rescored": value,
-                                       "windows": windowCount, "search_windows": record.config.windowCount]) : line)
+                                       "windows": windowCount, "search_windows": record.config.windowCount,
+                                       "fitness": fitnessKind.rawValue]) : line)
                 fflush(nil)   // each candidate takes minutes: show it when it ends, even into a file
             }
-            rescored[precision] = fitness
+            rescored[precision] = values
         }
         let stored = best.map(\.stored)
-        var summary: [String: Any] = ["search": record.id, "candidates": best.count, "search_precision": searchPrecision]
+        var summary: [String: Any] = ["search": record.id, "candidates": best.count, "search_precision": searchPrecision,
+                                      "fitness": fitnessKind.rawValue]
         for precision in asked {
             let tau = kendallTau(stored, rescored[precision]!)
             summary["tau_stored_vs_\(precision.rawValue)"] = tau
@@ -101,15 +117,15 @@ struct RankBench: ParsableCommand {
         if json { print(jsonLine(summary)) }
     }
 
-    /// Candidate `c`'s fitness on `windows` windows, unit by unit as the search's workers scored it.
-    static func score(_ c: CandidateRecord, record: SearchRecord, keyTokens: [Int: [Int]], windows: Int,
+    /// Candidate `c`'s `fitness` on `windows` windows, unit by unit as the search's workers scored it.
+    static func score(_ c: CandidateRecord, record: SearchRecord, fitness: Fitness, keyTokens: [Int: [Int]], windows: Int,
                       precision: AttentionPrecision, scorer: UnitScorer) throws -> Double {
         let scaling = RoPEScaling(method: "candidate", lambda: c.candidate.lambda, nHat: c.candidate.nHat,
                                   attentionFactor: c.attentionFactor)
         var nll = 0.0, tokens = 0
         for window in 0..<windows {
             var unit = SearchRunner.unit(record, candidateRowID: c.rowID, window: window, scaling: scaling,
-                                         fitness: record.config.fitnessKind, keyTokens: keyTokens)
+                                         fitness: fitness, keyTokens: keyTokens)
             unit.windowCount = windows
             unit.attentionPrecision = precision.rawValue
             let result = try scorer.score(unit, worker: "rank")
@@ -122,8 +138,10 @@ struct RankBench: ParsableCommand {
     struct ScoreKey: Hashable { var precision: String; var candidate: Int }
 
     /// The fitness an earlier `--json` run re-scored, by precision and candidate; lines of other
-    /// searches or window counts are an error (they would mix other units into the orders).
-    static func earlierScores(file: String, search: Int64, windows: Int) throws -> [ScoreKey: Double] {
+    /// searches, window counts or fitness are an error (they would mix other units into the
+    /// orders). A line without "fitness" (written before `--fitness`) is of the search's own.
+    static func earlierScores(file: String, search: Int64, windows: Int, fitness: Fitness,
+                              searchFitness: Fitness) throws -> [ScoreKey: Double] {
         let text = try String(contentsOfFile: file, encoding: .utf8)
         var scores: [ScoreKey: Double] = [:]
         for (number, line) in text.split(separator: "\n").enumerated() where line.hasPrefix("{") {
@@ -137,6 +155,9 @@ struct RankBench: ParsableCommand {
             }
             guard (object["search"] as? Int).map({ Int64($0) == search }) ?? true, lineWindows == windows else {
                 throw ValidationError("--resume \(file), line \(number + 1): another search or count of windows than this run's")
+            }
+            guard (object["fitness"] as? String ?? searchFitness.rawValue) == fitness.rawValue else {
+                throw ValidationError("--resume \(file), line \(number + 1): scored as \(object["fitness"] as? String ?? searchFitness.rawValue), this run as \(fitness.rawValue)")
             }
             scores[ScoreKey(precision: precision, candidate: candidate)] = value
         }
