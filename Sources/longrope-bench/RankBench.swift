@@ -9,6 +9,8 @@ import Search
 import Store
 import Wire
 
+extension Fitness: ExpressibleByArgument {}
+
 /// `longrope-bench rank`: would a search have ranked its best candidates the same at another
 /// attention precision? Re-scores the K best scored candidates of a stored search, window by
 /// window as its workers did (the same units, `SearchRunner.unit`), at each precision asked,
@@ -26,8 +28,8 @@ struct RankBench: ParsableCommand {
     @Option(help: "Attention precisions to score at, comma-separated (f32, bf16).") var precisions = "f32,bf16"
     @Option(help: ArgumentHelp("Windows of the search's text per candidate (default: the search's own).",
                                discussion: "More windows than the search scored re-rank its best by text (and needles) it never saw; with another count of windows the needles' depths change, so every window is scored again.")) var windows: Int?
-    @Option(help: ArgumentHelp("Fitness to re-score with: ppl, needle or mixed (default: the search's own).",
-                               discussion: "Would a search with another fitness rank these candidates the same at both precisions? With another fitness the stored figures measure something else: only τ between the precisions asked compares like with like.")) var fitness: String?
+    @Option(help: ArgumentHelp("Fitness to re-score with (default: the search's own).",
+                               discussion: "Would a search with another fitness rank these candidates the same at both precisions? With another fitness the stored figures measure something else: only τ between the precisions asked compares like with like. key-tokens only as a key-tokens search's own (its key tokens are stored with it).")) var fitness: Fitness?
     @Option(help: "Threads.") var threads = ProcessInfo.processInfo.activeProcessorCount
     @Flag(help: "One JSON object per candidate and precision, then one for the result.") var json = false
     @Option(help: ArgumentHelp("JSON lines of an earlier run of this command (--json): what it re-scored is taken from there, not scored again.",
@@ -57,12 +59,10 @@ struct RankBench: ParsableCommand {
         let searchPrecision = record.config.attentionPrecision ?? "f32"
         let windowCount = windows ?? record.config.windowCount
         let searchFitness = record.config.fitnessKind
-        let fitnessKind = try fitness.map { name in
-            guard let kind = Fitness(rawValue: name), kind != .keyTokens else {
-                throw ValidationError("--fitness '\(name)' is not one of ppl, needle, mixed (key tokens: only a key-tokens search's own)")
-            }
-            return kind
-        } ?? searchFitness
+        let fitnessKind = fitness ?? searchFitness
+        if fitnessKind == .keyTokens, searchFitness != .keyTokens {
+            throw ValidationError("--fitness key-tokens: search \(record.id) scores \(searchFitness.rawValue) and has no key tokens stored")
+        }
         if fitnessKind == .keyTokens, windowCount != record.config.windowCount {
             throw ValidationError("--windows: search \(record.id) scores key tokens, found only on its own \(record.config.windowCount) window(s)")
         }
@@ -156,8 +156,9 @@ struct RankBench: ParsableCommand {
             guard (object["search"] as? Int).map({ Int64($0) == search }) ?? true, lineWindows == windows else {
                 throw ValidationError("--resume \(file), line \(number + 1): another search or count of windows than this run's")
             }
-            guard (object["fitness"] as? String ?? searchFitness.rawValue) == fitness.rawValue else {
-                throw ValidationError("--resume \(file), line \(number + 1): scored as \(object["fitness"] as? String ?? searchFitness.rawValue), this run as \(fitness.rawValue)")
+            let lineFitness = object["fitness"] as? String ?? searchFitness.rawValue
+            guard lineFitness == fitness.rawValue else {
+                throw ValidationError("--resume \(file), line \(number + 1): scored as \(lineFitness), this run as \(fitness.rawValue)")
             }
             scores[ScoreKey(precision: precision, candidate: candidate)] = value
         }
