@@ -101,7 +101,7 @@ static void tile_softmax_lanes(float *restrict st, int nk, int nq16, int64_t q0,
             const v8 mh = *(const v8 *)(m + i0 + h), ch = *(const v8 *)(corr + i0 + h);
             // Keys in order, four exps at a time: v8_exp is one long chain of dependent operations
             // (~60 cycles), and four independent ones keep the FP pipes busy where one key lane's
-            // four keys at a time (16 apart) left them waiting (+4–7% attention on a Zen 2).
+            // four keys at a time (16 apart) left them waiting (+1–6% attention on a Zen 2).
             // total[r] still sums keys r, r + 16, … in j's order, so the same bits.
             v8 total[16] = {};
             int j = 0;
