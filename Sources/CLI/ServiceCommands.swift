@@ -205,15 +205,15 @@ struct StatusCommand: AsyncParsableCommand {
 enum StatusTable {
     static func render(searches: [SearchView], workers: [WorkerView], removed: [RemovedWorkerView] = [], bars: Bool) -> String {
         var out = "SEARCHES\n"
-        let header = ["ID", "NAME", "STATUS", "STEP", "CANDIDATES", "UNITS", "IN FLIGHT", "FAILED", "FITNESS", "BEST", "M",
-                      "BEST BASELINE"]
+        let header = ["ID", "NAME", "STATUS", "STEP", "CANDIDATES", "UNITS", "IN FLIGHT", "FAILED", "LEFT", "FITNESS", "BEST",
+                      "M", "BEST BASELINE"]
         var rows: [[String]] = []
         for s in searches {
             let scores = s.baselineFitness.isEmpty ? s.baselines : s.baselineFitness
             let baseline = scores.compactMap { key, value in value.map { (key, $0) } }.min { $0.1 < $1.1 }
             rows.append(["\(s.id)", s.name, s.status, "\(s.step + 1)/\(s.steps)", "\(s.candidates)/\(s.candidatesPlanned)",
                          "\(s.unitsDone)", "\(s.unitsInFlight)", "\(s.unitsFailed)",
-                         s.fitness, s.best.map { String(format: "%.4f", $0.ppl) } ?? "—",
+                         s.secondsLeft.map(TimeLeft.describe) ?? "—", s.fitness, s.best.map { String(format: "%.4f", $0.ppl) } ?? "—",
                          s.best.map { String(format: "%.2f", $0.attentionFactor) } ?? "—",
                          baseline.map { String(format: "%@ %.4f", $0.0, $0.1) } ?? "—"])
         }

@@ -210,6 +210,12 @@ public actor SearchManager {
         view.baselineFitness = Dictionary(uniqueKeysWithValues: baselines.map {
             ($0.method, config.fitnessKind == .ppl ? $0.perplexity : $0.fitness)
         })
+        view.workerSeconds = try store.evaluationSeconds(id)
+        if record.status == .queued || record.status == .running {
+            view.secondsLeft = TimeLeft.estimate(
+                candidatesLeft: max(0, view.candidatesPlanned - view.candidates), candidatesFinished: view.candidates,
+                unitsDone: view.unitsDone, arrivals: try store.recentUnitArrivals(id, count: TimeLeft.arrivalsUsed))
+        }
         return view
     }
 

@@ -362,6 +362,20 @@ public final class SearchStore: Sendable {
     }
 
     /// Units recorded as failed after their retries, for a search.
+    /// When the search's last `count` stored units arrived (seconds since 1970, oldest first):
+    /// the pace its workers answer at. Units with a result that took time only: a failed or
+    /// infeasible unit, or one answered from an earlier identical unit (0 seconds), says nothing
+    /// about the pace.
+    public func recentUnitArrivals(_ searchID: Int64, count: Int) throws -> [Double] {
+        try pool.read { db in
+            try Double.fetchAll(db, sql: """
+                SELECT evaluation.created_at FROM evaluation JOIN candidate ON candidate.id = evaluation.candidate_id
+                WHERE candidate.search_id = ? AND evaluation.status = 'done' AND evaluation.seconds > 0
+                ORDER BY evaluation.id DESC LIMIT ?
+                """, arguments: [searchID, count]).reversed()
+        }
+    }
+
     public func failedUnitCount(_ searchID: Int64) throws -> Int {
         try pool.read { db in
             try Int.fetchOne(db, sql: """

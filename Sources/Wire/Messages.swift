@@ -214,9 +214,15 @@ public struct SearchView: Codable, Sendable, Equatable {
     public var baselineFitness: [String: Double?] = [:]
     /// Set while the search cannot progress because no healthy worker holds its model and text.
     public var waiting: String?
+    /// Worker seconds of the units stored so far (the work whose results the search used).
+    public var workerSeconds: Double?
+    /// About how long a queued or running search has left at the pace its units have come back
+    /// (`TimeLeft`); nil while there is too little to go on, and for a search that is not running.
+    public var secondsLeft: Double?
 
     enum CodingKeys: String, CodingKey {
         case id, name, status, error, step, steps, candidates, best, baselines, seed, fitness, needles, space
+        case workerSeconds = "worker_seconds", secondsLeft = "seconds_left"
         case attentionRange = "attention_range", attentionFactor = "attention_factor", baselineFitness = "baseline_fitness"
         case waiting, overlapSteps = "overlap_steps", refineIterations = "refine_iterations"
         case pipelineDepth = "pipeline_depth", islands, migrationInterval = "migration_interval"

@@ -41,7 +41,11 @@ struct DistributedTests {
         }
     }
 
-    func createAndWait(_ base: String, _ files: Files, during: ((Int64) async throws -> Void)? = nil) async throws -> (Int64, [String: Any]) {
+    /// Each view `createAndWait` read while it waited.
+    final class Views { var seen: [[String: Any]] = [] }
+
+    func createAndWait(_ base: String, _ files: Files, during: ((Int64) async throws -> Void)? = nil,
+                       views: Views? = nil) async throws -> (Int64, [String: Any]) {
         #expect(try await waitUntil(30) {
             (try? await TestHTTP.request("GET", base + "/v1/workers"))?.json.flatMap { $0 as? [Any] }?.isEmpty == false
         }, "a worker attached")
@@ -52,6 +56,7 @@ struct DistributedTests {
         var view: [String: Any] = [:]
         #expect(try await waitUntil(240) {
             view = (try? await TestHTTP.request("GET", base + "/v1/searches/\(id)"))?.object ?? [:]
+            views?.seen.append(view)
             return view["status"] as? String == "done"
         }, "search \(id) finished: \(view)")
         return (id, view)
@@ -119,8 +124,14 @@ struct DistributedTests {
         let referenceDB = files.directory.appendingPathComponent("reference.sqlite").path
         let referenceCoordinator = try files.coordinator(db: referenceDB)
         let referenceWorker = try files.worker(referenceCoordinator.port, name: "ref")
-        let (referenceID, referenceView) = try await createAndWait("http://127.0.0.1:\(referenceCoordinator.port)", files)
+        let views = Views()
+        let (referenceID, referenceView) = try await createAndWait("http://127.0.0.1:\(referenceCoordinator.port)", files,
+                                                                   views: views)
         referenceWorker.stop(); referenceCoordinator.stop()
+        // While it ran, the search said about how long it had left (once its timed units said
+        // how fast they come back; before that, nothing).
+        let left = views.seen.filter { $0["status"] as? String == "running" }.compactMap { $0["seconds_left"] as? Double }
+        #expect(!left.isEmpty && left.allSatisfy { $0 >= 0 }, "seconds_left while running: \(left)")
 
         let db = files.directory.appendingPathComponent("restart.sqlite").path
         var coordinator = try files.coordinator(db: db)
@@ -146,6 +157,9 @@ struct DistributedTests {
         }, "resumed to the end: \(view)")
         #expect((view["best"] as? [String: Any])?["lambda"] as? [Double] == (referenceView["best"] as? [String: Any])?["lambda"] as? [Double])
         #expect((view["best"] as? [String: Any])?["ppl"] as? Double == (referenceView["best"] as? [String: Any])?["ppl"] as? Double)
+        // Done: nothing left, and the worker time its stored units took.
+        #expect(view["seconds_left"] == nil || view["seconds_left"] is NSNull, "\(view)")
+        #expect((view["worker_seconds"] as? Double ?? 0) > 0, "\(view)")
         coordinator.stop()
         // Counted in the databases: the same units, each stored once.
         let store = try SearchStore(path: db), referenceStore = try SearchStore(path: referenceDB)

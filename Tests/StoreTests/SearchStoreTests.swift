@@ -61,6 +61,31 @@ import TestSupport
         #expect(first.map(\.ordinal) == [0] && first[0].outcome == .scored(perplexity: 9, windowNLL: [10, 12]))
     }
 
+    /// The pace `seconds_left` reads: the last units stored with a result, oldest first; failed,
+    /// infeasible and reused (0-second) units and other searches' units are not part of it.
+    @Test func recentUnitArrivalsAreTheLastDoneUnitsInOrder() throws {
+        let store = try makeStore()
+        let id = try makeSearch(store), other = try makeSearch(store)
+        #expect(try store.recentUnitArrivals(id, count: 5).isEmpty)
+        try store.insertCandidates(id, step: 0, (0..<6).map { _ in Candidate(lambda: [1, 2], operation: .seed) })
+        try store.insertCandidates(other, step: 0, [Candidate(lambda: [1, 2], operation: .seed)])
+        let rows = try store.candidates(id)
+        let before = Date().timeIntervalSince1970
+        for (i, row) in rows.enumerated() {
+            try store.recordEvaluation(EvaluationRecord(candidateRowID: row.rowID, window: 0, nllSum: i == 2 ? nil : 3, tokens: 5,
+                                                        seconds: i == 4 ? 0 : 1, worker: i == 4 ? "reused" : "w"), outcome: nil)
+        }
+        try store.recordEvaluation(EvaluationRecord(candidateRowID: try store.candidates(other)[0].rowID, window: 0, nllSum: 3,
+                                                    tokens: 5, seconds: 1, worker: "w"), outcome: nil)
+        let last = try store.recentUnitArrivals(id, count: 3)
+        #expect(last.count == 3)
+        #expect(last == last.sorted())
+        #expect(last.allSatisfy { $0 >= before && $0 <= Date().timeIntervalSince1970 })
+        // Four timed units of six (one infeasible, one reused); the other search's is not among them.
+        #expect(try store.recentUnitArrivals(id, count: 100).count == 4)
+        #expect(try store.recentUnitArrivals(other, count: 100).count == 1)
+    }
+
     @Test func nanIsStoredAsInfeasibleNotLost() throws {
         let store = try makeStore()
         let id = try makeSearch(store)

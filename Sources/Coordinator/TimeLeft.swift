@@ -1,0 +1,40 @@
+import Foundation
+
+/// How long a search has left, for the people following it (`seconds_left` of GET
+/// /v1/searches/{id}, the LEFT column of `longrope status`). An estimate that nothing decides by.
+///
+/// The candidates still to score, times the units a finished candidate has taken so far (early
+/// rejection makes that fewer than the windows), times the time between two units coming back:
+/// the median of the gaps between the last timed units' arrivals (`recentUnitArrivals`). The gap already counts the workers
+/// (four busy workers answer four times as often as one) and the machine's load, and the median
+/// ignores a stop: a search resumed after a night has one long gap among many short ones.
+public enum TimeLeft {
+    /// Arrivals looked at: the last this many units' times.
+    public static let arrivalsUsed = 21
+
+    /// Seconds left, or nil while there is too little to go on (fewer than four units stored, no
+    /// finished candidate).
+    /// - Parameters:
+    ///   - candidatesLeft: candidates the search will still score (planned minus finished).
+    ///   - candidatesFinished: candidates with an outcome (scored, rejected or infeasible).
+    ///   - unitsDone: units stored for the finished and unfinished candidates.
+    ///   - arrivals: when the last units were stored, oldest first (seconds, any origin).
+    public static func estimate(candidatesLeft: Int, candidatesFinished: Int, unitsDone: Int, arrivals: [Double]) -> Double? {
+        guard candidatesLeft > 0 else { return 0 }
+        guard candidatesFinished > 0, unitsDone > 0, arrivals.count >= 4 else { return nil }
+        let gaps = zip(arrivals.dropFirst(), arrivals).map { max(0, $0 - $1) }.sorted()
+        let median = gaps.count % 2 == 1 ? gaps[gaps.count / 2] : (gaps[gaps.count / 2 - 1] + gaps[gaps.count / 2]) / 2
+        let unitsPerCandidate = Double(unitsDone) / Double(candidatesFinished)
+        return Double(candidatesLeft) * unitsPerCandidate * median
+    }
+
+    /// "~40 s", "~12 min", "~3.5 h" or "~2.1 d": what a person reads at a glance.
+    public static func describe(_ seconds: Double) -> String {
+        switch seconds {
+        case ..<90: return "~\(Int(seconds.rounded())) s"
+        case ..<(90 * 60): return "~\(Int((seconds / 60).rounded())) min"
+        case ..<(48 * 3600): return "~" + String(format: "%.1f", seconds / 3600) + " h"
+        default: return "~" + String(format: "%.1f", seconds / 86_400) + " d"
+        }
+    }
+}

@@ -1,0 +1,49 @@
+import Coordinator
+import Testing
+
+/// `seconds_left`: candidates left × units per finished candidate × the median gap between units.
+@Suite struct TimeLeftTests {
+    /// Units every `gap` seconds from t = 1,000.
+    func arrivals(_ count: Int, gap: Double) -> [Double] { (0..<count).map { 1_000 + Double($0) * gap } }
+
+    @Test func steadyUnitsGiveCandidatesLeftTimesUnitsPerCandidateTimesTheGap() throws {
+        // 10 finished candidates took 20 units (two windows each); a unit every 30 s; 5 left.
+        let left = try #require(TimeLeft.estimate(candidatesLeft: 5, candidatesFinished: 10, unitsDone: 20,
+                                                   arrivals: arrivals(21, gap: 30)))
+        #expect(abs(left - 5 * 2 * 30) < 1e-9)
+        // Early rejection: 10 candidates in 13 units (most stopped after the first window).
+        let rejected = try #require(TimeLeft.estimate(candidatesLeft: 5, candidatesFinished: 10, unitsDone: 13,
+                                                       arrivals: arrivals(13, gap: 30)))
+        #expect(abs(rejected - 5 * 1.3 * 30) < 1e-9)
+    }
+
+    @Test func aStopBetweenTwoUnitsIsNotThePace() throws {
+        // A night between units 10 and 11: one gap of 10 h among gaps of 60 s.
+        var times = arrivals(10, gap: 60)
+        times += arrivals(11, gap: 60).map { $0 + 36_000 + 600 }
+        let left = try #require(TimeLeft.estimate(candidatesLeft: 4, candidatesFinished: 21, unitsDone: 21, arrivals: times))
+        #expect(abs(left - 4 * 60) < 1e-9)
+    }
+
+    @Test func moreWorkersAnswerMoreOftenAndLeaveLessTime() throws {
+        let one = try #require(TimeLeft.estimate(candidatesLeft: 8, candidatesFinished: 8, unitsDone: 8, arrivals: arrivals(8, gap: 120)))
+        let four = try #require(TimeLeft.estimate(candidatesLeft: 8, candidatesFinished: 8, unitsDone: 8, arrivals: arrivals(8, gap: 30)))
+        #expect(abs(one / four - 4) < 1e-9)
+    }
+
+    @Test func tooLittleToGoOnIsNilAndNothingLeftIsZero() {
+        #expect(TimeLeft.estimate(candidatesLeft: 5, candidatesFinished: 0, unitsDone: 3, arrivals: arrivals(3, gap: 9)) == nil)
+        #expect(TimeLeft.estimate(candidatesLeft: 5, candidatesFinished: 1, unitsDone: 3, arrivals: arrivals(3, gap: 9)) == nil)
+        #expect(TimeLeft.estimate(candidatesLeft: 0, candidatesFinished: 48, unitsDone: 90, arrivals: arrivals(21, gap: 9)) == 0)
+        // Arrivals out of order (clocks are not monotone) count as no gap, never a negative time.
+        let shuffled = TimeLeft.estimate(candidatesLeft: 2, candidatesFinished: 4, unitsDone: 4, arrivals: [10, 5, 3, 1, 0])
+        #expect(shuffled == 0)
+    }
+
+    @Test func describedAsAPersonReadsIt() {
+        #expect(TimeLeft.describe(40) == "~40 s")
+        #expect(TimeLeft.describe(12 * 60 + 10) == "~12 min")
+        #expect(TimeLeft.describe(3.5 * 3600) == "~3.5 h")
+        #expect(TimeLeft.describe(50 * 3600) == "~2.1 d")
+    }
+}
