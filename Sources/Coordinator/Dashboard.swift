@@ -84,6 +84,7 @@ enum Dashboard {
         body += card("candidates", "\(view.candidates) / \(view.candidatesPlanned)")
         body += card("units done", "\(view.unitsDone)") + card("in flight", "\(view.unitsInFlight)")
         body += card("queued", "\(view.unitsQueued)") + card("failed", "\(view.unitsFailed)")
+        body += card("left", view.secondsLeft.map(TimeLeft.describe) ?? "—")
         body += card("n̂", view.best.map { "\($0.nHat)" } ?? "—")
         body += card(view.attentionRange.map { String(format: "m (searched in %.2f–%.2f)", $0[0], $0[1]) } ?? "m (fixed)",
                      view.best.map { String(format: "%.4f", $0.attentionFactor) } ?? "—")

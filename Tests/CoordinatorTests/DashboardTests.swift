@@ -80,6 +80,7 @@ struct DashboardTests {
             #expect(points.contains { $0.0 == baseline && $0.1 >= 2 }, "baseline \(baseline) drawn")
         }
         #expect(html.contains("healthy"), "the worker is listed")
+        #expect(html.contains(">left</span><b>—</b>"), "a finished search has no time left")
 
         let index = try browser(["--dump-dom", base + "/"])
         #expect(index.stdout.contains("href=\"/searches/1\""))
