@@ -361,7 +361,6 @@ public final class SearchStore: Sendable {
         }
     }
 
-    /// Units recorded as failed after their retries, for a search.
     /// When the search's last `count` stored units arrived (seconds since 1970, oldest first):
     /// the pace its workers answer at. Units with a result that took time only: a failed or
     /// infeasible unit, or one answered from an earlier identical unit (0 seconds), says nothing
@@ -376,6 +375,7 @@ public final class SearchStore: Sendable {
         }
     }
 
+    /// Units recorded as failed after their retries, for a search.
     public func failedUnitCount(_ searchID: Int64) throws -> Int {
         try pool.read { db in
             try Int.fetchOne(db, sql: """
