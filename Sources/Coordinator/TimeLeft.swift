@@ -5,15 +5,16 @@ import Foundation
 ///
 /// The candidates still to score, times the units a finished candidate has taken so far (early
 /// rejection makes that fewer than the windows), times the time between two units coming back:
-/// the median of the gaps between the last timed units' arrivals (`recentUnitArrivals`). The gap already counts the workers
-/// (four busy workers answer four times as often as one) and the machine's load, and the median
-/// ignores a stop: a search resumed after a night has one long gap among many short ones.
+/// the median of the gaps between the last timed units' arrivals (`recentUnitArrivals`). The
+/// gap already counts the workers (four busy workers answer four times as often as one) and the
+/// machine's load, and the median ignores a stop: a search resumed after a night has one long
+/// gap among many short ones.
 public enum TimeLeft {
     /// Arrivals looked at: the last this many units' times.
     public static let arrivalsUsed = 21
 
-    /// Seconds left, or nil while there is too little to go on (fewer than four units stored, no
-    /// finished candidate).
+    /// Seconds left (0 when no candidate is left), or nil while there is too little to go on
+    /// (fewer than four timed units stored, or no finished candidate).
     /// - Parameters:
     ///   - candidatesLeft: candidates the search will still score (planned minus finished).
     ///   - candidatesFinished: candidates with an outcome (scored, rejected or infeasible).
