@@ -32,8 +32,3 @@ func progressBar(_ fraction: Double, width: Int) -> String {
     let filled = Int(min(1, max(0, fraction)) * Double(width))
     return String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
 }
-
-func formatDuration(_ seconds: Double) -> String {
-    let s = Int(seconds)
-    return s >= 3600 ? "\(s / 3600)h\(String(format: "%02d", (s % 3600) / 60))m" : s >= 60 ? "\(s / 60)m\(String(format: "%02d", s % 60))s" : "\(s)s"
-}

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Digest
+import Coordinator
 import Evaluator
 import Foundation
 import RoPE
@@ -238,8 +239,8 @@ struct SearchCommand: AsyncParsableCommand {
     }
 }
 
-/// The search's progress on stderr: a bar with step, evaluations/s, time left and the best
-/// against the best baseline.
+/// The search's progress on stderr: a bar with step, evaluations/s, time left (worded as
+/// `longrope status` words it, `TimeLeft.describe`) and the best against the best baseline.
 final class SearchProgressBar: @unchecked Sendable {
     let total: Int
     let line = ProgressLine()
@@ -259,7 +260,7 @@ final class SearchProgressBar: @unchecked Sendable {
         let baseline = p.bestBaseline.map { String(format: "%@ %.4f", p.bestBaselineMethod ?? "", $0) } ?? "—"
         line.show(String(format: "%@ %d/%d  step %d/%d  %.2f cand/s  %@ left  best %@ vs %@",
                          progressBar(Double(p.candidatesDone) / Double(total), width: 24), p.candidatesDone, total,
-                         p.step + 1, p.stepCount, rate, left.isFinite ? formatDuration(left) : "?", best, baseline))
+                         p.step + 1, p.stepCount, rate, left.isFinite ? TimeLeft.describe(left) : "?", best, baseline))
     }
 
     func finish() { line.finish() }
