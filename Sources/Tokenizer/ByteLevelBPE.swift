@@ -21,9 +21,9 @@ struct ByteLevelBPE: Sendable {
     let byteToMapped: [[UInt8]] // GPT-2 bytes_to_unicode, as UTF-8
 
     init(tokens: [String], merges: [String], preTokenizer: PreTokenizer) {
-        var table = ByteTable(capacity: tokens.count)
+        var table = ByteTable(capacity: tokens.count, keyBytes: tokens.reduce(0) { $0 + $1.utf8.count })
         for (id, token) in tokens.enumerated() { table.insert(Array(token.utf8), Int32(id)) }
-        var ranks = ByteTable(capacity: merges.count)
+        var ranks = ByteTable(capacity: merges.count, keyBytes: merges.reduce(0) { $0 + $1.utf8.count })
         for (rank, merge) in merges.enumerated() { ranks.insert(Array(merge.utf8), Int32(rank)) }
         self.table = table
         self.mergeRanks = ranks

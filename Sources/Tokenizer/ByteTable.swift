@@ -4,18 +4,23 @@
 /// Keys are compared byte for byte (Swift `String` equality would treat canonically
 /// equivalent Unicode as equal, which a tokenizer must not).
 struct ByteTable: Sendable {
+    // Key i is keyBytes[keyOffsets[i] ..< keyOffsets[i + 1]]; Int32 offsets, and every array
+    // sized once: a vocabulary's table is ~1 MB, not the ~2.6 MB of Int offsets grown by doubling.
     private var keyBytes: [UInt8] = []
-    private var keyStart: [Int] = []
-    private var keyLength: [Int] = []
+    private var keyOffsets: [Int32] = [0]
     private var values: [Int32] = []
     private var slots: [Int32]        // index into keys, −1 = empty
     private let mask: Int
 
-    init(capacity: Int) {
+    /// A table for `capacity` keys of `keyBytes` bytes in all (a hint: it grows past them).
+    init(capacity: Int, keyBytes: Int = 0) {
         var size = 16
         while size < capacity * 2 { size <<= 1 }
         slots = Array(repeating: -1, count: size)
         mask = size - 1
+        self.keyBytes.reserveCapacity(keyBytes)
+        keyOffsets.reserveCapacity(capacity + 1)
+        values.reserveCapacity(capacity)
     }
 
     private static func hash(_ bytes: UnsafeBufferPointer<UInt8>) -> Int {
@@ -32,9 +37,8 @@ struct ByteTable: Sendable {
             var slot = ByteTable.hash(buffer) & mask
             while slots[slot] >= 0 { slot = (slot + 1) & mask }
             slots[slot] = Int32(values.count)
-            keyStart.append(keyBytes.count)
-            keyLength.append(key.count)
             keyBytes.append(contentsOf: key)
+            keyOffsets.append(Int32(keyBytes.count))
             values.append(value)
         }
     }
@@ -44,8 +48,8 @@ struct ByteTable: Sendable {
         while true {
             let index = Int(slots[slot])
             if index < 0 { return nil }
-            if keyLength[index] == bytes.count {
-                let start = keyStart[index]
+            let start = Int(keyOffsets[index])
+            if Int(keyOffsets[index + 1]) - start == bytes.count {
                 var equal = true
                 for i in 0..<bytes.count where keyBytes[start + i] != bytes[i] { equal = false; break }
                 if equal { return values[index] }
