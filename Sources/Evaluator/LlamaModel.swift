@@ -23,7 +23,9 @@ public struct WindowLoss: Sendable, Equatable {
 public final class LlamaModel: @unchecked Sendable {
     public let config: ModelConfig
     public let tokenizer: Tokenizer
-    public let gguf: GGUFFile
+    /// The file's bytes, which the weights point into (the parsed metadata is not kept: once the
+    /// config and tokenizer are read from it, the model needs only this).
+    let mapping: GGUFMapping
     public let threads: Int
     /// The precision of attention's inputs (`.f32` unless asked).
     public let attentionPrecision: AttentionPrecision
@@ -40,7 +42,7 @@ public final class LlamaModel: @unchecked Sendable {
     }
 
     public init(gguf: GGUFFile, threads: Int, attentionPrecision: AttentionPrecision = .f32) throws {
-        self.gguf = gguf
+        mapping = gguf.mapping
         config = try ModelConfig(gguf: gguf)
         tokenizer = try Tokenizer(gguf: gguf)
         guard tokenizer.vocabularySize == config.vocabularySize else {
@@ -51,6 +53,7 @@ public final class LlamaModel: @unchecked Sendable {
         self.threads = max(1, threads)
         self.attentionPrecision = attentionPrecision
         chunkRows = ForwardBuffers.defaultChunkRows
+        mapping.releasePages(before: gguf.dataStart)   // the header, read: its pages can go
     }
 
     /// This model (weights and tokenizer shared, not loaded again) with attention's inputs at
@@ -69,7 +72,7 @@ public final class LlamaModel: @unchecked Sendable {
 
     private init(sharing other: LlamaModel, attentionPrecision: AttentionPrecision, chunkRows: Int) throws {
         try Self.check(attentionPrecision, headDim: other.config.headDim)
-        gguf = other.gguf
+        mapping = other.mapping
         config = other.config
         tokenizer = other.tokenizer
         weights = other.weights
@@ -147,8 +150,10 @@ public final class LlamaModel: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         if buffers == nil || buffers!.capacity < tokens.count {
+            buffers = nil
+            lr_release_free_memory()
             buffers = ForwardBuffers(config: config, capacity: tokens.count, threads: threads, chunkRows: chunkRows,
-                                     bf16: attentionPrecision == .bf16)
+                                     bf16: attentionPrecision == .bf16, downBlock: weights.downBlockSize)
         }
         forward(tokens: tokens, positions: positions, scaling: effectiveScaling(scaling, windowLength: tokens.count),
                 wantTopToken: wantTopToken, buffers: buffers!, visit: visit)

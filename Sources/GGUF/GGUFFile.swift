@@ -14,13 +14,36 @@ public struct GGUFTensor: @unchecked Sendable {
     /// Offset relative to the start of the data section.
     public let offset: UInt64
     public let byteCount: Int
-    /// The tensor's bytes inside the mapping; valid while the owning `GGUFFile` lives.
+    /// The tensor's bytes inside the mapping; valid while the file's `GGUFMapping` lives.
     public let data: UnsafeRawPointer
 
     public var elementCount: Int { shape.reduce(1, *) }
     /// Length of one row (`ne[0]`) and number of rows (product of the other dimensions).
     public var rowLength: Int { shape.first ?? 1 }
     public var rowCount: Int { shape.dropFirst().reduce(1, *) }
+}
+
+/// A file mapped read-only into memory, unmapped when its last owner goes. A model that keeps
+/// this (and not the `GGUFFile`, with its parsed metadata) keeps its tensors' bytes valid.
+public final class GGUFMapping: @unchecked Sendable {
+    public let base: UnsafeRawPointer
+    public let size: Int
+
+    fileprivate init(base: UnsafeMutableRawPointer, size: Int) {
+        self.base = UnsafeRawPointer(base)
+        self.size = size
+    }
+
+    deinit { munmap(UnsafeMutableRawPointer(mutating: base), size) }
+
+    /// Lets the kernel take back the resident pages of the first `offset` bytes (a header already
+    /// parsed): they count in the process's memory no more, and are read from the file again if
+    /// touched. Whole pages only; nothing past `offset` is affected.
+    public func releasePages(before offset: Int) {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let length = min(offset, size) / page * page
+        if length > 0 { madvise(UnsafeMutableRawPointer(mutating: base), length, Int32(MADV_DONTNEED)) }
+    }
 }
 
 /// A GGUF file (versions 2 and 3), memory-mapped read-only.
@@ -41,7 +64,8 @@ public final class GGUFFile: @unchecked Sendable {
     public let dataStart: Int
     public let fileSize: Int
 
-    private let mapping: UnsafeMutableRawPointer?
+    /// The file's bytes: tensors point into it.
+    public let mapping: GGUFMapping
     private let tensorIndex: [String: Int]
 
     public init(path: String) throws(GGUFError) {
@@ -57,26 +81,17 @@ public final class GGUFFile: @unchecked Sendable {
         guard let map = mmap(nil, fileSize, PROT_READ, MAP_PRIVATE, fd, 0), map != MAP_FAILED else {
             throw .cannotOpen(path: path, reason: "mmap failed: \(String(cString: strerror(errno)))")
         }
-        mapping = map
-        do {
-            let parsed = try GGUFFile.parse(UnsafeRawPointer(map), count: fileSize)
-            version = parsed.version
-            metadata = parsed.metadata
-            metadataKeys = parsed.keys
-            tensors = parsed.tensors
-            alignment = parsed.alignment
-            dataStart = parsed.dataStart
-        } catch {
-            munmap(map, fileSize)
-            throw error
-        }
+        mapping = GGUFMapping(base: map, size: fileSize)   // unmapped when the last owner goes, a throw included
+        let parsed = try GGUFFile.parse(UnsafeRawPointer(map), count: fileSize)
+        version = parsed.version
+        metadata = parsed.metadata
+        metadataKeys = parsed.keys
+        tensors = parsed.tensors
+        alignment = parsed.alignment
+        dataStart = parsed.dataStart
         var index: [String: Int] = [:]
         for (i, tensor) in tensors.enumerated() { index[tensor.name] = i }
         tensorIndex = index
-    }
-
-    deinit {
-        if let mapping { munmap(mapping, fileSize) }
     }
 
     /// The tensor named `name`, if the file has it.
@@ -92,7 +107,7 @@ public final class GGUFFile: @unchecked Sendable {
 
     /// The file's bytes (for copying).
     public var bytes: UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(start: mapping, count: fileSize)
+        UnsafeRawBufferPointer(start: mapping.base, count: fileSize)
     }
 
     // MARK: Parsing

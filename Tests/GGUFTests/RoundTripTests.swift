@@ -21,6 +21,22 @@ import TestSupport
         }
     }
 
+    /// A model keeps only the mapping (its tensors' bytes) once loaded, and gives back the
+    /// header's pages: the mapping outlives the GGUFFile, and released pages read back the file.
+    @Test func theMappingOutlivesTheFileAndReleasedPagesReadBack() throws {
+        let model = try #require(TestPaths.sharedFile("models/stories260K.gguf"))
+        let contents = try Data(contentsOf: model)
+        var file: GGUFFile? = try GGUFFile(path: model.path)
+        let mapping = file!.mapping, dataStart = file!.dataStart
+        #expect(dataStart > 4096, "a header longer than a page, so that one is released")
+        file = nil
+        mapping.releasePages(before: dataStart)
+        #expect(mapping.size == contents.count)
+        #expect(contents.withUnsafeBytes { memcmp($0.baseAddress!, mapping.base, contents.count) } == 0)
+        mapping.releasePages(before: mapping.size)   // every page
+        #expect(contents.withUnsafeBytes { memcmp($0.baseAddress!, mapping.base, contents.count) } == 0)
+    }
+
     @Test func metadataOfTheSharedModel() throws {
         let model = try #require(TestPaths.sharedFile("models/stories260K.gguf"))
         let file = try GGUFFile(path: model.path)

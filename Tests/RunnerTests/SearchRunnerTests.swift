@@ -306,7 +306,7 @@ struct SearchRunnerTests {
                                             textOffset: 0, textSHA256: "t")
             let dispatcher = Dispatcher()
             for w in 0..<workers {
-                let model = try LlamaModel(gguf: fixture.model.gguf, threads: w + 1)
+                let model = try LlamaModel(path: #require(TestPaths.sharedFile("models/stories260K.gguf")).path, threads: w + 1)
                 await dispatcher.register(WorkerRegistration(name: "w\(w)", address: "in-process://\(w)", modelSHA256: "m",
                                                              textSHA256: "t", architecture: "llama", threads: w + 1,
                                                              pairs: model.pairs, ropeBase: model.config.ropeBase,
