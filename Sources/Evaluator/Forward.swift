@@ -18,8 +18,8 @@ final class ForwardBuffers: @unchecked Sendable {
     /// scored positions gets its logits a tile of [chunkRows][logitsColumns] at a time, in the
     /// buffer where the feed-forward's gate and up rows live (free by then), each row's softmax
     /// carried from tile to tile (lr_softmax_row). A fixed width, so every row's sum is the
-    /// same whatever the chunk and the threads.
-    static let logitsColumns = 256
+    /// same whatever the chunk.
+    static let logitsColumns = 2048
     let x: FloatBuffer                                               // [n][d]
     /// FP32 attention: [n][Hkv·hd], every key and value of the window. BF16 attention:
     /// [chunkRows][Hkv·hd], the chunk's, packed into kPacked / vPacked once projected.
@@ -35,11 +35,9 @@ final class ForwardBuffers: @unchecked Sendable {
     let h, q: FloatBuffer
     var attention: FloatBuffer { h }
     var projected: FloatBuffer { q }
-    /// The feed-forward's hidden units done together (see feedForwardSlice): gate and up rows
-    /// [chunkRows][slice] each, one after the other; after the last layer, a tile of logits
-    /// [chunkRows][logitsColumns].
+    /// The feed-forward's gate and up, [chunkRows][F] each, one after the other; after the last
+    /// layer, a tile of logits [chunkRows][logitsColumns].
     let wide: FloatBuffer
-    let feedForwardSlice: Int
     let cosTable, sinTable: FloatBuffer                              // [n][pairs]
     let matmulScratch: [FloatBuffer]                                 // one per thread
     let attentionScratch: [FloatBuffer]
@@ -47,16 +45,15 @@ final class ForwardBuffers: @unchecked Sendable {
     let softmaxRows: UnsafeMutablePointer<lr_softmax_row>
 
     var gate: UnsafeMutablePointer<Float> { wide.pointer }
-    var up: UnsafeMutablePointer<Float> { wide.pointer + chunkRows * feedForwardSlice }
+    var up: UnsafeMutablePointer<Float> { wide.pointer + chunkRows * feedForward }
     var logits: UnsafeMutablePointer<Float> { wide.pointer }
+    private let feedForward: Int
 
-    /// `downBlock`: elements per block of the feed-forward's down weights (its rows are split
-    /// at multiples of the slice).
-    init(config c: ModelConfig, capacity n: Int, threads: Int, chunkRows: Int, bf16: Bool, downBlock: Int) {
+    init(config c: ModelConfig, capacity n: Int, threads: Int, chunkRows: Int, bf16: Bool) {
         capacity = n
         self.chunkRows = max(1, min(n, chunkRows))
-        feedForwardSlice = Self.feedForwardSlice(c.feedForwardLength, block: downBlock, threads: threads)
-        let ffFloats = 2 * self.chunkRows * feedForwardSlice
+        feedForward = c.feedForwardLength
+        let ffFloats = 2 * self.chunkRows * c.feedForwardLength
         let logitsFloats = self.chunkRows * min(c.vocabularySize, Self.logitsColumns)
         let d = c.embeddingLength, qDim = c.headCount * c.headDim, kvDim = c.kvHeadCount * c.headDim
         x = FloatBuffer(n * d)
@@ -67,22 +64,11 @@ final class ForwardBuffers: @unchecked Sendable {
         h = FloatBuffer(self.chunkRows * max(qDim, d)); q = FloatBuffer(self.chunkRows * max(qDim, d))
         wide = FloatBuffer(max(ffFloats, logitsFloats))
         cosTable = FloatBuffer(n * c.rotaryDimension / 2); sinTable = FloatBuffer(n * c.rotaryDimension / 2)
-        let widest = max(d, qDim, feedForwardSlice)   // the products' k
+        let widest = max(d, qDim, c.feedForwardLength)
         matmulScratch = (0..<threads).map { _ in FloatBuffer(Int(LR_MATMUL_PANEL) * (widest + 16) + widest + 64) }
         let attentionFloats = bf16 ? lr_attention_bf16_scratch_floats(Int64(c.headDim)) : lr_attention_scratch_floats(Int64(c.headDim))
         attentionScratch = (0..<threads).map { _ in FloatBuffer(Int(attentionFloats)) }
         softmaxRows = .allocate(capacity: self.chunkRows)
-    }
-
-    /// The feed-forward's hidden units done together: the smallest divisor of F that is a
-    /// multiple of `block` and still gives each thread two 32-row panels of the gate and up
-    /// products, a multiple of 32 (whole panels) where one is; F when none. Any slice gives the
-    /// same bits (the down product's sums continue from slice to slice); a small one keeps the
-    /// gate and up rows out of peak memory.
-    static func feedForwardSlice(_ feedForward: Int, block: Int, threads: Int) -> Int {
-        let panel = Int(LR_MATMUL_PANEL), least = 2 * panel * threads
-        let slices = (1...max(1, feedForward)).filter { feedForward % $0 == 0 && $0 % block == 0 && $0 >= least }
-        return slices.first { $0 % panel == 0 } ?? slices.first ?? feedForward
     }
 
     deinit { softmaxRows.deallocate() }
@@ -139,15 +125,10 @@ extension LlamaModel {
                 // h = rmsnorm(x[t0…]) · ffn_norm; x[t0…] += (silu(h Wgateᵀ) ⊙ h Wupᵀ) Wdownᵀ
                 rowwise(rows) { r in layer.ffnNorm.withUnsafeBufferPointer {
                     lr_rmsnorm(b.x.pointer + (t0 + r) * d, $0.baseAddress, b.h.pointer + r * d, Int64(d), c.rmsEpsilon) } }
-                // … the hidden units a slice [j, j + S) at a time: gate and up [rows][S], then
-                // projected += swiglu · Wdown[·][j, j + S)ᵀ (sums continued: the bits of one product)
-                let slice = b.feedForwardSlice
-                for j in stride(from: 0, to: ff, by: slice) {
-                    matmul(layer.gate.rows(j..<(j + slice)), b.h.pointer, rows, b.gate, b)
-                    matmul(layer.up.rows(j..<(j + slice)), b.h.pointer, rows, b.up, b)
-                    rowwise(rows) { r in lr_swiglu(b.gate + r * slice, b.up + r * slice, Int64(slice)) }
-                    matmul(layer.down.columns(j..<(j + slice)), b.gate, rows, b.projected.pointer, b, accumulate: j > 0)
-                }
+                matmul(layer.gate, b.h.pointer, rows, b.gate, b)
+                matmul(layer.up, b.h.pointer, rows, b.up, b)
+                rowwise(rows) { r in lr_swiglu(b.gate + r * ff, b.up + r * ff, Int64(ff)) }
+                matmul(layer.down, b.gate, rows, b.projected.pointer, b)
                 rowwise(rows) { r in lr_add(b.x.pointer + (t0 + r) * d, b.projected.pointer + r * d, Int64(d)) }
             }
         }
@@ -166,7 +147,7 @@ extension LlamaModel {
             }
             for first in stride(from: 0, to: vocab, by: tileWidth) {
                 let width = min(tileWidth, vocab - first)
-                let tile = weights.output.rows(first..<(first + width))
+                let tile = weights.output.rows(first..<(first + width), name: weights.output.name)
                 matmul(tile, b.h.pointer, rows, b.logits, b)
                 rowwise(rows) { r in
                     lr_softmax_row_fold(b.softmaxRows + r, b.logits + r * width, Int64(first), Int64(width),
@@ -209,10 +190,9 @@ extension LlamaModel {
         }
     }
 
-    /// y[n][W.rows] = x[n][W.columns] · Wᵀ (`accumulate`: y += …, each sum continued from y's
-    /// value), the output panels split between threads.
+    /// y[n][W.rows] = x[n][W.columns] · Wᵀ, the output panels split between threads.
     func matmul(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ n: Int, _ y: UnsafeMutablePointer<Float>,
-                _ b: ForwardBuffers, accumulate: Bool = false) {
+                _ b: ForwardBuffers) {
         let panels = (w.rows + Int(LR_MATMUL_PANEL) - 1) / Int(LR_MATMUL_PANEL)
         let workers = min(threads, panels)
         parallel(workers) { worker in
@@ -220,7 +200,7 @@ extension LlamaModel {
             let begin = first * Int(LR_MATMUL_PANEL), end = min(w.rows, last * Int(LR_MATMUL_PANEL))
             if begin >= end { return }
             lr_matmul(w.type.rawValue, w.data, Int64(w.rowBytes), Int64(w.columns), x, Int64(w.columns), Int64(n),
-                      y, Int64(w.rows), Int64(begin), Int64(end), accumulate ? 1 : 0, b.matmulScratch[worker].pointer)
+                      y, Int64(w.rows), Int64(begin), Int64(end), b.matmulScratch[worker].pointer)
         }
     }
 

@@ -153,7 +153,7 @@ public final class LlamaModel: @unchecked Sendable {
             buffers = nil
             lr_release_free_memory()
             buffers = ForwardBuffers(config: config, capacity: tokens.count, threads: threads, chunkRows: chunkRows,
-                                     bf16: attentionPrecision == .bf16, downBlock: weights.downBlockSize)
+                                     bf16: attentionPrecision == .bf16)
         }
         forward(tokens: tokens, positions: positions, scaling: effectiveScaling(scaling, windowLength: tokens.count),
                 wantTopToken: wantTopToken, buffers: buffers!, visit: visit)

@@ -24,19 +24,10 @@ public struct WeightMatrix: @unchecked Sendable {
         data = tensor.data
     }
 
-    /// Rows `range` of this matrix, in place (a part of a fused tensor, a slice of a product).
-    func rows(_ range: Range<Int>, name: String? = nil) -> WeightMatrix {
-        WeightMatrix(name: name ?? self.name, type: type, rows: range.count, columns: columns, rowBytes: rowBytes,
+    /// Rows `range` of this matrix, in place (a part of a fused tensor).
+    func rows(_ range: Range<Int>, name: String) -> WeightMatrix {
+        WeightMatrix(name: name, type: type, rows: range.count, columns: columns, rowBytes: rowBytes,
                      data: data + range.lowerBound * rowBytes)
-    }
-
-    /// Columns `range` of every row, in place (rows stay `rowBytes` apart); the range's ends are
-    /// multiples of the type's block size.
-    func columns(_ range: Range<Int>) -> WeightMatrix {
-        precondition(range.lowerBound % type.blockSize == 0 && range.count % type.blockSize == 0,
-                     "columns \(range) of \(name) cut a \(type) block")
-        return WeightMatrix(name: name, type: type, rows: rows, columns: range.count, rowBytes: rowBytes,
-                            data: data + range.lowerBound / type.blockSize * type.bytesPerBlock)
     }
 
     private init(name: String, type: GGMLType, rows: Int, columns: Int, rowBytes: Int, data: UnsafeRawPointer) {
@@ -143,10 +134,4 @@ struct ModelWeights: @unchecked Sendable {
             output = tokenEmbedding   // tied embeddings (SmolLM2, Llama-3.2-1B)
         }
     }
-}
-
-extension ModelWeights {
-    /// Elements per block of the feed-forward's down weights, the largest over the layers (a file
-    /// may quantise some layers' down differently): the forward pass splits its rows at multiples.
-    var downBlockSize: Int { layers.map { $0.down.type.blockSize }.max() ?? 1 }
 }

@@ -18,14 +18,7 @@ void lr_swiglu(float *gate, const float *up, int64_t n) {
         const v16 silu = g / (1.0f + v16_exp(-g));
         v16_store(gate + i, silu * v16_load(up + i));
     }
-    if (i < n) {   // the last n mod 16 through the same vector operations: each element's bits
-                   // do not depend on n (the forward pass takes the hidden units a slice at a time)
-        v16 g = (v16){}, u = (v16){};
-        for (int64_t j = 0; i + j < n; j++) { g[j] = gate[i + j]; u[j] = up[i + j]; }
-        const v16 silu = g / (1.0f + v16_exp(-g));
-        const v16 out = silu * u;
-        for (int64_t j = 0; i + j < n; j++) gate[i + j] = out[j];
-    }
+    for (; i < n; i++) gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
 }
 
 void lr_rope(float *x, int64_t n_heads, int64_t head_dim, const float *cos_table,

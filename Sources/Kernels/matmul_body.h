@@ -6,9 +6,7 @@
 // 16 lanes; on AVX2 (16 registers of 8 lanes, where that block would spill), 6 tokens × 16 rows
 // in 12 accumulators, half a panel at a time. One FMA per weight vector and token per step.
 // Each output is a plain sum over k in order — the same bits with either block, and whatever
-// the split of panels between threads. With `accumulate` the sum starts from Y's value instead
-// of 0, so a product split along k into consecutive parts, each accumulated in turn, gives the
-// bits of the whole.
+// the split of panels between threads.
 //
 // Included once per CPU level (matmul_base.c, matmul_avx512.c) with LR_AVX512 set and LR_LEVEL
 // naming the entry point.
@@ -43,25 +41,12 @@ static void pack_panel(uint32_t type, const uint8_t *w, int64_t row_bytes, int64
     }
 }
 
-// A panel row's two 16-lane sums before the first k: 0, or with `accumulate` Y's `valid` values
-// (only those: the rest of the row may be another panel's, or past the end).
-static inline void start_sum(v16 acc[2], const float *restrict out, int valid, int accumulate) {
-    acc[0] = acc[1] = (v16){};
-    if (!accumulate) return;
-    if (valid == PANEL) {
-        acc[0] = v16_load(out);
-        acc[1] = v16_load(out + 16);
-    } else {
-        for (int r = 0; r < valid; r++) acc[r / 16][r % 16] = out[r];
-    }
-}
-
 // Y[t][0..valid) for TOKENS tokens against one packed panel.
 #if LR_AVX512
 static void kernel_full(const float *restrict pack, const float *restrict x, int64_t ldx, int64_t k,
-                        float *restrict y, int64_t ldy, int valid, int accumulate) {
+                        float *restrict y, int64_t ldy, int valid) {
     v16 acc[TOKENS][2];
-    for (int t = 0; t < TOKENS; t++) start_sum(acc[t], y + t * ldy, valid, accumulate);
+    for (int t = 0; t < TOKENS; t++) acc[t][0] = acc[t][1] = (v16){};
     for (int64_t kk = 0; kk < k; kk++) {
         const v16 w0 = *(const v16 *)(pack + kk * PANEL);
         const v16 w1 = *(const v16 *)(pack + kk * PANEL + 16);
@@ -87,19 +72,10 @@ static void kernel_full(const float *restrict pack, const float *restrict x, int
 // Y[t][0..valid) for TOKENS tokens against one packed panel, half a panel (16 rows) at a time:
 // TOKENS × 2 accumulators of 8 lanes, 2·TOKENS independent FMA chains.
 static void kernel_full(const float *restrict pack, const float *restrict x, int64_t ldx, int64_t k,
-                        float *restrict y, int64_t ldy, int valid, int accumulate) {
+                        float *restrict y, int64_t ldy, int valid) {
     for (int h = 0; h < PANEL; h += 16) {
         v8 acc[TOKENS][2];
-        for (int t = 0; t < TOKENS; t++) {   // as start_sum, 16 rows
-            const float *out = y + t * ldy + h;
-            acc[t][0] = acc[t][1] = (v8){};
-            if (accumulate && h + 16 <= valid) {
-                acc[t][0] = *(const v8u *)out;
-                acc[t][1] = *(const v8u *)(out + 8);
-            } else if (accumulate) {
-                for (int r = 0; h + r < valid; r++) acc[t][r / 8][r % 8] = out[r];
-            }
-        }
+        for (int t = 0; t < TOKENS; t++) acc[t][0] = acc[t][1] = (v8){};
         for (int64_t kk = 0; kk < k; kk++) {
             const v8 w0 = *(const v8 *)(pack + kk * PANEL + h);
             const v8 w1 = *(const v8 *)(pack + kk * PANEL + h + 8);
@@ -120,23 +96,22 @@ static void kernel_full(const float *restrict pack, const float *restrict x, int
 
 // The same for fewer than TOKENS tokens (the tail of a window).
 static void kernel_tail(const float *restrict pack, const float *restrict x, int64_t ldx, int64_t k,
-                        float *restrict y, int64_t ldy, int valid, int tokens, int accumulate) {
+                        float *restrict y, int64_t ldy, int valid, int tokens) {
     for (int t = 0; t < tokens; t++) {
-        v16 a[2];
-        start_sum(a, y + t * ldy, valid, accumulate);
+        v16 a0 = (v16){}, a1 = (v16){};
         for (int64_t kk = 0; kk < k; kk++) {
             const v16 b = v16_splat(x[t * ldx + kk]);
-            a[0] = a[0] + b * *(const v16 *)(pack + kk * PANEL);
-            a[1] = a[1] + b * *(const v16 *)(pack + kk * PANEL + 16);
+            a0 = a0 + b * *(const v16 *)(pack + kk * PANEL);
+            a1 = a1 + b * *(const v16 *)(pack + kk * PANEL + 16);
         }
         float *out = y + t * ldy;
-        for (int r = 0; r < valid; r++) out[r] = r < 16 ? a[0][r] : a[1][r - 16];
+        for (int r = 0; r < valid; r++) out[r] = r < 16 ? a0[r] : a1[r - 16];
     }
 }
 
 void LR_LEVEL(lr_matmul)(uint32_t type, const void *w, int64_t row_bytes, int64_t k,
                const float *x, int64_t ldx, int64_t n_tokens,
-               float *y, int64_t ldy, int64_t o_begin, int64_t o_end, int accumulate, float *scratch) {
+               float *y, int64_t ldy, int64_t o_begin, int64_t o_end, float *scratch) {
     // scratch: pack (PANEL·k floats, 64-byte aligned by the caller) then one row (k floats).
     float *pack = scratch;
     float *row = scratch + PANEL * k + 16;
@@ -145,8 +120,8 @@ void LR_LEVEL(lr_matmul)(uint32_t type, const void *w, int64_t row_bytes, int64_
         pack_panel(type, (const uint8_t *)w, row_bytes, k, o0, o_end, pack, row);
         int64_t t = 0;
         for (; t + TOKENS <= n_tokens; t += TOKENS)
-            kernel_full(pack, x + t * ldx, ldx, k, y + t * ldy + o0, ldy, valid, accumulate);
+            kernel_full(pack, x + t * ldx, ldx, k, y + t * ldy + o0, ldy, valid);
         if (t < n_tokens)
-            kernel_tail(pack, x + t * ldx, ldx, k, y + t * ldy + o0, ldy, valid, (int)(n_tokens - t), accumulate);
+            kernel_tail(pack, x + t * ldx, ldx, k, y + t * ldy + o0, ldy, valid, (int)(n_tokens - t));
     }
 }

@@ -138,7 +138,7 @@ struct MatmulBench: ParsableCommand {
             for _ in 0..<repeats {
                 let start = Date()
                 lr_matmul(type.rawValue, raw.baseAddress!, Int64(type.rowBytes(k)), Int64(k), x, Int64(k), Int64(tokens),
-                          y, Int64(rows), 0, Int64(rows), 0, scratch.assumingMemoryBound(to: Float.self))
+                          y, Int64(rows), 0, Int64(rows), scratch.assumingMemoryBound(to: Float.self))
                 times.append(Date().timeIntervalSince(start))
             }
         }

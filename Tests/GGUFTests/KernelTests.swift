@@ -87,7 +87,7 @@ import GGUF
         w.withUnsafeBytes { raw in
             for (begin, end) in [(0, 32), (32, rows)] {
                 lr_matmul_at(level, type.rawValue, raw.baseAddress, Int64(rowBytes), Int64(k), x, Int64(k), Int64(tokens),
-                          &y, Int64(rows), Int64(begin), Int64(end), 0, scratch)
+                          &y, Int64(rows), Int64(begin), Int64(end), scratch)
             }
         }
         var worst = 0.0
@@ -102,38 +102,6 @@ import GGUF
             }
         }
         #expect(worst < 1e-5, "\(type) at \(String(cString: lr_kernels_name(level))): worst error \(worst) of Σ|x·w|")
-    }
-
-    /// A product split along k into consecutive parts, the first written and the others
-    /// accumulated (`accumulate` 1), gives the bits of the whole product — the forward pass does
-    /// the feed-forward's down product so, a slice of hidden units at a time. Rows 70 (a partial
-    /// panel), tokens 29 (a tail after the full token groups), for a 32-element and a 256-element
-    /// block type.
-    @Test(arguments: [GGMLType.q4_1, .q4_K, .f32], levels)
-    func accumulatedPartsOfAProductGiveTheBitsOfTheWhole(type: GGMLType, level: Int32) {
-        var rng = Random(state: UInt64(type.rawValue) &+ 21)
-        let k = 768, rows = 70, tokens = 29, part = 256
-        let w = randomMatrix(type, rows: rows, k: k, rng: &rng)
-        let rowBytes = w.count / rows
-        let x = (0..<(tokens * k)).map { _ in rng.float() }
-        let scratch = alignedScratch(floats: Int(LR_MATMUL_PANEL) * (k + 16) + k + 64)
-        defer { scratch.deallocate() }
-        var whole = [Float](repeating: .nan, count: tokens * rows)
-        var parts = [Float](repeating: .nan, count: tokens * rows)
-        w.withUnsafeBytes { raw in
-            lr_matmul_at(level, type.rawValue, raw.baseAddress, Int64(rowBytes), Int64(k), x, Int64(k), Int64(tokens),
-                         &whole, Int64(rows), 0, Int64(rows), 0, scratch)
-            // x's columns [j, j + part) as rows of `part` floats, W's from its j-th element on.
-            for j in stride(from: 0, to: k, by: part) {
-                let xPart = (0..<tokens).flatMap { t in x[(t * k + j)..<(t * k + j + part)] }
-                let wPart = raw.baseAddress! + j / type.blockSize * type.bytesPerBlock
-                lr_matmul_at(level, type.rawValue, wPart, Int64(rowBytes), Int64(part), xPart, Int64(part), Int64(tokens),
-                             &parts, Int64(rows), 0, Int64(rows), j > 0 ? 1 : 0, scratch)
-            }
-        }
-        #expect(whole.allSatisfy { $0.isFinite })
-        let differing = zip(whole, parts).filter { $0.0.bitPattern != $0.1.bitPattern }.count
-        #expect(differing == 0, "\(type) at \(String(cString: lr_kernels_name(level))): \(differing) of \(whole.count) outputs differ")
     }
 
     /// lr_attention equals causal softmax attention in Double to 1e-5, for each code path of the
@@ -255,7 +223,7 @@ import GGUF
             var product = [Float](repeating: .nan, count: 29 * 70)
             w.withUnsafeBytes { raw in
                 lr_matmul_at(level, GGMLType.q4_1.rawValue, raw.baseAddress, Int64(w.count / 70), Int64(kw), x, Int64(kw), 29,
-                             &product, 70, 0, 70, 0, scratch)
+                             &product, 70, 0, 70, scratch)
             }
             return attention + product
         }

@@ -19,14 +19,11 @@ int lr_dequantize_row(uint32_t type, const void *src, float *dst, int64_t n);
 
 /// Y[t][o] = Σ_k X[t][k] · W[o][k] for t in [0, n_tokens) and o in [o_begin, o_end).
 /// W is row-major in ggml type `type`, rows `row_bytes` apart, each row `k` elements.
-/// X rows are `ldx` floats apart, Y rows `ldy`. `accumulate` 1: Y[t][o] += the sum, which
-/// continues from Y's value in the same order, so a product split along k into consecutive parts
-/// (W's part of each row starting at a block boundary), the first written and the others
-/// accumulated, gives the bits of the whole. `scratch` holds LR_MATMUL_PANEL·(k+16) + k floats
+/// X rows are `ldx` floats apart, Y rows `ldy`. `scratch` holds LR_MATMUL_PANEL·(k+16) + k floats
 /// (the packed panel, then one dequantised row).
 void lr_matmul(uint32_t type, const void *w, int64_t row_bytes, int64_t k,
                const float *x, int64_t ldx, int64_t n_tokens,
-               float *y, int64_t ldy, int64_t o_begin, int64_t o_end, int accumulate, float *scratch);
+               float *y, int64_t ldy, int64_t o_begin, int64_t o_end, float *scratch);
 
 /// Returns the heap's free pages to the system (glibc's malloc_trim; nothing elsewhere): the
 /// forward pass calls it before allocating a window's buffers, so what loading freed does not
@@ -71,7 +68,7 @@ void lr_attention_at(int level, const float *q, int64_t ldq, const float *k, int
                      int64_t head_dim, int64_t q_begin, int64_t q_end, float scale, float *scratch);
 void lr_matmul_at(int level, uint32_t type, const void *w, int64_t row_bytes, int64_t k,
                   const float *x, int64_t ldx, int64_t n_tokens,
-                  float *y, int64_t ldy, int64_t o_begin, int64_t o_end, int accumulate, float *scratch);
+                  float *y, int64_t ldy, int64_t o_begin, int64_t o_end, float *scratch);
 
 /// Attention with BF16 inputs and FP32 accumulation (scores, softmax, sums and output in FP32):
 /// lr_attention's result from keys and values packed by lr_pack_keys_bf16 / lr_pack_values_bf16
@@ -112,8 +109,7 @@ int64_t lr_fma_chains_flops_per_iteration(void);
 /// out[i] = x[i] / sqrt(mean(x²) + eps) · w[i]; the sum of squares is accumulated in double.
 void lr_rmsnorm(const float *x, const float *w, float *out, int64_t n, float eps);
 
-/// gate[i] = silu(gate[i]) · up[i], every element by the same operations (its bits do not
-/// depend on n or on where it falls in the row).
+/// gate[i] = silu(gate[i]) · up[i].
 void lr_swiglu(float *gate, const float *up, int64_t n);
 
 /// Rotates adjacent pairs (2j, 2j+1) of each head (llama's GGUF layout) or half-split pairs
