@@ -62,7 +62,7 @@ public final class GGUFFile: @unchecked Sendable {
     public let alignment: Int
     /// Where the data section starts in the file.
     public let dataStart: Int
-    public let fileSize: Int
+    public var fileSize: Int { mapping.size }
 
     /// The file's bytes: tensors point into it.
     public let mapping: GGUFMapping
@@ -76,7 +76,7 @@ public final class GGUFFile: @unchecked Sendable {
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw .cannotOpen(path: path, reason: String(cString: strerror(errno))) }
         guard (info.st_mode & S_IFMT) == S_IFREG else { throw .cannotOpen(path: path, reason: "not a regular file") }
-        fileSize = Int(info.st_size)
+        let fileSize = Int(info.st_size)
         guard fileSize > 0 else { throw .truncated(offset: 0, reading: "the magic number (empty file)") }
         guard let map = mmap(nil, fileSize, PROT_READ, MAP_PRIVATE, fd, 0), map != MAP_FAILED else {
             throw .cannotOpen(path: path, reason: "mmap failed: \(String(cString: strerror(errno)))")

@@ -21,12 +21,8 @@ struct ByteLevelBPE: Sendable {
     let byteToMapped: [[UInt8]] // GPT-2 bytes_to_unicode, as UTF-8
 
     init(tokens: [String], merges: [String], preTokenizer: PreTokenizer) {
-        var table = ByteTable(capacity: tokens.count, keyBytes: tokens.reduce(0) { $0 + $1.utf8.count })
-        for (id, token) in tokens.enumerated() { table.insert(Array(token.utf8), Int32(id)) }
-        var ranks = ByteTable(capacity: merges.count, keyBytes: merges.reduce(0) { $0 + $1.utf8.count })
-        for (rank, merge) in merges.enumerated() { ranks.insert(Array(merge.utf8), Int32(rank)) }
-        self.table = table
-        self.mergeRanks = ranks
+        table = ByteTable(keys: tokens)        // token text → id
+        mergeRanks = ByteTable(keys: merges)   // merge → rank
         self.preTokenizer = preTokenizer
         // bytes_to_unicode: printable Latin-1 bytes map to themselves, the rest to U+0100 onwards.
         var mapping = [[UInt8]](repeating: [], count: 256)

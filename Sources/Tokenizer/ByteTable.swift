@@ -12,15 +12,17 @@ struct ByteTable: Sendable {
     private var slots: [Int32]        // index into keys, −1 = empty
     private let mask: Int
 
-    /// A table for `capacity` keys of `keyBytes` bytes in all (a hint: it grows past them).
-    init(capacity: Int, keyBytes: Int = 0) {
+    /// A table of `keys[i] → i` (UTF-8 bytes; a repeated key keeps its first index), every array
+    /// sized for them up front.
+    init(keys: [String]) {
         var size = 16
-        while size < capacity * 2 { size <<= 1 }
+        while size < keys.count * 2 { size <<= 1 }
         slots = Array(repeating: -1, count: size)
         mask = size - 1
-        self.keyBytes.reserveCapacity(keyBytes)
-        keyOffsets.reserveCapacity(capacity + 1)
-        values.reserveCapacity(capacity)
+        keyBytes.reserveCapacity(keys.reduce(0) { $0 + $1.utf8.count })
+        keyOffsets.reserveCapacity(keys.count + 1)
+        values.reserveCapacity(keys.count)
+        for (index, key) in keys.enumerated() { insert(Array(key.utf8), Int32(index)) }
     }
 
     private static func hash(_ bytes: UnsafeBufferPointer<UInt8>) -> Int {
@@ -31,7 +33,7 @@ struct ByteTable: Sendable {
 
     /// Adds `key → value` unless the key is present (the first value wins, as in llama.cpp's
     /// token_to_id map built in id order).
-    mutating func insert(_ key: [UInt8], _ value: Int32) {
+    private mutating func insert(_ key: [UInt8], _ value: Int32) {
         key.withUnsafeBufferPointer { buffer in
             if lookup(buffer) != nil { return }
             var slot = ByteTable.hash(buffer) & mask

@@ -8,8 +8,7 @@ struct SentencePieceBPE: Sendable {
     let byteTokens: [Int32]
 
     init(tokens: [String], scores: [Float]?, addSpacePrefix: Bool) {
-        var table = ByteTable(capacity: tokens.count, keyBytes: tokens.reduce(0) { $0 + $1.utf8.count })
-        for (id, token) in tokens.enumerated() { table.insert(Array(token.utf8), Int32(id)) }
+        let table = ByteTable(keys: tokens)
         self.table = table
         self.scores = scores ?? Array(repeating: 0, count: tokens.count)
         self.addSpacePrefix = addSpacePrefix
