@@ -72,27 +72,54 @@ public enum StrictJSON {
         }
     }
 
-    /// The field whose removal cures a data error: decoding without it succeeds, or fails only
-    /// because it is missing.
+    /// The field whose value the decoder could not take. Every number in the body is first
+    /// made to fit any numeric field (`fitting`); if that cures the error, the culprit is the
+    /// first field (by name) whose own value alone brings it back. (Leaving a field out is no
+    /// test: decoding stops at the first required field missing, which may come before the
+    /// culprit.) Failing that, the first field whose removal cures it (an optional one).
     static func culprit<T: Decodable>(_ type: T.Type, in dictionary: [String: Any]) -> String? {
-        for key in dictionary.keys.sorted() {
+        func corrupt(_ object: [String: Any]) -> Bool {
+            guard let data = try? JSONSerialization.data(withJSONObject: object) else { return true }
+            do { _ = try JSONDecoder().decode(T.self, from: data); return false }
+            catch let DecodingError.dataCorrupted(context) where context.codingPath.isEmpty { return true }
+            catch { return false }
+        }
+        let fitted = dictionary.mapValues(fitting)
+        if !corrupt(fitted) {
+            return dictionary.keys.sorted().first { key in
+                var test = fitted
+                test[key] = dictionary[key]
+                return corrupt(test)
+            }
+        }
+        return dictionary.keys.sorted().first { key in
             var rest = dictionary
             rest[key] = nil
-            guard let data = try? JSONSerialization.data(withJSONObject: rest) else { continue }
-            do {
-                _ = try JSONDecoder().decode(T.self, from: data)
-                return key
-            } catch let DecodingError.keyNotFound(missing, _) where missing.stringValue == key {
-                return key
-            } catch {}
+            guard let data = try? JSONSerialization.data(withJSONObject: rest) else { return false }
+            return (try? JSONDecoder().decode(T.self, from: data)) != nil
         }
-        return nil
+    }
+
+    /// `value` with every number in it made to fit any numeric field, signed or not: 512.5 → 512,
+    /// −3 → 3, 1e30 → 1. Whole numbers from 0 to 2³¹ − 1, strings and the rest are kept as they are.
+    static func fitting(_ value: Any) -> Any {
+        switch value {
+        case let array as [Any]: return array.map(fitting)
+        case let object as [String: Any]: return object.mapValues(fitting)
+        case is String, is NSNull: return value
+        case let number as NSNumber:
+            let whole = number.doubleValue.rounded(.towardZero).magnitude
+            if whole == number.doubleValue, whole < 2_147_483_648 { return value }
+            return whole < 2_147_483_648 ? Int(whole) : 1
+        default: return value
+        }
     }
 
     static func render(_ value: Any) -> String {
         guard JSONSerialization.isValidJSONObject([value]),
               let data = try? JSONSerialization.data(withJSONObject: [value]) else { return "\(value)" }
-        return String(String(decoding: data, as: UTF8.self).dropFirst().dropLast().prefix(60))
+        let text = String(decoding: data, as: UTF8.self).dropFirst().dropLast()
+        return text.count > 60 ? text.prefix(60) + "…" : String(text)
     }
 
     static func describe(_ type: Any.Type) -> String {

@@ -69,6 +69,8 @@ import Wire
                 Case(name: "population of ten million", method: "POST", path: "/v1/searches", body: with(["population": 10_000_000]), token: token, status: 400, mentions: "population"),
                 Case(name: "a megabyte name", method: "POST", path: "/v1/searches", body: with(["name": String(repeating: "n", count: 1 << 19)]), token: token, status: 400, mentions: "name"),
                 Case(name: "fractional population", method: "POST", path: "/v1/searches", body: with(["population": 512.5]), token: token, status: 400, mentions: "population"),
+                Case(name: "fractional original_context", method: "POST", path: "/v1/searches", body: with(["original_context": 256.5]), token: token, status: 400, mentions: "original_context"),
+                Case(name: "fractional context_length of a worker", method: "POST", path: "/v1/workers", body: worker(["context_length": 512.5]), token: token, status: 400, mentions: "context_length"),
                 Case(name: "negative seed", method: "POST", path: "/v1/searches", body: with(["seed": -1]), token: token, status: 400, mentions: "seed"),
                 Case(name: "unknown space", method: "POST", path: "/v1/searches", body: with(["space": "diagonal"]), token: token, status: 400, mentions: "space"),
                 Case(name: "unknown fitness", method: "POST", path: "/v1/searches", body: with(["fitness": "bleu"]), token: token, status: 400, mentions: "fitness"),

@@ -56,6 +56,35 @@ import Wire
         #expect(field == "space" && detail.contains("all-pairs") && detail.contains("critical-dimension"))
     }
 
+    /// Foundation reports a number that does not fit its field (a fraction for an integer, −1
+    /// for an unsigned one, 1e30) with no coding path: the field is still the one named, whether
+    /// it is required or optional, decoded first or after other required fields.
+    @Test func aNumberThatDoesNotFitItsFieldIsNamed() {
+        let cases: [(field: String, value: Any)] = [
+            ("original_context", 8192.5), ("target_context", 2048.5), ("text_offset", 7.5), ("pairs", 1e30),
+            ("population", 12.5), ("seed", -1), ("n_hat", [0, 2.5]),
+        ]
+        for (field, value) in cases {
+            var body = Self.minimal
+            body[field] = value
+            let refused = refusal(body)
+            guard case let .invalidValue(named, detail)? = refused else {
+                Issue.record("\(field) = \(value): \(String(describing: refused))"); continue
+            }
+            #expect(named == field && detail.contains("out of range"), "\(field) = \(value): \(named): \(detail)")
+        }
+        // Two such fields: one of them is named, not a good one.
+        var two = Self.minimal
+        two["original_context"] = 256.5; two["target_context"] = 2048.5
+        guard case let .invalidValue(named, _)? = refusal(two) else { Issue.record("two bad contexts accepted"); return }
+        #expect(named == "original_context" || named == "target_context", "\(named)")
+        // The value quoted is the culprit's, a long one cut with an ellipsis.
+        var long = Self.minimal
+        long["model_sha256"] = String(repeating: "a", count: 64); long["n_hat"] = Array(0..<40) + [2.5]
+        guard case let .invalidValue(named, detail)? = refusal(long) else { Issue.record("n_hat 2.5 accepted"); return }
+        #expect(named == "n_hat" && !detail.contains("aaaa") && detail.hasPrefix("[0,1,2,") && detail.contains("…"), "\(detail)")
+    }
+
     /// A unit's fitness is the search's `Fitness`: a worker refuses a name it does not know,
     /// saying which it knows; a probe is its own flag.
     @Test func aUnitsFitnessIsTheEnum() throws {
