@@ -64,6 +64,10 @@ public struct ConfigFile: StrictDecodable {
         let table: TOMLTable
         do { table = try TOMLTable(string: String(decoding: data, as: UTF8.self)) }
         catch { throw Invalid(description: "\(path): not TOML: \(error)") }
+        // TOML has nan and inf; JSON, and every value here, does not.
+        if let key = table.keys.sorted().first(where: { Self.holdsNonFinite(table[$0]) }) {
+            throw Invalid(description: "\(path): \(key) must be finite (nan and inf are not values here)")
+        }
         guard var object = try? JSONSerialization.jsonObject(with: Data(table.convert(to: .json).utf8)) as? [String: Any] else {
             throw Invalid(description: "\(path): cannot read the file's values")
         }
@@ -78,6 +82,14 @@ public struct ConfigFile: StrictDecodable {
             throw Invalid(description: "\(path): \(Self.describe(error))")
         }
         self.path = path
+    }
+
+    /// Whether a TOML value is, or holds, nan or ±inf.
+    static func holdsNonFinite(_ value: TOMLValueConvertible?) -> Bool {
+        if let number = value?.double { return !number.isFinite }
+        if let array = value?.array { return array.contains { holdsNonFinite($0) } }
+        if let table = value?.table { return table.keys.contains { holdsNonFinite(table[$0]) } }
+        return false
     }
 
     /// A decoding problem in a config file's words (keys, not fields).

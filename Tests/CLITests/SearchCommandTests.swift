@@ -150,10 +150,13 @@ struct SearchCommandTests {
         try "target_contxt = 256\n".write(to: config, atomically: true, encoding: .utf8)
         let bad = try runLongrope(["search", "--config", config.path])
         #expect(bad.status != 0 && bad.stderr.contains("unknown key") && bad.stderr.contains("target_contxt"), "\(bad.stderr)")
-        // A wrong type, a section and a line that is not TOML are each named (issue 22: the
-        // hand-kept parser skipped [section] headers and read keys under them as global).
+        // A wrong type, a section, a line that is not TOML, nan or inf and a fraction for an
+        // integer are each named (issue 22: the hand-kept parser skipped [section] headers and
+        // read keys under them as global).
         for (text, says) in [("population = \"six\"\n", "population must be"), ("[search]\npopulation = 6\n", "[search]"),
-                             ("population = \n", "not TOML"), ("seeds = [[1.0]]\n", "unknown key \"seeds\"")] {
+                             ("population = \n", "not TOML"), ("seeds = [[1.0]]\n", "unknown key \"seeds\""),
+                             ("lambda_max = nan\n", "lambda_max must be finite"), ("attention_range = [1.0, inf]\n", "attention_range must be finite"),
+                             ("target_context = 2048.5\n", "\"target_context\": 2048.5")] {
             try text.write(to: config, atomically: true, encoding: .utf8)
             let refused = try runLongrope(["search", "--config", config.path])
             #expect(refused.status != 0 && refused.stderr.contains(says) && refused.stderr.contains(config.path), "\(text): \(refused.stderr)")
