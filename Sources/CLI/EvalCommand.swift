@@ -49,7 +49,7 @@ struct EvalCommand: ParsableCommand {
 
     func validate() throws {
         guard context >= 2 else { throw ValidationError("--context must be at least 2, got \(context)") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        if let problem = ThreadLimit.problem(threads) { throw ValidationError(problem) }
         if let count = windowCount ?? samplesAlias, count < 1 { throw ValidationError("--windows must be at least 1, got \(count)") }
         if let originalContext, originalContext < 1 { throw ValidationError("--original-context must be at least 1") }
     }

@@ -45,7 +45,7 @@ struct PasskeyCommand: ParsableCommand {
         guard context >= 16 else { throw ValidationError("--context must be at least 16 tokens") }
         guard trials >= 1 else { throw ValidationError("--trials must be at least 1") }
         guard keyRepeats >= 1 else { throw ValidationError("--key-repeats must be at least 1") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        if let problem = ThreadLimit.problem(threads) { throw ValidationError(problem) }
         guard (1...NeedleWindows.maxNeedles).contains(needles) else {
             throw ValidationError("--needles must be between 1 and \(NeedleWindows.maxNeedles)")
         }

@@ -135,7 +135,9 @@ struct SearchCommand: AsyncParsableCommand {
         let offset = textOffset ?? file?.textOffset ?? 0
         let threadCount = threads ?? file?.threads ?? ProcessInfo.processInfo.activeProcessorCount
         guard original >= 2, target >= 2 else { throw CLIError("contexts must be at least 2 tokens") }
-        guard threadCount >= 1 else { throw CLIError("--threads must be at least 1") }
+        if let problem = ThreadLimit.problem(threadCount, threads == nil && file?.threads != nil ? "threads" : "--threads") {
+            throw CLIError(problem)
+        }
         guard offset >= 0 else { throw CLIError("--text-offset must be ≥ 0") }
 
         let model = try loadModel(modelPath, threads: threadCount)

@@ -143,7 +143,7 @@ struct WorkerCommand: AsyncParsableCommand {
 
     func run() async throws {
         let (host, port) = try parseListen(listen)
-        guard threads >= 1 else { throw CLIError("--threads must be at least 1") }
+        if let problem = ThreadLimit.problem(threads) { throw CLIError(problem) }
         let token = try readToken(tokenFile)
         let tls = try exposure.check(host: host, token: token)
         var settings = WorkerNode.Settings(coordinator: coordinator, modelPath: model, textPath: text)

@@ -102,3 +102,30 @@ struct ShortFactorTests {
         #expect(new.stdout.contains("windows 2"), "\(new.stdout)")
     }
 }
+
+/// `--threads` from 1 to four per core, on every command that runs the model: 100,000 threads
+/// once allocated 100,000 scratch buffers (2.5 GB for 10,000 on a 3M-parameter model) before
+/// anything was said.
+@Suite struct ThreadLimitTests {
+    @Test(.enabled(if: TestPaths.has("models/stories260K.gguf") && TestPaths.has("text/tinystories-valid.txt"),
+                   "needs stories260K and tinystories-valid.txt in ../shared"))
+    func tooManyOrNoThreadsAreRefusedByEveryCommand() throws {
+        let (directory, model, text) = try storiesAndText()
+        let commands: [[String]] = [
+            ["eval", "--model", model, "--text", text.path, "--context", "128", "--windows", "1"],
+            ["passkey", "--model", model, "--context", "128", "--trials", "1", "--depths", "0.5"],
+            ["search", "--model", model, "--text", text.path, "--original-context", "128", "--target-context", "256",
+             "--windows", "1", "--population", "4", "--iterations", "0", "--db", directory.appendingPathComponent("s.sqlite").path],
+            ["worker", "--coordinator", "http://127.0.0.1:1", "--model", model, "--text", text.path],
+        ]
+        for command in commands {
+            for threads in ["0", "100000"] {
+                let run = try runLongrope(command + ["--threads", threads])
+                #expect(run.status != 0 && run.stderr.contains("--threads must be between 1 and")
+                        && run.stderr.contains("got \(threads)"), "\(command[0]) --threads \(threads): \(run.stderr.prefix(300))")
+            }
+        }
+        #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("s.sqlite").path),
+                "a refused search creates no database")
+    }
+}
