@@ -38,7 +38,7 @@ struct EvalCommand: ParsableCommand {
     var windowCount: Int?
     @Option(name: .customLong("samples"), help: .hidden) var samplesAlias: Int?   // the name before 2026-11-28
 
-    @Option(help: "Threads (default: all cores).")
+    @Option(help: "Threads, 1 to four per core (default: all cores).")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
     @Option(help: attentionPrecisionHelp)

@@ -37,7 +37,7 @@ struct PasskeyCommand: ParsableCommand {
     @Option(help: "With --text: needles hidden in each window.") var needles: Int = 4
     @Option(help: "With --text: digits of each needle's number.") var digits: Int = 7
     @Option(help: "With --text: windows of --context tokens (each a forward pass).") var windows: Int = 5
-    @Option(help: "Threads (default: all cores).") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Threads, 1 to four per core (default: all cores).") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: attentionPrecisionHelp) var attentionPrecision: AttentionPrecision?
     @Flag(help: "Print one JSON object.") var json = false
 

@@ -69,7 +69,7 @@ struct SearchCommand: AsyncParsableCommand {
     var migrationInterval: Int?
     @Option(help: "Attention's inputs in every unit: f32 (default) or bf16 (BF16 inputs, FP32 sums: ~2× faster long windows with AVX512_BF16, the same bits on nodes without it).")
     var attentionPrecision: AttentionPrecision?
-    @Option(help: "Threads (default: all cores).") var threads: Int?
+    @Option(help: "Threads, 1 to four per core (default: all cores).") var threads: Int?
     @Option(help: "Write the result JSON here.") var out: String?
 
     /// The search options: the config file's (decoded as the API decodes them), then each flag

@@ -136,7 +136,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Text file (searches name it by sha256; offsets come from the search).") var text: String
     @Option(help: "Address to listen on (default 127.0.0.1:0: a free port on loopback).") var listen = "127.0.0.1:0"
     @Option(help: "URL the coordinator should use to reach this worker (default http://LISTEN-HOST:PORT).") var advertise: String?
-    @Option(help: "Threads (default: all cores).") var threads = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Threads, 1 to four per core (default: all cores).") var threads = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "File holding the bearer token (the coordinator's).") var tokenFile: String?
     @Option(help: "Name shown in the worker list.") var name: String?
     @OptionGroup var exposure: ExposureOptions
