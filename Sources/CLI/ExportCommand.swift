@@ -26,8 +26,11 @@ struct ExportCommand: ParsableCommand {
     func run() throws {
         guard FileManager.default.fileExists(atPath: db) else { throw CLIError("no database at \(db)") }
         if out != "-" { try checkOutputPath(out) }
-        let store = try SearchStore(path: db, readOnly: true)
-        let searches = try store.searches()
+        let store: SearchStore, searches: [SearchRecord]
+        do {
+            store = try SearchStore(path: db, readOnly: true)
+            searches = try store.searches()
+        } catch { throw CLIError("cannot read database \(db): \(error)") }
         guard let record = search.map({ id in searches.first { $0.id == id } }) ?? searches.last else {
             throw CLIError(search.map { "no search \($0) in \(db)" } ?? "no search in \(db)")
         }

@@ -30,6 +30,10 @@ func storiesAndText() throws -> (directory: URL, model: String, text: URL) {
         try garbage.write(to: binary)
         let eval = try runLongrope(["eval", "--model", model, "--text", binary.path, "--context", "128", "--windows", "1"])
         #expect(eval.stderr.contains("not valid UTF-8"), "\(eval.stderr)")
+        // A file that is not a database, given to export, is named as such.
+        let notADatabase = try runLongrope(["export", "--db", binary.path, "--format", "hf", "--out", "-"])
+        #expect(notADatabase.status != 0 && notADatabase.stderr.contains("cannot read database \(binary.path)")
+                && notADatabase.stderr.contains("not a database"), "\(notADatabase.stderr)")
     }
 }
 
