@@ -25,14 +25,18 @@ public enum RoPEValidationError: Error, Equatable, CustomStringConvertible {
         case let .negativeStartTokens(n):
             return "n_hat = \(n) is negative"
         case let .invalidAttentionFactor(m):
-            return "attention factor m = \(m) must be finite and > 0"
+            return "attention factor m = \(m) must be > 0 and fit a 32-bit float (at most ~3.4e38)"
         }
     }
 }
 
 extension RoPEScaling {
+    /// Whether `m` can scale the rotation tables: positive and finite as a Float (the tables'
+    /// type; a larger m made them infinite, and the loss finite nonsense instead of NaN).
+    public static func isUsableAttentionFactor(_ m: Double) -> Bool { m > 0 && Float(m).isFinite }
+
     /// Checks the LongRoPE search constraints: `pairs` factors, each finite and ≥ 1,
-    /// non-decreasing in i, at most `lambdaMax` (when given); n̂ ≥ 0; m finite and > 0.
+    /// non-decreasing in i, at most `lambdaMax` (when given); n̂ ≥ 0; m > 0 and finite as a Float.
     /// Throws the first violation found.
     public func validate(pairs expectedPairs: Int, lambdaMax: Double? = nil) throws(RoPEValidationError) {
         guard lambda.count == expectedPairs else {
@@ -49,7 +53,7 @@ extension RoPEScaling {
             }
         }
         guard nHat >= 0 else { throw .negativeStartTokens(nHat) }
-        guard attentionFactor.isFinite, attentionFactor > 0 else {
+        guard Self.isUsableAttentionFactor(attentionFactor) else {
             throw .invalidAttentionFactor(attentionFactor)
         }
     }
@@ -72,7 +76,7 @@ public enum RoPEApplicabilityError: Error, Equatable, CustomStringConvertible {
         case let .negativeStartTokens(n):
             return "n_hat = \(n) is negative"
         case let .invalidAttentionFactor(m):
-            return "attention factor m = \(m) must be finite and > 0"
+            return "attention factor m = \(m) must be > 0 and fit a 32-bit float (at most ~3.4e38)"
         }
     }
 }
@@ -87,7 +91,7 @@ extension RoPEScaling {
             throw .notPositive(index: i, value: value)
         }
         guard nHat >= 0 else { throw .negativeStartTokens(nHat) }
-        guard attentionFactor.isFinite, attentionFactor > 0 else {
+        guard Self.isUsableAttentionFactor(attentionFactor) else {
             throw .invalidAttentionFactor(attentionFactor)
         }
     }

@@ -239,14 +239,15 @@ public struct SearchConfig: Codable, Sendable, Equatable {
         if nHatChoices.isEmpty || nHatChoices.contains(where: { $0 < 0 || $0 > targetContext }) {
             out.append("n_hat choices must be non-empty, each between 0 and the target context (\(targetContext))")
         }
-        if !(attentionFactor > 0 && attentionFactor.isFinite) { out.append("attention factor must be finite and > 0") }
+        // m scales the evaluator's Float rotation tables: it must fit a Float.
+        if !(attentionFactor > 0 && Float(attentionFactor).isFinite) { out.append("attention factor must be > 0 and fit a 32-bit float") }
         if windowCount < 1 { out.append("windows must be at least 1") }
         if !(rejectionMargin >= 0) { out.append("rejection margin must be ≥ 0") }
         if let budget, budget < 1 { out.append("budget must be at least 1") }
         for seed in extraSeeds where geometryKnown && seed.count != pairs { out.append("an extra seed has \(seed.count) factors, not \(pairs)") }
         if let m = attentionSearch {
-            if !(m.min > 0 && m.min.isFinite && m.max.isFinite && m.min <= m.max) {
-                out.append("the attention factor range must be finite with 0 < min ≤ max")
+            if !(m.min > 0 && Float(m.max).isFinite && m.min <= m.max) {
+                out.append("the attention factor range must fit a 32-bit float with 0 < min ≤ max")
             }
             if !(m.step > 0 && m.step.isFinite) { out.append("the attention factor step must be > 0") }
         }

@@ -75,6 +75,8 @@ import Wire
                 Case(name: "unknown space", method: "POST", path: "/v1/searches", body: with(["space": "diagonal"]), token: token, status: 400, mentions: "space"),
                 Case(name: "unknown fitness", method: "POST", path: "/v1/searches", body: with(["fitness": "bleu"]), token: token, status: 400, mentions: "fitness"),
                 Case(name: "m range upside down", method: "POST", path: "/v1/searches", body: with(["attention_range": [1.3, 1.1]]), token: token, status: 400, mentions: "attention factor range"),
+                Case(name: "m range beyond a float", method: "POST", path: "/v1/searches", body: with(["attention_range": [1.0, 1e39]]), token: token, status: 400, mentions: "attention factor range"),
+                Case(name: "m beyond a float", method: "POST", path: "/v1/searches", body: with(["attention_factor": 1e39]), token: token, status: 400, mentions: "attention factor"),
                 Case(name: "m range of three", method: "POST", path: "/v1/searches", body: with(["attention_range": [1.0, 1.1, 1.2]]), token: token, status: 400, mentions: "attention_range"),
                 Case(name: "threshold without key tokens", method: "POST", path: "/v1/searches", body: with(["key_token_threshold": 1.0]), token: token, status: 400, mentions: "key-tokens"),
                 Case(name: "needles without needle windows", method: "POST", path: "/v1/searches", body: with(["needles": 4]), token: token, status: 400, mentions: "needles"),

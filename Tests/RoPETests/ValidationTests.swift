@@ -57,6 +57,12 @@ import RoPE
         }
         #expect(throws: RoPEValidationError.self) { try candidate([1, 2], m: .nan).validate(pairs: 2) }
         #expect(throws: RoPEValidationError.self) { try candidate([1, 2], m: -1).validate(pairs: 2) }
+        // Finite as a Double but not as a Float (the rotation tables' type): once a finite loss of nonsense.
+        #expect(throws: RoPEValidationError.invalidAttentionFactor(1e39)) { try candidate([1, 2], m: 1e39).validate(pairs: 2) }
+        #expect(throws: RoPEApplicabilityError.invalidAttentionFactor(1e300)) {
+            try candidate([1, 2], m: 1e300).checkApplicable(pairs: 2)
+        }
+        #expect(throws: Never.self) { try candidate([1, 2], m: 1e30).checkApplicable(pairs: 2) }
     }
 
     @Test func errorsNameTheProblem() {
