@@ -220,6 +220,11 @@ enum StatusTable {
         }
         out += table(header, rows)
         for s in searches { if let waiting = s.waiting { out += "  search \(s.id) waiting: \(waiting)\n" } }
+        for s in searches where s.status == "running" || s.status == "queued" {
+            if let rules = s.rules, !rules.isDone {
+                out += "  search \(s.id) rules: \(rules.describe(fitness: s.fitness))\n"
+            }
+        }
         for s in searches where s.status == "failed" {
             out += "  search \(s.id) failed: \(s.error ?? "no reason recorded")\n"
         }

@@ -72,7 +72,7 @@ enum Dashboard {
     /// `/searches/{id}`: the plots of one search.
     static func search(_ view: SearchView, history: [HistoryPoint], baselines: [BaselineRecord], workers: [WorkerView]) -> String {
         var body = "<p><a href=\"/\">← all searches</a></p><h1>Search \(view.id): \(escape(view.name))</h1>"
-        body += "<p class=muted>\(view.originalContext) → \(view.targetContext) tokens, seed \(view.seed), status <b>\(view.status)</b>\(view.error.map { " — " + escape($0) } ?? "")\(view.waiting.map { " — " + escape($0) } ?? "")</p>"
+        body += "<p class=muted>\(view.originalContext) → \(view.targetContext) tokens, seed \(view.seed), status <b>\(view.status)</b>\(view.error.map { " — " + escape($0) } ?? "")\(view.waiting.map { " — " + escape($0) } ?? "")\(view.rules.flatMap { $0.isDone ? nil : " — rules: " + escape($0.describe(fitness: view.fitness)) } ?? "")</p>"
         body += "<div class=cards>"
         let other = view.fitness != "ppl"
         let label = other ? view.fitness : "ppl"

@@ -210,6 +210,13 @@ public actor SearchManager {
         view.baselineFitness = Dictionary(uniqueKeysWithValues: baselines.map {
             ($0.method, config.fitnessKind == .ppl ? $0.perplexity : $0.fitness)
         })
+        let geometry = RoPEGeometry(rotaryDimension: 2 * config.pairs, base: record.ropeBase)
+        let ruleCount = Baselines.scalings(geometry: geometry, config: config).count
+        let allPerplexities = baselines.count >= ruleCount
+        view.rules = RulesView(
+            planned: ruleCount, windows: config.windowCount, perplexityScored: baselines.count,
+            fitnessScored: config.fitnessKind == .ppl ? nil : baselines.count { $0.fitnessNLL != nil },
+            fitnessPlanned: config.fitnessKind == .ppl || !allPerplexities ? nil : baselines.count { $0.perplexity != nil })
         view.workerSeconds = try store.evaluationSeconds(id)
         if record.status == .queued || record.status == .running {
             view.secondsLeft = TimeLeft.estimate(

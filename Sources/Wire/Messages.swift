@@ -214,6 +214,8 @@ public struct SearchView: Codable, Sendable, Equatable {
     public var baselineFitness: [String: Double?] = [:]
     /// Set while the search cannot progress because no healthy worker holds its model and text.
     public var waiting: String?
+    /// How far the rules are (their units can be hours of a long search before its first candidate).
+    public var rules: RulesView?
     /// Worker seconds of the units stored so far (the work whose results the search used).
     public var workerSeconds: Double?
     /// About how long a queued or running search has left at the pace its units have come back
@@ -224,7 +226,7 @@ public struct SearchView: Codable, Sendable, Equatable {
         case id, name, status, error, step, steps, candidates, best, baselines, seed, fitness, needles, space
         case workerSeconds = "worker_seconds", secondsLeft = "seconds_left"
         case attentionRange = "attention_range", attentionFactor = "attention_factor", baselineFitness = "baseline_fitness"
-        case waiting, overlapSteps = "overlap_steps", refineIterations = "refine_iterations"
+        case waiting, rules, overlapSteps = "overlap_steps", refineIterations = "refine_iterations"
         case pipelineDepth = "pipeline_depth", islands, migrationInterval = "migration_interval"
         case attentionPrecision = "attention_precision"
         case candidatesPlanned = "candidates_planned", unitsDone = "units_done", unitsInFlight = "units_in_flight"
@@ -241,6 +243,45 @@ public struct SearchView: Codable, Sendable, Equatable {
         self.unitsInFlight = unitsInFlight; self.unitsQueued = unitsQueued; self.unitsFailed = unitsFailed
         self.best = best; self.baselines = baselines; self.originalContext = originalContext
         self.targetContext = targetContext; self.seed = seed; self.modelSHA256 = modelSHA256; self.textSHA256 = textSHA256
+    }
+}
+
+/// How far a search's rules (PI, NTK, YaRN, …, each also a seed) are. Each is scored on every
+/// window: its perplexity, then, when the search's fitness is not `ppl`, that fitness on the
+/// fitness's own windows — all before the first candidate of such a search (a ppl search scores
+/// them beside its first step).
+public struct RulesView: Codable, Sendable, Equatable {
+    /// Rules the search scores, each on `windows` windows (a unit each).
+    public var planned: Int
+    public var windows: Int
+    /// Rules whose perplexity is stored (an infeasible one counts: it was scored).
+    public var perplexityScored: Int
+    /// With a fitness other than `ppl`: rules whose fitness is stored, of `fitnessPlanned`
+    /// (those feasible by perplexity, known once every perplexity is).
+    public var fitnessScored: Int?
+    public var fitnessPlanned: Int?
+
+    public init(planned: Int, windows: Int, perplexityScored: Int, fitnessScored: Int? = nil, fitnessPlanned: Int? = nil) {
+        self.planned = planned; self.windows = windows; self.perplexityScored = perplexityScored
+        self.fitnessScored = fitnessScored; self.fitnessPlanned = fitnessPlanned
+    }
+
+    /// Whether every rule is scored under everything the search needs.
+    public var isDone: Bool {
+        perplexityScored >= planned && (fitnessPlanned.map { (fitnessScored ?? 0) >= $0 } ?? true)
+    }
+
+    /// "perplexity 9 of 9, mixed fitness 2 of 9 (3 windows each)": for people following a search.
+    public func describe(fitness: String) -> String {
+        var parts = ["perplexity \(perplexityScored) of \(planned)"]
+        if fitness != "ppl" {
+            parts.append("\(fitness) fitness \(fitnessScored ?? 0) of \(fitnessPlanned.map(String.init) ?? "the feasible")")
+        }
+        return parts.joined(separator: ", ") + " (\(windows) window\(windows == 1 ? "" : "s") each)"
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case planned, windows, perplexityScored = "perplexity_scored", fitnessScored = "fitness_scored", fitnessPlanned = "fitness_planned"
     }
 }
 

@@ -221,6 +221,10 @@ import Wire
             }, "the rules' units go out and wait for a worker; step 0's seeds, equal to rules, are not queued twice")
             let waiting = try await api.request("GET", "/v1/searches/1")
             #expect((waiting.object["waiting"] as? String ?? "").contains("no healthy worker holds model m"), "\(waiting.text)")
+            // How far the rules are: none scored yet, every one planned, one window each.
+            let rulesNow = try #require(waiting.object["rules"] as? [String: Any], "\(waiting.text)")
+            #expect(rulesNow["planned"] as? Int == rules.count && rulesNow["perplexity_scored"] as? Int == 0
+                    && rulesNow["windows"] as? Int == 1 && rulesNow["fitness_scored"] == nil, "\(rulesNow)")
             let paused = try await api.request("POST", "/v1/searches/1/pause")
             #expect(paused.status == 200 && paused.object["status"] as? String == "paused")
             #expect(paused.object["units_queued"] as? Int == 0, "pausing withdraws the queued units")
