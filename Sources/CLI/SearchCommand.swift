@@ -251,8 +251,21 @@ final class SearchProgressBar: @unchecked Sendable {
 
     init(total: Int) { self.total = max(1, total) }
 
+    /// The rules' pass shown last, and when it started: its units' pace gives its time left.
+    private var rulesPass: (name: String, start: Date, unitsAtStart: Int)?
+
     func update(_ p: SearchProgress) {
         lock.lock(); defer { lock.unlock() }
+        if let rules = p.rules {
+            if rulesPass?.name != rules.pass { rulesPass = (rules.pass, Date(), rules.unitsDone) }
+            let doneHere = rules.unitsDone - rulesPass!.unitsAtStart, seconds = Date().timeIntervalSince(rulesPass!.start)
+            let left = doneHere > 0 ? Double(rules.units - rules.unitsDone) * seconds / Double(doneHere) : .nan
+            line.show(String(format: "%@ %d/%d units of the rules' %@  %@ left, then the candidates",
+                             progressBar(Double(rules.unitsDone) / Double(max(1, rules.units)), width: 24),
+                             rules.unitsDone, rules.units, rules.pass == "perplexity" ? "perplexity" : rules.pass + " fitness",
+                             left.isFinite ? TimeLeft.describe(left) : "?"))
+            return
+        }
         if firstDone == nil { firstDone = p.candidatesDone - 1 }
         let elapsed = line.elapsed
         let doneHere = max(0, p.candidatesDone - (firstDone ?? 0))

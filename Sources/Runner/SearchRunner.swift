@@ -13,6 +13,9 @@ public struct SearchProgress: Sendable {
     public var best: Double?
     public var bestBaseline: Double?
     public var bestBaselineMethod: String?
+    /// Set while the rules are scored before the first step (a fitness other than ppl): which
+    /// pass ("perplexity", or the fitness's name) and its units done of all.
+    public var rules: (pass: String, unitsDone: Int, units: Int)?
 }
 
 /// Runs one search to its end: baselines first, then every step of the engine, scoring units
@@ -53,10 +56,11 @@ public final class SearchRunner: Sendable {
                 history = try await runSteps(record, seeds: seeds, keyTokens: [:], evaluator: reuse, progress: progress)
                 try await scoredRules
             } else {
-                try await runBaselines(record, try unscoredRules(record), evaluator: reuse)
+                // Before the first step, and long at long windows: said as it goes.
+                try await runBaselines(record, try unscoredRules(record), evaluator: reuse, progress: progress)
                 let keyTokens = config.fitnessKind == .keyTokens ? try await probeKeyTokens(record, evaluator: reuse) : [:]
                 try rememberStoredRules(record, fitness: config.fitnessKind, keyTokens: keyTokens, into: reuse)
-                try await runBaselineFitness(record, keyTokens: keyTokens, evaluator: reuse)
+                try await runBaselineFitness(record, keyTokens: keyTokens, evaluator: reuse, progress: progress)
                 history = try await runSteps(record, seeds: seeds, keyTokens: keyTokens, evaluator: reuse,
                                              progress: progress)
             }
@@ -125,7 +129,8 @@ public final class SearchRunner: Sendable {
     /// out, not the whole set. Errors (cancellation, a unit failed for good, the store) are
     /// thrown, so a crash never records a rule as infeasible.
     private func scoreRules(_ scalings: [RoPEScaling], record: SearchRecord, fitness: Fitness, keyTokens: [Int: [Int]],
-                            evaluator: UnitEvaluator, scored: (Int, RuleScore) throws -> Void) async throws {
+                            evaluator: UnitEvaluator, progress: (@Sendable (SearchProgress) -> Void)? = nil,
+                            scored: (Int, RuleScore) throws -> Void) async throws {
         let windowCount = record.config.windowCount
         // Rules that give the same factors (YaRN and its variants often do at small s) are
         // scored once: each unit is a whole window of the target length.
@@ -160,8 +165,15 @@ public final class SearchRunner: Sendable {
                 }
             }
             var next = 0
+            let units = scalings.indices.count { scoredAs[$0] == $0 } * windowCount
+            func report() {
+                progress?(SearchProgress(step: 0, stepCount: record.config.stepCount, candidatesDone: 0, unitsDone: 0,
+                                         rules: (fitness == .ppl ? "perplexity" : fitness.rawValue, results.count, units)))
+            }
+            if units > 0 { report() }
             while let done = try await group.next() {
                 results[done.index] = done.result
+                report()
                 while next < scalings.count, let ruleScore = score(next) {
                     try scored(next, ruleScore)
                     next += 1
@@ -180,9 +192,10 @@ public final class SearchRunner: Sendable {
     /// on every window; then releases `releasing` (the units promised to `ReusedUnits`), whatever
     /// happened.
     private func runBaselines(_ record: SearchRecord, _ scalings: [RoPEScaling], evaluator: ReusedUnits,
-                              releasing: [WorkUnit] = []) async throws {
+                              releasing: [WorkUnit] = [], progress: (@Sendable (SearchProgress) -> Void)? = nil) async throws {
         defer { evaluator.release(releasing) }
-        try await scoreRules(scalings, record: record, fitness: .ppl, keyTokens: [:], evaluator: evaluator) { rule, score in
+        try await scoreRules(scalings, record: record, fitness: .ppl, keyTokens: [:], evaluator: evaluator,
+                             progress: progress) { rule, score in
             let scaling = scalings[rule]
             try store.recordBaseline(searchID, BaselineRecord(
                 method: scaling.method, lambda: scaling.lambda, nHat: 0, attentionFactor: scaling.attentionFactor,
@@ -210,13 +223,14 @@ public final class SearchRunner: Sendable {
     }
 
     /// Scores each feasible baseline under the search's (non-ppl) fitness, unless already stored.
-    private func runBaselineFitness(_ record: SearchRecord, keyTokens: [Int: [Int]], evaluator: UnitEvaluator) async throws {
+    private func runBaselineFitness(_ record: SearchRecord, keyTokens: [Int: [Int]], evaluator: UnitEvaluator,
+                                    progress: (@Sendable (SearchProgress) -> Void)? = nil) async throws {
         let baselines = try store.baselines(searchID).filter { $0.perplexity != nil && $0.fitnessNLL == nil }
         let scalings = baselines.map {
             RoPEScaling(method: $0.method, lambda: $0.lambda, attentionFactor: $0.attentionFactor)
         }
         try await scoreRules(scalings, record: record, fitness: record.config.fitnessKind,
-                             keyTokens: keyTokens, evaluator: evaluator) { rule, score in
+                             keyTokens: keyTokens, evaluator: evaluator, progress: progress) { rule, score in
             var baseline = baselines[rule]
             baseline.fitness = score.feasible ? exp(score.nll.reduce(0, +) / Double(score.tokens.reduce(0, +))) : nil
             baseline.fitnessNLL = score.nll

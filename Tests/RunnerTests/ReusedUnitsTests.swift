@@ -112,3 +112,34 @@ import Wire
         #expect(try store.candidates(id).map(\.outcome) == done.candidates(doneID).map(\.outcome), "the same search")
     }
 }
+
+/// Before the first step of a non-ppl search the rules are scored, pass by pass (hours at 32k):
+/// the progress callback says so, unit by unit, before any step's report.
+@Suite struct RulesProgressTests {
+    final class Reports: @unchecked Sendable {
+        private let lock = NSLock()
+        private(set) var all: [SearchProgress] = []
+        func add(_ p: SearchProgress) { lock.withLock { all.append(p) } }
+    }
+
+    @Test func theRulesPassesAreReportedBeforeTheSteps() async throws {
+        let config = ReusedUnitsTests.config(.mixed)
+        let (store, id) = try ReusedUnitsTests.newSearch(config)
+        let reports = Reports()
+        _ = try await SearchRunner(store: store, searchID: id, geometry: ReusedUnitsTests.geometry)
+            .run(evaluator: ReusedUnitsTests.worker()) { reports.add($0) }
+        let rules = reports.all.prefix { $0.rules != nil }.map { $0.rules! }
+        #expect(reports.all.dropFirst(rules.count).allSatisfy { $0.rules == nil }, "no rules' report after the first step's")
+        let passes = rules.map(\.pass).reduce(into: [String]()) { if $0.last != $1 { $0.append($1) } }
+        #expect(passes == ["perplexity", "mixed"], "\(passes) \(reports.all.map { $0.rules.map { "\($0.pass) \($0.unitsDone)/\($0.units)" } ?? "step \($0.step)" })")
+        for pass in passes {
+            let these = rules.filter { $0.pass == pass }
+            #expect(these.first?.unitsDone == 0 && these.last.map { $0.unitsDone == $0.units } == true
+                    && zip(these, these.dropFirst()).allSatisfy { $1.unitsDone == $0.unitsDone + 1 },
+                    "\(pass): 0, 1, … every unit: \(these.map(\.unitsDone)) of \(these.first?.units ?? -1)")
+        }
+        let distinctRules = Set(Baselines.scalings(geometry: ReusedUnitsTests.geometry, config: config)
+            .map { $0.lambda + [$0.attentionFactor] }).count
+        #expect(rules.first?.units == distinctRules * config.windowCount, "one unit per distinct rule and window")
+    }
+}
