@@ -252,17 +252,18 @@ final class SearchProgressBar: @unchecked Sendable {
     init(total: Int) { self.total = max(1, total) }
 
     /// The rules' pass shown last, and when it started: its units' pace gives its time left.
-    private var rulesPass: (name: String, start: Date, unitsAtStart: Int)?
+    private var rulesPass: (pass: Fitness, start: Date, unitsAtStart: Int)?
 
     func update(_ p: SearchProgress) {
         lock.lock(); defer { lock.unlock() }
         if let rules = p.rules {
-            if rulesPass?.name != rules.pass { rulesPass = (rules.pass, Date(), rules.unitsDone) }
-            let doneHere = rules.unitsDone - rulesPass!.unitsAtStart, seconds = Date().timeIntervalSince(rulesPass!.start)
+            let pass = rulesPass.flatMap { $0.pass == rules.pass ? $0 : nil } ?? (pass: rules.pass, start: Date(), unitsAtStart: rules.unitsDone)
+            rulesPass = pass
+            let doneHere = rules.unitsDone - pass.unitsAtStart, seconds = Date().timeIntervalSince(pass.start)
             let left = doneHere > 0 ? Double(rules.units - rules.unitsDone) * seconds / Double(doneHere) : .nan
             line.show(String(format: "%@ %d/%d units of the rules' %@  %@ left, then the candidates",
                              progressBar(Double(rules.unitsDone) / Double(max(1, rules.units)), width: 24),
-                             rules.unitsDone, rules.units, rules.pass == "perplexity" ? "perplexity" : rules.pass + " fitness",
+                             rules.unitsDone, rules.units, rules.pass == .ppl ? "perplexity" : rules.pass.rawValue + " fitness",
                              left.isFinite ? TimeLeft.describe(left) : "?"))
             return
         }

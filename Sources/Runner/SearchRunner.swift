@@ -14,8 +14,8 @@ public struct SearchProgress: Sendable {
     public var bestBaseline: Double?
     public var bestBaselineMethod: String?
     /// Set while the rules are scored before the first step (a fitness other than ppl): which
-    /// pass ("perplexity", or the fitness's name) and its units done of all.
-    public var rules: (pass: String, unitsDone: Int, units: Int)?
+    /// pass (`.ppl`: their perplexity; else the search's fitness) and its units done of all.
+    public var rules: (pass: Fitness, unitsDone: Int, units: Int)?
 }
 
 /// Runs one search to its end: baselines first, then every step of the engine, scoring units
@@ -168,7 +168,7 @@ public final class SearchRunner: Sendable {
             let units = scalings.indices.count { scoredAs[$0] == $0 } * windowCount
             func report() {
                 progress?(SearchProgress(step: 0, stepCount: record.config.stepCount, candidatesDone: 0, unitsDone: 0,
-                                         rules: (fitness == .ppl ? "perplexity" : fitness.rawValue, results.count, units)))
+                                         rules: (fitness, results.count, units)))
             }
             if units > 0 { report() }
             while let done = try await group.next() {

@@ -130,8 +130,8 @@ import Wire
             .run(evaluator: ReusedUnitsTests.worker()) { reports.add($0) }
         let rules = reports.all.prefix { $0.rules != nil }.map { $0.rules! }
         #expect(reports.all.dropFirst(rules.count).allSatisfy { $0.rules == nil }, "no rules' report after the first step's")
-        let passes = rules.map(\.pass).reduce(into: [String]()) { if $0.last != $1 { $0.append($1) } }
-        #expect(passes == ["perplexity", "mixed"], "\(passes) \(reports.all.map { $0.rules.map { "\($0.pass) \($0.unitsDone)/\($0.units)" } ?? "step \($0.step)" })")
+        let passes = rules.map(\.pass).reduce(into: [Fitness]()) { if $0.last != $1 { $0.append($1) } }
+        #expect(passes == [.ppl, .mixed], "\(passes) \(reports.all.map { $0.rules.map { "\($0.pass) \($0.unitsDone)/\($0.units)" } ?? "step \($0.step)" })")
         for pass in passes {
             let these = rules.filter { $0.pass == pass }
             #expect(these.first?.unitsDone == 0 && these.last.map { $0.unitsDone == $0.units } == true
