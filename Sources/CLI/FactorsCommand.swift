@@ -45,6 +45,10 @@ struct FactorsCommand: ParsableCommand {
         }
         guard originalContext > 0 else { throw ValidationError("--original-context must be > 0") }
         guard targetContext > 0 else { throw ValidationError("--target-context must be > 0") }
+        guard targetContext >= originalContext else {
+            throw ValidationError("--target-context (\(targetContext)) must be at least --original-context (\(originalContext)): "
+                                  + "these rules extend a context, and below it they would compress positions (λ < 1)")
+        }
         if let alpha, !(alpha.isFinite && alpha > 0) {
             throw ValidationError("--alpha must be a finite number > 0, got \(alpha)")
         }
@@ -61,6 +65,11 @@ struct FactorsCommand: ParsableCommand {
         }
         let scaling = ScalingSpec.rule(method, value: value, geometry: geometry, originalContext: originalContext,
                                        context: targetContext)!
+        // A huge --alpha overflows the rule's formula (dynamic NTK's base to a power): say so
+        // rather than print inf, which no JSON reader takes.
+        do { try scaling.checkApplicable(pairs: geometry.pairs) } catch {
+            throw ValidationError((alpha.map { "--alpha \($0) gives" } ?? "these arguments give") + " unusable factors: \(error)")
+        }
         switch format {
         case .json:
             print(ScalingDocument(scaling, originalContext: originalContext, targetContext: targetContext).json())

@@ -58,6 +58,9 @@ import TestSupport
         (["--rope-base", "-3"], "rope-base"),
         (["--original-context", "0"], "original-context"),
         (["--alpha", "nan"], "alpha"),
+        (["--method", "dynamic-ntk", "--alpha", "1e308"], "--alpha 1e+308 gives unusable factors: lambda[1] = inf"),
+        (["--method", "dynamic-ntk", "--alpha", "1e308", "--format", "hf"], "--alpha 1e+308 gives unusable factors"),
+        (["--method", "yarn", "--target-context", "256"], "--target-context (256) must be at least --original-context (512)"),
         (["--format", "xml"], "format"),
     ])
     func badArgumentsExitNonZeroWithAReason(override: [String], mentions: String) throws {
