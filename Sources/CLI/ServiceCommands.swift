@@ -144,6 +144,8 @@ struct WorkerCommand: AsyncParsableCommand {
     func run() async throws {
         let (host, port) = try parseListen(listen)
         if let problem = ThreadLimit.problem(threads) { throw CLIError(problem) }
+        try checkServiceURL(coordinator, "--coordinator")
+        if let advertise { try checkServiceURL(advertise, "--advertise") }
         let token = try readToken(tokenFile)
         let tls = try exposure.check(host: host, token: token)
         var settings = WorkerNode.Settings(coordinator: coordinator, modelPath: model, textPath: text)
@@ -178,6 +180,7 @@ struct StatusCommand: AsyncParsableCommand {
     @Option(help: "Trust a coordinator certificate signed by this CA (PEM).") var caFile: String?
 
     func run() async throws {
+        try checkServiceURL(coordinator, "--coordinator")
         let token = try readToken(tokenFile)
         let client: HTTPClient
         do { client = try TLSFiles.client(caFile: caFile) } catch { throw CLIError("\(error)") }
@@ -257,5 +260,13 @@ enum StatusTable {
             row.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }
                 .joined(separator: "  ")
         }.joined(separator: "\n") + "\n"
+    }
+}
+
+/// Refuses a URL no HTTP client can reach (no scheme, not http or https, no host, a port out of
+/// range) before anything is loaded: a worker would otherwise retry it forever.
+func checkServiceURL(_ value: String, _ option: String) throws {
+    guard ServiceURL.isValid(value) else {
+        throw CLIError("\(option) must be an http:// or https:// URL with a host, e.g. http://head-node:8080; got \(value)")
     }
 }

@@ -51,11 +51,10 @@ extension WorkerRegistration {
     public func problem(tls: Bool, allowPlainHTTP: Bool) -> String? {
         func isSHA256(_ text: String) -> Bool { text.utf8.count == 64 && text.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) } }
         if name.isEmpty || name.count > Self.maxNameLength { return "field \"name\" must be 1 to \(Self.maxNameLength) characters" }
-        guard address.count <= Self.maxAddressLength, let url = URL(string: address), url.scheme == "http" || url.scheme == "https",
-              url.host != nil else {
+        guard address.count <= Self.maxAddressLength, ServiceURL.isValid(address) else {
             return "field \"address\" must be an http(s) URL, not \"\(address.prefix(200))\""
         }
-        if tls && url.scheme == "http" && !allowPlainHTTP {
+        if tls && address.lowercased().hasPrefix("http:") && !allowPlainHTTP {
             return "field \"address\" is plain http, but this coordinator serves HTTPS and would send its token in clear: give the worker --tls-cert and --tls-key, or start the coordinator with --allow-plain-http-workers"
         }
         if !isSHA256(modelSHA256) { return "field \"model_sha256\" must be 64 lowercase hex digits" }

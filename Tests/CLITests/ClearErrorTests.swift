@@ -133,3 +133,28 @@ struct ShortFactorTests {
                 "a refused search creates no database")
     }
 }
+
+/// `--coordinator` (worker, status) and `--advertise` (worker) must be URLs an HTTP client can
+/// reach: a worker given `head-node:8080` once retried "cannot reach head-node:8080:
+/// HTTPClientError.emptyScheme" forever. (`timeout` so that such a regression fails, not hangs.)
+@Suite struct ServiceURLTests {
+    @Test(.enabled(if: TestPaths.has("models/stories260K.gguf") && TestPaths.has("text/tinystories-valid.txt"),
+                   "needs stories260K and tinystories-valid.txt in ../shared"))
+    func unreachableURLsAreRefusedAtOnce() throws {
+        let (_, model, text) = try storiesAndText()
+        let timeout = URL(fileURLWithPath: "/usr/bin/timeout")
+        for bad in ["head-node:8080", "notaurl", "ftp://head-node", "http://head-node:99999", "http://"] {
+            let worker = try runProcess(timeout, ["120", TestPaths.longropeBinary.path, "worker", "--coordinator", bad,
+                                                  "--model", model, "--text", text.path])
+            #expect(worker.status == 1 && worker.stderr.contains("--coordinator must be an http:// or https:// URL")
+                    && worker.stderr.contains("got \(bad)"), "worker --coordinator \(bad): \(worker.status) \(worker.stderr.prefix(300))")
+            let status = try runLongrope(["status", "--coordinator", bad])
+            #expect(status.status == 1 && status.stderr.contains("--coordinator must be an http:// or https:// URL"),
+                    "status --coordinator \(bad): \(status.stderr.prefix(300))")
+        }
+        let advertised = try runProcess(timeout, ["120", TestPaths.longropeBinary.path, "worker", "--coordinator", "http://127.0.0.1:1",
+                                                  "--advertise", "10.0.0.5:8081", "--model", model, "--text", text.path])
+        #expect(advertised.status == 1 && advertised.stderr.contains("--advertise must be an http:// or https:// URL"),
+                "\(advertised.stderr.prefix(300))")
+    }
+}
