@@ -87,8 +87,15 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @OptionGroup var exposure: ExposureOptions
 
     func validate() throws {
-        guard heartbeatTimeout > 0, heartbeatTimeout.isFinite else { throw ValidationError("--heartbeat-timeout must be a number of seconds > 0") }
-        guard leaseSeconds > 0, leaseSeconds.isFinite else { throw ValidationError("--lease-seconds must be a number of seconds > 0") }
+        // At most 30 days: a lease becomes a request timeout in whole milliseconds (Int64), and
+        // 1e300 s crashed the coordinator at its first unit.
+        let most = 30.0 * 86_400
+        guard heartbeatTimeout > 0, heartbeatTimeout <= most else {
+            throw ValidationError("--heartbeat-timeout must be a number of seconds > 0 and at most \(Int(most)) (30 days), got \(heartbeatTimeout)")
+        }
+        guard leaseSeconds > 0, leaseSeconds <= most else {
+            throw ValidationError("--lease-seconds must be a number of seconds > 0 and at most \(Int(most)) (30 days), got \(leaseSeconds)")
+        }
         guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
         guard verifyFirst >= 0 else { throw ValidationError("--verify-first must be ≥ 0") }
         guard (0...1).contains(verifyShare) else { throw ValidationError("--verify-share must be between 0 and 1") }

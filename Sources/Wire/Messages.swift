@@ -81,6 +81,13 @@ public struct WorkerRegistered: Codable, Sendable, Equatable {
     public init(id: String, heartbeatSeconds: Double, secret: String? = nil) {
         self.id = id; self.heartbeatSeconds = heartbeatSeconds; self.secret = secret
     }
+
+    /// The period a worker heartbeats at: `heartbeatSeconds` kept between 0.05 s (not a busy
+    /// loop) and 60 s (more often than asked is harmless); 2 s when it is not a positive number.
+    /// Whatever a coordinator (or a proxy before it) sends, the worker's sleep can hold it.
+    public var heartbeatInterval: Double {
+        heartbeatSeconds > 0 && heartbeatSeconds.isFinite ? min(max(heartbeatSeconds, 0.05), 60) : 2
+    }
 }
 
 /// POST /v1/workers/{id}/heartbeat.

@@ -175,7 +175,7 @@ public final class WorkerNode: Sendable {
                         let registered = try JSONDecoder().decode(WorkerRegistered.self, from: body)
                         id = registered.id
                         secret = registered.secret
-                        interval = registered.heartbeatSeconds
+                        interval = registered.heartbeatInterval
                         wait = interval
                         backoff = 1
                         report(nil)

@@ -158,3 +158,20 @@ struct ShortFactorTests {
                 "\(advertised.stderr.prefix(300))")
     }
 }
+
+/// A coordinator's lease becomes each unit's request timeout in whole milliseconds: `--lease-seconds
+/// 1e300` was accepted and crashed the coordinator at its first unit. Both periods are bounded.
+@Suite struct CoordinatorPeriodTests {
+    @Test func periodsBeyondThirtyDaysOrNotPositiveAreRefused() throws {
+        let directory = temporaryDirectory()
+        let timeout = URL(fileURLWithPath: "/usr/bin/timeout")
+        for option in ["--lease-seconds", "--heartbeat-timeout"] {
+            for value in ["1e300", "inf", "nan", "0", "2592001"] {
+                let run = try runProcess(timeout, ["60", TestPaths.longropeBinary.path, "coordinator", "--listen", "127.0.0.1:0",
+                                                   "--db", directory.appendingPathComponent("c.sqlite").path, option, value])
+                #expect(run.status == 64 && run.stderr.contains("\(option) must be a number of seconds > 0 and at most 2592000 (30 days)"),
+                        "\(option) \(value): \(run.status) \(run.stderr.prefix(300))")
+            }
+        }
+    }
+}
