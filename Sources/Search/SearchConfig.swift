@@ -160,6 +160,11 @@ public struct SearchConfig: Codable, Sendable, Equatable {
     /// Rotary pairs (head dim 8,192) and λ beyond any model or scale.
     public static let maxPairs = 4_096
     public static let maxLambda = 1e7
+    /// The largest attention factor m a search takes. m multiplies every attention logit by m²:
+    /// at 100 (×10⁴) softmax is already an argmax, and the rules' m stay below 3 up to 2M tokens
+    /// (YaRN: 0.1·ln s + 1). Beyond it, m's grid and candidate keys overflowed: a search with m =
+    /// 1e20 crashed (a coordinator with it).
+    public static let maxAttentionFactor = 100.0
 
     /// The most steps in flight and islands a search may have.
     public static let maxPipelineDepth = 64
@@ -239,15 +244,15 @@ public struct SearchConfig: Codable, Sendable, Equatable {
         if nHatChoices.isEmpty || nHatChoices.contains(where: { $0 < 0 || $0 > targetContext }) {
             out.append("n_hat choices must be non-empty, each between 0 and the target context (\(targetContext))")
         }
-        // m scales the evaluator's Float rotation tables: it must fit a Float.
-        if !(attentionFactor > 0 && Float(attentionFactor).isFinite) { out.append("attention factor must be > 0 and fit a 32-bit float") }
+        let mMost = Int(Self.maxAttentionFactor)
+        if !(attentionFactor > 0 && attentionFactor <= Self.maxAttentionFactor) { out.append("attention factor must be > 0 and at most \(mMost)") }
         if windowCount < 1 { out.append("windows must be at least 1") }
         if !(rejectionMargin >= 0) { out.append("rejection margin must be ≥ 0") }
         if let budget, budget < 1 { out.append("budget must be at least 1") }
         for seed in extraSeeds where geometryKnown && seed.count != pairs { out.append("an extra seed has \(seed.count) factors, not \(pairs)") }
         if let m = attentionSearch {
-            if !(m.min > 0 && Float(m.max).isFinite && m.min <= m.max) {
-                out.append("the attention factor range must fit a 32-bit float with 0 < min ≤ max")
+            if !(m.min > 0 && m.min <= m.max && m.max <= Self.maxAttentionFactor) {
+                out.append("the attention factor range must have 0 < min ≤ max ≤ \(mMost)")
             }
             if !(m.step > 0 && m.step.isFinite) { out.append("the attention factor step must be > 0") }
         }

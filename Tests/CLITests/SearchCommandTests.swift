@@ -163,6 +163,19 @@ struct SearchCommandTests {
         }
     }
 
+    /// m beyond 100 (or a range reaching past it) is refused before anything runs: m = 1e20 fit
+    /// a Float, passed, and crashed the search making its candidates' keys (λ and m × 10⁶ as Int64).
+    @Test func anAttentionFactorBeyondAHundredIsRefused() throws {
+        let setup = try #require(try Setup())
+        for (extra, says) in [(["--attention-factor", "1e20"], "attention factor must be > 0 and at most 100"),
+                              (["--attention-range", "1,1e30"], "the attention factor range must have 0 < min ≤ max ≤ 100")] {
+            let db = setup.directory.appendingPathComponent("m.sqlite").path
+            let run = try runLongrope(setup.arguments(db: db, out: setup.directory.appendingPathComponent("m.json").path, extra: extra))
+            #expect(run.status == 1 && run.stderr.contains(says), "\(extra): \(run.status) \(run.stderr.prefix(400))")
+            #expect(!FileManager.default.fileExists(atPath: db), "a refused search creates no database")
+        }
+    }
+
     @Test func exportFormats() throws {
         let setup = try #require(try Setup())
         let db = setup.directory.appendingPathComponent("e.sqlite").path

@@ -79,6 +79,8 @@ import Wire
                 Case(name: "m range upside down", method: "POST", path: "/v1/searches", body: with(["attention_range": [1.3, 1.1]]), token: token, status: 400, mentions: "attention factor range"),
                 Case(name: "m range beyond a float", method: "POST", path: "/v1/searches", body: with(["attention_range": [1.0, 1e39]]), token: token, status: 400, mentions: "attention factor range"),
                 Case(name: "m beyond a float", method: "POST", path: "/v1/searches", body: with(["attention_factor": 1e39]), token: token, status: 400, mentions: "attention factor"),
+                Case(name: "m of 1e20", method: "POST", path: "/v1/searches", body: with(["attention_factor": 1e20]), token: token, status: 400, mentions: "attention factor must be > 0 and at most 100"),
+                Case(name: "m range to 1e30", method: "POST", path: "/v1/searches", body: with(["attention_range": [1.0, 1e30]]), token: token, status: 400, mentions: "max ≤ 100"),
                 Case(name: "m range of three", method: "POST", path: "/v1/searches", body: with(["attention_range": [1.0, 1.1, 1.2]]), token: token, status: 400, mentions: "attention_range"),
                 Case(name: "threshold without key tokens", method: "POST", path: "/v1/searches", body: with(["key_token_threshold": 1.0]), token: token, status: 400, mentions: "key-tokens"),
                 Case(name: "needles without needle windows", method: "POST", path: "/v1/searches", body: with(["needles": 4]), token: token, status: 400, mentions: "needles"),
