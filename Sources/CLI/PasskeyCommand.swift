@@ -2,6 +2,7 @@ import ArgumentParser
 import Evaluator
 import Foundation
 import RoPE
+import Search
 
 /// `longrope passkey`: passkey retrieval accuracy per depth (LongRoPE paper §4, llama-passkey).
 struct PasskeyCommand: ParsableCommand {
@@ -42,7 +43,9 @@ struct PasskeyCommand: ParsableCommand {
     @Flag(help: "Print one JSON object.") var json = false
 
     func validate() throws {
-        guard context >= 16 else { throw ValidationError("--context must be at least 16 tokens") }
+        guard context >= 16, context <= SearchConfig.maxContext else {
+            throw ValidationError("--context must be from 16 to \(SearchConfig.maxContext) tokens, got \(context)")
+        }
         guard trials >= 1 else { throw ValidationError("--trials must be at least 1") }
         guard keyRepeats >= 1 else { throw ValidationError("--key-repeats must be at least 1") }
         if let problem = ThreadLimit.problem(threads) { throw ValidationError(problem) }

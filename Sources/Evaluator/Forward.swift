@@ -49,21 +49,45 @@ final class ForwardBuffers: @unchecked Sendable {
     var logits: UnsafeMutablePointer<Float> { wide.pointer }
     private let feedForward: Int
 
+    /// Floats of each buffer that grows with the window: nearly all of a long window's memory.
+    struct WindowSizes {
+        let x: Int          // [n][d]
+        let keys: Int       // k and v each: [n][Hkv·hd] (FP32), [chunkRows][Hkv·hd] (BF16)
+        let packedElements: Int  // BF16 only: uint16 per KV head
+        let packed: Int     // kPacked and vPacked each (BF16 only), in floats
+        let rotation: Int   // cos and sin each: [n][pairs]
+
+        init(config c: ModelConfig, capacity n: Int, chunkRows: Int, bf16: Bool) {
+            let kvDim = c.kvHeadCount * c.headDim
+            x = n * c.embeddingLength
+            keys = (bf16 ? chunkRows : n) * kvDim
+            packedElements = bf16 ? Int(lr_attention_bf16_packed_elements(Int64(n), Int64(c.headDim))) : 0
+            packed = c.kvHeadCount * packedElements / 2
+            rotation = n * c.rotaryDimension / 2
+        }
+
+        var bytes: Double {
+            let floats: Int = x + 2 * (keys + packed + rotation)
+            return 4 * Double(floats)
+        }
+    }
+
     init(config c: ModelConfig, capacity n: Int, threads: Int, chunkRows: Int, bf16: Bool) {
         capacity = n
         self.chunkRows = max(1, min(n, chunkRows))
         feedForward = c.feedForwardLength
         let ffFloats = 2 * self.chunkRows * c.feedForwardLength
         let logitsFloats = self.chunkRows * min(c.vocabularySize, Self.logitsColumns)
-        let d = c.embeddingLength, qDim = c.headCount * c.headDim, kvDim = c.kvHeadCount * c.headDim
-        x = FloatBuffer(n * d)
-        k = FloatBuffer((bf16 ? self.chunkRows : n) * kvDim); v = FloatBuffer((bf16 ? self.chunkRows : n) * kvDim)
-        packedElements = bf16 ? Int(lr_attention_bf16_packed_elements(Int64(n), Int64(c.headDim))) : 0
-        kPacked = bf16 ? FloatBuffer(c.kvHeadCount * packedElements / 2) : nil
-        vPacked = bf16 ? FloatBuffer(c.kvHeadCount * packedElements / 2) : nil
+        let d = c.embeddingLength, qDim = c.headCount * c.headDim
+        let sizes = WindowSizes(config: c, capacity: n, chunkRows: self.chunkRows, bf16: bf16)
+        x = FloatBuffer(sizes.x)
+        k = FloatBuffer(sizes.keys); v = FloatBuffer(sizes.keys)
+        packedElements = sizes.packedElements
+        kPacked = bf16 ? FloatBuffer(sizes.packed) : nil
+        vPacked = bf16 ? FloatBuffer(sizes.packed) : nil
         h = FloatBuffer(self.chunkRows * max(qDim, d)); q = FloatBuffer(self.chunkRows * max(qDim, d))
         wide = FloatBuffer(max(ffFloats, logitsFloats))
-        cosTable = FloatBuffer(n * c.rotaryDimension / 2); sinTable = FloatBuffer(n * c.rotaryDimension / 2)
+        cosTable = FloatBuffer(sizes.rotation); sinTable = FloatBuffer(sizes.rotation)
         let widest = max(d, qDim, c.feedForwardLength)
         matmulScratch = (0..<threads).map { _ in FloatBuffer(Int(LR_MATMUL_PANEL) * (widest + 16) + widest + 64) }
         let attentionFloats = bf16 ? lr_attention_bf16_scratch_floats(Int64(c.headDim)) : lr_attention_scratch_floats(Int64(c.headDim))

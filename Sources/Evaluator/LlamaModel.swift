@@ -150,6 +150,15 @@ public final class LlamaModel: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         if buffers == nil || buffers!.capacity < tokens.count {
+            // A window this machine cannot hold is refused, not a crash in the allocator (a
+            // worker given a unit too long for its node answers 400 and keeps serving).
+            let needed = ForwardBuffers.WindowSizes(config: config, capacity: tokens.count, chunkRows: min(tokens.count, chunkRows),
+                                                    bf16: attentionPrecision == .bf16).bytes
+            let limit = MachineMemory.limit
+            guard needed <= limit else {
+                throw EvaluatorError.invalidRequest("a window of \(tokens.count) tokens needs \(MachineMemory.describe(needed)) of buffers "
+                                                    + "with this model, and this machine (or its memory limit) has \(MachineMemory.describe(limit))")
+            }
             buffers = nil
             lr_release_free_memory()
             buffers = ForwardBuffers(config: config, capacity: tokens.count, threads: threads, chunkRows: chunkRows,

@@ -175,3 +175,25 @@ struct ShortFactorTests {
         }
     }
 }
+
+/// A window whose buffers this machine (or its memory limit) cannot hold is refused with the
+/// sizes, not a crash in the allocator: `passkey --context 100000000` died on a 25.6 GB
+/// allocation, and a worker given a unit too long for its node would have died with it.
+@Suite struct WindowMemoryTests {
+    @Test(.enabled(if: TestPaths.has("models/stories260K.gguf") && TestPaths.has("text/tinystories-valid.txt"),
+                   "needs stories260K and tinystories-valid.txt in ../shared"))
+    func aWindowBeyondTheMemoryLimitIsRefusedWithItsSize() throws {
+        let model = TestPaths.shared.appendingPathComponent("models/stories260K.gguf").path
+        let text = TestPaths.shared.appendingPathComponent("text/tinystories-valid.txt").path
+        // 4,096 tokens of stories260K: x 1 MiB, keys and values 1 MiB, rotation tables 0.125 MiB.
+        let eval = ["eval", "--model", model, "--text", text, "--context", "4096", "--windows", "1", "--threads", "1"]
+        let refused = try runLongrope(eval, environment: ["LONGROPE_MEMORY_LIMIT": "1048576"])
+        #expect(refused.status == 1 && refused.stderr.contains("a window of 4096 tokens needs 2 MiB of buffers with this model")
+                && refused.stderr.contains("has 1 MiB"), "\(refused.status) \(refused.stderr.prefix(300))")
+        let allowed = try runLongrope(eval, environment: ["LONGROPE_MEMORY_LIMIT": "100000000"])
+        #expect(allowed.status == 0 && allowed.stdout.hasPrefix("ppl "), "\(allowed.stderr.prefix(300))")
+        let passkey = try runLongrope(["passkey", "--model", model, "--context", "100000000", "--trials", "1", "--depths", "0.5"])
+        #expect(passkey.status == 64 && passkey.stderr.contains("--context must be from 16 to 2097152 tokens, got 100000000"),
+                "\(passkey.status) \(passkey.stderr.prefix(300))")
+    }
+}
