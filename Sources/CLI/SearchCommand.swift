@@ -126,6 +126,8 @@ struct SearchCommand: AsyncParsableCommand {
         }
         let modelPath = try path(model, "model", file?.model), textPath = try path(text, "text", file?.text)
         let dbPath = try path(db, "db", file?.db)
+        let outPath = out ?? file?.out.map { file!.resolve($0) }
+        if let outPath { try checkOutputPath(outPath) }   // now, not after the search
         // This process owns the database until it ends (a second search or a coordinator is refused).
         let lock: OwnerLock
         do { lock = try OwnerLock(databasePath: dbPath) } catch { throw CLIError("\(error)") }
@@ -195,7 +197,7 @@ struct SearchCommand: AsyncParsableCommand {
         await dispatcher.shutdown()
         bar.finish()
         let seconds = Date().timeIntervalSince(started)
-        try report(summary, seconds: seconds, out: out ?? file?.out.map { file!.resolve($0) })
+        try report(summary, seconds: seconds, out: outPath)
     }
 
     /// The stored search with this exact config, model and text, or a new one.

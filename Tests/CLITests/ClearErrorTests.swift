@@ -16,10 +16,13 @@ func storiesAndText() throws -> (directory: URL, model: String, text: URL) {
                    "needs stories260K and tinystories-valid.txt in ../shared"))
     func outputDirectoriesAndBinaryTextAreNamed() throws {
         let (directory, model, text) = try storiesAndText()
-        let search = try runLongrope(["search", "--model", model, "--text", text.path, "--original-context", "128",
-                                      "--target-context", "256", "--windows", "1", "--population", "4", "--iterations", "0",
-                                      "--db", directory.appendingPathComponent("d.sqlite").path, "--out", directory.path])
+        let arguments = ["search", "--model", model, "--text", text.path, "--original-context", "128",
+                         "--target-context", "256", "--windows", "1", "--population", "4", "--iterations", "0",
+                         "--db", directory.appendingPathComponent("d.sqlite").path, "--out"]
+        let search = try runLongrope(arguments + [directory.path])
         #expect(search.status != 0 && search.stderr.contains("is a directory"), "\(search.stderr)")
+        let done = try runLongrope(arguments + [directory.appendingPathComponent("d.json").path])   // a database to export
+        #expect(done.status == 0, "\(done.stderr)")
         let export = try runLongrope(["export", "--db", directory.appendingPathComponent("d.sqlite").path, "--format", "json",
                                       "--out", directory.path])
         #expect(export.status != 0 && export.stderr.contains("is a directory"), "\(export.stderr)")

@@ -176,6 +176,18 @@ struct SearchCommandTests {
         }
     }
 
+    /// An --out the result cannot be written to is refused before the search runs (it was
+    /// refused after it: hours of a real search, then "cannot write").
+    @Test func anUnwritableOutIsRefusedBeforeTheSearch() throws {
+        let setup = try #require(try Setup())
+        for (out, says) in [(setup.directory.path, "is a directory"), ("/nonexistent/r.json", "the directory /nonexistent does not exist")] {
+            let db = setup.directory.appendingPathComponent("o.sqlite").path
+            let run = try runLongrope(setup.arguments(db: db, out: out))
+            #expect(run.status == 1 && run.stderr.contains(says) && !run.stderr.contains("search 1:"), "\(out): \(run.stderr.prefix(400))")
+            #expect(!FileManager.default.fileExists(atPath: db), "a refused search creates no database")
+        }
+    }
+
     @Test func exportFormats() throws {
         let setup = try #require(try Setup())
         let db = setup.directory.appendingPathComponent("e.sqlite").path
