@@ -121,18 +121,19 @@ func warnIfNotUTF8(_ data: Data, path: String) {
     FileHandle.standardError.write(Data("warning: \(path) is not valid UTF-8 (a binary file?); invalid bytes are read as U+FFFD\n".utf8))
 }
 
-/// Refuses an output path that is a directory, or whose directory is missing or not writable,
-/// with a message instead of a Foundation error (a search checks before its hours of work).
-func checkOutputPath(_ path: String) throws {
+/// Refuses a path to write (`--out`, a `--db` to create) that is a directory, or whose
+/// directory is missing or not writable, with a message instead of a Foundation or SQLite error
+/// (a search checks before its hours of work).
+func checkWritablePath(_ path: String, option: String = "--out") throws {
     var isDirectory: ObjCBool = false
     if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
-        throw CLIError("--out \(path) is a directory; give a file path")
+        throw CLIError("\(option) \(path) is a directory; give a file path")
     }
     let parent = URL(fileURLWithPath: path).deletingLastPathComponent().path
     guard FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory), isDirectory.boolValue else {
-        throw CLIError("--out \(path): the directory \(parent) does not exist")
+        throw CLIError("\(option) \(path): the directory \(parent) does not exist")
     }
-    guard FileManager.default.isWritableFile(atPath: parent) else { throw CLIError("--out \(path): cannot write in \(parent)") }
+    guard FileManager.default.isWritableFile(atPath: parent) else { throw CLIError("\(option) \(path): cannot write in \(parent)") }
 }
 
 /// Turns a failure to listen into one line naming the address.

@@ -25,7 +25,7 @@ struct ExportCommand: ParsableCommand {
 
     func run() throws {
         guard FileManager.default.fileExists(atPath: db) else { throw CLIError("no database at \(db)") }
-        if out != "-" { try checkOutputPath(out) }
+        if out != "-" { try checkWritablePath(out) }
         let store: SearchStore, searches: [SearchRecord]
         do {
             store = try SearchStore(path: db, readOnly: true)

@@ -127,7 +127,8 @@ struct SearchCommand: AsyncParsableCommand {
         let modelPath = try path(model, "model", file?.model), textPath = try path(text, "text", file?.text)
         let dbPath = try path(db, "db", file?.db)
         let outPath = out ?? file?.out.map { file!.resolve($0) }
-        if let outPath { try checkOutputPath(outPath) }   // now, not after the search
+        if let outPath { try checkWritablePath(outPath) }   // now, not after the search
+        try checkWritablePath(dbPath, option: "--db")
         // This process owns the database until it ends (a second search or a coordinator is refused).
         let lock: OwnerLock
         do { lock = try OwnerLock(databasePath: dbPath) } catch { throw CLIError("\(error)") }
@@ -231,7 +232,7 @@ struct SearchCommand: AsyncParsableCommand {
         object["seconds"] = (seconds * 10).rounded() / 10
         let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])
         if let out {
-            try checkOutputPath(out)
+            try checkWritablePath(out)
             do { try data.write(to: URL(fileURLWithPath: out), options: .atomic) }
             catch { throw CLIError("cannot write \(out): \(error.localizedDescription)") }
         }

@@ -103,6 +103,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
 
     func run() async throws {
         let (host, port) = try parseListen(listen)
+        try checkWritablePath(db, option: "--db")
         var settings = CoordinatorSettings(databasePath: db)
         settings.host = host
         settings.port = port

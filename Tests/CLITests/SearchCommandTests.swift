@@ -186,6 +186,16 @@ struct SearchCommandTests {
             #expect(run.status == 1 && run.stderr.contains(says) && !run.stderr.contains("search 1:"), "\(out): \(run.stderr.prefix(400))")
             #expect(!FileManager.default.fileExists(atPath: db), "a refused search creates no database")
         }
+        // The same for the database, at search and at the coordinator (SQLite's "unable to open
+        // database file" and a lock file "not found" before).
+        for (db, says) in [(setup.directory.path, "--db \(setup.directory.path) is a directory"),
+                           ("/nonexistent/s.sqlite", "--db /nonexistent/s.sqlite: the directory /nonexistent does not exist")] {
+            let search = try runLongrope(setup.arguments(db: db, out: setup.directory.appendingPathComponent("r.json").path))
+            #expect(search.status == 1 && search.stderr.contains(says), "search --db \(db): \(search.stderr.prefix(300))")
+            let coordinator = try runProcess(URL(fileURLWithPath: "/usr/bin/timeout"),
+                                             ["60", TestPaths.longropeBinary.path, "coordinator", "--db", db, "--listen", "127.0.0.1:0"])
+            #expect(coordinator.status == 1 && coordinator.stderr.contains(says), "coordinator --db \(db): \(coordinator.stderr.prefix(300))")
+        }
     }
 
     @Test func exportFormats() throws {
