@@ -1,6 +1,7 @@
 import ArgumentParser
 import Digest
 import Foundation
+import Runner
 import Search
 import Wire
 
@@ -25,6 +26,7 @@ struct RequestCommand: ParsableCommand {
     @Option(help: "The search's name when the config has none (default: the file's name).") var name: String?
 
     func run() throws {
+        try checkWritablePath(out)
         let file: ConfigFile
         do { file = try ConfigFile(path: config) } catch let error as ConfigFile.Invalid { throw CLIError(error.description) }
         func required<T>(_ value: T?, _ key: String) throws -> T {
@@ -52,6 +54,9 @@ struct RequestCommand: ParsableCommand {
                                            lambdaMax: file.options.lambdaMax ?? SearchConfig.defaultLambdaMax(scale: scale))
             request.options.extraSeeds = (request.options.extraSeeds ?? []) + [seed]
         }
+        // What the coordinator would answer 400 to, said now (a Slurm job would learn it later).
+        let problems = request.problemsBeforeGeometry()
+        guard problems.isEmpty else { throw CLIError("\(config): invalid search: " + problems.joined(separator: "; ")) }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         do { try encoder.encode(request).write(to: URL(fileURLWithPath: out)) }

@@ -33,20 +33,8 @@ public actor SearchManager {
     public func create(_ request: CreateSearchRequest) async throws -> Int64 {
         // The body first (400 naming the field), then the workers (409).
         let options = request.options
-        var problems = options.problems()
-        if (request.textOffset ?? 0) < 0 { problems.append("text_offset must be ≥ 0") }
-        if let name = request.name, name.count > 200 { problems.append("name must be at most 200 characters") }
-        if let pairs = request.pairs, !(1...SearchConfig.maxPairs).contains(pairs) {
-            problems.append("pairs must be between 1 and \(SearchConfig.maxPairs)")
-        }
-        if let base = request.ropeBase, !(base > 1 && base.isFinite) { problems.append("rope_base must be > 1") }
-        if problems.isEmpty {
-            // Everything the model's geometry does not decide, before asking the workers for it.
-            problems = options.config(geometry: RoPEGeometry(rotaryDimension: 2 * (request.pairs ?? 1), base: 10_000),
-                                      originalContext: request.originalContext, targetContext: request.targetContext)
-                .problems(geometryKnown: false)
-        }
-        guard problems.isEmpty else { throw APIError.badRequest("invalid search", problems.joined(separator: "; ")) }
+        let early = request.problemsBeforeGeometry()
+        guard early.isEmpty else { throw APIError.badRequest("invalid search", early.joined(separator: "; ")) }
         var pairs = request.pairs, base = request.ropeBase
         if pairs == nil || base == nil {
             switch await dispatcher.geometryClaims(modelSHA256: request.modelSHA256) {
@@ -64,7 +52,7 @@ public actor SearchManager {
         guard let pairs, let base else { throw APIError.conflict("no geometry for model \(request.modelSHA256.prefix(16))…") }
         let config = options.config(geometry: RoPEGeometry(rotaryDimension: 2 * pairs, base: base),
                                     originalContext: request.originalContext, targetContext: request.targetContext)
-        problems = config.problems()
+        var problems = config.problems()
         for (i, seed) in config.extraSeeds.enumerated() {
             do { try RoPEScaling(method: "seed", lambda: seed).validate(pairs: pairs, lambdaMax: config.lambdaMax) }
             catch { problems.append("seeds[\(i)]: \(error.description)") }

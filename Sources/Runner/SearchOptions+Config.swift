@@ -50,3 +50,22 @@ extension SearchOptions {
         return config
     }
 }
+
+extension CreateSearchRequest {
+    /// Why this request cannot become a search, as far as can be told without the model: its
+    /// options, and every rule of a search's config that the geometry does not decide. The
+    /// coordinator answers these with 400; `longrope request` says them before a body is written.
+    public func problemsBeforeGeometry() -> [String] {
+        var problems = options.problems()
+        if (textOffset ?? 0) < 0 { problems.append("text_offset must be ≥ 0") }
+        if let name, name.count > 200 { problems.append("name must be at most 200 characters") }
+        if let pairs, !(1...SearchConfig.maxPairs).contains(pairs) {
+            problems.append("pairs must be between 1 and \(SearchConfig.maxPairs)")
+        }
+        if let ropeBase, !(ropeBase > 1 && ropeBase.isFinite) { problems.append("rope_base must be > 1") }
+        guard problems.isEmpty else { return problems }
+        return options.config(geometry: RoPEGeometry(rotaryDimension: 2 * (pairs ?? 1), base: 10_000),
+                              originalContext: originalContext, targetContext: targetContext)
+            .problems(geometryKnown: false)
+    }
+}

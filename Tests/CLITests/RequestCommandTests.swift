@@ -17,6 +17,22 @@ import Wire
         return dir
     }
 
+    /// What the coordinator would refuse with 400 is said before a body is written, and an --out
+    /// that cannot be written is named (it was a Foundation "error 512" for a directory).
+    @Test func anInvalidSearchOrOutIsRefusedBeforeTheBodyIsWritten() throws {
+        for (extra, says) in [("attention_factor = 1e20", "invalid search: attention factor must be > 0 and at most 100"),
+                              ("population = 1", "population"), ("windows = 0", "windows")] {
+            let dir = try folder(config: "model = \"data/m.gguf\"\ntext = \"data/t.txt\"\noriginal_context = 8192\ntarget_context = 16384\n\(extra)\n")
+            let out = dir.appendingPathComponent("request.json")
+            let run = try runLongrope(["request", dir.appendingPathComponent("search-16k.toml").path, "--out", out.path])
+            #expect(run.status == 1 && run.stderr.contains(says) && run.stdout.isEmpty, "\(extra): \(run.stderr.prefix(300))")
+            #expect(!FileManager.default.fileExists(atPath: out.path), "\(extra): no body written")
+        }
+        let dir = try folder(config: "model = \"data/m.gguf\"\ntext = \"data/t.txt\"\noriginal_context = 8192\ntarget_context = 16384\n")
+        let run = try runLongrope(["request", dir.appendingPathComponent("search-16k.toml").path, "--out", dir.path])
+        #expect(run.status == 1 && run.stderr.contains("--out \(dir.path) is a directory"), "\(run.stderr.prefix(300))")
+    }
+
     @Test func aConfigBecomesTheRequestAndThePaths() throws {
         let dir = try folder(config: """
             model = "data/m.gguf"
