@@ -146,10 +146,11 @@ struct SearchCommand: AsyncParsableCommand {
         let model = try loadModel(modelPath, threads: threadCount)
         let options = try searchOptions(over: file?.options)
         let optionProblems = options.problems()
-        guard optionProblems.isEmpty else { throw CLIError("invalid search: " + optionProblems.joined(separator: "; ")) }
+        let invalid = "invalid search" + (config.map { " (\($0))" } ?? "") + ": "   // the config file, when there is one
+        guard optionProblems.isEmpty else { throw CLIError(invalid + optionProblems.joined(separator: "; ")) }
         var searchConfig = options.config(geometry: model.geometry, originalContext: original, targetContext: target)
         let problems = searchConfig.problems()
-        guard problems.isEmpty else { throw CLIError("invalid search: " + problems.joined(separator: "; ")) }
+        guard problems.isEmpty else { throw CLIError(invalid + problems.joined(separator: "; ")) }
 
         let store: SearchStore
         do { store = try SearchStore(path: dbPath) } catch { throw CLIError("cannot open database \(dbPath): \(error)") }

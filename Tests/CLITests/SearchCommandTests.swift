@@ -174,6 +174,19 @@ struct SearchCommandTests {
             #expect(run.status == 1 && run.stderr.contains(says), "\(extra): \(run.status) \(run.stderr.prefix(400))")
             #expect(!FileManager.default.fileExists(atPath: db), "a refused search creates no database")
         }
+        // From a config file, the message names the file.
+        let config = setup.directory.appendingPathComponent("m.toml")
+        try """
+            model = "\(setup.model.path)"
+            text = "\(setup.text.path)"
+            original_context = 128
+            target_context = 384
+            db = "m.sqlite"
+            attention_factor = 1e20
+            """.write(to: config, atomically: true, encoding: .utf8)
+        let run = try runLongrope(["search", "--config", config.path])
+        #expect(run.status == 1 && run.stderr.contains("invalid search (\(config.path)): attention factor must be > 0 and at most 100"),
+                "\(run.stderr.prefix(400))")
     }
 
     /// An --out the result cannot be written to is refused before the search runs (it was
