@@ -154,6 +154,9 @@ struct WorkerCommand: AsyncParsableCommand {
         if let problem = ThreadLimit.problem(threads) { throw CLIError(problem) }
         try checkServiceURL(coordinator, "--coordinator")
         if let advertise { try checkServiceURL(advertise, "--advertise") }
+        if let name, name.isEmpty || name.count > WorkerRegistration.maxNameLength || !isDisplayableName(name) {
+            throw CLIError("--name must be 1 to \(WorkerRegistration.maxNameLength) characters without control characters (line breaks, escapes)")
+        }
         let token = try readToken(tokenFile)
         let tls = try exposure.check(host: host, token: token)
         var settings = WorkerNode.Settings(coordinator: coordinator, modelPath: model, textPath: text)

@@ -51,6 +51,7 @@ extension WorkerRegistration {
     public func problem(tls: Bool, allowPlainHTTP: Bool) -> String? {
         func isSHA256(_ text: String) -> Bool { text.utf8.count == 64 && text.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) } }
         if name.isEmpty || name.count > Self.maxNameLength { return "field \"name\" must be 1 to \(Self.maxNameLength) characters" }
+        if !isDisplayableName(name) { return "field \"name\" must not hold control characters (line breaks, escapes)" }
         guard address.count <= Self.maxAddressLength, ServiceURL.isValid(address) else {
             return "field \"address\" must be an http(s) URL, not \"\(address.prefix(200))\""
         }

@@ -62,6 +62,8 @@ import Wire
                 Case(name: "worker with bad address", method: "POST", path: "/v1/workers", body: TestHTTP.json(["name": "w", "address": "ftp://x", "model_sha256": "a", "text_sha256": "b", "architecture": "llama", "threads": 1, "pairs": 4, "rope_base": 10000.0, "context_length": 512]), token: token, status: 400, mentions: "address"),
                 Case(name: "worker address with a port out of range", method: "POST", path: "/v1/workers", body: worker(["address": "http://127.0.0.1:99999"]), token: token, status: 400, mentions: "address"),
                 Case(name: "worker address without a host", method: "POST", path: "/v1/workers", body: worker(["address": "http:///v1"]), token: token, status: 400, mentions: "address"),
+                Case(name: "worker name with an escape sequence", method: "POST", path: "/v1/workers", body: worker(["name": "w\u{1B}[2J"]), token: token, status: 400, mentions: "control characters"),
+                Case(name: "search name with a line break", method: "POST", path: "/v1/searches", body: with(["name": "a\nb"]), token: token, status: 400, mentions: "control characters"),
                 Case(name: "heartbeat of unknown worker", method: "POST", path: "/v1/workers/w99/heartbeat", body: Data("{}".utf8), token: token, status: 404, mentions: "w99"),
                 Case(name: "delete an unknown worker", method: "DELETE", path: "/v1/workers/w-nope", body: nil, token: token, status: 404, mentions: "w-nope"),
                 Case(name: "delete a worker without the token", method: "DELETE", path: "/v1/workers/w-nope", body: nil, token: nil, status: 401, mentions: "token"),
