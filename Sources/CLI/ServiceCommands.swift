@@ -217,7 +217,16 @@ struct StatusCommand: AsyncParsableCommand {
 
 /// The tables `longrope status` prints.
 enum StatusTable {
+    /// The tables, with any control character the coordinator sent (in a name, a worker's error)
+    /// shown as "?": an ESC sequence would move the cursor, clear or retitle the terminal.
     static func render(searches: [SearchView], workers: [WorkerView], removed: [RemovedWorkerView] = [], bars: Bool) -> String {
+        let text = unsanitized(searches: searches, workers: workers, removed: removed, bars: bars)
+        return String(String.UnicodeScalarView(text.unicodeScalars.map {
+            $0 != "\n" && $0.properties.generalCategory == .control ? "?" : $0
+        }))
+    }
+
+    private static func unsanitized(searches: [SearchView], workers: [WorkerView], removed: [RemovedWorkerView], bars: Bool) -> String {
         var out = "SEARCHES\n"
         let header = ["ID", "NAME", "STATUS", "STEP", "CANDIDATES", "UNITS", "IN FLIGHT", "FAILED", "LEFT", "FITNESS", "BEST",
                       "M", "BEST BASELINE"]

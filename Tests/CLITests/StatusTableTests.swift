@@ -33,4 +33,15 @@ import Wire
         #expect(line(search(RulesView(planned: 9, windows: 3, perplexityScored: 2), status: "paused")) == nil)
         #expect(line(search(nil)) == nil)
     }
+
+    /// A coordinator's strings reach the terminal without their control characters (a name
+    /// registered by an older coordinator, a worker's error text in a removal's reason).
+    @Test func controlCharactersFromTheCoordinatorAreShownAsQuestionMarks() {
+        var view = search(nil)
+        view.name = "s\u{1B}]0;pwned\u{07}\u{1B}[2J"
+        let removed = RemovedWorkerView(id: "w-1", name: "w\r", address: "http://x", reason: "bad\u{1B}[31m", removedAt: "now")
+        let text = StatusTable.render(searches: [view], workers: [], removed: [removed], bars: false)
+        #expect(!text.unicodeScalars.contains { $0 != "\n" && $0.properties.generalCategory == .control }, "\(text.debugDescription)")
+        #expect(text.contains("s?]0;pwned??[2J") && text.contains("bad?[31m"), "\(text)")
+    }
 }
