@@ -154,7 +154,7 @@ struct WorkerCommand: AsyncParsableCommand {
         if let problem = ThreadLimit.problem(threads) { throw CLIError(problem) }
         try checkServiceURL(coordinator, "--coordinator")
         if let advertise { try checkServiceURL(advertise, "--advertise") }
-        if let name, name.isEmpty || name.count > WorkerRegistration.maxNameLength || !isDisplayableName(name) {
+        if let name, WorkerRegistration.nameProblem(name) != nil {   // the coordinator's check, before loading
             throw CLIError("--name must be 1 to \(WorkerRegistration.maxNameLength) characters without control characters (line breaks, escapes)")
         }
         let token = try readToken(tokenFile)
@@ -220,10 +220,7 @@ enum StatusTable {
     /// The tables, with any control character the coordinator sent (in a name, a worker's error)
     /// shown as "?": an ESC sequence would move the cursor, clear or retitle the terminal.
     static func render(searches: [SearchView], workers: [WorkerView], removed: [RemovedWorkerView] = [], bars: Bool) -> String {
-        let text = unsanitized(searches: searches, workers: workers, removed: removed, bars: bars)
-        return String(String.UnicodeScalarView(text.unicodeScalars.map {
-            $0 != "\n" && $0.properties.generalCategory == .control ? "?" : $0
-        }))
+        showingControlCharacters(unsanitized(searches: searches, workers: workers, removed: removed, bars: bars))
     }
 
     private static func unsanitized(searches: [SearchView], workers: [WorkerView], removed: [RemovedWorkerView], bars: Bool) -> String {

@@ -12,10 +12,3 @@ public enum ServiceURL {
         return true
     }
 }
-
-/// Whether a name someone gives (a worker's, a search's) can be shown as it is: no control
-/// characters, which in `longrope status` would move the cursor, clear or retitle the terminal
-/// of whoever reads it (an ESC sequence), or break its table (a line break).
-public func isDisplayableName(_ name: String) -> Bool {
-    !name.unicodeScalars.contains { $0.properties.generalCategory == .control }
-}

@@ -1,0 +1,13 @@
+/// Text that ends up in a terminal (`longrope status`): a control character there is not text —
+/// ESC starts sequences that move the cursor, clear or retitle the terminal, and a line break
+/// breaks a table.
+func isControlCharacter(_ scalar: Unicode.Scalar) -> Bool { scalar.properties.generalCategory == .control }
+
+/// Whether a name someone gives (a worker's, a search's) can be shown as it is: no control
+/// characters at all.
+public func isDisplayableName(_ name: String) -> Bool { !name.unicodeScalars.contains(where: isControlCharacter) }
+
+/// `text` with every control character but the line break shown as "?".
+public func showingControlCharacters(_ text: String) -> String {
+    String(String.UnicodeScalarView(text.unicodeScalars.map { $0 != "\n" && isControlCharacter($0) ? "?" : $0 }))
+}
