@@ -13,7 +13,6 @@ public actor SearchManager {
     public let store: SearchStore
     public let dispatcher: Dispatcher
     private var tasks: [Int64: Task<Void, Never>] = [:]
-    private var progress: [Int64: SearchProgress] = [:]
     private let logger: Logger
 
     public init(store: SearchStore, dispatcher: Dispatcher, logger: Logger = Logger(label: "longrope.searches")) {
@@ -84,9 +83,7 @@ public actor SearchManager {
         let logger = self.logger
         tasks[id] = Task {
             do {
-                let summary = try await runner.run(evaluator: dispatcher) { p in
-                    Task { await self.setProgress(id, p) }
-                }
+                let summary = try await runner.run(evaluator: dispatcher)
                 logger.info("search \(id) done: best ppl \(summary.perplexity ?? .nan)")
             } catch is CancellationError {
                 logger.info("search \(id) stopped")
@@ -97,7 +94,6 @@ public actor SearchManager {
         }
     }
 
-    private func setProgress(_ id: Int64, _ p: SearchProgress) { progress[id] = p }
     private func finished(_ id: Int64) { tasks[id] = nil }
 
     public func pause(_ id: Int64) async throws {
@@ -207,9 +203,11 @@ public actor SearchManager {
             fitnessPlanned: config.fitnessKind == .ppl || !allPerplexities ? nil : baselines.count { $0.perplexity != nil })
         view.workerSeconds = try store.evaluationSeconds(id)
         if record.status == .queued || record.status == .running {
+            let runner = SearchRunner(store: store, searchID: id, geometry: geometry)
             view.secondsLeft = TimeLeft.estimate(
                 candidatesLeft: max(0, view.candidatesPlanned - view.candidates), candidatesFinished: view.candidates,
-                unitsDone: view.unitsDone, arrivals: try store.recentUnitArrivals(id, count: TimeLeft.arrivalsUsed))
+                unitsDone: view.unitsDone, arrivals: try store.recentUnitArrivals(id, count: TimeLeft.arrivalsUsed),
+                rulesUnitsLeft: try runner.unitsLeftInRules(), windows: config.windowCount)
         }
         return view
     }

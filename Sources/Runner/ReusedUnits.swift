@@ -13,6 +13,8 @@ import Wire
 /// - makes a candidate's unit whose rule unit is *promised* (sent, or about to be) wait for it,
 ///   so rules and the first step can still be dispatched together. A promise broken (the rule
 ///   unit failed or was cancelled) sends the waiting units to be scored themselves.
+/// - answers a rule unit that equals a remembered one at once too: two rules with the same
+///   factors (YaRN and YaRN-rcd often are) where a stop came between their stored rows.
 /// Only rule units (candidate row −1) are remembered: candidates never repeat each other.
 final class ReusedUnits: UnitEvaluator, @unchecked Sendable {
     private let inner: UnitEvaluator
@@ -62,7 +64,8 @@ final class ReusedUnits: UnitEvaluator, @unchecked Sendable {
     func evaluate(_ unit: WorkUnit) async throws -> UnitResult {
         let key = Self.key(unit)
         let isRule = unit.candidateRowID < 0
-        if !isRule, var result = try await result(of: key) {
+        // A rule unit never waits for a promise (the promises are the rule units themselves).
+        if var result = isRule ? lock.withLock({ known[key] }) : try await result(of: key) {
             result.seconds = 0
             result.worker = Self.worker
             return result

@@ -56,7 +56,9 @@ public final class SearchRunner: Sendable {
                 history = try await runSteps(record, seeds: seeds, keyTokens: [:], evaluator: reuse, progress: progress)
                 try await scoredRules
             } else {
-                // Before the first step, and long at long windows: said as it goes.
+                // Before the first step, and long at long windows: said as it goes. A rule with the
+                // factors of one stored (a stop came between the two) takes its units.
+                try rememberStoredRules(record, fitness: .ppl, keyTokens: [:], into: reuse)
                 try await runBaselines(record, try unscoredRules(record), evaluator: reuse, progress: progress)
                 let keyTokens = config.fitnessKind == .keyTokens ? try await probeKeyTokens(record, evaluator: reuse) : [:]
                 try rememberStoredRules(record, fitness: config.fitnessKind, keyTokens: keyTokens, into: reuse)
@@ -125,9 +127,10 @@ public final class SearchRunner: Sendable {
 
     /// Scores rules on every window under `fitness`, every unit at once, and hands each rule's
     /// score to `scored` as soon as it and every rule before it are complete (in rule order, so
-    /// the stored rows are the same whatever the workers): a stop loses only the rules still
-    /// out, not the whole set. Errors (cancellation, a unit failed for good, the store) are
-    /// thrown, so a crash never records a rule as infeasible.
+    /// the stored rows are the same whatever the workers). Each unit is stored as it comes back
+    /// (`rule_unit`) and taken from there on a resume: a stop loses only the units still out.
+    /// Errors (cancellation, a unit failed for good, the store) are thrown, so a crash never
+    /// records a rule as infeasible.
     private func scoreRules(_ scalings: [RoPEScaling], record: SearchRecord, fitness: Fitness, keyTokens: [Int: [Int]],
                             evaluator: UnitEvaluator, progress: (@Sendable (SearchProgress) -> Void)? = nil,
                             scored: (Int, RuleScore) throws -> Void) async throws {
@@ -142,6 +145,13 @@ public final class SearchRunner: Sendable {
             return rule
         }
         var results: [Int: UnitResult] = [:]   // by rule × windowCount + window
+        let pass = fitness.rawValue
+        let ruleIndex = Dictionary(scalings.enumerated().map { ($1.method, $0) }, uniquingKeysWith: { first, _ in first })
+        for stored in try store.ruleUnits(searchID, pass: pass) {
+            guard let rule = ruleIndex[stored.method], scoredAs[rule] == rule, stored.window < windowCount else { continue }
+            results[rule * windowCount + stored.window] = UnitResult(nllSum: stored.nllSum, tokens: stored.tokens,
+                                                                     seconds: stored.seconds, worker: stored.worker)
+        }
         func score(_ rule: Int) -> RuleScore? {
             var nll: [Double] = []
             var tokens: [Int] = []
@@ -156,7 +166,7 @@ public final class SearchRunner: Sendable {
         struct Scored: Sendable { var index: Int; var result: UnitResult }
         try await withThrowingTaskGroup(of: Scored.self) { group in
             for (rule, scaling) in scalings.enumerated() where scoredAs[rule] == rule {
-                for window in 0..<windowCount {
+                for window in 0..<windowCount where results[rule * windowCount + window] == nil {
                     let unit = Self.unit(record, candidateRowID: -1, window: window, scaling: scaling, fitness: fitness,
                                          keyTokens: keyTokens)
                     group.addTask {
@@ -170,9 +180,18 @@ public final class SearchRunner: Sendable {
                 progress?(SearchProgress(step: 0, stepCount: record.config.stepCount, candidatesDone: 0, unitsDone: 0,
                                          rules: (fitness, results.count, units)))
             }
+            // Rules complete from stored units alone go first.
+            while next < scalings.count, let ruleScore = score(next) {
+                try scored(next, ruleScore)
+                next += 1
+            }
             if units > 0 { report() }
             while let done = try await group.next() {
-                results[done.index] = done.result
+                let rule = done.index / windowCount, result = done.result
+                try store.recordRuleUnit(searchID, pass: pass, RuleUnitRecord(
+                    method: scalings[rule].method, window: done.index % windowCount, nllSum: result.nllSum,
+                    tokens: result.tokens, seconds: result.seconds, worker: result.worker))
+                results[done.index] = result
                 report()
                 while next < scalings.count, let ruleScore = score(next) {
                     try scored(next, ruleScore)
@@ -180,6 +199,34 @@ public final class SearchRunner: Sendable {
                 }
             }
         }
+    }
+
+    /// Units the rules still need before the first step of a search whose fitness is not `ppl`
+    /// (for `ppl` the rules run beside the first step, their units shared with its seeds: 0):
+    /// the windows of each rule not stored yet, once per set of equal factors and none for the
+    /// factors of a rule stored (its units are taken), in the perplexity pass and again under
+    /// the fitness (for every rule until the perplexities say which are infeasible), less the
+    /// units stored of rules still out. For `seconds_left`.
+    public func unitsLeftInRules() throws -> Int {
+        guard let record = try store.search(searchID), record.config.fitnessKind != .ppl else { return 0 }
+        let windows = record.config.windowCount
+        let baselines = try store.baselines(searchID)
+        typealias Rule = (method: String, factors: [Double])
+        func unitsLeft(_ rules: [Rule], stored recorded: [Rule], pass: Fitness) throws -> Int {
+            let out = Set(rules.map(\.method))
+            let kept = try store.ruleUnits(searchID, pass: pass.rawValue).count { out.contains($0.method) }
+            return max(0, Set(rules.map(\.factors)).subtracting(recorded.map(\.factors)).count * windows - kept)
+        }
+        let perplexities: [Rule] = baselines.map { ($0.method, $0.lambda + [$0.attentionFactor]) }
+        let fitnesses: [Rule] = baselines.filter { $0.fitnessNLL != nil }.map { ($0.method, $0.lambda + [$0.attentionFactor]) }
+        let recorded = Set(baselines.map(\.method))
+        let unscored: [Rule] = Baselines.scalings(geometry: geometry, config: record.config)
+            .filter { !recorded.contains($0.method) }.map { ($0.method, $0.lambda + [$0.attentionFactor]) }
+        // Until every perplexity is in, every rule is taken to be feasible.
+        let fitnessRules: [Rule] = unscored + baselines.filter { $0.perplexity != nil && $0.fitnessNLL == nil }
+            .map { ($0.method, $0.lambda + [$0.attentionFactor]) }
+        return try unitsLeft(unscored, stored: perplexities, pass: .ppl)
+            + unitsLeft(fitnessRules, stored: fitnesses, pass: record.config.fitnessKind)
     }
 
     /// The rules whose perplexity is not stored yet.

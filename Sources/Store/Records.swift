@@ -58,6 +58,27 @@ public struct EvaluationRecord: Sendable, Equatable {
     }
 }
 
+/// One window of a rule scored under a pass (`ppl`, or the search's fitness), kept as it comes
+/// back: the rule's `BaselineRecord` is written once all its windows are in.
+public struct RuleUnitRecord: Sendable, Equatable {
+    public var method: String
+    public var window: Int
+    /// nil when the loss was NaN or infinite.
+    public var nllSum: Double?
+    public var tokens: Int
+    public var seconds: Double
+    public var worker: String
+
+    public init(method: String, window: Int, nllSum: Double?, tokens: Int, seconds: Double, worker: String) {
+        self.method = method
+        self.window = window
+        self.nllSum = nllSum
+        self.tokens = tokens
+        self.seconds = seconds
+        self.worker = worker
+    }
+}
+
 /// A baseline method's perplexity on the search's windows.
 public struct BaselineRecord: Sendable, Equatable {
     public var method: String

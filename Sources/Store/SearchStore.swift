@@ -23,7 +23,9 @@ public final class SearchStore: Sendable {
         if readOnly {
             configuration.readonly = true
             pool = try DatabaseQueue(path: path, configuration: configuration)
-            guard try pool.read({ try Self.migrator.hasCompletedMigrations($0) }) else {
+            // Readable once the columns readers use have their names (v5); later migrations only
+            // add tables a running search writes (their readers find them missing and say "none").
+            guard try pool.read({ try Self.migrator.completedMigrations($0).contains(Self.lastMigrationReadersNeed) }) else {
                 throw StoreError.notASearchDatabase(path)
             }
             return
@@ -122,8 +124,29 @@ public final class SearchStore: Sendable {
                 ALTER TABLE baseline RENAME COLUMN sample_nll TO window_nll;
                 """)
         }
+        migrator.registerMigration("v6: the rules' units as they come back") { db in
+            // A rule's baseline row is written once all its windows are in; its units are kept
+            // here as each comes back, so a stop loses none of them (a 32k unit is minutes).
+            try db.execute(sql: """
+                CREATE TABLE rule_unit (
+                    search_id INTEGER NOT NULL REFERENCES search(id) ON DELETE CASCADE,
+                    pass TEXT NOT NULL,              -- ppl, or the search's fitness
+                    method TEXT NOT NULL,
+                    window INTEGER NOT NULL,
+                    nll_sum REAL,                    -- NULL: NaN or infinite
+                    tokens INTEGER NOT NULL,
+                    seconds REAL NOT NULL,
+                    worker TEXT NOT NULL,
+                    created_at REAL NOT NULL,
+                    PRIMARY KEY (search_id, pass, method, window));
+                """)
+        }
         return migrator
     }
+
+    /// The migration after which a database can be read (`readOnly`): shipped databases were
+    /// written at it.
+    static let lastMigrationReadersNeed = "v5: sample is window"
 
     // MARK: Searches
 
@@ -367,10 +390,14 @@ public final class SearchStore: Sendable {
     /// about the pace.
     public func recentUnitArrivals(_ searchID: Int64, count: Int) throws -> [Double] {
         try pool.read { db in
-            try Double.fetchAll(db, sql: """
-                SELECT evaluation.created_at FROM evaluation JOIN candidate ON candidate.id = evaluation.candidate_id
-                WHERE candidate.search_id = ? AND evaluation.status = 'done' AND evaluation.seconds > 0
-                ORDER BY evaluation.id DESC LIMIT ?
+            let rules = try db.tableExists("rule_unit")
+                ? "UNION ALL SELECT created_at FROM rule_unit WHERE search_id = ?1 AND seconds > 0" : ""
+            return try Double.fetchAll(db, sql: """
+                SELECT created_at FROM (
+                    SELECT evaluation.created_at FROM evaluation JOIN candidate ON candidate.id = evaluation.candidate_id
+                    WHERE candidate.search_id = ?1 AND evaluation.status = 'done' AND evaluation.seconds > 0
+                    \(rules))
+                ORDER BY created_at DESC LIMIT ?2
                 """, arguments: [searchID, count]).reversed()
         }
     }
@@ -411,6 +438,33 @@ public final class SearchStore: Sendable {
                                  try baseline.fitnessNLL.map { try encode($0) },
                                  try baseline.windowTokens.map { try encode($0) },
                                  try baseline.fitnessTokens.map { try encode($0) }])
+        }
+    }
+
+    /// Stores one rule unit as it comes back (`pass`: `ppl`, or the search's fitness), before
+    /// the rule's baseline row can be written.
+    public func recordRuleUnit(_ searchID: Int64, pass: String, _ unit: RuleUnitRecord) throws {
+        try pool.write { db in
+            try db.execute(sql: """
+                INSERT OR REPLACE INTO rule_unit (search_id, pass, method, window, nll_sum, tokens, seconds, worker, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [searchID, pass, unit.method, unit.window, unit.nllSum.flatMap { $0.isFinite ? $0 : nil },
+                                 unit.tokens, unit.seconds, unit.worker, Date().timeIntervalSince1970])
+        }
+    }
+
+    /// The rule units stored for a pass, oldest first (none in a database written before they
+    /// were kept).
+    public func ruleUnits(_ searchID: Int64, pass: String) throws -> [RuleUnitRecord] {
+        try pool.read { db in
+            guard try db.tableExists("rule_unit") else { return [] }
+            return try Row.fetchAll(db, sql: """
+                SELECT method, window, nll_sum, tokens, seconds, worker FROM rule_unit WHERE search_id = ? AND pass = ?
+                ORDER BY created_at, method, window
+                """, arguments: [searchID, pass]).map {
+                RuleUnitRecord(method: $0["method"], window: $0["window"], nllSum: $0["nll_sum"], tokens: $0["tokens"],
+                               seconds: $0["seconds"], worker: $0["worker"])
+            }
         }
     }
 

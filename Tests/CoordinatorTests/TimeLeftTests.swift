@@ -40,6 +40,25 @@ import Testing
         #expect(shuffled == 0)
     }
 
+    /// Before the first step of a search whose rules go first (hours at 32k), the rules' units
+    /// still out come first, and until a candidate has finished each is taken to need every window.
+    @Test func theRulesUnitsLeftComeFirstAndEveryWindowCountsUntilACandidateFinishes() throws {
+        // 8 rule units left, 48 candidates of 3 windows, a unit every 400 s.
+        let rules = try #require(TimeLeft.estimate(candidatesLeft: 48, candidatesFinished: 0, unitsDone: 0,
+                                                    arrivals: arrivals(9, gap: 400), rulesUnitsLeft: 8, windows: 3))
+        #expect(abs(rules - (8 + 48 * 3) * 400) < 1e-9)
+        // Without the windows to assume, nothing to go on until a candidate finishes.
+        #expect(TimeLeft.estimate(candidatesLeft: 48, candidatesFinished: 0, unitsDone: 2, arrivals: arrivals(9, gap: 400),
+                                  rulesUnitsLeft: 8) == nil)
+        // Once candidates finish, their own units per candidate count (early rejection: fewer).
+        let steps = try #require(TimeLeft.estimate(candidatesLeft: 40, candidatesFinished: 8, unitsDone: 16,
+                                                    arrivals: arrivals(21, gap: 400), windows: 3))
+        #expect(abs(steps - 40 * 2 * 400) < 1e-9)
+        // Only rules left: their units alone.
+        #expect(TimeLeft.estimate(candidatesLeft: 0, candidatesFinished: 0, unitsDone: 0, arrivals: arrivals(5, gap: 10),
+                                  rulesUnitsLeft: 3, windows: 3) == 30)
+    }
+
     @Test func describedAsAPersonReadsIt() {
         #expect(TimeLeft.describe(40) == "~40 s")
         #expect(TimeLeft.describe(12 * 60 + 10) == "~12 min")

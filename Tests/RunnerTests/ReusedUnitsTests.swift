@@ -111,6 +111,35 @@ import Wire
         #expect(seeds.count >= 5 && sentForSeeds.isEmpty, "\(sentForSeeds.count) units of rule-equal seeds were scored again")
         #expect(try store.candidates(id).map(\.outcome) == done.candidates(doneID).map(\.outcome), "the same search")
     }
+
+    /// A rule whose twin (a rule with the same factors) is stored takes the twin's units in both
+    /// passes, as after a stop between the two twins' rows (a 32k unit is minutes): nothing of
+    /// it reaches a worker, `unitsLeftInRules` counts none for it, and the search is the same.
+    @Test func aRuleWithAStoredTwinTakesItsUnits() async throws {
+        let config = Self.config(.mixed)
+        let rules = Baselines.scalings(geometry: Self.geometry, config: config)
+        let twins = rules.indices.flatMap { a in rules.indices.filter { $0 > a }.map { (a, $0) } }.filter {
+            rules[$0.0].lambda == rules[$0.1].lambda && rules[$0.0].attentionFactor == rules[$0.1].attentionFactor
+        }
+        let (first, second) = try #require(twins.first, "two rules must share their factors, or this checks nothing")
+        let (done, doneID) = try Self.newSearch(config)
+        _ = try await SearchRunner(store: done, searchID: doneID, geometry: Self.geometry).run(evaluator: Self.worker())
+        // Only the first twin is stored (both passes).
+        let (store, id) = try Self.newSearch(config)
+        try store.recordBaseline(id, try #require(try done.baselines(doneID).first { $0.method == rules[first].method }))
+        let runner = SearchRunner(store: store, searchID: id, geometry: Self.geometry)
+        let left = try runner.unitsLeftInRules()
+        let recording = Recording(Self.worker())
+        let summary = try await runner.run(evaluator: recording)
+        let ruleUnits = recording.units.filter { $0.candidateRowID < 0 }
+        #expect(!ruleUnits.contains { $0.lambda == rules[second].lambda && $0.attentionFactor == rules[second].attentionFactor },
+                "\(rules[second].method) was scored again though its twin \(rules[first].method) is stored")
+        #expect(ruleUnits.count == left, "unitsLeftInRules said \(left), \(ruleUnits.count) were scored")
+        let distinct = Set(rules.map { $0.lambda + [$0.attentionFactor] }).count
+        #expect(left == (distinct - 1) * config.windowCount * 2, "both passes, every distinct rule but the stored twins'")
+        #expect(summary.baselines == (try done.summary(doneID)).baselines)
+        #expect(try store.candidates(id).map(\.outcome) == done.candidates(doneID).map(\.outcome), "the same search")
+    }
 }
 
 /// Before the first step of a non-ppl search the rules are scored, pass by pass (hours at 32k):

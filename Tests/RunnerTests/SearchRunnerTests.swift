@@ -59,14 +59,40 @@ final class CrashingEvaluator: UnitEvaluator, @unchecked Sendable {
     }
 }
 
-/// Counts the rules' units (candidate row −1) it passes on.
+/// Scores the first `limit` units it is given, one after another, then fails every other (a
+/// stop) once the runner has had their results: unlike `CrashingEvaluator`, whose failures can
+/// overtake units still running when the runner sends many at once.
+final class StopsAfter: UnitEvaluator, @unchecked Sendable {
+    let inner: UnitEvaluator
+    let limit: Int
+    private var calls = 0
+    private let lock = NSLock()
+    private let done = SharedCount()
+    var capacity: Int { inner.capacity }
+
+    init(_ inner: UnitEvaluator, limit: Int) { self.inner = inner; self.limit = limit }
+
+    func evaluate(_ unit: WorkUnit) async throws -> UnitResult {
+        let call: Int = lock.withLock { calls += 1; return calls }
+        if call > limit {
+            while done.value < limit { try await Task.sleep(nanoseconds: 1_000_000) }
+            try await Task.sleep(nanoseconds: 200_000_000)   // the results before reach the runner first
+            throw CrashingEvaluator.Crash()
+        }
+        let result = try await inner.evaluate(unit)
+        done.add(1)
+        return result
+    }
+}
+
+/// Counts the rules' units (candidate row −1, not the key-token probes) it passes on.
 final class RuleUnits: UnitEvaluator, @unchecked Sendable {
     let inner: UnitEvaluator
     private(set) var count = 0
     private let lock = NSLock()
     init(_ inner: UnitEvaluator) { self.inner = inner }
     func evaluate(_ unit: WorkUnit) async throws -> UnitResult {
-        if unit.candidateRowID < 0 { lock.withLock { count += 1 } }
+        if unit.candidateRowID < 0, unit.probe != true { lock.withLock { count += 1 } }
         return try await inner.evaluate(unit)
     }
 }
@@ -177,8 +203,9 @@ struct SearchRunnerTests {
         } }
     }
 
-    /// A stop while the rules are scored loses only the rules still out: each rule is stored
-    /// as soon as it and the rules before it are complete, and a resume scores the rest.
+    /// A stop while the rules are scored loses only the units still out: each rule is stored
+    /// as soon as it and the rules before it are complete, each of its units as it comes back,
+    /// and a resume scores the rest.
     @Test func aStopWhileRulesAreScoredKeepsTheRulesDone() async throws {
         let fixture = try #require(try Fixture())
         let rules = Baselines.scalings(geometry: fixture.model.geometry, config: fixture.config)
@@ -215,11 +242,58 @@ struct SearchRunnerTests {
         #expect(!stored.isEmpty && stored.count <= firstOfLast && stored == rules.prefix(stored.count).map(\.method), "\(stored)")
         let resuming = RuleUnits(try fixture.evaluator())
         let resumed = try await SearchRunner(store: store, searchID: id, geometry: fixture.model.geometry).run(evaluator: resuming)
-        #expect(resuming.count == Set(factors[stored.count...]).count * windows, "only the rules not stored are scored again")
+        #expect(resuming.count == windows, "only the stopped rule's units are scored again, not those of the rules not stored")
         let fresh = try SearchStore(path: database())
         let uninterrupted = try await SearchRunner(store: fresh, searchID: try fixture.newSearch(fresh), geometry: fixture.model.geometry)
             .run(evaluator: try fixture.evaluator())
         #expect(resumed.baselines == uninterrupted.baselines && resumed.lambda == uninterrupted.lambda)
+    }
+
+    /// A search whose rules go first (any fitness but `ppl`) stopped in the middle of a rule, in
+    /// the perplexity pass and in the fitness pass: the units that came back before the stop are
+    /// kept (`rule_unit`), the resume scores exactly the units `unitsLeftInRules` said were left
+    /// (the figure behind `seconds_left` before the first step), and the search ends as an
+    /// uninterrupted one does. The stored units are the pace `seconds_left` reads.
+    @Test func aStopInTheMiddleOfARuleLosesNoneOfItsUnits() async throws {
+        let fixture = try #require(try Fixture())
+        var config = fixture.config
+        config.fitness = .keyTokens
+        config.keyTokenThreshold = 0.5
+        config.targetContext = 512
+        func newSearch(_ store: SearchStore) throws -> Int64 {
+            try store.createSearch(name: "r", config: config, modelPath: "m", modelSHA256: "m", textPath: "t",
+                                   textOffset: 0, textSHA256: "t")
+        }
+        let reference = try SearchStore(path: database())
+        let expected = try await SearchRunner(store: reference, searchID: try newSearch(reference), geometry: fixture.model.geometry)
+            .run(evaluator: try fixture.evaluator())
+        let rules = Baselines.scalings(geometry: fixture.model.geometry, config: config)
+        let perplexityUnits = Set(rules.map { $0.lambda + [$0.attentionFactor] }).count * config.windowCount
+        // Three units into the perplexity pass, and three into the fitness pass (after the
+        // perplexities and the key-token probes, one per window): each stop cuts a rule in two.
+        for (limit, pass) in [(3, Fitness.ppl), (perplexityUnits + config.windowCount + 3, .keyTokens)] {
+            let store = try SearchStore(path: database())
+            let id = try newSearch(store)
+            let runner = SearchRunner(store: store, searchID: id, geometry: fixture.model.geometry)
+            await #expect(throws: CrashingEvaluator.Crash.self) {
+                try await runner.run(evaluator: StopsAfter(try fixture.evaluator(), limit: limit))
+            }
+            let baselines = try store.baselines(id)
+            let recorded = Set((pass == .ppl ? baselines : baselines.filter { $0.fitnessNLL != nil }).map(\.method))
+            let kept = try store.ruleUnits(id, pass: pass.rawValue)
+            try #require(kept.contains { !recorded.contains($0.method) },
+                         "the stop after \(limit) units must cut a rule (units kept of a rule not recorded), or this checks nothing")
+            let arrivals = try store.recentUnitArrivals(id, count: 21)   // as many as `seconds_left` reads
+            #expect(arrivals.count == min(21, try store.ruleUnits(id, pass: "ppl").count + (pass == .ppl ? 0 : kept.count)))
+            let left = try runner.unitsLeftInRules()
+            let resuming = RuleUnits(try fixture.evaluator())
+            let resumed = try await runner.run(evaluator: resuming)
+            #expect(resuming.count == left, "stop after \(limit) units: only the units not kept are scored again")
+            #expect(try runner.unitsLeftInRules() == 0)
+            #expect(resumed.baselines == expected.baselines && resumed.baselineFitness == expected.baselineFitness)
+            #expect(resumed.lambda == expected.lambda && resumed.perplexity == expected.perplexity)
+            #expect(resumed.units == expected.units)
+        }
     }
 
     /// With and without refinement (the last 2 of 3 iterations, the last 8 of 20 candidates: the crash after 38 of 40 units falls in it).
