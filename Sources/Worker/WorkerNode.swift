@@ -116,9 +116,29 @@ public final class WorkerNode: Sendable {
                                   listening.finish()
                               }, logger: logger)
         let attachment = Attachment(node: self, ports: ports)
-        let group = ServiceGroup(configuration: .init(services: [.init(service: attachment), .init(service: app)],
+        let serving = Serving(app: app, draining: draining)
+        let group = ServiceGroup(configuration: .init(services: [.init(service: attachment), .init(service: serving)],
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
+    }
+
+    /// Set when the server's graceful shutdown begins: the worker finishes the unit it scores
+    /// and heartbeats meanwhile, but never registers again (nothing would reach it: a
+    /// coordinator that forgot it would lease it units it refuses).
+    let draining = Flag()
+
+    /// The HTTP server, which marks the worker draining when its graceful shutdown begins.
+    struct Serving<Inner: Service>: Service {
+        let app: Inner
+        let draining: Flag
+
+        func run() async throws {
+            try await withGracefulShutdownHandler {
+                try await app.run()
+            } onGracefulShutdown: {
+                draining.set()
+            }
+        }
     }
 
     /// Registration and heartbeats, from the moment the server listens until a graceful shutdown.
@@ -134,7 +154,7 @@ public final class WorkerNode: Sendable {
     }
 
     /// Registers with the coordinator and heartbeats; registers again when the coordinator
-    /// forgets this worker (a restart), and retries while it is unreachable.
+    /// forgets this worker (a restart) unless it is draining, and retries while it is unreachable.
     func attach(port: Int) async {
         let address = settings.advertise ?? "\(tls == nil ? "http" : "https")://\(settings.host):\(port)"
         var registration = WorkerRegistration(
@@ -162,12 +182,15 @@ public final class WorkerNode: Sendable {
                     let heartbeat = StrictJSON.encode(Heartbeat(secret: secret))
                     let status = try await post("/v1/workers/\(current)/heartbeat", body: heartbeat).status
                     if status == 404 {   // the coordinator restarted or forgot this worker
-                        FileHandle.standardError.write(Data("worker: the coordinator no longer knows \(current); registering again\n".utf8))
+                        let next = draining.isSet ? "stopping, so not registering again" : "registering again"
+                        FileHandle.standardError.write(Data("worker: the coordinator no longer knows \(current); \(next)\n".utf8))
                         id = nil
                         continue
                     }
                     if status == 401 { throw AttachProblem("the coordinator refused the token (401): check --token-file") }
                     report(nil)
+                } else if draining.isSet {
+                    // Stopping: a registration now would only draw units nothing here takes.
                 } else {
                     let (status, body) = try await post("/v1/workers", body: StrictJSON.encode(registration))
                     switch status {
@@ -203,6 +226,14 @@ public final class WorkerNode: Sendable {
             .send(.POST, path, json: body, timeout: .seconds(5), limit: 1 << 20)
         return (reply.status, reply.body)
     }
+}
+
+/// A flag set once, read from any thread.
+final class Flag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    var isSet: Bool { lock.withLock { value } }
+    func set() { lock.withLock { value = true } }
 }
 
 /// Why attaching to the coordinator failed, in words for the log.

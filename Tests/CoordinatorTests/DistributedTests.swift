@@ -89,6 +89,48 @@ struct DistributedTests {
         #expect(try await waitUntil(15) { await healthy() != true }, "the coordinator stopped counting on it")
     }
 
+    /// A worker stopping (SIGTERM) finishes the unit it scores and heartbeats meanwhile; if the
+    /// coordinator forgets it then (a coordinator restart, or a removal), it must not register
+    /// again: its server no longer listens, and every unit leased to it would come back refused
+    /// until it exits (seen on a 32k search, where the unit takes minutes).
+    @Test func aStoppingWorkerDoesNotRegisterAgain() async throws {
+        let files = try #require(try Files())
+        let db = files.directory.appendingPathComponent("drain.sqlite").path
+        let coordinator = try files.coordinator(db: db)
+        defer { coordinator.stop() }
+        let base = "http://127.0.0.1:\(coordinator.port)"
+        // Text for one window of 32,768 tokens: a unit of tens of seconds on one thread.
+        let text = files.directory.appendingPathComponent("long.txt")
+        try Data(contentsOf: try #require(TestPaths.sharedFile("text/tinystories-valid.txt"))).prefix(400_000).write(to: text)
+        let worker = try ServiceProcess(["worker", "--coordinator", base, "--model", files.model.path, "--text", text.path,
+                                         "--threads", "1", "--name", "draining"])
+        defer { worker.kill9() }
+        func listed() async -> [[String: Any]] {
+            ((try? await TestHTTP.request("GET", base + "/v1/workers"))?.json as? [[String: Any]] ?? [])
+                .filter { $0["name"] as? String == "draining" }
+        }
+        #expect(try await waitUntil(30) { await listed().count == 1 }, "the worker attached")
+        let id = try #require(await listed().first?["id"] as? String)
+        let unit = TestHTTP.json(["search_id": 1, "candidate_row": 1, "window": 0, "lambda": [Double](repeating: 1, count: 4),
+                                  "n_hat": 0, "attention_factor": 1, "target_context": 32_768, "windows": 1,
+                                  "model_sha256": files.modelHash, "text_sha256": try SHA256.hex(fileAt: text.path),
+                                  "text_offset": 0])
+        let scoring = Task { try? await TestHTTP.request("POST", "http://127.0.0.1:\(worker.port)/v1/evaluate", body: unit, timeout: 600) }
+        defer { scoring.cancel() }
+        try await Task.sleep(nanoseconds: 1_000_000_000)   // the unit is being scored
+        kill(worker.process.processIdentifier, SIGTERM)
+        // The coordinator restarts: the new one does not know the worker (a removal would ban
+        // its address, which says nothing of this).
+        coordinator.kill9()
+        let restarted = try files.coordinator(db: db, port: coordinator.port)
+        defer { restarted.stop() }
+        // Three heartbeat periods: the old worker registered again at its next heartbeat.
+        try await Task.sleep(nanoseconds: 6_000_000_000)
+        try #require(worker.process.isRunning, "the worker must still be finishing its unit, or this checks nothing")
+        let again = await listed()
+        #expect(again.isEmpty && !again.contains { $0["id"] as? String == id }, "a stopping worker registered again: \(again)")
+    }
+
     @Test func aWorkerKilledMidUnitChangesNothing() async throws {
         let files = try #require(try Files())
         let coordinator = try files.coordinator(db: files.directory.appendingPathComponent("a.sqlite").path)
