@@ -155,7 +155,7 @@ struct WorkerCommand: AsyncParsableCommand {
         try checkServiceURL(coordinator, "--coordinator")
         if let advertise { try checkServiceURL(advertise, "--advertise") }
         if let name, WorkerRegistration.nameProblem(name) != nil {   // the coordinator's check, before loading
-            throw CLIError("--name must be 1 to \(WorkerRegistration.maxNameLength) characters without control characters (line breaks, escapes)")
+            throw CLIError("--name must be 1 to \(maxNameLength) characters without control characters (line breaks, escapes)")
         }
         let token = try readToken(tokenFile)
         let tls = try exposure.check(host: host, token: token)

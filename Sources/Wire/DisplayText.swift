@@ -3,6 +3,9 @@
 /// breaks a table.
 func isControlCharacter(_ scalar: Unicode.Scalar) -> Bool { scalar.properties.generalCategory == .control }
 
+/// The longest name someone gives (a worker's, a search's): what `longrope status` shows.
+public let maxNameLength = 200
+
 /// Whether a name someone gives (a worker's, a search's) can be shown as it is: no control
 /// characters at all.
 public func isDisplayableName(_ name: String) -> Bool { !name.unicodeScalars.contains(where: isControlCharacter) }

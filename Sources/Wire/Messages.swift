@@ -42,8 +42,7 @@ public struct WorkerRegistration: Codable, Sendable, Equatable, StrictDecodable 
 }
 
 extension WorkerRegistration {
-    /// The longest name and address a worker may register with.
-    public static let maxNameLength = 200
+    /// The longest address a worker may register with (its name: `maxNameLength`).
     public static let maxAddressLength = 2048
 
     /// Why `name` cannot be a worker's name (the registration's field), or nil.
