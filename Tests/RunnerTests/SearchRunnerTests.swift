@@ -31,8 +31,17 @@ struct Fixture {
         self.config = config
     }
 
-    func newSearch(_ store: SearchStore) throws -> Int64 {
-        try store.createSearch(name: "fixture", config: config, modelPath: "m", modelSHA256: "m", textPath: "t",
+    /// The same search under the key-token fitness at 512 tokens: its rules go first.
+    var keyTokenConfig: SearchConfig {
+        var config = config
+        config.fitness = .keyTokens
+        config.keyTokenThreshold = 0.5
+        config.targetContext = 512
+        return config
+    }
+
+    func newSearch(_ store: SearchStore, config: SearchConfig? = nil) throws -> Int64 {
+        try store.createSearch(name: "fixture", config: config ?? self.config, modelPath: "m", modelSHA256: "m", textPath: "t",
                                textOffset: 0, textSHA256: "t")
     }
 
@@ -256,14 +265,8 @@ struct SearchRunnerTests {
     /// uninterrupted one does. The stored units are the pace `seconds_left` reads.
     @Test func aStopInTheMiddleOfARuleLosesNoneOfItsUnits() async throws {
         let fixture = try #require(try Fixture())
-        var config = fixture.config
-        config.fitness = .keyTokens
-        config.keyTokenThreshold = 0.5
-        config.targetContext = 512
-        func newSearch(_ store: SearchStore) throws -> Int64 {
-            try store.createSearch(name: "r", config: config, modelPath: "m", modelSHA256: "m", textPath: "t",
-                                   textOffset: 0, textSHA256: "t")
-        }
+        let config = fixture.keyTokenConfig
+        func newSearch(_ store: SearchStore) throws -> Int64 { try fixture.newSearch(store, config: config) }
         let reference = try SearchStore(path: database())
         let expected = try await SearchRunner(store: reference, searchID: try newSearch(reference), geometry: fixture.model.geometry)
             .run(evaluator: try fixture.evaluator())
@@ -331,15 +334,9 @@ struct SearchRunnerTests {
     /// the steps) resumes to the same result, and the key tokens are found once.
     @Test func aKeyTokenSearchWithMSearchedResumesToTheSameResult() async throws {
         let fixture = try #require(try Fixture())
-        var config = fixture.config
+        var config = fixture.keyTokenConfig
         config.attentionSearch = AttentionSearch(min: 1, max: 1.3)
-        config.fitness = .keyTokens
-        config.keyTokenThreshold = 0.5
-        config.targetContext = 512
-        func newSearch(_ store: SearchStore) throws -> Int64 {
-            try store.createSearch(name: "k", config: config, modelPath: "m", modelSHA256: "m", textPath: "t",
-                                   textOffset: 0, textSHA256: "t")
-        }
+        func newSearch(_ store: SearchStore) throws -> Int64 { try fixture.newSearch(store, config: config) }
         let reference = try SearchStore(path: database())
         let referenceID = try newSearch(reference)
         let expected = try await SearchRunner(store: reference, searchID: referenceID, geometry: fixture.model.geometry)
@@ -368,16 +365,12 @@ struct SearchRunnerTests {
     /// score the units, nor on their thread counts.
     @Test func keyTokensAreTheSameWhateverTheWorkerCount() async throws {
         let fixture = try #require(try Fixture())
-        var config = fixture.config
-        config.fitness = .keyTokens
-        config.keyTokenThreshold = 0.5
-        config.targetContext = 512
+        var config = fixture.keyTokenConfig
         config.iterations = 1
         var results: [([Int: [Int]], SearchSummary)] = []
         for workers in [1, 3] {
             let store = try SearchStore(path: database())
-            let id = try store.createSearch(name: "w", config: config, modelPath: "m", modelSHA256: "m", textPath: "t",
-                                            textOffset: 0, textSHA256: "t")
+            let id = try fixture.newSearch(store, config: config)
             let dispatcher = Dispatcher()
             for w in 0..<workers {
                 let model = try LlamaModel(path: #require(TestPaths.sharedFile("models/stories260K.gguf")).path, threads: w + 1)
