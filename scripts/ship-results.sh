@@ -34,6 +34,10 @@ units = con.execute("""SELECT COUNT(*) n, SUM(e.seconds) s, COUNT(DISTINCT e.wor
                        FROM evaluation e JOIN candidate c ON c.id = e.candidate_id
                        WHERE c.search_id = ? AND e.status = 'done' AND e.worker != 'reused'""",
                     (sid,)).fetchone()
+# The rules' units, in databases that keep them (schema v6, 2026-12-06); earlier ones were not timed.
+has_rule_units = con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'rule_unit'").fetchone()
+rules = con.execute("SELECT COUNT(*) n, SUM(seconds) s FROM rule_unit WHERE search_id = ? AND worker != 'reused'",
+                    (sid,)).fetchone() if has_rule_units else None
 candidates = con.execute("SELECT COUNT(*) FROM candidate WHERE search_id = ?", (sid,)).fetchone()[0]
 cols = [r[1] for r in con.execute("PRAGMA table_info(baseline)")]
 baselines = con.execute("SELECT * FROM baseline WHERE search_id = ?", (sid,)).fetchall()
@@ -44,7 +48,8 @@ lines = [f"# {search['name']}: the search behind these factors", "",
          f"- config: `search-config.toml` (`longrope search --config search-config.toml` reproduces it; paths are relative to the file's place in configs/)",
          f"- status: {search['status']}, from {when(search['created_at'])} to {when(search['updated_at'])} ({hours:.1f} h wall)",
          f"- candidates: {candidates}; units scored: {units['n']} (candidates' windows; the rules' units come on top), "
-         f"{(units['s'] or 0) / 3600:.1f} h of worker time, {units['w']} worker(s)",
+         f"{(units['s'] or 0) / 3600:.1f} h of worker time, {units['w']} worker(s)"
+         + (f"; the rules' units: {rules['n']}, {(rules['s'] or 0) / 3600:.1f} h" if rules and rules['n'] else ""),
          f"- best fitness ({best.get('fitness', 'ppl')}): {best.get('ppl', 'n/a')}, "
          f"m = {best.get('attention_factor', 'n/a')}, n̂ = {best.get('n_hat', 'n/a')}", "",
          "| rule | perplexity | search fitness |", "|---|---:|---:|"]

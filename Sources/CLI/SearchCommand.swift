@@ -237,10 +237,13 @@ struct SearchCommand: AsyncParsableCommand {
             do { try data.write(to: URL(fileURLWithPath: out), options: .atomic) }
             catch { throw CLIError("cannot write \(out): \(error.localizedDescription)") }
         }
-        let baselineText = summary.baselines.sorted { $0.key < $1.key }
+        // The best and the rules under the search's fitness: a needle or mixed fitness is not a
+        // perplexity, and the two side by side would compare nothing.
+        let measure = summary.fitness == Fitness.ppl.rawValue ? "ppl" : "\(summary.fitness) fitness"
+        let baselineText = summary.baselineFitness.sorted { $0.key < $1.key }
             .map { "\($0.key) \($0.value.map { String(format: "%.4f", $0) } ?? "infeasible")" }.joined(separator: ", ")
-        print(String(format: "best ppl %.4f after %d candidates (%d units, %.0f s); baselines: %@",
-                     summary.perplexity ?? .nan, summary.evaluations, summary.units, seconds, baselineText))
+        print(String(format: "best %@ %.4f after %d candidates (%d units, %.0f s); baselines' %@: %@", measure,
+                     summary.perplexity ?? .nan, summary.evaluations, summary.units, seconds, measure, baselineText))
         if let out { print("result written to \(out)") } else { print(String(decoding: data, as: UTF8.self)) }
     }
 }

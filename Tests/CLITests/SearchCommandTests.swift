@@ -42,6 +42,14 @@ struct SearchCommandTests {
         let duration = Date().timeIntervalSince(started)
         #expect(reference.status == 0, "\(reference.stderr)")
         let expected = try result(referenceOut)
+        // The line it ends with compares like with like: the best and the rules under the
+        // search's fitness (a mixed fitness beside the rules' perplexities compared nothing).
+        let fitness = expected["fitness"] as? String ?? "?"
+        let measure = fitness == "ppl" ? "ppl" : "\(fitness) fitness"
+        let line = reference.stdout.split(separator: "\n").first { $0.hasPrefix("best ") }.map(String.init) ?? ""
+        #expect(line.hasPrefix(String(format: "best %@ %.4f after", measure, expected["ppl"] as? Double ?? .nan)), "\(line)")
+        let rules = expected["baseline_fitness"] as? [String: Double] ?? [:]
+        #expect(!rules.isEmpty && rules.allSatisfy { line.contains(String(format: "%@ %.4f", $0.key, $0.value)) }, "\(line)")
 
         var generator = SystemRandomNumberGenerator()
         for attempt in 0..<2 {
