@@ -384,10 +384,10 @@ public final class SearchStore: Sendable {
         }
     }
 
-    /// When the search's last `count` stored units arrived (seconds since 1970, oldest first):
-    /// the pace its workers answer at. Units with a result that took time only: a failed or
-    /// infeasible unit, or one answered from an earlier identical unit (0 seconds), says nothing
-    /// about the pace.
+    /// When the search's last `count` stored units arrived, the rules' and the candidates'
+    /// (seconds since 1970, oldest first): the pace its workers answer at. Units with a result
+    /// that took time only: a failed or infeasible unit, or one answered from an earlier
+    /// identical unit (0 seconds), says nothing about the pace.
     public func recentUnitArrivals(_ searchID: Int64, count: Int) throws -> [Double] {
         try pool.read { db in
             let rules = try db.tableExists("rule_unit")
