@@ -6,8 +6,8 @@ import Foundation
 /// The units still to score — the rules' still out before the first step (a search whose
 /// fitness is not `ppl` scores them first: hours at 32k), then the candidates still to score
 /// times the units a finished candidate has taken so far (early rejection makes that fewer than
-/// the windows; every window until one has finished) — times the time between two units coming
-/// back: the median of the gaps between the last timed units' arrivals (`recentUnitArrivals`,
+/// the windows, never more; every window until one has finished) — times the time between two
+/// units coming back: the median of the gaps between the last timed units' arrivals (`recentUnitArrivals`,
 /// the rules' and the candidates'). The gap already counts the workers (four busy workers
 /// answer four times as often as one) and the machine's load, and the median ignores a stop: a
 /// search resumed after a night has one long gap among many short ones.
@@ -30,7 +30,8 @@ public enum TimeLeft {
         guard arrivals.count >= 4 else { return nil }
         let unitsPerCandidate: Double
         if candidatesFinished > 0, unitsDone > 0 {
-            unitsPerCandidate = Double(unitsDone) / Double(candidatesFinished)
+            // `unitsDone` counts the unfinished candidates' units too: never more than every window.
+            unitsPerCandidate = min(Double(unitsDone) / Double(candidatesFinished), Double(windows ?? .max))
         } else if let windows {
             unitsPerCandidate = Double(windows)
         } else {

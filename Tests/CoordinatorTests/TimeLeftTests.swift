@@ -54,6 +54,11 @@ import Testing
         let steps = try #require(TimeLeft.estimate(candidatesLeft: 40, candidatesFinished: 8, unitsDone: 16,
                                                     arrivals: arrivals(21, gap: 400), windows: 3))
         #expect(abs(steps - 40 * 2 * 400) < 1e-9)
+        // Units of unfinished candidates (7 finished, 4 of the next ones' units in) make no
+        // candidate take more than every window (the 32k search read ~25.6 h for ~20 h).
+        let started = try #require(TimeLeft.estimate(candidatesLeft: 41, candidatesFinished: 7, unitsDone: 25,
+                                                      arrivals: arrivals(21, gap: 400), windows: 3))
+        #expect(abs(started - 41 * 3 * 400) < 1e-9)
         // Only rules left: their units alone.
         #expect(TimeLeft.estimate(candidatesLeft: 0, candidatesFinished: 0, unitsDone: 0, arrivals: arrivals(5, gap: 10),
                                   rulesUnitsLeft: 3, windows: 3) == 30)
