@@ -68,29 +68,29 @@ final class CrashingEvaluator: UnitEvaluator, @unchecked Sendable {
     }
 }
 
-/// Scores the first `limit` units it is given, one after another, then fails every other (a
-/// stop) once the runner has had their results: unlike `CrashingEvaluator`, whose failures can
-/// overtake units still running when the runner sends many at once.
+/// Scores the first `limit` units it is given, then fails every other (a stop) once the runner
+/// has stored their results (`stored` counts what it has stored): unlike `CrashingEvaluator`,
+/// whose failures can overtake units still running when the runner sends many at once.
 final class StopsAfter: UnitEvaluator, @unchecked Sendable {
     let inner: UnitEvaluator
     let limit: Int
+    let stored: @Sendable () throws -> Int
     private var calls = 0
     private let lock = NSLock()
-    private let done = SharedCount()
     var capacity: Int { inner.capacity }
 
-    init(_ inner: UnitEvaluator, limit: Int) { self.inner = inner; self.limit = limit }
+    init(_ inner: UnitEvaluator, limit: Int, stored: @escaping @Sendable () throws -> Int) {
+        (self.inner, self.limit, self.stored) = (inner, limit, stored)
+    }
 
     func evaluate(_ unit: WorkUnit) async throws -> UnitResult {
         let call: Int = lock.withLock { calls += 1; return calls }
         if call > limit {
-            while done.value < limit { try await Task.sleep(nanoseconds: 1_000_000) }
-            try await Task.sleep(nanoseconds: 200_000_000)   // the results before reach the runner first
+            let deadline = Date().addingTimeInterval(120)   // a safety net, not a bound the test relies on
+            while try stored() < limit, Date() < deadline { try await Task.sleep(nanoseconds: 5_000_000) }
             throw CrashingEvaluator.Crash()
         }
-        let result = try await inner.evaluate(unit)
-        done.add(1)
-        return result
+        return try await inner.evaluate(unit)
     }
 }
 
@@ -249,9 +249,14 @@ struct SearchRunnerTests {
         // loaded machine delivered the stop before the last of their results).
         let stored = try store.baselines(id).map(\.method)
         #expect(!stored.isEmpty && stored.count <= firstOfLast && stored == rules.prefix(stored.count).map(\.method), "\(stored)")
+        // Every unit that came back before the stop is kept (on a loaded machine the stop can
+        // overtake the last of them: those are not), the stopped rule's among the rest.
+        let kept = try store.ruleUnits(id, pass: "ppl").count
+        #expect(kept >= 1 && kept <= (Set(factors).count - 1) * windows)
         let resuming = RuleUnits(try fixture.evaluator())
         let resumed = try await SearchRunner(store: store, searchID: id, geometry: fixture.model.geometry).run(evaluator: resuming)
-        #expect(resuming.count == windows, "only the stopped rule's units are scored again, not those of the rules not stored")
+        #expect(resuming.count == Set(factors).count * windows - kept,
+                "only the units not kept are scored again, not every unit of the rules not stored")
         let fresh = try SearchStore(path: database())
         let uninterrupted = try await SearchRunner(store: fresh, searchID: try fixture.newSearch(fresh), geometry: fixture.model.geometry)
             .run(evaluator: try fixture.evaluator())
@@ -279,7 +284,11 @@ struct SearchRunnerTests {
             let id = try newSearch(store)
             let runner = SearchRunner(store: store, searchID: id, geometry: fixture.model.geometry)
             await #expect(throws: CrashingEvaluator.Crash.self) {
-                try await runner.run(evaluator: StopsAfter(try fixture.evaluator(), limit: limit))
+                // Units stored: the rules' (both passes) and the key-token probes (one row per window).
+                try await runner.run(evaluator: StopsAfter(try fixture.evaluator(), limit: limit) {
+                    try store.ruleUnits(id, pass: "ppl").count + store.ruleUnits(id, pass: pass.rawValue).count
+                        * (pass == .ppl ? 0 : 1) + store.keyTokens(id).count
+                })
             }
             let baselines = try store.baselines(id)
             let recorded = Set((pass == .ppl ? baselines : baselines.filter { $0.fitnessNLL != nil }).map(\.method))
