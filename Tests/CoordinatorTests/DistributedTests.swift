@@ -115,9 +115,12 @@ struct DistributedTests {
                                   "n_hat": 0, "attention_factor": 1, "target_context": 32_768, "windows": 1,
                                   "model_sha256": files.modelHash, "text_sha256": try SHA256.hex(fileAt: text.path),
                                   "text_offset": 0])
+        let idle = cpuSeconds(worker.process.processIdentifier)
         let scoring = Task { try? await TestHTTP.request("POST", "http://127.0.0.1:\(worker.port)/v1/evaluate", body: unit, timeout: 600) }
         defer { scoring.cancel() }
-        try await Task.sleep(nanoseconds: 1_000_000_000)   // the unit is being scored
+        // The unit is being scored once the worker has spent a second of CPU on it (however
+        // loaded the machine, and however long the request took to arrive).
+        try #require(try await waitUntil(60) { cpuSeconds(worker.process.processIdentifier) > idle + 1 }, "the worker never scored")
         kill(worker.process.processIdentifier, SIGTERM)
         // The coordinator restarts: the new one does not know the worker (a removal would ban
         // its address, which says nothing of this).
@@ -129,6 +132,15 @@ struct DistributedTests {
         try #require(worker.process.isRunning, "the worker must still be finishing its unit, or this checks nothing")
         let again = await listed()
         #expect(again.isEmpty && !again.contains { $0["id"] as? String == id }, "a stopping worker registered again: \(again)")
+    }
+
+    /// CPU seconds a process has used (user + system), from /proc.
+    func cpuSeconds(_ pid: Int32) -> Double {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return 0 }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")   // fields 3… of proc(5)
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
     @Test func aWorkerKilledMidUnitChangesNothing() async throws {
