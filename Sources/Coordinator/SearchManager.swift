@@ -207,7 +207,7 @@ public actor SearchManager {
             view.secondsLeft = TimeLeft.estimate(
                 candidatesLeft: max(0, view.candidatesPlanned - view.candidates), candidatesFinished: view.candidates,
                 unitsDone: view.unitsDone, arrivals: try store.recentUnitArrivals(id, count: TimeLeft.arrivalsUsed),
-                rulesUnitsLeft: try runner.unitsLeftInRules(), windows: config.windowCount)
+                rulesUnitsLeft: try runner.unitsLeftInRules(record: record, baselines: baselines), windows: config.windowCount)
         }
         return view
     }

@@ -180,11 +180,14 @@ public final class SearchRunner: Sendable {
                 progress?(SearchProgress(step: 0, stepCount: record.config.stepCount, candidatesDone: 0, unitsDone: 0,
                                          rules: (fitness, results.count, units)))
             }
-            // Rules complete from stored units alone go first.
-            while next < scalings.count, let ruleScore = score(next) {
-                try scored(next, ruleScore)
-                next += 1
+            /// Hands over every rule complete now, in rule order.
+            func handOverComplete() throws {
+                while next < scalings.count, let ruleScore = score(next) {
+                    try scored(next, ruleScore)
+                    next += 1
+                }
             }
+            try handOverComplete()   // rules complete from stored units alone go first
             if units > 0 { report() }
             while let done = try await group.next() {
                 let rule = done.index / windowCount, result = done.result
@@ -193,10 +196,7 @@ public final class SearchRunner: Sendable {
                     tokens: result.tokens, seconds: result.seconds, worker: result.worker))
                 results[done.index] = result
                 report()
-                while next < scalings.count, let ruleScore = score(next) {
-                    try scored(next, ruleScore)
-                    next += 1
-                }
+                try handOverComplete()
             }
         }
     }
@@ -207,10 +207,11 @@ public final class SearchRunner: Sendable {
     /// factors of a rule stored (its units are taken), in the perplexity pass and again under
     /// the fitness (for every rule until the perplexities say which are infeasible), less the
     /// units stored of rules still out. For `seconds_left`.
-    public func unitsLeftInRules() throws -> Int {
-        guard let record = try store.search(searchID), record.config.fitnessKind != .ppl else { return 0 }
+    /// `record` and `baselines`: the search's, when the caller has read them already.
+    public func unitsLeftInRules(record: SearchRecord? = nil, baselines: [BaselineRecord]? = nil) throws -> Int {
+        guard let record = try record ?? store.search(searchID), record.config.fitnessKind != .ppl else { return 0 }
         let windows = record.config.windowCount
-        let baselines = try store.baselines(searchID)
+        let baselines = try baselines ?? store.baselines(searchID)
         typealias Rule = (method: String, factors: [Double])
         func unitsLeft(_ rules: [Rule], stored recorded: [Rule], pass: Fitness) throws -> Int {
             let out = Set(rules.map(\.method))
