@@ -3,13 +3,13 @@
 //
 // Included once per CPU level (attention_base.c, attention_avx512.c) with LR_AVX512 set and
 // LR_LEVEL naming the entry point. Here is the row kernel: a tile's scores one query row at a
-// time. With AVX-512 (32 registers of 16 lanes) four queries × 64 keys of scores and a 64-float
-// output row with two sets of accumulators stay in registers. On AVX2 (16 registers of 8 lanes)
-// head sizes that are multiples of 16 take attention_lanes.h's kernel (queries in the vector
-// lanes, the softmax bookkeeping down the columns) and the rest this one, four queries × 16 keys
-// at a time. Every output element gets the same sequence of operations in every kernel (the sum
-// over d in order; the same softmax steps; even and odd keys summed apart, then added), so all
-// give the same bits, and so does any split of the queries between calls.
+// time (with AVX-512, four queries × 64 keys of scores and a 64-float output row with two sets of
+// accumulators in registers; on AVX2 four queries × 16 keys at a time). Head sizes that are
+// multiples of 16 take attention_lanes.h's kernel at every level (queries in the vector lanes,
+// the softmax bookkeeping down the columns: 1.2–1.3× the row kernel's speed on AVX2 and on
+// AVX-512), the rest this one. Every output element gets the same sequence of operations in
+// every kernel (the sum over d in order; the same softmax steps; even and odd keys summed apart,
+// then added), so all give the same bits, and so does any split of the queries between calls.
 #include "kernels.h"
 #include "vector.h"
 #include <math.h>
@@ -186,18 +186,6 @@ static void attention_rows(const float *q, int64_t ldq, const float *k, int64_t 
     }
 }
 
-#if LR_AVX512
-void LR_LEVEL(lr_attention)(const float *q, int64_t ldq, const float *k, int64_t ldk,
-                            const float *v, int64_t ldv, float *out, int64_t ldo,
-                            int64_t hd, int64_t q_begin, int64_t q_end, float scale, float *scratch) {
-    attention_rows(q, ldq, k, ldk, v, ldv, out, ldo, hd, q_begin, q_end, scale, scratch);
-}
-
-int64_t LR_LEVEL(lr_attention_query_block)(int64_t hd) {
-    (void)hd;
-    return QB;
-}
-#else
 #include "attention_lanes.h"
 
 // The head sizes the queries-in-lanes kernel takes (the rest take the row kernel).
@@ -212,6 +200,7 @@ void LR_LEVEL(lr_attention)(const float *q, int64_t ldq, const float *k, int64_t
 
 int64_t LR_LEVEL(lr_attention_query_block)(int64_t hd) { return lanes_kernel_takes(hd) ? QL : QB; }
 
+#if !LR_AVX512
 void lr_attention_rows(const float *q, int64_t ldq, const float *k, int64_t ldk, const float *v, int64_t ldv,
                        float *out, int64_t ldo, int64_t head_dim, int64_t q_begin, int64_t q_end, float scale,
                        float *scratch) {

@@ -1,6 +1,8 @@
-// Causal attention with the queries in the vector lanes: the AVX2 level's kernel for head
-// sizes that are multiples of 16. Included by attention_body.h (which defines KB and the
-// row kernel whose operations this one follows) at the baseline level only.
+// Causal attention with the queries in the vector lanes: every level's FP32 kernel for head
+// sizes that are multiples of 16. Included by attention_body.h (which defines KB and the row
+// kernel whose operations this one follows) once per level: vectors of 8 lanes on AVX2 (16
+// registers), of 16 on AVX-512 (32 registers), so the register blocks below are twice as tall
+// there; the operations per output element are the same at both.
 //
 // The row kernel takes a tile's scores one query row at a time: the key tile transposed for
 // every query block, then per row a horizontal max, a libm expf and 64 exps. Here the scores are
@@ -26,23 +28,45 @@
 // are slower than 192 (rows of 512 and 1,024 bytes map the column reads of P·V to few cache
 // sets).
 #define QL LR_ATTENTION_LANES_QUERIES
-// st[r][0..8·QV) = scale · Σ_d k_r[d]·qt[d][0..8·QV) for KR keys (rows ldk apart) and QV
-// vectors of 8 queries: KR·QV independent FMA chains (12 at KR 6, QV 2: enough to cover the
-// FMA latency on two pipes), each query vector loaded once for KR keys.
+
+// The level's vector of queries (scores, softmax) or of head dims (P·V): VW lanes, VN of them
+// per group of 16. KR keys per score block and PR query rows per P·V block make 12 independent
+// FMA chains at either width; with AVX-512's 32 registers each chain is a whole group of 16.
+#if LR_AVX512
+typedef v16 vw;
+typedef v16u vwu;
+#define VW 16
+#define VN 1
+#define KR_MAX 12
+#define PR_MAX 6
+#define vw_splat v16_splat
+#define vw_exp v16_exp
+#else
+typedef v8 vw;
+typedef v8u vwu;
+#define VW 8
+#define VN 2
+#define KR_MAX 6
+#define PR_MAX 3
+#define vw_splat v8_splat
+#define vw_exp v8_exp
+#endif
+// st[r][0..16) = scale · Σ_d k_r[d]·qt[d][0..16) for KR keys (rows ldk apart) and 16 queries:
+// KR·VN independent FMA chains (12 at KR_MAX), each query vector loaded once for KR keys.
 static inline __attribute__((always_inline)) void scores_lanes(const float *restrict qt, const float *restrict krow,
                                                                int64_t ldk, int64_t hd, float *restrict st, float scale,
-                                                               const int KR, const int QV) {
-    v8 a[6][2] = {};
+                                                               const int KR) {
+    vw a[KR_MAX][VN] = {};
     for (int64_t d = 0; d < hd; d++) {
-        v8 w[2];
-        for (int c = 0; c < QV; c++) w[c] = *(const v8 *)(qt + d * QL + 8 * c);
+        vw w[VN];
+        for (int c = 0; c < VN; c++) w[c] = *(const vw *)(qt + d * QL + VW * c);
         for (int r = 0; r < KR; r++) {
-            const v8 x = v8_splat(krow[r * ldk + d]);
-            for (int c = 0; c < QV; c++) a[r][c] = a[r][c] + x * w[c];
+            const vw x = vw_splat(krow[r * ldk + d]);
+            for (int c = 0; c < VN; c++) a[r][c] = a[r][c] + x * w[c];
         }
     }
     for (int r = 0; r < KR; r++)
-        for (int c = 0; c < QV; c++) *(v8 *)(st + r * QL + 8 * c) = a[r][c] * scale;
+        for (int c = 0; c < VN; c++) *(vw *)(st + r * QL + VW * c) = a[r][c] * scale;
 }
 
 // Raw scores st[j][i] of keys [0, nk) of the tile (k at its first key, k0) against queries
@@ -54,15 +78,15 @@ static void tile_scores_lanes(const float *restrict qt, int64_t q0, int nq16, co
     // Key groups outside, query groups inside: a group's key rows stay in L1 for every query.
 #define SEES(i0, j) (q0 + (i0) + 15 >= k0 + (j))
     int j = 0;
-    for (; j + 6 <= nk; j += 6)
+    for (; j + KR_MAX <= nk; j += KR_MAX)
         for (int i0 = 0; i0 < nq16; i0 += 16)
-            if (SEES(i0, j)) scores_lanes(qt + i0, k + j * ldk, ldk, hd, st + j * QL + i0, scale, 6, 2);
+            if (SEES(i0, j)) scores_lanes(qt + i0, k + j * ldk, ldk, hd, st + j * QL + i0, scale, KR_MAX);
     for (; j + 4 <= nk; j += 4)
         for (int i0 = 0; i0 < nq16; i0 += 16)
-            if (SEES(i0, j)) scores_lanes(qt + i0, k + j * ldk, ldk, hd, st + j * QL + i0, scale, 4, 2);
+            if (SEES(i0, j)) scores_lanes(qt + i0, k + j * ldk, ldk, hd, st + j * QL + i0, scale, 4);
     for (; j < nk; j++)
         for (int i0 = 0; i0 < nq16; i0 += 16)
-            if (SEES(i0, j)) scores_lanes(qt + i0, k + j * ldk, ldk, hd, st + j * QL + i0, scale, 1, 2);
+            if (SEES(i0, j)) scores_lanes(qt + i0, k + j * ldk, ldk, hd, st + j * QL + i0, scale, 1);
 #undef SEES
 }
 
@@ -97,31 +121,31 @@ static void tile_softmax_lanes(float *restrict st, int nk, int nq16, int64_t q0,
             c[l] = old[l] == -INFINITY ? 0.0f : old[l] == new_max[l] ? 1.0f : expf(old[l] - new_max[l]);
         v16_store(m + i0, new_max);
         v16_store(corr + i0, c);
-        for (int h = 0; h < 16; h += 8) {   // eight lanes at a time: v8_exp's constants stay in registers
-            const v8 mh = *(const v8 *)(m + i0 + h), ch = *(const v8 *)(corr + i0 + h);
-            // Keys in order, four exps at a time: v8_exp is one long chain of dependent operations
+        for (int h = 0; h < 16; h += VW) {   // a vector at a time: the exp's constants stay in registers
+            const vw mh = *(const vw *)(m + i0 + h), ch = *(const vw *)(corr + i0 + h);
+            // Keys in order, four exps at a time: the exp is one long chain of dependent operations
             // (~60 cycles), and four independent ones keep the FP pipes busy where one key lane's
             // four keys at a time (16 apart) left them waiting (+1–6% attention on a Zen 2).
             // total[r] still sums keys r, r + 16, … in j's order, so the same bits.
-            v8 total[16] = {};
+            vw total[16] = {};
             int j = 0;
             for (; j + 4 <= nk; j += 4) {
-                v8 e[4];
-                for (int x = 0; x < 4; x++) e[x] = v8_exp(*(const v8 *)(st + (j + x) * QL + i0 + h) - mh);
+                vw e[4];
+                for (int x = 0; x < 4; x++) e[x] = vw_exp(*(const vw *)(st + (j + x) * QL + i0 + h) - mh);
                 for (int x = 0; x < 4; x++) {
-                    *(v8 *)(st + (j + x) * QL + i0 + h) = e[x];
+                    *(vw *)(st + (j + x) * QL + i0 + h) = e[x];
                     total[(j + x) & 15] += e[x];
                 }
             }
             for (; j < nk; j++) {
                 float *sj = st + j * QL + i0 + h;
-                const v8 e = v8_exp(*(const v8 *)sj - mh);
-                *(v8 *)sj = e;
+                const vw e = vw_exp(*(const vw *)sj - mh);
+                *(vw *)sj = e;
                 total[j & 15] += e;
             }
             for (int r = 0; r < 16; r++) {
                 float *pr = part + r * QL + i0 + h;
-                *(v8 *)pr = *(const v8 *)pr * ch + total[r];
+                *(vw *)pr = *(const vw *)pr * ch + total[r];
             }
         }
     }
@@ -129,41 +153,44 @@ static void tile_softmax_lanes(float *restrict st, int nk, int nq16, int64_t q0,
 
 // o_r = o_r·c[r] + Σ_{j<jmax} p[j·ps + r]·v[j] for R query rows (rows of o ldo apart), 16 dims at
 // a time: each value vector loaded once for the R rows; even and odd keys go to two sets of
-// accumulators (4·R independent FMA chains; 12 at R 3) in pv_row's order, so the same bits. A
-// row whose keys end before jmax has p = 0 there, which adds exact zeros.
+// accumulators (2·VN·R independent FMA chains; 12 at PR_MAX) in pv_row's order, so the same
+// bits. A row whose keys end before jmax has p = 0 there, which adds exact zeros.
 static inline __attribute__((always_inline)) void pv_rows_lanes(const float *restrict p, int64_t ps, int jmax,
                                                                 const float *restrict v, int64_t ldv, float *restrict o,
                                                                 int64_t ldo, const float *restrict c, int64_t hd, const int R) {
     for (int64_t d0 = 0; d0 < hd; d0 += 16) {
-        v8 even[3][2], odd[3][2];
+        vw even[PR_MAX][VN], odd[PR_MAX][VN];
         for (int r = 0; r < R; r++)
-            for (int h = 0; h < 2; h++) {
-                even[r][h] = *(const v8u *)(o + r * ldo + d0 + 8 * h) * c[r];
-                odd[r][h] = (v8){};
+            for (int h = 0; h < VN; h++) {
+                even[r][h] = *(const vwu *)(o + r * ldo + d0 + VW * h) * c[r];
+                odd[r][h] = (vw){};
             }
         int j = 0;
         for (; j + 1 < jmax; j += 2) {
             const float *ve = v + j * ldv + d0, *vo = ve + ldv;
-            const v8 we0 = *(const v8u *)ve, we1 = *(const v8u *)(ve + 8);
-            const v8 wo0 = *(const v8u *)vo, wo1 = *(const v8u *)(vo + 8);
+            vw we[VN], wo[VN];
+            for (int h = 0; h < VN; h++) {
+                we[h] = *(const vwu *)(ve + VW * h);
+                wo[h] = *(const vwu *)(vo + VW * h);
+            }
             for (int r = 0; r < R; r++) {
-                const v8 xe = v8_splat(p[j * ps + r]), xo = v8_splat(p[(j + 1) * ps + r]);
-                even[r][0] = even[r][0] + xe * we0;
-                even[r][1] = even[r][1] + xe * we1;
-                odd[r][0] = odd[r][0] + xo * wo0;
-                odd[r][1] = odd[r][1] + xo * wo1;
+                const vw xe = vw_splat(p[j * ps + r]), xo = vw_splat(p[(j + 1) * ps + r]);
+                for (int h = 0; h < VN; h++) {
+                    even[r][h] = even[r][h] + xe * we[h];
+                    odd[r][h] = odd[r][h] + xo * wo[h];
+                }
             }
         }
         if (j < jmax) {
-            const v8 we0 = *(const v8u *)(v + j * ldv + d0), we1 = *(const v8u *)(v + j * ldv + d0 + 8);
+            vw we[VN];
+            for (int h = 0; h < VN; h++) we[h] = *(const vwu *)(v + j * ldv + d0 + VW * h);
             for (int r = 0; r < R; r++) {
-                const v8 xe = v8_splat(p[j * ps + r]);
-                even[r][0] = even[r][0] + xe * we0;
-                even[r][1] = even[r][1] + xe * we1;
+                const vw xe = vw_splat(p[j * ps + r]);
+                for (int h = 0; h < VN; h++) even[r][h] = even[r][h] + xe * we[h];
             }
         }
         for (int r = 0; r < R; r++)
-            for (int h = 0; h < 2; h++) *(v8u *)(o + r * ldo + d0 + 8 * h) = even[r][h] + odd[r][h];
+            for (int h = 0; h < VN; h++) *(vwu *)(o + r * ldo + d0 + VW * h) = even[r][h] + odd[r][h];
     }
 }
 
@@ -195,7 +222,8 @@ static void attention_lanes(const float *q, int64_t ldq, const float *k, int64_t
             // Keys j < jmax(i) of the tile are visible to query i (0 when it sees none).
 #define JMAX(i) ((int)(q0 + (i) - k0 + 1 < 0 ? 0 : q0 + (i) - k0 + 1 < nk ? q0 + (i) - k0 + 1 : nk))
             int i = 0;
-            for (; i + 3 <= nq; i += 3) pv_rows_lanes(st + i, QL, JMAX(i + 2), v + k0 * ldv, ldv, o + i * hd, hd, corr + i, hd, 3);
+            for (; i + PR_MAX <= nq; i += PR_MAX)
+                pv_rows_lanes(st + i, QL, JMAX(i + PR_MAX - 1), v + k0 * ldv, ldv, o + i * hd, hd, corr + i, hd, PR_MAX);
             for (; i < nq; i++) pv_rows_lanes(st + i, QL, JMAX(i), v + k0 * ldv, ldv, o + i * hd, hd, corr + i, hd, 1);
 #undef JMAX
         }

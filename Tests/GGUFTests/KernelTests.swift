@@ -170,14 +170,15 @@ import GGUF
         }
     }
 
-    /// The baseline level's kernel (on x86-64 the queries-in-lanes one for head sizes that are
-    /// multiples of 16, attention_lanes.h) gives the bits of the row kernel every level follows,
-    /// for any split of the queries (tiles of 64 keys cut by the causal edge at every offset)
-    /// and rows of q, k, v and out wider than the head (the forward pass's layout). Runs on every
-    /// CPU, so a kernel that reorders the row kernel's operations fails here, not only where
-    /// AVX-512 is there to compare with.
-    @Test(arguments: [64, 128, 48, 16, 8])
-    func lanesAndRowsGiveTheSameBits(hd: Int) {
+    /// Each level's kernel (on x86-64 the queries-in-lanes one for head sizes that are multiples
+    /// of 16, attention_lanes.h, in 8-lane vectors on AVX2 and 16-lane ones on AVX-512) gives the
+    /// bits of the row kernel every level follows, for any split of the queries (tiles of 64
+    /// keys cut by the causal edge at every offset) and rows of q, k, v and out wider than the
+    /// head (the forward pass's layout). The baseline runs on every CPU, so a kernel that
+    /// reorders the row kernel's operations fails here, not only where AVX-512 is there to
+    /// compare with.
+    @Test(arguments: [64, 128, 48, 16, 8], levels)
+    func lanesAndRowsGiveTheSameBits(hd: Int, level: Int32) {
         var rng = Random(state: 11)
         let n = 261, ld = 3 * hd + 5
         let scale = Float(1 / Double(hd).squareRoot())
@@ -189,7 +190,7 @@ import GGUF
             var lanes = [Float](repeating: .nan, count: n * ld), rows = lanes
             q.withUnsafeBufferPointer { qp in
                 let qb = qp.baseAddress! + begin * ld
-                lr_attention_at(Self.levels[0], qb, Int64(ld), k, Int64(ld), v, Int64(ld), &lanes, Int64(ld), Int64(hd),
+                lr_attention_at(level, qb, Int64(ld), k, Int64(ld), v, Int64(ld), &lanes, Int64(ld), Int64(hd),
                                 Int64(begin), Int64(end), scale, scratch)
                 lr_attention_rows(qb, Int64(ld), k, Int64(ld), v, Int64(ld), &rows, Int64(ld), Int64(hd),
                                   Int64(begin), Int64(end), scale, scratch)
@@ -197,7 +198,7 @@ import GGUF
             let outputs = (0..<(end - begin)).flatMap { i in (0..<hd).map { i * ld + $0 } }
             #expect(outputs.allSatisfy { rows[$0].isFinite })
             let differing = outputs.filter { lanes[$0].bitPattern != rows[$0].bitPattern }.count
-            #expect(differing == 0, "queries [\(begin), \(end)), head dim \(hd): \(differing) of \(outputs.count) outputs differ")
+            #expect(differing == 0, "level \(String(cString: lr_kernels_name(level))), queries [\(begin), \(end)), head dim \(hd): \(differing) of \(outputs.count) outputs differ")
         }
     }
 
