@@ -81,6 +81,10 @@ public struct ConfigFile: StrictDecodable {
         } catch let error as WireError {
             throw Invalid(description: "\(path): \(Self.describe(error))")
         }
+        // The name goes into the database and `longrope status`'s table, as the API's does.
+        if let name, let problem = nameProblem(name, label: "name", mayBeEmpty: true) {
+            throw Invalid(description: "\(path): \(problem)")
+        }
         self.path = path
     }
 

@@ -154,8 +154,8 @@ struct WorkerCommand: AsyncParsableCommand {
         if let problem = ThreadLimit.problem(threads) { throw CLIError(problem) }
         try checkServiceURL(coordinator, "--coordinator")
         if let advertise { try checkServiceURL(advertise, "--advertise") }
-        if let name, WorkerRegistration.nameProblem(name) != nil {   // the coordinator's check, before loading
-            throw CLIError("--name must be 1 to \(maxNameLength) characters without control characters (line breaks, escapes)")
+        if let name, let problem = nameProblem(name, label: "--name") {   // the coordinator's check, before loading
+            throw CLIError(problem)
         }
         let token = try readToken(tokenFile)
         let tls = try exposure.check(host: host, token: token)

@@ -58,8 +58,7 @@ extension CreateSearchRequest {
     public func problemsBeforeGeometry() -> [String] {
         var problems = options.problems()
         if (textOffset ?? 0) < 0 { problems.append("text_offset must be ≥ 0") }
-        if let name, name.count > maxNameLength { problems.append("name must be at most \(maxNameLength) characters") }
-        if let name, !isDisplayableName(name) { problems.append("name must not hold control characters (line breaks, escapes)") }
+        if let name, let problem = nameProblem(name, label: "name", mayBeEmpty: true) { problems.append(problem) }
         if let pairs, !(1...SearchConfig.maxPairs).contains(pairs) {
             problems.append("pairs must be between 1 and \(SearchConfig.maxPairs)")
         }

@@ -45,18 +45,11 @@ extension WorkerRegistration {
     /// The longest address a worker may register with (its name: `maxNameLength`).
     public static let maxAddressLength = 2048
 
-    /// Why `name` cannot be a worker's name (the registration's field), or nil.
-    public static func nameProblem(_ name: String) -> String? {
-        if name.isEmpty || name.count > maxNameLength { return "field \"name\" must be 1 to \(maxNameLength) characters" }
-        if !isDisplayableName(name) { return "field \"name\" must not hold control characters (line breaks, escapes)" }
-        return nil
-    }
-
     /// Why the coordinator cannot take this registration (nil: it can). `tls`: the coordinator
     /// serves HTTPS, so its token must not go to a plain-HTTP worker unless `allowPlainHTTP`.
     public func problem(tls: Bool, allowPlainHTTP: Bool) -> String? {
         func isSHA256(_ text: String) -> Bool { text.utf8.count == 64 && text.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) } }
-        if let problem = Self.nameProblem(name) { return problem }
+        if let problem = nameProblem(name, label: "field \"name\"") { return problem }
         guard address.count <= Self.maxAddressLength, ServiceURL.isValid(address) else {
             return "field \"address\" must be an http(s) URL, not \"\(address.prefix(200))\""
         }

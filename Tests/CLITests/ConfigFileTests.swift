@@ -52,4 +52,24 @@ import Wire
         #expect(config.options.windowCount == 2, "samples, the old name of windows, is still read")
         #expect(config.resolve(config.model!) == file.deletingLastPathComponent().appendingPathComponent("m.gguf").standardized.path)
     }
+
+    /// A config's search name is held to the API's rule (it reaches the database and the status
+    /// table): no control characters, at most 200 characters; empty is allowed, as in the API.
+    @Test func aNameTheAPIWouldRefuseIsRefused() throws {
+        let file = temporaryDirectory().appendingPathComponent("c.toml")
+        for (name, problem) in [("\"a\\u001B[2Jb\"", "name must not hold control characters"),
+                                ("\"line\\nbreak\"", "name must not hold control characters"),
+                                ("\"\(String(repeating: "x", count: 201))\"", "name must be at most 200 characters")] {
+            try "model = \"m.gguf\"\nname = \(name)\n".write(to: file, atomically: true, encoding: .utf8)
+            #expect {
+                _ = try ConfigFile(path: file.path)
+            } throws: { error in
+                "\(error)".contains(problem) && "\(error)".contains(file.path)
+            }
+        }
+        for name in ["\"\"", "\"32k, three windows — Pride and Prejudice\"", "\"\(String(repeating: "x", count: 200))\""] {
+            try "model = \"m.gguf\"\nname = \(name)\n".write(to: file, atomically: true, encoding: .utf8)
+            #expect(throws: Never.self, "name = \(name.prefix(40))") { _ = try ConfigFile(path: file.path) }
+        }
+    }
 }
