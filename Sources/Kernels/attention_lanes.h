@@ -224,6 +224,10 @@ static void attention_lanes(const float *q, int64_t ldq, const float *k, int64_t
             int i = 0;
             for (; i + PR_MAX <= nq; i += PR_MAX)
                 pv_rows_lanes(st + i, QL, JMAX(i + PR_MAX - 1), v + k0 * ldv, ldv, o + i * hd, hd, corr + i, hd, PR_MAX);
+            // A block's last rows (the forward pass's chunks end in a block of 64: 6 · 10 + 4) three
+            // at a time where PR_MAX is more, so they are not left to one row's 2·VN chains.
+            for (; PR_MAX > 3 && i + 3 <= nq; i += 3)
+                pv_rows_lanes(st + i, QL, JMAX(i + 2), v + k0 * ldv, ldv, o + i * hd, hd, corr + i, hd, 3);
             for (; i < nq; i++) pv_rows_lanes(st + i, QL, JMAX(i), v + k0 * ldv, ldv, o + i * hd, hd, corr + i, hd, 1);
 #undef JMAX
         }

@@ -47,7 +47,8 @@ const char *lr_kernels_name(int level);
 /// out[i] = Σ_{j≤i} softmax_j(scale · q_i·k_j) v_j, computed in tiles with an online softmax.
 /// q and out point at query q_begin's row (of the head), k and v at key 0's; rows are
 /// ldq/ldk/ldv/ldo floats apart. A caller holding only some queries passes their first.
-/// `scratch` holds lr_attention_scratch_floats(head_dim) floats.
+/// `scratch` (64-byte aligned: the AVX-512 level stores whole 16-float vectors there) holds
+/// lr_attention_scratch_floats(head_dim) floats.
 void lr_attention(const float *q, int64_t ldq, const float *k, int64_t ldk,
                   const float *v, int64_t ldv, float *out, int64_t ldo,
                   int64_t head_dim, int64_t q_begin, int64_t q_end, float scale, float *scratch);
