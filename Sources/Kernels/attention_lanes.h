@@ -18,7 +18,10 @@
 //
 // On an AMD EPYC family 23 model 49 (Zen 2), one core (FP32 FMA peak 96–99 GFLOP/s): 55–62
 // GFLOP/s against the row kernel's 42–49 at n 4,096–16,384, head dim 64 and 128; SmolLM2 at 16k
-// 1.46× faster end to end (docs/benchmarks.md, "Attention with the queries in the lanes").
+// 1.46× faster end to end (docs/benchmarks.md, "Attention with the queries in the lanes"). On
+// an AMD EPYC family 25 model 17 (Zen 4, AVX-512), one core (peak 114–117): 84–101 GFLOP/s in
+// 16-lane vectors against the AVX-512 row kernel's 53–73; SmolLM2 at 16k 1.37× faster end to
+// end ("The lanes kernel on AVX-512").
 
 // Queries per pass over the keys: each key and value tile is used by QL queries while it is in
 // L1. The forward pass's rows of keys and values hold every key head (SmolLM2: 3 × 64 floats,
