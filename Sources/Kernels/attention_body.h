@@ -6,8 +6,8 @@
 // time (with AVX-512, four queries × 64 keys of scores and a 64-float output row with two sets of
 // accumulators in registers; on AVX2 four queries × 16 keys at a time). Head sizes that are
 // multiples of 16 take attention_lanes.h's kernel at every level (queries in the vector lanes,
-// the softmax bookkeeping down the columns: 1.2–1.3× the row kernel's speed on AVX2 and on
-// AVX-512), the rest this one. Every output element gets the same sequence of operations in
+// the softmax bookkeeping down the columns: 1.2–1.3× the row kernel's speed on AVX2, 1.2–1.6×
+// on AVX-512), the rest this one. Every output element gets the same sequence of operations in
 // every kernel (the sum over d in order; the same softmax steps; even and odd keys summed apart,
 // then added), so all give the same bits, and so does any split of the queries between calls.
 #include "kernels.h"
