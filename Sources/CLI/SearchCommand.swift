@@ -185,7 +185,7 @@ struct SearchCommand: AsyncParsableCommand {
                                         modelHash: modelHash, textPath: textPath, offset: offset, textHash: textHash,
                                         ropeBase: model.config.ropeBase)
         let runner = SearchRunner(store: store, searchID: searchID, geometry: model.geometry)
-        let bar = SearchProgressBar(total: searchConfig.plannedCandidates)
+        let bar = SearchProgressBar(total: searchConfig.plannedCandidates) { try? runner.secondsLeft() }
         FileHandle.standardError.write(Data("search \(searchID): \(name), s = \(searchConfig.scale), \(searchConfig.windowCount) windows of \(target) tokens, seed \(searchConfig.seed), db \(dbPath)\n".utf8))
         let started = Date()
         // The same engine as the coordinator daemon: a dispatcher, here with one in-process worker.
@@ -248,42 +248,40 @@ struct SearchCommand: AsyncParsableCommand {
     }
 }
 
-/// The search's progress on stderr: a bar with step, evaluations/s, time left (worded as
-/// `longrope status` words it, `TimeLeft.describe`) and the best against the best baseline.
+/// The search's progress on stderr: a bar with step, candidates/s, time left and the best
+/// against the best baseline. Time left is the coordinator's estimate (`SearchRunner.secondsLeft`,
+/// what `longrope status` shows for the same database), read from the store at each update.
 final class SearchProgressBar: @unchecked Sendable {
     let total: Int
     let line = ProgressLine()
+    private let timeLeft: @Sendable () -> Double?
     private var firstDone: Int?
     private let lock = NSLock()
 
-    init(total: Int) { self.total = max(1, total) }
-
-    /// The rules' pass shown last, and when it started: its units' pace gives its time left.
-    private var rulesPass: (pass: Fitness, start: Date, unitsAtStart: Int)?
+    init(total: Int, timeLeft: @escaping @Sendable () -> Double?) {
+        self.total = max(1, total)
+        self.timeLeft = timeLeft
+    }
 
     func update(_ p: SearchProgress) {
+        guard line.isTerminal else { return }   // nothing drawn: no store reads either
         lock.lock(); defer { lock.unlock() }
+        let left = timeLeft().map(TimeLeft.describe) ?? "?"
         if let rules = p.rules {
-            let pass = rulesPass.flatMap { $0.pass == rules.pass ? $0 : nil } ?? (pass: rules.pass, start: Date(), unitsAtStart: rules.unitsDone)
-            rulesPass = pass
-            let doneHere = rules.unitsDone - pass.unitsAtStart, seconds = Date().timeIntervalSince(pass.start)
-            let left = doneHere > 0 ? Double(rules.units - rules.unitsDone) * seconds / Double(doneHere) : .nan
-            line.show(String(format: "%@ %d/%d units of the rules' %@  %@ left, then the candidates",
+            line.show(String(format: "%@ %d/%d units of the rules' %@  %@ left",
                              progressBar(Double(rules.unitsDone) / Double(max(1, rules.units)), width: 24),
-                             rules.unitsDone, rules.units, rules.pass == .ppl ? "perplexity" : rules.pass.rawValue + " fitness",
-                             left.isFinite ? TimeLeft.describe(left) : "?"))
+                             rules.unitsDone, rules.units, rules.pass == .ppl ? "perplexity" : rules.pass.rawValue + " fitness", left))
             return
         }
         if firstDone == nil { firstDone = p.candidatesDone - 1 }
         let elapsed = line.elapsed
         let doneHere = max(0, p.candidatesDone - (firstDone ?? 0))
         let rate = elapsed > 0 ? Double(doneHere) / elapsed : 0
-        let left = rate > 0 ? Double(total - p.candidatesDone) / rate : .nan
         let best = p.best.map { String(format: "%.4f", $0) } ?? "—"
         let baseline = p.bestBaseline.map { String(format: "%@ %.4f", p.bestBaselineMethod ?? "", $0) } ?? "—"
         line.show(String(format: "%@ %d/%d  step %d/%d  %.2f cand/s  %@ left  best %@ vs %@",
                          progressBar(Double(p.candidatesDone) / Double(total), width: 24), p.candidatesDone, total,
-                         p.step + 1, p.stepCount, rate, left.isFinite ? TimeLeft.describe(left) : "?", best, baseline))
+                         p.step + 1, p.stepCount, rate, left, best, baseline))
     }
 
     func finish() { line.finish() }

@@ -4,6 +4,7 @@ import Coordinator
 import Foundation
 import HTTPService
 import NIOCore
+import Runner
 import Store
 import Wire
 import Worker

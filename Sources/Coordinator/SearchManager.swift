@@ -203,11 +203,8 @@ public actor SearchManager {
             fitnessPlanned: config.fitnessKind == .ppl || !allPerplexities ? nil : baselines.count { $0.perplexity != nil })
         view.workerSeconds = try store.evaluationSeconds(id)
         if record.status == .queued || record.status == .running {
-            let runner = SearchRunner(store: store, searchID: id, geometry: geometry)
-            view.secondsLeft = TimeLeft.estimate(
-                candidatesLeft: max(0, view.candidatesPlanned - view.candidates), candidatesFinished: view.candidates,
-                unitsDone: view.unitsDone, arrivals: try store.recentUnitArrivals(id, count: TimeLeft.arrivalsUsed),
-                rulesUnitsLeft: try runner.unitsLeftInRules(record: record, baselines: baselines), windows: config.windowCount)
+            view.secondsLeft = try SearchRunner(store: store, searchID: id, geometry: geometry)
+                .secondsLeft(record: record, baselines: baselines)
         }
         return view
     }

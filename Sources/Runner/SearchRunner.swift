@@ -230,6 +230,21 @@ public final class SearchRunner: Sendable {
             + unitsLeft(fitnessRules, stored: fitnesses, pass: record.config.fitnessKind)
     }
 
+    /// Seconds this search has left by what its store holds (`TimeLeft.estimate`: the units
+    /// still to score times the median gap between the last units' arrivals), or nil while
+    /// there is too little to go on: `seconds_left` of GET /v1/searches/{id}, the LEFT column of
+    /// `longrope status`, and the time left on `longrope search`'s progress bar — one estimate.
+    /// `record` and `baselines`: as read already by the caller, else read here.
+    public func secondsLeft(record: SearchRecord? = nil, baselines: [BaselineRecord]? = nil) throws -> Double? {
+        guard let record = try record ?? store.search(searchID) else { throw StoreError.notFound("search \(searchID)") }
+        let finished = try store.progress(searchID).evaluated
+        return TimeLeft.estimate(
+            candidatesLeft: max(0, record.config.plannedCandidates - finished), candidatesFinished: finished,
+            unitsDone: try store.evaluationCount(searchID),
+            arrivals: try store.recentUnitArrivals(searchID, count: TimeLeft.arrivalsUsed),
+            rulesUnitsLeft: try unitsLeftInRules(record: record, baselines: baselines), windows: record.config.windowCount)
+    }
+
     /// The rules whose perplexity is not stored yet.
     private func unscoredRules(_ record: SearchRecord) throws -> [RoPEScaling] {
         let done = Set(try store.baselines(searchID).map(\.method))

@@ -298,10 +298,19 @@ struct SearchRunnerTests {
             let arrivals = try store.recentUnitArrivals(id, count: 21)   // as many as `seconds_left` reads
             #expect(arrivals.count == min(21, try store.ruleUnits(id, pass: "ppl").count + (pass == .ppl ? 0 : kept.count)))
             let left = try runner.unitsLeftInRules()
+            // Time left (`seconds_left`, the embedded bar's): the rules' units left and every
+            // candidate still to come, at the stored units' pace — more than the rules alone.
+            if arrivals.count >= 4 {
+                let seconds = try #require(try runner.secondsLeft(), "four timed units are stored: an estimate")
+                #expect(seconds > 0)
+            } else {
+                #expect(try runner.secondsLeft() == nil, "fewer than four timed units: no estimate")
+            }
             let resuming = RuleUnits(try fixture.evaluator())
             let resumed = try await runner.run(evaluator: resuming)
             #expect(resuming.count == left, "stop after \(limit) units: only the units not kept are scored again")
             #expect(try runner.unitsLeftInRules() == 0)
+            #expect(try runner.secondsLeft() == 0, "a finished search has nothing left")
             #expect(resumed.baselines == expected.baselines && resumed.baselineFitness == expected.baselineFitness)
             #expect(resumed.lambda == expected.lambda && resumed.perplexity == expected.perplexity)
             #expect(resumed.units == expected.units)

@@ -1,7 +1,8 @@
 import Foundation
 
 /// How long a search has left, for the people following it (`seconds_left` of GET
-/// /v1/searches/{id}, the LEFT column of `longrope status`). An estimate that nothing decides by.
+/// /v1/searches/{id}, the LEFT column of `longrope status`, `longrope search`'s progress bar;
+/// `SearchRunner.secondsLeft` reads its inputs from the store). An estimate that nothing decides by.
 ///
 /// The units still to score — the rules' still out before the first step (a search whose
 /// fitness is not `ppl` scores them first: hours at 32k), then the candidates still to score

@@ -1,4 +1,4 @@
-import Coordinator
+import Runner
 import Testing
 
 /// `seconds_left`: candidates left × units per finished candidate × the median gap between units.
