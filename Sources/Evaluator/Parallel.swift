@@ -30,17 +30,22 @@ enum Niceness {
     /// higher; never raises it (that needs privileges, and nothing here asks for it).
     static func adopt(_ target: Int32? = process) {
         guard let target, let own = value(of: 0), own < target else { return }
-        _ = setpriority(priorityWhich, 0, target)
+        #if os(Linux)
+        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, target)
+        #endif
     }
 
-    /// A thread's nice value: `tid` 0 is the calling thread.
+    /// A thread's nice value (`tid` 0: the calling thread); nil where it cannot be read, and
+    /// off Linux, where niceness is the process's and not each thread's.
     static func value(of tid: id_t) -> Int32? {
+        #if os(Linux)
         errno = 0
-        let nice = getpriority(priorityWhich, tid)
+        let nice = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), tid)
         return errno == 0 ? nice : nil
+        #else
+        return nil
+        #endif
     }
-
-    private static var priorityWhich: __priority_which_t { __priority_which_t(PRIO_PROCESS.rawValue) }
 }
 
 /// `count` floats, 64-byte aligned, zeroed; freed with the owner.

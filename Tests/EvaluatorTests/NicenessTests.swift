@@ -4,7 +4,8 @@ import Testing
 
 /// The evaluator's threads run at the process's niceness (`nice -n N longrope worker …`), not at
 /// the priority libdispatch gives its pool threads.
-@Suite struct NicenessTests {
+@Suite(.enabled(if: Niceness.process != nil, "per-thread nice values are read on Linux only"))
+struct NicenessTests {
     /// `adopt` lowers a thread's priority to the target and never raises it. On a thread of its
     /// own, which ends with the test (nice values are per thread on Linux).
     @Test func adoptLowersAndNeverRaises() throws {
@@ -28,7 +29,9 @@ import Testing
     @Test func parallelPartsRunAtTheProcesssNiceness() throws {
         let main = try #require(Niceness.process, "the main thread's nice value cannot be read")
         try #require(main < 19, "the main thread is already at nice 19: nothing to raise")
+        #if os(Linux)
         #expect(setpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(getpid()), main + 1) == 0)
+        #endif
         #expect(Niceness.process == main + 1)
         let seen = NSLock(), parts = 4
         var nice: [Int32?] = Array(repeating: nil, count: parts)
