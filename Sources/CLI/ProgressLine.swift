@@ -15,11 +15,14 @@ final class ProgressLine: @unchecked Sendable {
 
     var elapsed: Double { Date().timeIntervalSince(start) }
 
-    func show(_ message: String) {
+    /// `message` is built only when the line is drawn (a terminal, ≥ 0.1 s since the last draw):
+    /// what it reads costs nothing otherwise.
+    func show(_ message: @autoclosure () -> String) {
         lock.lock(); defer { lock.unlock() }
         let now = Date()
         guard isTerminal, now.timeIntervalSince(last) >= 0.1 else { return }
         last = now
+        let message = message()
         let text = label.map { "\($0): \(message) [\(String(format: "%.1f", elapsed)) s]" } ?? message
         FileHandle.standardError.write(Data("\r\u{1B}[K\(text)".utf8))
     }

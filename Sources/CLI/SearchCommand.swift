@@ -250,7 +250,7 @@ struct SearchCommand: AsyncParsableCommand {
 
 /// The search's progress on stderr: a bar with step, candidates/s, time left and the best
 /// against the best baseline. Time left is the coordinator's estimate (`SearchRunner.secondsLeft`,
-/// what `longrope status` shows for the same database), read from the store at each update.
+/// what `longrope status` shows for the same database), read from the store when the line is drawn.
 final class SearchProgressBar: @unchecked Sendable {
     let total: Int
     let line = ProgressLine()
@@ -264,24 +264,26 @@ final class SearchProgressBar: @unchecked Sendable {
     }
 
     func update(_ p: SearchProgress) {
-        guard line.isTerminal else { return }   // nothing drawn: no store reads either
         lock.lock(); defer { lock.unlock() }
+        if p.rules == nil, firstDone == nil { firstDone = p.candidatesDone - 1 }
+        line.show(message(p))   // built (and the store read) only when the line is drawn
+    }
+
+    private func message(_ p: SearchProgress) -> String {
         let left = timeLeft().map(TimeLeft.describe) ?? "?"
         if let rules = p.rules {
-            line.show(String(format: "%@ %d/%d units of the rules' %@  %@ left",
-                             progressBar(Double(rules.unitsDone) / Double(max(1, rules.units)), width: 24),
-                             rules.unitsDone, rules.units, rules.pass == .ppl ? "perplexity" : rules.pass.rawValue + " fitness", left))
-            return
+            return String(format: "%@ %d/%d units of the rules' %@  %@ left",
+                          progressBar(Double(rules.unitsDone) / Double(max(1, rules.units)), width: 24),
+                          rules.unitsDone, rules.units, rules.pass == .ppl ? "perplexity" : rules.pass.rawValue + " fitness", left)
         }
-        if firstDone == nil { firstDone = p.candidatesDone - 1 }
         let elapsed = line.elapsed
         let doneHere = max(0, p.candidatesDone - (firstDone ?? 0))
         let rate = elapsed > 0 ? Double(doneHere) / elapsed : 0
         let best = p.best.map { String(format: "%.4f", $0) } ?? "—"
         let baseline = p.bestBaseline.map { String(format: "%@ %.4f", p.bestBaselineMethod ?? "", $0) } ?? "—"
-        line.show(String(format: "%@ %d/%d  step %d/%d  %.2f cand/s  %@ left  best %@ vs %@",
-                         progressBar(Double(p.candidatesDone) / Double(total), width: 24), p.candidatesDone, total,
-                         p.step + 1, p.stepCount, rate, left, best, baseline))
+        return String(format: "%@ %d/%d  step %d/%d  %.2f cand/s  %@ left  best %@ vs %@",
+                      progressBar(Double(p.candidatesDone) / Double(total), width: 24), p.candidatesDone, total,
+                      p.step + 1, p.stepCount, rate, left, best, baseline)
     }
 
     func finish() { line.finish() }

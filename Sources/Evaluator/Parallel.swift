@@ -5,12 +5,13 @@ import Foundation
 /// worker index is static, so results never depend on scheduling. Every thread that runs a
 /// part first takes the process's niceness (`Niceness.adopt`).
 func parallel(_ count: Int, _ body: (Int) -> Void) {
-    if count <= 1 { Niceness.adopt(); body(0); return }
+    let nice = Niceness.process   // read once per call, not once per part
+    if count <= 1 { Niceness.adopt(nice); body(0); return }
     // The workers write disjoint parts of shared buffers; the caller waits for all of them.
     withoutActuallyEscaping(body) { escapable in
         let shared = unsafeBitCast(escapable, to: (@Sendable (Int) -> Void).self)
         DispatchQueue.concurrentPerform(iterations: count) { worker in
-            Niceness.adopt()
+            Niceness.adopt(nice)
             shared(worker)
         }
     }
