@@ -19,7 +19,7 @@ final class ForwardBuffers: @unchecked Sendable {
     /// buffer where the feed-forward's gate and up rows live (free by then), each row's softmax
     /// carried from tile to tile (lr_softmax_row). A fixed width, so every row's sum is the
     /// same whatever the chunk.
-    static let logitsColumns = 2048
+    static let logitsColumns = 512
     let x: FloatBuffer                                               // [n][d]
     /// FP32 attention: [n][Hkv·hd], every key and value of the window. BF16 attention:
     /// [chunkRows][Hkv·hd], the chunk's, packed into kPacked / vPacked once projected.
@@ -28,26 +28,32 @@ final class ForwardBuffers: @unchecked Sendable {
     /// `packedElements` uint16 per head (half as many floats).
     let kPacked, vPacked: FloatBuffer?
     let packedElements: Int
-    /// Two chunk buffers of [chunkRows][max(H·hd, d)], each holding two things in turn: `h` the
-    /// normalised rows for the products that read them, and between attention and Wo
-    /// `attention`, its output; `q` the queries until attention has read them, then
-    /// `projected`, a product (attention · Woᵀ, the feed-forward's down) on its way into x.
-    let h, q: FloatBuffer
+    /// [chunkRows][max(H·hd, d)]: `h` the normalised rows for the products that read them, and
+    /// between attention and Wo `attention`, its output.
+    let h: FloatBuffer
     var attention: FloatBuffer { h }
-    var projected: FloatBuffer { q }
-    /// The feed-forward's gate and up, [chunkRows][F] each, one after the other; after the last
-    /// layer, a tile of logits [chunkRows][logitsColumns].
-    let wide: FloatBuffer
+    /// One chunk buffer for three things in turn, never alive together: the queries
+    /// [chunkRows][H·hd] until attention has read them; the feed-forward's gate and up for a
+    /// panel of `feedForwardPanel` of its F columns, [chunkRows][panel] each; after the last
+    /// layer, a tile of logits [chunkRows][logitsColumns]. The products that go into x
+    /// (attention · Woᵀ, the down product) add to x's rows themselves. A panel, not all F: gate
+    /// and up whole were a chunk's largest buffer (12.6 MB of a 4k SmolLM2 window's ~40 MB).
+    let work: FloatBuffer
+    /// Feed-forward columns per panel: a multiple of 256 (every quantization block starts on
+    /// one), wide enough to give each thread two weight panels of the gate's and up's products.
+    /// Any width gives the same bits (each product's outputs, and the down product's sums over F
+    /// continued panel to panel, are the same sums).
+    let feedForwardPanel: Int
     let cosTable, sinTable: FloatBuffer                              // [n][pairs]
     let matmulScratch: [FloatBuffer]                                 // one per thread
     let attentionScratch: [FloatBuffer]
     /// Each scored row's softmax so far, [chunkRows].
     let softmaxRows: UnsafeMutablePointer<lr_softmax_row>
 
-    var gate: UnsafeMutablePointer<Float> { wide.pointer }
-    var up: UnsafeMutablePointer<Float> { wide.pointer + chunkRows * feedForward }
-    var logits: UnsafeMutablePointer<Float> { wide.pointer }
-    private let feedForward: Int
+    var q: UnsafeMutablePointer<Float> { work.pointer }
+    var gate: UnsafeMutablePointer<Float> { work.pointer }
+    var up: UnsafeMutablePointer<Float> { work.pointer + chunkRows * feedForwardPanel }
+    var logits: UnsafeMutablePointer<Float> { work.pointer }
 
     /// Floats of each buffer that grows with the window: nearly all of a long window's memory.
     struct WindowSizes {
@@ -75,8 +81,9 @@ final class ForwardBuffers: @unchecked Sendable {
     init(config c: ModelConfig, capacity n: Int, threads: Int, chunkRows: Int, bf16: Bool) {
         capacity = n
         self.chunkRows = max(1, min(n, chunkRows))
-        feedForward = c.feedForwardLength
-        let ffFloats = 2 * self.chunkRows * c.feedForwardLength
+        let perThread = 2 * Int(LR_MATMUL_PANEL) * threads
+        feedForwardPanel = min((c.feedForwardLength + 255) / 256 * 256, max(256, (perThread + 255) / 256 * 256))
+        let ffFloats = 2 * self.chunkRows * feedForwardPanel
         let logitsFloats = self.chunkRows * min(c.vocabularySize, Self.logitsColumns)
         let d = c.embeddingLength, qDim = c.headCount * c.headDim
         let sizes = WindowSizes(config: c, capacity: n, chunkRows: self.chunkRows, bf16: bf16)
@@ -85,8 +92,8 @@ final class ForwardBuffers: @unchecked Sendable {
         packedElements = sizes.packedElements
         kPacked = bf16 ? FloatBuffer(sizes.packed) : nil
         vPacked = bf16 ? FloatBuffer(sizes.packed) : nil
-        h = FloatBuffer(self.chunkRows * max(qDim, d)); q = FloatBuffer(self.chunkRows * max(qDim, d))
-        wide = FloatBuffer(max(ffFloats, logitsFloats))
+        h = FloatBuffer(self.chunkRows * max(qDim, d))
+        work = FloatBuffer(max(self.chunkRows * qDim, ffFloats, logitsFloats))
         cosTable = FloatBuffer(sizes.rotation); sinTable = FloatBuffer(sizes.rotation)
         let widest = max(d, qDim, c.feedForwardLength)
         matmulScratch = (0..<threads).map { _ in FloatBuffer(Int(LR_MATMUL_PANEL) * (widest + 16) + widest + 64) }
@@ -125,35 +132,44 @@ extension LlamaModel {
                 rowwise(rows) { r in layer.attentionNorm.withUnsafeBufferPointer {
                     lr_rmsnorm(b.x.pointer + (t0 + r) * d, $0.baseAddress, b.h.pointer + r * d, Int64(d), c.rmsEpsilon) } }
                 // q[rows][H·hd], k[rows][Hkv·hd], v[rows][Hkv·hd] = h · Wqᵀ, h · Wkᵀ, h · Wvᵀ
-                matmul(layer.wq, b.h.pointer, rows, b.q.pointer, b)
+                matmul(layer.wq, b.h.pointer, rows, b.q, b)
                 matmul(layer.wk, b.h.pointer, rows, kRows, b)
                 matmul(layer.wv, b.h.pointer, rows, vRows, b)
-                addBias(layer.bq, b.q.pointer, rows, qDim)
+                addBias(layer.bq, b.q, rows, qDim)
                 addBias(layer.bk, kRows, rows, kvDim)
                 addBias(layer.bv, vRows, rows, kvDim)
                 // qwen3: q[t][h] = rmsnorm(q[t][h]) · q_norm, the same for k, before the rotation.
-                headNorm(layer.qNorm, b.q.pointer, rows, heads: c.headCount)
+                headNorm(layer.qNorm, b.q, rows, heads: c.headCount)
                 headNorm(layer.kNorm, kRows, rows, heads: c.kvHeadCount)
                 // Rotate q and k of position t0 + r by its angles (λ, n̂ and m already in the tables).
                 rowwise(rows) { r in
                     let cosRow = b.cosTable.pointer + (t0 + r) * (hd / 2), sinRow = b.sinTable.pointer + (t0 + r) * (hd / 2)
-                    lr_rope(b.q.pointer + r * qDim, Int64(c.headCount), Int64(hd), cosRow, sinRow, c.halfSplitRotation ? 1 : 0)
+                    lr_rope(b.q + r * qDim, Int64(c.headCount), Int64(hd), cosRow, sinRow, c.halfSplitRotation ? 1 : 0)
                     lr_rope(kRows + r * kvDim, Int64(c.kvHeadCount), Int64(hd), cosRow, sinRow, c.halfSplitRotation ? 1 : 0)
                 }
                 // attention[rows][H·hd] = causal softmax(scale · q kᵀ) v over keys [0, t0 + rows),
                 // per head (GQA: kv head = h / group)
                 attend(first: t0, rows: rows, buffers: b)
-                // x[t0…] += attention · Woᵀ
-                matmul(layer.wo, b.attention.pointer, rows, b.projected.pointer, b)
-                rowwise(rows) { r in lr_add(b.x.pointer + (t0 + r) * d, b.projected.pointer + r * d, Int64(d)) }
-                // h = rmsnorm(x[t0…]) · ffn_norm; x[t0…] += (silu(h Wgateᵀ) ⊙ h Wupᵀ) Wdownᵀ
+                // x[t0…] += attention · Woᵀ, each sum going on from x's value
+                matmul(layer.wo, b.attention.pointer, rows, b.x.pointer + t0 * d, b, accumulate: true)
+                // h = rmsnorm(x[t0…]) · ffn_norm; x[t0…] += (silu(h Wgateᵀ) ⊙ h Wupᵀ) Wdownᵀ, F a
+                // panel of P columns at a time: gate[rows][P], up[rows][P] = h · Wgate[panel]ᵀ,
+                // h · Wup[panel]ᵀ; gate = silu(gate) ⊙ up; x[t0…] += gate · Wdown[·][panel]ᵀ,
+                // each sum going on from x's value, panel after panel (no [rows][F] buffer)
                 rowwise(rows) { r in layer.ffnNorm.withUnsafeBufferPointer {
                     lr_rmsnorm(b.x.pointer + (t0 + r) * d, $0.baseAddress, b.h.pointer + r * d, Int64(d), c.rmsEpsilon) } }
-                matmul(layer.gate, b.h.pointer, rows, b.gate, b)
-                matmul(layer.up, b.h.pointer, rows, b.up, b)
-                rowwise(rows) { r in lr_swiglu(b.gate + r * ff, b.up + r * ff, Int64(ff)) }
-                matmul(layer.down, b.gate, rows, b.projected.pointer, b)
-                rowwise(rows) { r in lr_add(b.x.pointer + (t0 + r) * d, b.projected.pointer + r * d, Int64(d)) }
+                for first in stride(from: 0, to: ff, by: b.feedForwardPanel) {
+                    let panel = first..<min(ff, first + b.feedForwardPanel), width = panel.count
+                    let gate = layer.gate.rows(panel, name: layer.gate.name), up = layer.up.rows(panel, name: layer.up.name)
+                    // One parallel region for the three: each thread's gate and up columns are
+                    // the same ones, so it can combine them itself.
+                    forEachPanelRange(width, b) { worker, begin, end in
+                        product(gate, b.h.pointer, rows, b.gate, begin, end, scratch: b.matmulScratch[worker].pointer)
+                        product(up, b.h.pointer, rows, b.up, begin, end, scratch: b.matmulScratch[worker].pointer)
+                        for r in 0..<rows { lr_swiglu(b.gate + r * width + begin, b.up + r * width + begin, Int64(end - begin)) }
+                    }
+                    matmul(layer.down.columns(panel), b.gate, rows, b.x.pointer + t0 * d, b, accumulate: true)
+                }
             }
         }
 
@@ -214,17 +230,36 @@ extension LlamaModel {
         }
     }
 
-    /// y[n][W.rows] = x[n][W.columns] · Wᵀ, the output panels split between threads.
+    /// y[n][W.rows] = x[n][W.columns] · Wᵀ (`accumulate`: y += …, each sum going on from y's
+    /// value), the output panels split between threads.
     func matmul(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ n: Int, _ y: UnsafeMutablePointer<Float>,
-                _ b: ForwardBuffers) {
-        let panels = (w.rows + Int(LR_MATMUL_PANEL) - 1) / Int(LR_MATMUL_PANEL)
+                _ b: ForwardBuffers, accumulate: Bool = false) {
+        forEachPanelRange(w.rows, b) { worker, begin, end in
+            product(w, x, n, y, begin, end, accumulate: accumulate, scratch: b.matmulScratch[worker].pointer)
+        }
+    }
+
+    /// y[n][begin..<end] of x[n][W.columns] · Wᵀ (y's rows W.rows apart), on this thread.
+    func product(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ n: Int, _ y: UnsafeMutablePointer<Float>,
+                 _ begin: Int, _ end: Int, accumulate: Bool = false, scratch: UnsafeMutablePointer<Float>) {
+        if accumulate {
+            lr_matmul_add(w.type.rawValue, w.data, Int64(w.rowBytes), Int64(w.columns), x, Int64(w.columns), Int64(n),
+                          y, Int64(w.rows), Int64(begin), Int64(end), scratch)
+        } else {
+            lr_matmul(w.type.rawValue, w.data, Int64(w.rowBytes), Int64(w.columns), x, Int64(w.columns), Int64(n),
+                      y, Int64(w.rows), Int64(begin), Int64(end), scratch)
+        }
+    }
+
+    /// `body(worker, begin, end)` on `threads` threads at most, [begin, end) a share of the
+    /// `outputs` rows of a product in whole panels of LR_MATMUL_PANEL (none empty).
+    func forEachPanelRange(_ outputs: Int, _ b: ForwardBuffers, _ body: (Int, Int, Int) -> Void) {
+        let panels = (outputs + Int(LR_MATMUL_PANEL) - 1) / Int(LR_MATMUL_PANEL)
         let workers = min(threads, panels)
         parallel(workers) { worker in
             let first = panels * worker / workers, last = panels * (worker + 1) / workers
-            let begin = first * Int(LR_MATMUL_PANEL), end = min(w.rows, last * Int(LR_MATMUL_PANEL))
-            if begin >= end { return }
-            lr_matmul(w.type.rawValue, w.data, Int64(w.rowBytes), Int64(w.columns), x, Int64(w.columns), Int64(n),
-                      y, Int64(w.rows), Int64(begin), Int64(end), b.matmulScratch[worker].pointer)
+            let begin = first * Int(LR_MATMUL_PANEL), end = min(outputs, last * Int(LR_MATMUL_PANEL))
+            if begin < end { body(worker, begin, end) }
         }
     }
 
@@ -257,7 +292,7 @@ extension LlamaModel {
             attendHeads(first: t0, end: chunkEnd, block: 64) { worker, head, begin, end in
                 let kvHead = head / group
                 let offset = (begin - t0) * qDim + head * hd   // query begin, this head
-                lr_attention_bf16(b.q.pointer + offset, Int64(qDim), kp + kvHead * b.packedElements, vp + kvHead * b.packedElements,
+                lr_attention_bf16(b.q + offset, Int64(qDim), kp + kvHead * b.packedElements, vp + kvHead * b.packedElements,
                                   b.attention.pointer + offset, Int64(qDim), Int64(hd), Int64(begin), Int64(end),
                                   c.attentionScale, b.attentionScratch[worker].pointer)
             }
@@ -266,7 +301,7 @@ extension LlamaModel {
         attendHeads(first: t0, end: chunkEnd, block: Int(lr_attention_query_block(Int64(hd)))) { worker, head, begin, end in
             let kvHead = head / group
             let offset = (begin - t0) * qDim + head * hd   // query begin, this head
-            lr_attention(b.q.pointer + offset, Int64(qDim), b.k.pointer + kvHead * hd, Int64(kvDim),
+            lr_attention(b.q + offset, Int64(qDim), b.k.pointer + kvHead * hd, Int64(kvDim),
                          b.v.pointer + kvHead * hd, Int64(kvDim), b.attention.pointer + offset, Int64(qDim),
                          Int64(hd), Int64(begin), Int64(end), c.attentionScale, b.attentionScratch[worker].pointer)
         }

@@ -30,6 +30,15 @@ public struct WeightMatrix: @unchecked Sendable {
                      data: data + range.lowerBound * rowBytes)
     }
 
+    /// Columns `range` of every row, in place (a part of the input dimension), rows as far
+    /// apart as in this matrix. The range starts on a block of the type.
+    func columns(_ range: Range<Int>) -> WeightMatrix {
+        precondition(range.lowerBound % type.blockSize == 0 && range.upperBound <= columns,
+                     "columns \(range) of \(name) do not start on a \(type.name) block")
+        return WeightMatrix(name: name, type: type, rows: rows, columns: range.count, rowBytes: rowBytes,
+                            data: data + type.rowBytes(range.lowerBound))
+    }
+
     private init(name: String, type: GGMLType, rows: Int, columns: Int, rowBytes: Int, data: UnsafeRawPointer) {
         self.name = name
         self.type = type

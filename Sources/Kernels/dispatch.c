@@ -14,14 +14,16 @@ void lr_attention_base(const float *q, int64_t ldq, const float *k, int64_t ldk,
                        float *scratch);
 int64_t lr_attention_query_block_base(int64_t head_dim);
 void lr_matmul_base(uint32_t type, const void *w, int64_t row_bytes, int64_t k, const float *x, int64_t ldx,
-                    int64_t n_tokens, float *y, int64_t ldy, int64_t o_begin, int64_t o_end, float *scratch);
+                    int64_t n_tokens, float *y, int64_t ldy, int64_t o_begin, int64_t o_end, int accumulate,
+                    float *scratch);
 #if defined(__x86_64__)
 void lr_attention_avx512(const float *q, int64_t ldq, const float *k, int64_t ldk, const float *v, int64_t ldv,
                          float *out, int64_t ldo, int64_t head_dim, int64_t q_begin, int64_t q_end, float scale,
                          float *scratch);
 int64_t lr_attention_query_block_avx512(int64_t head_dim);
 void lr_matmul_avx512(uint32_t type, const void *w, int64_t row_bytes, int64_t k, const float *x, int64_t ldx,
-                      int64_t n_tokens, float *y, int64_t ldy, int64_t o_begin, int64_t o_end, float *scratch);
+                      int64_t n_tokens, float *y, int64_t ldy, int64_t o_begin, int64_t o_end, int accumulate,
+                      float *scratch);
 #endif
 
 int lr_kernels_available(int level) {
@@ -93,18 +95,23 @@ void lr_attention(const float *q, int64_t ldq, const float *k, int64_t ldk, cons
 
 void lr_matmul_at(int level, uint32_t type, const void *w, int64_t row_bytes, int64_t k, const float *x,
                   int64_t ldx, int64_t n_tokens, float *y, int64_t ldy, int64_t o_begin, int64_t o_end,
-                  float *scratch) {
+                  int accumulate, float *scratch) {
 #if defined(__x86_64__)
     if (level == LR_KERNELS_AVX512) {
-        lr_matmul_avx512(type, w, row_bytes, k, x, ldx, n_tokens, y, ldy, o_begin, o_end, scratch);
+        lr_matmul_avx512(type, w, row_bytes, k, x, ldx, n_tokens, y, ldy, o_begin, o_end, accumulate, scratch);
         return;
     }
 #endif
     (void)level;
-    lr_matmul_base(type, w, row_bytes, k, x, ldx, n_tokens, y, ldy, o_begin, o_end, scratch);
+    lr_matmul_base(type, w, row_bytes, k, x, ldx, n_tokens, y, ldy, o_begin, o_end, accumulate, scratch);
 }
 
 void lr_matmul(uint32_t type, const void *w, int64_t row_bytes, int64_t k, const float *x, int64_t ldx,
                int64_t n_tokens, float *y, int64_t ldy, int64_t o_begin, int64_t o_end, float *scratch) {
-    lr_matmul_at(chosen, type, w, row_bytes, k, x, ldx, n_tokens, y, ldy, o_begin, o_end, scratch);
+    lr_matmul_at(chosen, type, w, row_bytes, k, x, ldx, n_tokens, y, ldy, o_begin, o_end, 0, scratch);
+}
+
+void lr_matmul_add(uint32_t type, const void *w, int64_t row_bytes, int64_t k, const float *x, int64_t ldx,
+                   int64_t n_tokens, float *y, int64_t ldy, int64_t o_begin, int64_t o_end, float *scratch) {
+    lr_matmul_at(chosen, type, w, row_bytes, k, x, ldx, n_tokens, y, ldy, o_begin, o_end, 1, scratch);
 }

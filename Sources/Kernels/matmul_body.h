@@ -6,7 +6,9 @@
 // 16 lanes; on AVX2 (16 registers of 8 lanes, where that block would spill), 6 tokens × 16 rows
 // in 12 accumulators, half a panel at a time. One FMA per weight vector and token per step.
 // Each output is a plain sum over k in order — the same bits with either block, and whatever
-// the split of panels between threads.
+// the split of panels between threads. With `accumulate`, each sum starts from Y's value instead
+// of 0: the product over k in [0, K) done as [0, K1) then [K1, K) with accumulate gives the bits
+// of the whole one (the sum goes on in the same order from the same float).
 //
 // Included once per CPU level (matmul_base.c, matmul_avx512.c) with LR_AVX512 set and LR_LEVEL
 // naming the entry point.
@@ -41,12 +43,29 @@ static void pack_panel(uint32_t type, const uint8_t *w, int64_t row_bytes, int64
     }
 }
 
+// Where an accumulating sum starts: the panel's row of Y itself when all PANEL outputs are
+// valid, else a copy of its `valid` values padded with zeros (so the loads stay in bounds and
+// the accumulators in registers — an accumulator filled lane by lane would live in memory).
+static inline const float *start_row(const float *y, int valid) {
+    static _Thread_local float padded[PANEL] __attribute__((aligned(64)));
+    if (valid == PANEL) return y;
+    for (int r = 0; r < PANEL; r++) padded[r] = r < valid ? y[r] : 0;
+    return padded;
+}
+
 // Y[t][0..valid) for TOKENS tokens against one packed panel.
 #if LR_AVX512
 static void kernel_full(const float *restrict pack, const float *restrict x, int64_t ldx, int64_t k,
-                        float *restrict y, int64_t ldy, int valid) {
+                        float *restrict y, int64_t ldy, int valid, int accumulate) {
     v16 acc[TOKENS][2];
-    for (int t = 0; t < TOKENS; t++) acc[t][0] = acc[t][1] = (v16){};
+    for (int t = 0; t < TOKENS; t++) {
+        acc[t][0] = acc[t][1] = (v16){};
+        if (accumulate) {
+            const float *start = start_row(y + t * ldy, valid);
+            acc[t][0] = v16_load(start);
+            acc[t][1] = v16_load(start + 16);
+        }
+    }
     for (int64_t kk = 0; kk < k; kk++) {
         const v16 w0 = *(const v16 *)(pack + kk * PANEL);
         const v16 w1 = *(const v16 *)(pack + kk * PANEL + 16);
@@ -72,10 +91,17 @@ static void kernel_full(const float *restrict pack, const float *restrict x, int
 // Y[t][0..valid) for TOKENS tokens against one packed panel, half a panel (16 rows) at a time:
 // TOKENS × 2 accumulators of 8 lanes, 2·TOKENS independent FMA chains.
 static void kernel_full(const float *restrict pack, const float *restrict x, int64_t ldx, int64_t k,
-                        float *restrict y, int64_t ldy, int valid) {
+                        float *restrict y, int64_t ldy, int valid, int accumulate) {
     for (int h = 0; h < PANEL; h += 16) {
         v8 acc[TOKENS][2];
-        for (int t = 0; t < TOKENS; t++) acc[t][0] = acc[t][1] = (v8){};
+        for (int t = 0; t < TOKENS; t++) {
+            acc[t][0] = acc[t][1] = (v8){};
+            if (accumulate) {
+                const float *start = start_row(y + t * ldy, valid) + h;
+                acc[t][0] = *(const v8u *)start;
+                acc[t][1] = *(const v8u *)(start + 8);
+            }
+        }
         for (int64_t kk = 0; kk < k; kk++) {
             const v8 w0 = *(const v8 *)(pack + kk * PANEL + h);
             const v8 w1 = *(const v8 *)(pack + kk * PANEL + h + 8);
@@ -96,9 +122,14 @@ static void kernel_full(const float *restrict pack, const float *restrict x, int
 
 // The same for fewer than TOKENS tokens (the tail of a window).
 static void kernel_tail(const float *restrict pack, const float *restrict x, int64_t ldx, int64_t k,
-                        float *restrict y, int64_t ldy, int valid, int tokens) {
+                        float *restrict y, int64_t ldy, int valid, int tokens, int accumulate) {
     for (int t = 0; t < tokens; t++) {
         v16 a0 = (v16){}, a1 = (v16){};
+        if (accumulate) {
+            const float *start = start_row(y + t * ldy, valid);
+            a0 = v16_load(start);
+            a1 = v16_load(start + 16);
+        }
         for (int64_t kk = 0; kk < k; kk++) {
             const v16 b = v16_splat(x[t * ldx + kk]);
             a0 = a0 + b * *(const v16 *)(pack + kk * PANEL);
@@ -111,7 +142,7 @@ static void kernel_tail(const float *restrict pack, const float *restrict x, int
 
 void LR_LEVEL(lr_matmul)(uint32_t type, const void *w, int64_t row_bytes, int64_t k,
                const float *x, int64_t ldx, int64_t n_tokens,
-               float *y, int64_t ldy, int64_t o_begin, int64_t o_end, float *scratch) {
+               float *y, int64_t ldy, int64_t o_begin, int64_t o_end, int accumulate, float *scratch) {
     // scratch: pack (PANEL·k floats, 64-byte aligned by the caller) then one row (k floats).
     float *pack = scratch;
     float *row = scratch + PANEL * k + 16;
@@ -120,8 +151,8 @@ void LR_LEVEL(lr_matmul)(uint32_t type, const void *w, int64_t row_bytes, int64_
         pack_panel(type, (const uint8_t *)w, row_bytes, k, o0, o_end, pack, row);
         int64_t t = 0;
         for (; t + TOKENS <= n_tokens; t += TOKENS)
-            kernel_full(pack, x + t * ldx, ldx, k, y + t * ldy + o0, ldy, valid);
+            kernel_full(pack, x + t * ldx, ldx, k, y + t * ldy + o0, ldy, valid, accumulate);
         if (t < n_tokens)
-            kernel_tail(pack, x + t * ldx, ldx, k, y + t * ldy + o0, ldy, valid, (int)(n_tokens - t));
+            kernel_tail(pack, x + t * ldx, ldx, k, y + t * ldy + o0, ldy, valid, (int)(n_tokens - t), accumulate);
     }
 }

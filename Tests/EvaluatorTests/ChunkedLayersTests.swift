@@ -30,4 +30,23 @@ struct ChunkedLayersTests {
             #expect(differing == 0, "\(differing) of \(whole.count) positions differ in chunks of \(rows)")
         }
     }
+
+    /// The thread count changes no bit either, though it sets the feed-forward's panel width:
+    /// 1 thread runs tinystories-3M's F = 688 as panels of 256, 256 and 176 (the down product's
+    /// sums continued panel to panel, the last panel's weight rows a part of a 32-row block),
+    /// 16 threads as one of 688 — and splits every product and attention between more threads.
+    @Test(arguments: [AttentionPrecision.f32, .bf16])
+    func theThreadCountChangesNoBit(precision: AttentionPrecision) throws {
+        let one = try LlamaModel(path: BF16AttentionModelTests.modelPath, threads: 1, attentionPrecision: precision)
+        let sixteen = try LlamaModel(path: BF16AttentionModelTests.modelPath, threads: 16, attentionPrecision: precision)
+        #expect(one.config.feedForwardLength == 688)
+        let w = try BF16AttentionModelTests.window(one, length: 600)
+        let scaling = RoPEScaling.yarn(geometry: one.geometry, scale: 4, originalContext: 256)
+        let positions = Array(0..<(w.tokens.count - 1))
+        let a = try one.tokenScores(tokens: w.tokens, positions: positions, scaling: scaling)
+        let b = try sixteen.tokenScores(tokens: w.tokens, positions: positions, scaling: scaling)
+        #expect(a.count == positions.count && b.count == positions.count)
+        let differing = zip(a, b).filter { $0.nll.bitPattern != $1.nll.bitPattern || $0.topToken != $1.topToken }.count
+        #expect(differing == 0, "\(differing) of \(a.count) positions differ between 1 and 16 threads")
+    }
 }

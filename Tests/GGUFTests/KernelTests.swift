@@ -87,7 +87,7 @@ import GGUF
         w.withUnsafeBytes { raw in
             for (begin, end) in [(0, 32), (32, rows)] {
                 lr_matmul_at(level, type.rawValue, raw.baseAddress, Int64(rowBytes), Int64(k), x, Int64(k), Int64(tokens),
-                          &y, Int64(rows), Int64(begin), Int64(end), scratch)
+                          &y, Int64(rows), Int64(begin), Int64(end), 0, scratch)
             }
         }
         var worst = 0.0
@@ -102,6 +102,36 @@ import GGUF
             }
         }
         #expect(worst < 1e-5, "\(type) at \(String(cString: lr_kernels_name(level))): worst error \(worst) of Σ|x·w|")
+    }
+
+    /// A product split over k — columns [0, 256) by lr_matmul, [256, 512) with accumulate, as the
+    /// feed-forward's down product runs panel by panel — gives the bits of the whole product,
+    /// for full panels and the 6-row tail, full token blocks and the tail.
+    @Test(arguments: types, levels)
+    func aProductSplitOverKGivesTheWholeProductsBits(type: GGMLType, level: Int32) {
+        var rng = Random(state: UInt64(type.rawValue) &+ 11)
+        let k = 512, half = 256, rows = 70, tokens = 29
+        let w = randomMatrix(type, rows: rows, k: k, rng: &rng)
+        let rowBytes = w.count / rows
+        let x = (0..<(tokens * k)).map { _ in rng.float() }
+        let scratch = alignedScratch(floats: Int(LR_MATMUL_PANEL) * (k + 16) + k + 64)
+        defer { scratch.deallocate() }
+        var whole = [Float](repeating: .nan, count: tokens * rows)
+        var split = [Float](repeating: .nan, count: tokens * rows)
+        w.withUnsafeBytes { raw in
+            lr_matmul_at(level, type.rawValue, raw.baseAddress, Int64(rowBytes), Int64(k), x, Int64(k), Int64(tokens),
+                         &whole, Int64(rows), 0, Int64(rows), 0, scratch)
+            x.withUnsafeBufferPointer { xs in
+                for (part, accumulate) in [(0, Int32(0)), (1, Int32(1))] {
+                    lr_matmul_at(level, type.rawValue, raw.baseAddress! + type.rowBytes(part * half), Int64(rowBytes),
+                                 Int64(half), xs.baseAddress! + part * half, Int64(k), Int64(tokens),
+                                 &split, Int64(rows), 0, Int64(rows), accumulate, scratch)
+                }
+            }
+        }
+        #expect(whole.allSatisfy { $0.isFinite })
+        let differing = zip(whole, split).filter { $0.0.bitPattern != $0.1.bitPattern }.count
+        #expect(differing == 0, "\(type) at \(String(cString: lr_kernels_name(level))): \(differing) outputs differ")
     }
 
     /// lr_attention equals causal softmax attention in Double to 1e-5, for each code path of the
@@ -224,7 +254,7 @@ import GGUF
             var product = [Float](repeating: .nan, count: 29 * 70)
             w.withUnsafeBytes { raw in
                 lr_matmul_at(level, GGMLType.q4_1.rawValue, raw.baseAddress, Int64(w.count / 70), Int64(kw), x, Int64(kw), 29,
-                             &product, 70, 0, 70, scratch)
+                             &product, 70, 0, 70, 0, scratch)
             }
             return attention + product
         }

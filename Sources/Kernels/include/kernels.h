@@ -25,6 +25,13 @@ void lr_matmul(uint32_t type, const void *w, int64_t row_bytes, int64_t k,
                const float *x, int64_t ldx, int64_t n_tokens,
                float *y, int64_t ldy, int64_t o_begin, int64_t o_end, float *scratch);
 
+/// lr_matmul continuing each output's sum: Y[t][o] += Σ_k X[t][k] · W[o][k], the sum going on
+/// from Y's value in the same order, so a product split over k (W's columns [0, K1) by lr_matmul,
+/// then [K1, K) by lr_matmul_add) gives the bits of the whole one.
+void lr_matmul_add(uint32_t type, const void *w, int64_t row_bytes, int64_t k,
+                   const float *x, int64_t ldx, int64_t n_tokens,
+                   float *y, int64_t ldy, int64_t o_begin, int64_t o_end, float *scratch);
+
 /// Returns the heap's free pages to the system (glibc's malloc_trim; nothing elsewhere): the
 /// forward pass calls it before allocating a window's buffers, so what loading freed does not
 /// stay in the process's memory beside them.
@@ -67,9 +74,10 @@ void lr_attention_rows(const float *q, int64_t ldq, const float *k, int64_t ldk,
 void lr_attention_at(int level, const float *q, int64_t ldq, const float *k, int64_t ldk,
                      const float *v, int64_t ldv, float *out, int64_t ldo,
                      int64_t head_dim, int64_t q_begin, int64_t q_end, float scale, float *scratch);
+/// `accumulate` 1: lr_matmul_add's, 0: lr_matmul's.
 void lr_matmul_at(int level, uint32_t type, const void *w, int64_t row_bytes, int64_t k,
                   const float *x, int64_t ldx, int64_t n_tokens,
-                  float *y, int64_t ldy, int64_t o_begin, int64_t o_end, float *scratch);
+                  float *y, int64_t ldy, int64_t o_begin, int64_t o_end, int accumulate, float *scratch);
 
 /// Attention with BF16 inputs and FP32 accumulation (scores, softmax, sums and output in FP32):
 /// lr_attention's result from keys and values packed by lr_pack_keys_bf16 / lr_pack_values_bf16
