@@ -64,6 +64,11 @@ done
 if [ -s "$STATE/search_id" ]; then
     ID=$(cat "$STATE/search_id")
     echo "resuming search $ID: $URL/v1/searches/$ID"
+    # The coordinator goes on with a search that was running; one that was paused, or failed
+    # (a unit whose workers kept vanishing: fixed by this restart), is resumed here.
+    case "$(api "$URL/v1/searches/$ID" | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')" in
+        paused|failed) api -X POST "$URL/v1/searches/$ID/resume" > /dev/null && echo "search $ID resumed" ;;
+    esac
 else
     CREATED=$(api -d @"$STATE/search.json" "$URL/v1/searches")
     ID=$(echo "$CREATED" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])') \
