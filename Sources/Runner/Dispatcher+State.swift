@@ -75,6 +75,11 @@ extension Dispatcher {
         var lastError = ""
         /// Workers whose lease of this unit expired: it goes to others.
         var excluded: Set<String> = []
+        /// The task of each lease (its request to the worker), numbered: a lease that ends
+        /// without a result is cancelled, so its request does not stay open (a worker that went
+        /// silent for a while would otherwise pile up requests, until the HTTP client has no
+        /// connection left for it), and a cancelled one's end is known for what it is.
+        var leaseTasks: [String: (number: Int, task: Task<Void, Never>)] = [:]
         init(unit: WorkUnit, continuation: CheckedContinuation<UnitResult, Error>) {
             self.unit = unit
             self.continuation = continuation

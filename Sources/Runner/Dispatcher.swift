@@ -49,6 +49,7 @@ public actor Dispatcher: UnitEvaluator {
     private var jobs: [Int: Job] = [:]
     private var queue: [Int] = []
     private var nextJob = 0
+    private var nextLease = 0
     public let metrics: DispatcherMetrics
     private var monitor: Task<Void, Never>?
     private let logger = Logger(label: "longrope.dispatcher")
@@ -387,16 +388,27 @@ public actor Dispatcher: UnitEvaluator {
         workers[workerID]!.lease = jobID
         refresh(workerID)
         let unit = job.unit, connection = worker.connection
-        Task {
+        let number = nextLease
+        nextLease += 1
+        job.leaseTasks[workerID] = (number, Task {
             let result: Result<UnitResult, Error>
             do { result = .success(try await connection.evaluate(unit)) }
             catch { result = .failure(error) }
-            await self.finish(jobID, workerID: workerID, result)
-        }
+            self.finish(jobID, workerID: workerID, lease: number, result)
+        })
     }
 
-    private func finish(_ jobID: Int, workerID: String, _ result: Result<UnitResult, Error>) {
-        if workers[workerID]?.lease == jobID { workers[workerID]!.lease = nil; refresh(workerID) }
+    private func finish(_ jobID: Int, workerID: String, lease number: Int, _ result: Result<UnitResult, Error>) {
+        let job = jobs[jobID]
+        let current = job?.leaseTasks[workerID]?.number == number
+        if current { job?.leaseTasks[workerID] = nil }
+        // The worker's lease of this unit is over, unless a later lease of it holds the worker.
+        if current || job == nil, workers[workerID]?.lease == jobID { workers[workerID]!.lease = nil; refresh(workerID) }
+        if case .failure = result, !current {
+            // A lease that had ended already (released, then cancelled here): nothing new.
+            schedule()
+            return
+        }
         if case let .success(value) = result, let unit = jobs[jobID]?.unit, let problem = value.problem(for: unit) {
             // A worker that answers what cannot be true is not trusted again.
             metrics.increment(.workersLost)
@@ -546,6 +558,7 @@ public actor Dispatcher: UnitEvaluator {
     private func release(_ jobID: Int, from workerID: String, error: String, spendsAttempt: Bool = true) {
         guard let job = jobs[jobID], job.leases.contains(workerID) else { return }
         job.leases.remove(workerID)
+        job.leaseTasks.removeValue(forKey: workerID)?.task.cancel()
         job.lastError = error
         // Every lease that ends without a result is said, with why: the operator's only view
         // of a worker that keeps failing or vanishing.

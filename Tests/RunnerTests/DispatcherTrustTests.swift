@@ -257,6 +257,51 @@ struct StuckWorker: UnitEvaluator {
         await dispatcher.shutdown()
     }
 
+    /// A worker that goes silent again and again while it scores a unit (a process stopped and
+    /// continued, a node swapping): each time its lease goes back, that lease's request is
+    /// cancelled rather than left open. Found on a real search: a worker paused a dozen times
+    /// held a dozen open requests, the HTTP client had no connection left for the next lease,
+    /// each one "vanished" at once, and after 16 the search failed.
+    @Test func aLeaseThatGoesBackLeavesNoRequestOpen() async throws {
+        final class PausingWorker: UnitEvaluator, @unchecked Sendable {
+            let lock = NSLock()
+            var open = 0, calls = 0, answering = false
+            func evaluate(_ unit: WorkUnit) async throws -> UnitResult {
+                lock.withLock { open += 1; calls += 1 }
+                defer { lock.withLock { open -= 1 } }
+                while !lock.withLock({ answering }) { try await Task.sleep(nanoseconds: 20_000_000) }
+                return UnitResult(nllSum: 3, tokens: 255, seconds: 0, worker: "paused")
+            }
+        }
+        var settings = Dispatcher.Settings()
+        settings.heartbeatTimeout = 0.2
+        let dispatcher = Dispatcher(settings: settings)
+        let worker = PausingWorker()
+        let id = await dispatcher.register(tests.registration("paused"), connection: worker)
+        let secret = dispatcher.secret(id)
+        let unit = Task { try await dispatcher.evaluate(tests.unit()) }
+        for round in 1...5 {
+            // It beats until it holds the unit, then falls silent until the lease goes back.
+            #expect(try await waitUntil(60) {
+                _ = await dispatcher.heartbeat(id, secret: secret)
+                return worker.lock.withLock { worker.calls } == round
+            }, "lease \(round) reached the worker")
+            #expect(try await waitUntil(60) { await !dispatcher.isHealthy(id) })
+            #expect(try await waitUntil(30) { worker.lock.withLock { worker.open } == 0 },
+                    "the lease that went back (\(round)) still has its request open")
+        }
+        // Five silences are five vanishes (of 16 allowed), not ten: a cancelled request's end
+        // releases nothing (it could release the next lease of the same unit); the next answers.
+        worker.lock.withLock { worker.answering = true }
+        let beating = Task { while !Task.isCancelled {
+            _ = await dispatcher.heartbeat(id, secret: secret)
+            try? await Task.sleep(nanoseconds: 50_000_000)
+        } }
+        defer { beating.cancel() }
+        #expect(try await unit.value.worker == "paused")
+        await dispatcher.shutdown()
+    }
+
     /// Issue 23, item 2: a unit whose lease failed goes to another worker, and a worker whose
     /// answers fail three times in a row is removed, named in the reason.
     @Test func aFailedUnitGoesElsewhereAndABrokenWorkerIsRemoved() async throws {
