@@ -282,16 +282,18 @@ struct StuckWorker: UnitEvaluator {
         let unit = Task { try await dispatcher.evaluate(tests.unit()) }
         for round in 1...5 {
             // It beats until it holds the unit, then falls silent until the lease goes back.
+            // (≥: on a loaded machine a poll may come late enough for one more silence.)
             #expect(try await waitUntil(60) {
                 _ = await dispatcher.heartbeat(id, secret: secret)
-                return worker.lock.withLock { worker.calls } == round
+                return worker.lock.withLock { worker.calls } >= round
             }, "lease \(round) reached the worker")
             #expect(try await waitUntil(60) { await !dispatcher.isHealthy(id) })
             #expect(try await waitUntil(30) { worker.lock.withLock { worker.open } == 0 },
                     "the lease that went back (\(round)) still has its request open")
         }
-        // Five silences are five vanishes (of 16 allowed), not ten: a cancelled request's end
-        // releases nothing (it could release the next lease of the same unit); the next answers.
+        // Five silences are five vanishes or a few more (of 16 allowed), not twice as many: a
+        // cancelled request's end releases nothing (it could release the next lease of the same
+        // unit); the next lease answers.
         worker.lock.withLock { worker.answering = true }
         let beating = Task { while !Task.isCancelled {
             _ = await dispatcher.heartbeat(id, secret: secret)
