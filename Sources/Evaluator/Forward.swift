@@ -111,8 +111,9 @@ extension LlamaModel {
     /// dim, H / Hkv = query / key-value heads, F = feed-forward).
     /// `visit(k, nll, top)` is called in order for each `positions[k]` (ascending), with the
     /// NLL of the token after it and, when `wantTopToken`, the most likely token there.
+    /// `stop`, read before each layer, ends the pass early with `EvaluatorError.cancelled`.
     func forward(tokens: [Int32], positions: [Int], scaling: RoPEScaling, wantTopToken: Bool,
-                 buffers b: ForwardBuffers, visit: (Int, Double, Int32) -> Void) {
+                 buffers b: ForwardBuffers, stop: StopSignal?, visit: (Int, Double, Int32) -> Void) throws {
         let c = config, n = tokens.count
         let d = c.embeddingLength, hd = c.headDim
         let qDim = c.headCount * hd, kvDim = c.kvHeadCount * hd, ff = c.feedForwardLength
@@ -123,6 +124,7 @@ extension LlamaModel {
         for t in 0..<n { weights.tokenEmbedding.dequantizeRow(Int(tokens[t]), into: b.x.pointer + t * d) }
 
         for layer in weights.layers {
+            try stop?.check()
             forEachChunk(n, b) { t0, rows in
                 // FP32 attention keeps every key and value: the chunk's go to their rows. BF16
                 // attention packs the chunk's (attend), so they go to the chunk's buffer.

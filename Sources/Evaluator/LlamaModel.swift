@@ -104,10 +104,10 @@ public final class LlamaModel: @unchecked Sendable {
     }
 
     /// The loss of the given positions only (ascending, each < tokens.count − 1), each
-    /// predicting the token after it.
-    public func loss(tokens: [Int32], positions: [Int], scaling: RoPEScaling) throws -> WindowLoss {
+    /// predicting the token after it. `stop` ends the pass early (`EvaluatorError.cancelled`).
+    public func loss(tokens: [Int32], positions: [Int], scaling: RoPEScaling, stop: StopSignal? = nil) throws -> WindowLoss {
         var nllSum = 0.0, squares = 0.0
-        try run(tokens: tokens, positions: positions, scaling: scaling, wantTopToken: false) { _, nll, _ in
+        try run(tokens: tokens, positions: positions, scaling: scaling, wantTopToken: false, stop: stop) { _, nll, _ in
             nllSum += nll
             squares += nll * nll
         }
@@ -123,17 +123,18 @@ public final class LlamaModel: @unchecked Sendable {
     }
 
     /// Per position: the NLL of the next token and the model's most likely token there
-    /// (greedy decoding's choice), for the given ascending positions.
-    public func tokenScores(tokens: [Int32], positions: [Int], scaling: RoPEScaling) throws -> [TokenScore] {
+    /// (greedy decoding's choice), for the given ascending positions. `stop` ends the pass early.
+    public func tokenScores(tokens: [Int32], positions: [Int], scaling: RoPEScaling,
+                            stop: StopSignal? = nil) throws -> [TokenScore] {
         var out: [TokenScore] = []
         out.reserveCapacity(positions.count)
-        try run(tokens: tokens, positions: positions, scaling: scaling, wantTopToken: true) { k, nll, top in
+        try run(tokens: tokens, positions: positions, scaling: scaling, wantTopToken: true, stop: stop) { k, nll, top in
             out.append(TokenScore(position: positions[k], nll: nll, topToken: top))
         }
         return out
     }
 
-    private func run(tokens: [Int32], positions: [Int], scaling: RoPEScaling, wantTopToken: Bool,
+    private func run(tokens: [Int32], positions: [Int], scaling: RoPEScaling, wantTopToken: Bool, stop: StopSignal?,
                      visit: (Int, Double, Int32) -> Void) throws {
         guard tokens.count >= 2 else { throw EvaluatorError.invalidRequest("a window needs at least 2 tokens") }
         guard !positions.isEmpty else { throw EvaluatorError.invalidRequest("no position to score") }
@@ -164,8 +165,8 @@ public final class LlamaModel: @unchecked Sendable {
             buffers = ForwardBuffers(config: config, capacity: tokens.count, threads: threads, chunkRows: chunkRows,
                                      bf16: attentionPrecision == .bf16)
         }
-        forward(tokens: tokens, positions: positions, scaling: effectiveScaling(scaling, windowLength: tokens.count),
-                wantTopToken: wantTopToken, buffers: buffers!, visit: visit)
+        try forward(tokens: tokens, positions: positions, scaling: effectiveScaling(scaling, windowLength: tokens.count),
+                    wantTopToken: wantTopToken, buffers: buffers!, stop: stop, visit: visit)
     }
 }
 

@@ -10,6 +10,8 @@ public enum EvaluatorError: Error, Equatable, CustomStringConvertible {
     case textTooShort(tokens: Int, needed: Int, detail: String)
     case invalidToken(Int32)
     case invalidRequest(String)
+    /// The pass was stopped (`StopSignal`) before it ended: nothing is wrong with the request.
+    case cancelled
 
     public var description: String {
         switch self {
@@ -22,6 +24,7 @@ public enum EvaluatorError: Error, Equatable, CustomStringConvertible {
             return "the text is too short: it has \(tokens) tokens and needs \(needed) (\(detail))"
         case let .invalidToken(id): return "token id \(id) is outside the vocabulary"
         case let .invalidRequest(detail): return detail
+        case .cancelled: return "the evaluation was stopped before it ended"
         }
     }
 }

@@ -325,9 +325,13 @@ public actor Dispatcher: UnitEvaluator {
         }
     }
 
+    /// The unit is no longer wanted (its candidate was decided without it, or the search
+    /// stops): its leases' requests are cancelled too, which closes them, and a worker stops
+    /// a pass nobody waits for — it is free for the next unit within a layer, not a unit.
     private func cancel(_ id: Int) {
         guard let job = jobs.removeValue(forKey: id) else { return }
         queue.removeAll { $0 == id }
+        for lease in job.leaseTasks.values { lease.task.cancel() }
         job.continuation.resume(throwing: CancellationError())
     }
 
@@ -544,6 +548,8 @@ public actor Dispatcher: UnitEvaluator {
         }
         jobs[jobID] = nil
         queue.removeAll { $0 == jobID }
+        // A duplicate still scoring it (a straggler's) is told to stop: its answer is not needed.
+        for lease in job.leaseTasks.values { lease.task.cancel() }
         metrics.increment(.unitsCompleted)
         job.continuation.resume(returning: value)
     }

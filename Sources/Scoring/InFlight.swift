@@ -6,18 +6,55 @@
 /// would otherwise queue a second forward pass behind the first — on its one serial queue —
 /// and every later lease would wait behind both. Scoring is deterministic, so the running
 /// pass's result is the answer to both.
+///
+/// A waiter that is cancelled (its request was closed) stops waiting for nothing: when the
+/// last waiter of a run is cancelled the run is cancelled too, and forgotten, so a request for
+/// the same key that comes after starts a run of its own rather than joining one that stops.
 public actor InFlight<Key: Hashable & Sendable, Value: Sendable> {
-    private var running: [Key: Task<Value, Error>] = [:]
+    private struct Run {
+        let number: Int
+        let task: Task<Value, Error>
+        /// Who still waits for it (waiter numbers); a cancelled waiter leaves at once.
+        var waiters: Set<Int>
+    }
+    private var running: [Key: Run] = [:]
+    private var nextNumber = 0
 
     public init() {}
 
     /// The result of `work` for `key`: of the run already going for it, or of a new run.
+    /// Cancelling the caller cancels the run only if no other caller still waits for it.
     public func run(_ key: Key, _ work: @escaping @Sendable () async throws -> Value) async throws -> Value {
-        if let task = running[key] { return try await task.value }
-        let task = Task { try await work() }
-        running[key] = task
-        defer { running[key] = nil }
-        return try await task.value
+        nextNumber += 1
+        let waiter = nextNumber
+        let run: Run
+        if var joined = running[key] {
+            joined.waiters.insert(waiter)
+            run = joined
+        } else {
+            nextNumber += 1
+            run = Run(number: nextNumber, task: Task { try await work() }, waiters: [waiter])
+        }
+        running[key] = run
+        let result = await withTaskCancellationHandler {
+            await run.task.result
+        } onCancel: {
+            Task { await self.leave(key, run: run.number, waiter: waiter, cancelled: true) }
+        }
+        leave(key, run: run.number, waiter: waiter, cancelled: false)
+        return try result.get()
+    }
+
+    /// `waiter` no longer waits for run `number` of `key`; the run is forgotten once nobody
+    /// does, and cancelled if the last one to leave was cancelled.
+    private func leave(_ key: Key, run number: Int, waiter: Int, cancelled: Bool) {
+        guard var run = running[key], run.number == number, run.waiters.remove(waiter) != nil else { return }
+        if run.waiters.isEmpty {
+            running[key] = nil
+            if cancelled { run.task.cancel() }
+        } else {
+            running[key] = run
+        }
     }
 
     /// How many distinct keys are running now.

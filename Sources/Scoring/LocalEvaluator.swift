@@ -19,8 +19,10 @@ public final class LocalEvaluator: UnitEvaluator, @unchecked Sendable {
 
     public var model: LlamaModel { scorer.model }
 
+    /// Scores `unit`; a cancelled call stops its pass within a layer (the unit is no longer
+    /// wanted: its candidate was rejected early, or the search stops).
     public func evaluate(_ unit: WorkUnit) async throws -> UnitResult {
-        try await offCooperativeThreads(queue) { try self.scorer.score(unit, worker: self.name) }
+        try await offCooperativeThreads(queue) { stop in try self.scorer.score(unit, worker: self.name, stop: stop) }
     }
 }
 
@@ -83,8 +85,8 @@ public final class UnitScorer: @unchecked Sendable {
     }
 
     /// Scores the unit (blocking: call it off the cooperative threads). A NaN or infinite loss
-    /// comes back as `nllSum == nil`.
-    public func score(_ unit: WorkUnit, worker: String) throws -> UnitResult {
+    /// comes back as `nllSum == nil`. `stop` ends the pass early (`EvaluatorError.cancelled`).
+    public func score(_ unit: WorkUnit, worker: String, stop: StopSignal? = nil) throws -> UnitResult {
         guard unit.window >= 0, unit.window < unit.windowCount else {
             throw EvaluatorError.invalidRequest("window \(unit.window) is outside the \(unit.windowCount) windows")
         }
@@ -96,20 +98,20 @@ public final class UnitScorer: @unchecked Sendable {
                 throw EvaluatorError.invalidRequest("a probe unit needs original_context and key_token_threshold")
             }
             let keys = try KeyTokens.positions(model: model, window: window, scaling: unit.scaling,
-                                               shortContext: short, threshold: threshold)
+                                               shortContext: short, threshold: threshold, stop: stop)
             return UnitResult(nllSum: 0, tokens: keys.count, seconds: Date().timeIntervalSince(start), worker: worker,
                               positions: keys)
         }
         switch unit.fitness ?? .ppl {
         case .ppl, .needle:
-            let loss = try model.loss(tokens: window.tokens, positions: window.positions, scaling: unit.scaling)
+            let loss = try model.loss(tokens: window.tokens, positions: window.positions, scaling: unit.scaling, stop: stop)
             return result(loss, start: start, worker: worker)
         case .mixed:
             // Every token of the needle window, plus the answers' tokens weighted so that they
             // count as much as all the others: exp(nll_sum / tokens) is then the window's
             // perplexity times the answers' perplexity.
             let scores = try model.tokenScores(tokens: window.tokens, positions: Array(0..<(window.tokens.count - 1)),
-                                               scaling: unit.scaling)
+                                               scaling: unit.scaling, stop: stop)
             let answers = Set(window.positions)
             let all = scores.map(\.nll).reduce(0, +)
             let answer = scores.filter { answers.contains($0.position) }.map(\.nll).reduce(0, +)
@@ -120,7 +122,7 @@ public final class UnitScorer: @unchecked Sendable {
             guard let positions = unit.positions, !positions.isEmpty else {
                 throw EvaluatorError.invalidRequest("a key-tokens unit needs its positions")
             }
-            let loss = try model.loss(tokens: window.tokens, positions: positions, scaling: unit.scaling)
+            let loss = try model.loss(tokens: window.tokens, positions: positions, scaling: unit.scaling, stop: stop)
             return result(loss, start: start, worker: worker)
         }
     }
@@ -137,5 +139,26 @@ public func offCooperativeThreads<T: Sendable>(_ queue: DispatchQueue,
                                                _ body: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
         queue.async { continuation.resume(with: Result { try body() }) }
+    }
+}
+
+/// `offCooperativeThreads` for a pass that can stop: cancelling the calling task stops `body`'s
+/// signal, and a body still waiting on `queue` when that happens never starts (a unit queued
+/// behind another whose request is gone). A pass stopped so throws `CancellationError`, as
+/// any cancelled task does (a search being paused must not read it as a unit that failed).
+public func offCooperativeThreads<T: Sendable>(_ queue: DispatchQueue,
+                                               _ body: @escaping @Sendable (StopSignal) throws -> T) async throws -> T {
+    let signal = StopSignal()
+    do {
+        return try await withTaskCancellationHandler {
+            try await offCooperativeThreads(queue) {
+                try signal.check()
+                return try body(signal)
+            }
+        } onCancel: {
+            signal.stop()
+        }
+    } catch EvaluatorError.cancelled {
+        throw CancellationError()
     }
 }

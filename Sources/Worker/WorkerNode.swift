@@ -79,9 +79,20 @@ public final class WorkerNode: Sendable {
         }
         let name = settings.name ?? "worker"
         return try await inFlight.run(StrictJSON.encode(unit)) { [queue, scorer] in
-            try await offCooperativeThreads(queue) {
-                do { return try scorer.score(unit, worker: name) }
-                catch let error as EvaluatorError { throw APIError.badRequest("bad request", error.description) }
+            let start = Date()
+            do {
+                return try await offCooperativeThreads(queue) { stop in
+                    do { return try scorer.score(unit, worker: name, stop: stop) }
+                    catch let error as EvaluatorError where error != .cancelled {
+                        throw APIError.badRequest("bad request", error.description)
+                    }
+                }
+            } catch is CancellationError {
+                // Every request for it was closed (the coordinator took the lease back, or the
+                // candidate no longer needs it): the worker is free for the next unit.
+                FileHandle.standardError.write(Data(("worker: stopped unit \(unit.candidateRowID)/\(unit.window) after "
+                    + "\(String(format: "%.1f", Date().timeIntervalSince(start))) s: its request was closed\n").utf8))
+                throw CancellationError()
             }
         }
     }
@@ -90,9 +101,21 @@ public final class WorkerNode: Sendable {
         let router = Router(context: BasicRequestContext.self)
         router.middlewares.add(GuardMiddleware(token: settings.token))
         router.get("/healthz") { _, _ in jsonResponse(["status": "ok"]) }
-        router.post("/v1/evaluate") { request, _ in
-            let unit = try await decodeBody(WorkUnit.self, request)
-            return jsonResponse(try await self.evaluate(unit))
+        // A unit takes minutes: the handler runs under the request's connection, so a
+        // coordinator that closes it (it took the lease back) stops the pass it alone waited
+        // for. The connection then closes after every answer, which the answer says.
+        router.post("/v1/evaluate") { request, context in
+            try await request.body.consumeWithCancellationOnInboundClose { body in
+                var response: Response
+                do {
+                    let unit = try await decodeBody(WorkUnit.self, Request(head: request.head, body: body))
+                    response = jsonResponse(try await self.evaluate(unit))
+                } catch let error as HTTPResponseError {
+                    response = try error.response(from: request, context: context)
+                }
+                response.headers[.connection] = "close"
+                return response
+            }
         }
         return router
     }

@@ -134,6 +134,39 @@ struct DistributedTests {
         #expect(again.isEmpty && !again.contains { $0["id"] as? String == id }, "a stopping worker registered again: \(again)")
     }
 
+    /// A coordinator that takes a lease back closes its request: the worker stops that pass
+    /// (it says so) instead of scoring minutes for nobody, and answers the next unit.
+    @Test func aWorkerStopsAUnitWhoseRequestWasClosed() async throws {
+        let files = try #require(try Files())
+        let coordinator = try files.coordinator(db: files.directory.appendingPathComponent("close.sqlite").path)
+        defer { coordinator.stop() }
+        let text = files.directory.appendingPathComponent("long-close.txt")
+        try Data(contentsOf: try #require(TestPaths.sharedFile("text/tinystories-valid.txt"))).prefix(400_000).write(to: text)
+        let log = files.directory.appendingPathComponent("worker-close.log")
+        let worker = try ServiceProcess(["worker", "--coordinator", "http://127.0.0.1:\(coordinator.port)", "--model",
+                                         files.model.path, "--text", text.path, "--threads", "1", "--name", "closing"],
+                                        stderr: log)
+        defer { worker.kill9() }
+        func unit(_ context: Int) throws -> Data {
+            TestHTTP.json(["search_id": 1, "candidate_row": context, "window": 0, "lambda": [Double](repeating: 4, count: 4),
+                           "n_hat": 0, "attention_factor": 1, "target_context": context, "windows": 1,
+                           "model_sha256": files.modelHash, "text_sha256": try SHA256.hex(fileAt: text.path),
+                           "text_offset": 0])
+        }
+        let url = "http://127.0.0.1:\(worker.port)/v1/evaluate"
+        let long = try unit(32_768)   // tens of seconds on one thread
+        let idle = cpuSeconds(worker.process.processIdentifier)
+        let scoring = Task { try await TestHTTP.request("POST", url, body: long, timeout: 600) }
+        try #require(try await waitUntil(60) { cpuSeconds(worker.process.processIdentifier) > idle + 1 }, "the worker never scored")
+        scoring.cancel()   // the client closes the connection
+        #expect(try await waitUntil(60) {
+            (try? String(contentsOf: log, encoding: .utf8))?.contains("stopped unit 32768/0") == true
+        }, "the worker did not stop the pass: \((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
+        let next = try await TestHTTP.request("POST", url, body: try unit(512), timeout: 120)
+        #expect(next.status == 200, "\(next.text)")
+        #expect((next.object["tokens"] as? Int ?? 0) > 0)
+    }
+
     /// CPU seconds a process has used (user + system), from /proc.
     func cpuSeconds(_ pid: Int32) -> Double {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),

@@ -304,6 +304,47 @@ struct StuckWorker: UnitEvaluator {
         await dispatcher.shutdown()
     }
 
+    /// A unit nobody wants any more (its candidate was rejected early, the search stops):
+    /// cancelling its `evaluate` cancels the request its worker is answering, so the worker
+    /// can stop the pass, and the worker takes the next unit at once.
+    @Test func aCancelledUnitCancelsItsWorkersRequest() async throws {
+        let dispatcher = Dispatcher()
+        let worker = SlowWorker()
+        await dispatcher.register(tests.registration("slow"), connection: worker, heartbeats: false)
+        let unwanted = Task { try await dispatcher.evaluate(tests.unit()) }
+        #expect(try await waitUntil(30) { worker.lock.withLock { worker.open } == 1 }, "the worker holds the unit")
+        unwanted.cancel()
+        await #expect(throws: CancellationError.self) { try await unwanted.value }
+        #expect(try await waitUntil(30) { worker.lock.withLock { worker.open } == 0 },
+                "the cancelled unit's request is still open on the worker")
+        #expect(worker.lock.withLock { worker.cancelled } == 1)
+        var next = tests.unit()
+        next.candidateRowID = 2
+        #expect(try await dispatcher.evaluate(next).nllSum == 5, "the worker is free for the next unit")
+        #expect(worker.lock.withLock { worker.calls } == 2)
+        await dispatcher.shutdown()
+    }
+
+    /// A straggler's unit duplicated on an idle worker: the first answer completes it, and the
+    /// other lease's request is cancelled (its worker stops scoring a unit already done).
+    @Test func theLosingDuplicateIsCancelled() async throws {
+        var settings = Dispatcher.Settings()
+        settings.duplicateAfter = 0.1
+        let dispatcher = Dispatcher(settings: settings)
+        let slow = SlowWorker()
+        await dispatcher.register(tests.registration("slow"), connection: slow, heartbeats: false)
+        let unit = Task { try await dispatcher.evaluate(tests.unit()) }
+        #expect(try await waitUntil(30) { slow.lock.withLock { slow.open } == 1 }, "the slow worker holds the unit")
+        try await Task.sleep(nanoseconds: 200_000_000)   // past duplicateAfter: a straggler
+        await dispatcher.register(tests.registration("quick"), connection: ScriptedWorker(answer: UnitResult(nllSum: 7, tokens: 255, seconds: 0, worker: "quick")),
+                                  heartbeats: false)
+        #expect(try await unit.value.worker == "quick", "the duplicate answered first")
+        #expect(try await waitUntil(30) { slow.lock.withLock { slow.open } == 0 },
+                "the losing duplicate's request is still open")
+        #expect(slow.lock.withLock { slow.cancelled } == 1)
+        await dispatcher.shutdown()
+    }
+
     /// Issue 23, item 2: a unit whose lease failed goes to another worker, and a worker whose
     /// answers fail three times in a row is removed, named in the reason.
     @Test func aFailedUnitGoesElsewhereAndABrokenWorkerIsRemoved() async throws {
@@ -438,5 +479,22 @@ struct StuckWorker: UnitEvaluator {
         #expect(extra > 0 && extra <= 0.05, "checked share \(extra)")
         #expect(await dispatcher.workerViews().count == 4, "no honest worker removed")
         await dispatcher.shutdown()
+    }
+}
+
+/// A worker whose units take a minute (candidate row 2: none), unless their request is
+/// cancelled; it counts the requests open, made and cancelled.
+final class SlowWorker: UnitEvaluator, @unchecked Sendable {
+    let lock = NSLock()
+    var open = 0, calls = 0, cancelled = 0
+    func evaluate(_ unit: WorkUnit) async throws -> UnitResult {
+        lock.withLock { open += 1; calls += 1 }
+        defer { lock.withLock { open -= 1 } }
+        if unit.candidateRowID == 2 { return UnitResult(nllSum: 5, tokens: 255, seconds: 0, worker: "slow") }
+        for _ in 0..<6_000 {
+            if Task.isCancelled { lock.withLock { cancelled += 1 }; throw CancellationError() }
+            try? await Task.sleep(nanoseconds: 10_000_000)
+        }
+        return UnitResult(nllSum: 3, tokens: 255, seconds: 0, worker: "slow")
     }
 }

@@ -1,5 +1,6 @@
 import Runner
 import Scoring
+import TestSupport
 import Testing
 
 /// A worker asked again for a unit it is still scoring joins that pass (InFlight).
@@ -24,5 +25,35 @@ import Testing
         #expect(await inFlight.count == 0)
         _ = try await inFlight.run("unit", work)
         #expect(runs.value == 3, "finished work is not cached: a later request runs again")
+    }
+
+    /// A request closed while its unit runs: the run is cancelled only when nobody else waits
+    /// for it, and a request after that starts a run of its own (it must not join one that stops).
+    @Test func theRunIsCancelledWhenItsLastWaiterIs() async throws {
+        let inFlight = InFlight<String, Int>()
+        let runs = SharedCount(), cancelled = SharedCount(), release = SharedCount()
+        @Sendable func work() async throws -> Int {
+            runs.add(1)
+            for _ in 0..<20_000 where release.value == 0 {   // released, or ~20 s (the test then fails, not hangs)
+                if Task.isCancelled { cancelled.add(1); throw CancellationError() }
+                try? await Task.sleep(nanoseconds: 1_000_000)
+            }
+            return 7
+        }
+        let first = Task { try await inFlight.run("unit", work) }
+        while runs.value < 1 { try await Task.sleep(nanoseconds: 1_000_000) }
+        let second = Task { try await inFlight.run("unit", work) }
+        try await Task.sleep(nanoseconds: 20_000_000)   // let the second join
+        first.cancel()
+        try await Task.sleep(nanoseconds: 50_000_000)
+        #expect(cancelled.value == 0, "the second request still waits: the run goes on")
+        second.cancel()
+        #expect(try await waitUntil(30) { cancelled.value == 1 }, "nobody waits: the run must stop")
+        await #expect(throws: CancellationError.self) { try await first.value }
+        await #expect(throws: CancellationError.self) { try await second.value }
+        #expect(await inFlight.count == 0)
+        release.value = 1
+        #expect(try await inFlight.run("unit", work) == 7, "a later request runs again, not the stopped run")
+        #expect(runs.value == 2)
     }
 }
