@@ -20,7 +20,7 @@ struct PasskeyCommand: ParsableCommand {
             LongRoPE2's template): --windows windows of --context tokens of the text each hide \
             --needles sentences "One of the special magic numbers for KEY is: N." (N of --digits digits) at \
             spread depths, and end with one question per needle; a needle is retrieved when every \
-            token of its number is the model's most likely one. Accuracy is over all needles.
+            token of its number is the model's most likely one. Accuracy is over all needles;             --json also lists each needle ("each": window, depth, distance — tokens from its             sentence to its answer —, retrieved, answer NLL).
             """)
 
     @Option(help: "GGUF model (llama, qwen2, qwen3 or phi3 architecture).") var model: String
@@ -128,12 +128,15 @@ struct PasskeyCommand: ParsableCommand {
         let progress = ProgressLine(label: "needles")
         var passedBySlice = Array(repeating: 0, count: needles), nllBySlice = Array(repeating: 0.0, count: needles)
         var passed = 0
+        var each: [[String: Any]] = []   // every needle: where it was, how far back, retrieved or not
         for (k, window) in graded.enumerated() {
             let grades = try llama.grade(window, scaling: rope)
-            for (needle, grade) in zip(window.needles, grades) {
+            for (j, (needle, grade)) in zip(window.needles, grades).enumerated() {
                 let slice = min(needles - 1, Int(needle.depth * Double(needles)))
                 if grade.passed { passedBySlice[slice] += 1; passed += 1 }
                 nllBySlice[slice] += grade.nll
+                each.append(["window": k, "depth": needle.depth, "distance": window.distance(j), "retrieved": grade.passed,
+                             "answer_nll": grade.nll])
             }
             progress.show("window \(k + 1)/\(graded.count), \(passed)/\((k + 1) * needles) retrieved")
         }
@@ -149,7 +152,7 @@ struct PasskeyCommand: ParsableCommand {
             let object: [String: Any] = ["context": context, "scaling": rope.method, "text": path, "text_offset": textOffset,
                                          "windows": windows, "needles_per_window": needles, "needles": total, "digits": digits,
                                          "retrieved": passed, "accuracy": accuracy, "answer_nll": meanNLL,
-                                         "depths": rows, "seed": seed]
+                                         "depths": rows, "seed": seed, "each": each]
             print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
         } else {
             print("needles in \(path), \(windows) window(s) of \(context) tokens, \(needles) needle(s) of \(digits) digits each, \(rope.method)")

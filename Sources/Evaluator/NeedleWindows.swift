@@ -39,6 +39,12 @@ public enum NeedleWindows {
         public var window: EvaluationWindow
         public var needles: [Needle]
         public var answerPositions: [[Int]]
+        /// Where each needle's sentence starts in the window (same order as `needles`): its
+        /// answer is `answerPositions[j][0] − hiddenAt[j]` tokens after it.
+        public var hiddenAt: [Int]
+
+        /// Tokens from needle j's sentence to its answer: how far back the model must look.
+        public func distance(_ j: Int) -> Int { answerPositions[j][0] - hiddenAt[j] }
     }
 
     /// The single needle of window k (LongRoPE2's template, one needle per window).
@@ -115,10 +121,13 @@ public enum NeedleWindows {
             // Hide the needles in depth order, each at a sentence end near its depth.
             var tokens = head
             var from = 0
+            var hiddenAt = Array(repeating: 0, count: count)
             for j in asked.indices.sorted(by: { asked[$0].depth < asked[$1].depth }) {
                 let near = max(from, Int(asked[j].depth * Double(filler.count)))
                 let insert = max(from, sentenceBoundary(in: filler, near: near, tokenizer: tokenizer))
-                tokens += filler[from..<insert] + hidden[j]
+                tokens += filler[from..<insert]
+                hiddenAt[j] = tokens.count
+                tokens += hidden[j]
                 from = insert
             }
             tokens += filler[from...]
@@ -131,7 +140,7 @@ public enum NeedleWindows {
             }
             let scored = answerPositions.flatMap { $0 }
             return Window(window: EvaluationWindow(tokens: tokens, scoredFrom: scored[0], scoredPositions: scored),
-                          needles: asked, answerPositions: answerPositions)
+                          needles: asked, answerPositions: answerPositions, hiddenAt: hiddenAt)
         }
     }
 

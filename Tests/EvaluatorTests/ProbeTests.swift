@@ -98,6 +98,16 @@ struct ProbeTests {
                 #expect(hits.count == 1, "needle \(needle.key) hidden once")
                 hiddenAt.append(hits.first ?? -1)
             }
+            // The window says where each needle's sentence starts: its number inside it, and
+            // the distance to the answer counted from there.
+            for j in 0..<count {
+                let sentence = try #require(hiddenAt[j] > g.hiddenAt[j] ? hiddenAt[j] - g.hiddenAt[j] : nil,
+                                            "needle \(j)'s number lies after its sentence's start")
+                let needle = g.needles[j]
+                let length = model.tokenizer.encodeContinuation(" One of the special magic numbers for \(needle.key) is: \(needle.number).").count
+                #expect(sentence < length, "the number is in the needle's own sentence (\(sentence) of \(length) tokens in)")
+                #expect(g.distance(j) == g.answerPositions[j][0] - g.hiddenAt[j] && g.distance(j) > 0)
+            }
             let byDepth = g.needles.indices.sorted { g.needles[$0].depth < g.needles[$1].depth }
             #expect(byDepth.map { hiddenAt[$0] } == byDepth.map { hiddenAt[$0] }.sorted(), "hidden in depth order")
             #expect(hiddenAt.max()! - hiddenAt.min()! > 300, "spread over the window")
