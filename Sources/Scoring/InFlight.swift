@@ -7,9 +7,10 @@
 /// and every later lease would wait behind both. Scoring is deterministic, so the running
 /// pass's result is the answer to both.
 ///
-/// A waiter that is cancelled (its request was closed) stops waiting for nothing: when the
-/// last waiter of a run is cancelled the run is cancelled too, and forgotten, so a request for
-/// the same key that comes after starts a run of its own rather than joining one that stops.
+/// Cancelling a caller (its request was closed) takes it off the run's waiters; when the last
+/// one goes so, the run is cancelled and forgotten, so a request for the same key that comes
+/// after starts a run of its own rather than joining one that stops. A cancelled caller still
+/// returns when the run ends: with the run's result if others kept it going.
 public actor InFlight<Key: Hashable & Sendable, Value: Sendable> {
     private struct Run {
         let number: Int
