@@ -60,4 +60,7 @@ public actor InFlight<Key: Hashable & Sendable, Value: Sendable> {
 
     /// How many distinct keys are running now.
     public var count: Int { running.count }
+
+    /// How many callers wait for `key`'s run now (0: none is running).
+    public func waiters(_ key: Key) -> Int { running[key]?.waiters.count ?? 0 }
 }

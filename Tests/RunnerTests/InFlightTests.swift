@@ -43,7 +43,7 @@ import Testing
         let first = Task { try await inFlight.run("unit", work) }
         while runs.value < 1 { try await Task.sleep(nanoseconds: 1_000_000) }
         let second = Task { try await inFlight.run("unit", work) }
-        try await Task.sleep(nanoseconds: 20_000_000)   // let the second join
+        #expect(try await waitUntil(30) { await inFlight.waiters("unit") == 2 }, "the second joined")
         first.cancel()
         try await Task.sleep(nanoseconds: 50_000_000)
         #expect(cancelled.value == 0, "the second request still waits: the run goes on")
