@@ -8,9 +8,11 @@
 /// pass's result is the answer to both.
 ///
 /// Cancelling a caller (its request was closed) takes it off the run's waiters; when the last
-/// one goes so, the run is cancelled and forgotten, so a request for the same key that comes
-/// after starts a run of its own rather than joining one that stops. A cancelled caller still
-/// returns when the run ends: with the run's result if others kept it going.
+/// one goes so, the run goes on for `linger` seconds — a request for the same key then joins
+/// it (a worker paused past its lease gets the same unit again seconds after it resumes) —
+/// and is then cancelled and forgotten, so a later request starts a run of its own rather than
+/// joining one that stops. A cancelled caller still returns when the run ends: with the run's
+/// result if others kept it going.
 public actor InFlight<Key: Hashable & Sendable, Value: Sendable> {
     private struct Run {
         let number: Int
@@ -20,8 +22,12 @@ public actor InFlight<Key: Hashable & Sendable, Value: Sendable> {
     }
     private var running: [Key: Run] = [:]
     private var nextNumber = 0
+    /// How long a run nobody waits for any more goes on before it is cancelled.
+    public let linger: Double
 
-    public init() {}
+    public init(linger: Double = 0) {
+        self.linger = linger
+    }
 
     /// The result of `work` for `key`: of the run already going for it, or of a new run.
     /// Cancelling the caller cancels the run only if no other caller still waits for it.
@@ -46,16 +52,26 @@ public actor InFlight<Key: Hashable & Sendable, Value: Sendable> {
         return try result.get()
     }
 
-    /// `waiter` no longer waits for run `number` of `key`; the run is forgotten once nobody
-    /// does, and cancelled if the last one to leave was cancelled.
+    /// `waiter` no longer waits for run `number` of `key`. Once nobody does, a run that ended
+    /// is forgotten; one whose last waiter was cancelled is cancelled after `linger` unless
+    /// someone joined it meanwhile.
     private func leave(_ key: Key, run number: Int, waiter: Int, cancelled: Bool) {
         guard var run = running[key], run.number == number, run.waiters.remove(waiter) != nil else { return }
-        if run.waiters.isEmpty {
-            running[key] = nil
-            if cancelled { run.task.cancel() }
-        } else {
-            running[key] = run
+        running[key] = run
+        guard run.waiters.isEmpty else { return }
+        guard cancelled else { running[key] = nil; return }
+        guard linger > 0 else { abandon(key, run: number); return }
+        Task {
+            try? await Task.sleep(nanoseconds: UInt64(linger * 1e9))
+            abandon(key, run: number)
         }
+    }
+
+    /// Cancels and forgets run `number` of `key` if nobody waits for it.
+    private func abandon(_ key: Key, run number: Int) {
+        guard let run = running[key], run.number == number, run.waiters.isEmpty else { return }
+        running[key] = nil
+        run.task.cancel()
     }
 
     /// How many distinct keys are running now.

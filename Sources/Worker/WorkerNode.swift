@@ -45,8 +45,10 @@ public final class WorkerNode: Sendable {
     public let textSHA256: String
     let scorer: UnitScorer
     let queue = DispatchQueue(label: "longrope.worker.evaluate")
-    /// A unit leased again while its first lease is still being scored joins that pass.
-    let inFlight = InFlight<Data, UnitResult>()
+    /// A unit leased again while its first lease is still being scored joins that pass; a pass
+    /// whose every request was closed goes on 10 s for a new lease of it (five heartbeats: a
+    /// worker whose lease went back while it was paused gets the unit again when it resumes).
+    let inFlight = InFlight<Data, UnitResult>(linger: 10)
     let client: HTTPClient
     let tls: TLSConfiguration?
 

@@ -56,4 +56,40 @@ import Testing
         #expect(try await inFlight.run("unit", work) == 7, "a later request runs again, not the stopped run")
         #expect(runs.value == 2)
     }
+
+    /// A worker whose lease went back while it was paused gets the same unit again seconds
+    /// later: the pass its closed request left goes on for `linger` and the new request joins
+    /// it; if none comes, it is cancelled after that.
+    @Test func aRunNobodyWaitsForLingersForTheNextRequest() async throws {
+        let runs = SharedCount(), cancelled = SharedCount(), release = SharedCount()
+        @Sendable func work() async throws -> Int {
+            runs.add(1)
+            for _ in 0..<20_000 where release.value == 0 {
+                if Task.isCancelled { cancelled.add(1); throw CancellationError() }
+                try? await Task.sleep(nanoseconds: 1_000_000)
+            }
+            return 7
+        }
+        let inFlight = InFlight<String, Int>(linger: 5)
+        let first = Task { try await inFlight.run("unit", work) }
+        #expect(try await waitUntil(30) { await inFlight.waiters("unit") == 1 })
+        first.cancel()
+        #expect(try await waitUntil(30) { await inFlight.waiters("unit") == 0 }, "the closed request left")
+        #expect(await inFlight.count == 1, "the run lingers")
+        let second = Task { try await inFlight.run("unit", work) }
+        #expect(try await waitUntil(30) { await inFlight.waiters("unit") == 1 }, "the next request joined")
+        release.value = 1
+        #expect(try await second.value == 7)
+        #expect(runs.value == 1 && cancelled.value == 0, "one run, not cancelled")
+        _ = try? await first.value
+
+        release.value = 0
+        let brief = InFlight<String, Int>(linger: 0.1)
+        let alone = Task { try await brief.run("unit", work) }
+        #expect(try await waitUntil(30) { await brief.waiters("unit") == 1 })
+        alone.cancel()
+        #expect(try await waitUntil(30) { cancelled.value == 1 }, "nobody came: the run stops after its linger")
+        #expect(await brief.count == 0)
+        #expect(runs.value == 2)
+    }
 }
