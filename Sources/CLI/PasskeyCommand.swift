@@ -20,7 +20,9 @@ struct PasskeyCommand: ParsableCommand {
             LongRoPE2's template): --windows windows of --context tokens of the text each hide \
             --needles sentences "One of the special magic numbers for KEY is: N." (N of --digits digits) at \
             spread depths, and end with one question per needle; a needle is retrieved when every \
-            token of its number is the model's most likely one. Accuracy is over all needles;             --json also lists each needle ("each": window, depth, distance — tokens from its             sentence to its answer —, retrieved, answer NLL).
+            token of its number is the model's most likely one. Accuracy is over all needles; \
+            --json also lists each needle ("each": window, depth, distance — tokens from its \
+            sentence to its answer —, retrieved, answer NLL).
             """)
 
     @Option(help: "GGUF model (llama, qwen2, qwen3 or phi3 architecture).") var model: String
