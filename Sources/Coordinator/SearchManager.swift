@@ -37,9 +37,9 @@ public actor SearchManager {
         var pairs = request.pairs, base = request.ropeBase
         if pairs == nil || base == nil {
             switch await dispatcher.geometryClaims(modelSHA256: request.modelSHA256) {
-            case let .known(known):
-                pairs = pairs ?? known.pairs
-                base = base ?? known.ropeBase
+            case let .known(knownPairs, knownBase):
+                pairs = pairs ?? knownPairs
+                base = base ?? knownBase
             case .none:
                 throw APIError.conflict("no worker holds model \(request.modelSHA256.prefix(16))… (none healthy): attach one, or give pairs and rope_base")
             case let .disagree(claims):
@@ -63,6 +63,7 @@ public actor SearchManager {
         let id = try store.createSearch(name: request.name ?? "search", config: config, modelPath: "",
                                         modelSHA256: request.modelSHA256, textPath: "", textOffset: request.textOffset ?? 0,
                                         textSHA256: request.textSHA256, ropeBase: base)
+        for warning in config.warnings { logger.warning("search \(id): \(warning)") }
         start(id)
         return id
     }
@@ -90,7 +91,7 @@ public actor SearchManager {
             } catch {
                 logger.error("search \(id) failed: \(error)")
             }
-            await self.finished(id)
+            self.finished(id)
         }
     }
 
@@ -184,6 +185,7 @@ public actor SearchManager {
         view.needles = config.usesNeedles ? config.needles ?? 1 : nil
         view.space = config.searchSpace.rawValue
         view.attentionPrecision = config.attentionPrecision ?? "f32"
+        view.warnings = config.warnings.isEmpty ? nil : config.warnings
         view.overlapSteps = config.overlapSteps ?? false
         view.pipelineDepth = config.lag
         view.islands = config.islandCount

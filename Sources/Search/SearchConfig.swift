@@ -152,6 +152,18 @@ public struct SearchConfig: Codable, Sendable, Equatable {
     /// The most needles a window may hold.
     public static let maxNeedles = 64
 
+    /// Settings that are allowed but work against the search, one sentence each (the CLI prints
+    /// them, the coordinator logs them and lists them in the search's view).
+    public var warnings: [String] {
+        var out: [String] = []
+        if attentionPrecision == "bf16" && usesNeedles {
+            out.append("attention_precision bf16 with the \(fitnessKind.rawValue) fitness: BF16 moves the needles' answers "
+                       + "enough to reorder candidates within ~1% of each other (Kendall tau 0.905-0.937 against FP32 on "
+                       + "SmolLM2, docs/benchmarks.md); f32 ranks them exactly, bf16 suits the ppl fitness")
+        }
+        return out
+    }
+
     /// Limits that keep one request from exhausting the coordinator (2M tokens is LongRoPE's reach).
     public static let maxContext = 2_097_152
     public static let maxPopulation = 10_000

@@ -226,9 +226,11 @@ public struct SearchView: Codable, Sendable, Equatable {
     /// About how long a queued or running search has left at the pace its units have come back
     /// (`TimeLeft`); nil while there is too little to go on, and for a search that is not running.
     public var secondsLeft: Double?
+    /// Settings allowed but working against the search (`SearchConfig.warnings`); nil when none.
+    public var warnings: [String]?
 
     enum CodingKeys: String, CodingKey {
-        case id, name, status, error, step, steps, candidates, best, baselines, seed, fitness, needles, space
+        case id, name, status, error, step, steps, candidates, best, baselines, seed, fitness, needles, space, warnings
         case workerSeconds = "worker_seconds", secondsLeft = "seconds_left"
         case attentionRange = "attention_range", attentionFactor = "attention_factor", baselineFitness = "baseline_fitness"
         case waiting, rules, overlapSteps = "overlap_steps", refineIterations = "refine_iterations"

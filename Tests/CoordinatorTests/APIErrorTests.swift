@@ -124,6 +124,14 @@ import Wire
             #expect(levers.object["fitness"] as? String == "needle" && levers.object["space"] as? String == "critical-dimension")
             #expect(levers.object["attention_range"] == nil || levers.object["attention_range"] is NSNull, "a given m is fixed")
             #expect(levers.object["attention_factor"] as? Double == 1.1)
+            // BF16 with a needle fitness is allowed but said to reorder close candidates; with ppl it is not.
+            #expect(created.object["warnings"] == nil || created.object["warnings"] is NSNull, "\(created.text)")
+            let bf16Mixed = try await api.request("POST", "/v1/searches", body: with(["fitness": "mixed", "attention_precision": "bf16"]), token: token)
+            #expect(bf16Mixed.status == 201, "\(bf16Mixed.text)")
+            let warned = bf16Mixed.object["warnings"] as? [String] ?? []
+            #expect(warned.count == 1 && warned[0].contains("bf16") && warned[0].contains("mixed"), "\(bf16Mixed.text)")
+            let bf16Ppl = try await api.request("POST", "/v1/searches", body: with(["attention_precision": "bf16"]), token: token)
+            #expect(bf16Ppl.status == 201 && (bf16Ppl.object["warnings"] == nil || bf16Ppl.object["warnings"] is NSNull), "\(bf16Ppl.text)")
             #expect(try await api.request("GET", "/v1/searches/1/best?format=xml", token: token).status != 200)
             // Issue 23, item 8: a DELETEd worker's address may not register again.
             let registered = try await api.request("POST", "/v1/workers", body: worker([:]), token: token)

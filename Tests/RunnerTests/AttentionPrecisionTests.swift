@@ -29,6 +29,25 @@ import Wire
         #expect(bad.contains { $0.contains("attention_precision") && $0.contains("fp8") }, "\(bad)")
     }
 
+    /// BF16 with a fitness that hangs on the needles' answers is allowed, with a warning (it
+    /// reorders close candidates, docs/benchmarks.md); with `ppl`, or in FP32, there is none.
+    @Test func bf16WithANeedleFitnessIsWarnedAbout() {
+        let geometry = RoPEGeometry(rotaryDimension: 64, base: 10_000)
+        var options = SearchOptions()
+        func warnings(_ precision: String?, _ fitness: Fitness?) -> [String] {
+            options.attentionPrecision = precision; options.fitness = fitness
+            return options.config(geometry: geometry, originalContext: 256, targetContext: 1024).warnings
+        }
+        #expect(warnings("bf16", nil).isEmpty)
+        #expect(warnings("bf16", .ppl).isEmpty)
+        #expect(warnings("f32", .mixed).isEmpty)
+        #expect(warnings(nil, .needle).isEmpty)
+        for fitness in [Fitness.mixed, .needle] {
+            let said = warnings("bf16", fitness)
+            #expect(said.count == 1 && said[0].contains("bf16") && said[0].contains(fitness.rawValue), "\(said)")
+        }
+    }
+
     /// Every unit of a search stored with "bf16" carries it (the rules' and the candidates'):
     /// the recorder notes each unit's precision, then scores it at FP32 (stories260K's head dim
     /// of 8 has no BF16 path), so the search itself runs as usual.
