@@ -48,10 +48,10 @@ struct PagesController {
             },
             Route(.get, "/metrics") { _, _ in
                 let totals = await dispatcher.totals()
-                metrics.set("longrope_workers", Double(totals.workers))
-                metrics.set("longrope_workers_healthy", Double(totals.healthy))
-                metrics.set("longrope_units_waiting", Double(totals.queued))
-                metrics.set("longrope_units_in_flight", Double(totals.inFlight))
+                metrics.set(.workers, Double(totals.workers))
+                metrics.set(.workersHealthy, Double(totals.healthy))
+                metrics.set(.unitsWaiting, Double(totals.queued))
+                metrics.set(.unitsInFlight, Double(totals.inFlight))
                 return textResponse(metrics.exposition(), contentType: "text/plain; version=0.0.4")
             },
         ]

@@ -84,6 +84,11 @@ extension Dispatcher {
             self.unit = unit
             self.continuation = continuation
         }
+        /// The unit is decided or no longer wanted: every lease's request is cancelled (closed),
+        /// and a worker stops a pass nobody waits for.
+        func cancelLeaseRequests() {
+            for lease in leaseTasks.values { lease.task.cancel() }
+        }
     }
 
     /// What the healthy workers holding a model say of its geometry: one answer, none, or the

@@ -331,7 +331,7 @@ public actor Dispatcher: UnitEvaluator {
     private func cancel(_ id: Int) {
         guard let job = jobs.removeValue(forKey: id) else { return }
         queue.removeAll { $0 == id }
-        for lease in job.leaseTasks.values { lease.task.cancel() }
+        job.cancelLeaseRequests()
         job.continuation.resume(throwing: CancellationError())
     }
 
@@ -549,7 +549,7 @@ public actor Dispatcher: UnitEvaluator {
         jobs[jobID] = nil
         queue.removeAll { $0 == jobID }
         // A duplicate still scoring it (a straggler's) is told to stop: its answer is not needed.
-        for lease in job.leaseTasks.values { lease.task.cancel() }
+        job.cancelLeaseRequests()
         metrics.increment(.unitsCompleted)
         job.continuation.resume(returning: value)
     }

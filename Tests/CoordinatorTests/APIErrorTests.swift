@@ -185,6 +185,10 @@ import Wire
             #expect(served.text == file)
             let metrics = try await api.request("GET", "/metrics", token: "secret")
             #expect(metrics.status == 200 && metrics.text.contains("longrope_http_requests_total"))
+            // Every counter and gauge says what it counts.
+            for name in DispatcherMetrics.Counter.allCases.map(\.rawValue) + DispatcherMetrics.Gauge.allCases.map(\.rawValue) {
+                #expect(metrics.text.contains("# HELP \(name) ") && metrics.text.contains("# TYPE \(name) "), "\(name): \(metrics.text)")
+            }
         }
     }
 }

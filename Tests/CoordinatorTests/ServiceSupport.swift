@@ -50,7 +50,7 @@ final class ServiceProcess: @unchecked Sendable {
         let out = Pipe()
         process.standardOutput = out
         if let stderr {
-            FileManager.default.createFile(atPath: stderr.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: stderr.path, contents: nil)
             process.standardError = try FileHandle(forWritingTo: stderr)
         } else {
             process.standardError = FileHandle.nullDevice
