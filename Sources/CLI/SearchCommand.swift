@@ -151,6 +151,11 @@ struct SearchCommand: AsyncParsableCommand {
         var searchConfig = options.config(geometry: model.geometry, originalContext: original, targetContext: target)
         let problems = searchConfig.problems()
         guard problems.isEmpty else { throw CLIError(invalid + problems.joined(separator: "; ")) }
+        if let precision = searchConfig.attentionPrecision.flatMap(AttentionPrecision.init(rawValue:)),
+           !precision.supports(headDim: model.config.headDim) {
+            throw CLIError(invalid + "attention_precision \(precision.rawValue) needs a head dimension that is a multiple of 32; "
+                           + "\(URL(fileURLWithPath: modelPath).lastPathComponent)'s is \(model.config.headDim) (use f32)")
+        }
         for warning in searchConfig.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
 
         let store: SearchStore
@@ -190,7 +195,7 @@ struct SearchCommand: AsyncParsableCommand {
         FileHandle.standardError.write(Data("search \(searchID): \(name), s = \(searchConfig.scale), \(searchConfig.windowCount) windows of \(target) tokens, seed \(searchConfig.seed), db \(dbPath)\n".utf8))
         let started = Date()
         // The same engine as the coordinator daemon: a dispatcher, here with one in-process worker.
-        let dispatcher = Dispatcher()
+        let dispatcher = Dispatcher(settings: .embedded)
         await dispatcher.register(WorkerRegistration(name: "in-process", address: "in-process://local", modelSHA256: modelHash,
                                                      textSHA256: textHash, architecture: model.config.architecture.rawValue,
                                                      threads: threadCount, pairs: model.pairs, ropeBase: model.config.ropeBase,

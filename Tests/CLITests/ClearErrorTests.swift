@@ -37,6 +37,14 @@ func storiesAndText() throws -> (directory: URL, model: String, text: URL) {
         let notADatabase = try runLongrope(["export", "--db", binary.path, "--format", "hf", "--out", "-"])
         #expect(notADatabase.status != 0 && notADatabase.stderr.contains("cannot read database \(binary.path)")
                 && notADatabase.stderr.contains("not a database"), "\(notADatabase.stderr)")
+        // BF16 attention on a model whose head dimension has no BF16 path (stories260K: 8) is
+        // refused before anything is stored, not found out unit by unit.
+        let bf16DB = directory.appendingPathComponent("bf16.sqlite")
+        let bf16 = try runLongrope(["search", "--model", model, "--text", text.path, "--original-context", "128",
+                                    "--target-context", "256", "--windows", "1", "--population", "4", "--iterations", "0",
+                                    "--attention-precision", "bf16", "--db", bf16DB.path])
+        #expect(bf16.status != 0 && bf16.stderr.contains("head dimension") && bf16.stderr.contains("stories260K.gguf's is 8"), "\(bf16.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: bf16DB.path), "nothing stored")
     }
 }
 

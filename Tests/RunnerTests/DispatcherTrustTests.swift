@@ -377,6 +377,35 @@ struct StuckWorker: UnitEvaluator {
         await alone.shutdown()
     }
 
+    /// `longrope search`'s settings: its lone in-process worker, failing every answer (a unit it
+    /// cannot score), is kept, and the unit fails with the worker's reason after its attempts
+    /// instead of waiting for ever for a worker that will not come.
+    @Test func theEmbeddedSearchsLoneWorkerIsKeptAndTheUnitFails() async throws {
+        struct Refusing: UnitEvaluator {
+            let calls: SharedCount
+            func evaluate(_ unit: WorkUnit) async throws -> UnitResult { calls.add(1); throw UnitFailed(reason: "this unit cannot be scored here") }
+        }
+        let settings = Dispatcher.Settings.embedded
+        let dispatcher = Dispatcher(settings: settings)
+        let calls = SharedCount()
+        await dispatcher.register(tests.registration("in-process"), connection: Refusing(calls: calls), heartbeats: false)
+        let pending = Task { try await dispatcher.evaluate(tests.unit()) }
+        // Until its attempts are spent, or the worker is gone (what this test is against).
+        let settled = try await waitUntil(300) {
+            if calls.value >= settings.maxAttempts { return true }
+            return await dispatcher.workerViews().isEmpty
+        }
+        #expect(settled)
+        let kept = await dispatcher.workerViews().count == 1
+        #expect(kept, "the lone worker is kept (after \(calls.value) failed answers)")
+        if kept {
+            await #expect(throws: UnitFailed.self) { try await pending.value }
+            #expect(calls.value == settings.maxAttempts)
+        }
+        pending.cancel()
+        await dispatcher.shutdown()
+    }
+
     /// Issue 23, item 3: a worker answering a plausible lie (0, or a constant) on every unit is
     /// outvoted on its first checked answer and removed; no lie reaches the caller.
     @Test(arguments: [0.0, 123.0])
