@@ -33,6 +33,7 @@ public struct HTTPWorkerConnection: UnitEvaluator {
         } catch {
             throw WorkerUnreachable("\(address): \(error)")
         }
+        if reply.status == 400 { throw UnitRefused(reason: "worker \(address): \(reply.errorText)") }
         guard reply.status == 200 else {
             throw UnitFailed(reason: "worker \(address) answered \(reply.status): \(reply.errorText)")
         }

@@ -14,7 +14,9 @@ import Wire
 ///   answer, an impossible result or an expired lease spends one; after `maxAttempts` the unit
 ///   fails with its last reason. A unit whose lease failed goes to another worker when one
 ///   holds its model and text, and a worker whose answers fail `maxConsecutiveFailures` times
-///   in a row is removed (named in the reason of the units it failed).
+///   in a row is removed (named in the reason of the units it failed). A unit the worker
+///   refuses (`UnitRefused`: the unit itself cannot be scored) spends an attempt without
+///   counting against the worker.
 /// - Redundancy (volunteer computing's answer to plausible lies): a worker's answers until
 ///   `verifyFirst` of them were confirmed, a seeded `verifyShare` of all units, and (with
 ///   `verifyNewLows`) every answer below the lowest loss its window has had, are held until a second
@@ -450,6 +452,12 @@ public actor Dispatcher: UnitEvaluator {
             workers[workerID]?.unitsFailed += 1
             markUnhealthy(workerID)
             release(jobID, from: workerID, error: "\(error)", spendsAttempt: false)
+        case let .failure(error as UnitRefused):
+            // The unit cannot be scored (bad for every worker holding this model): it spends an
+            // attempt and fails after the last; the worker is not blamed.
+            workers[workerID]?.unitsFailed += 1
+            jobs[jobID]?.failedOn.insert(workerID)
+            release(jobID, from: workerID, error: "worker \(describe(workerID)) refused it: \(error.reason)")
         case let .failure(error):
             workers[workerID]?.unitsFailed += 1
             workers[workerID]?.consecutiveFailures += 1

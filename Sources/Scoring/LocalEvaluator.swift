@@ -22,7 +22,12 @@ public final class LocalEvaluator: UnitEvaluator, @unchecked Sendable {
     /// Scores `unit`; a cancelled call stops its pass within a layer (the unit is no longer
     /// wanted: its candidate was rejected early, or the search stops).
     public func evaluate(_ unit: WorkUnit) async throws -> UnitResult {
-        try await offCooperativeThreads(queue) { stop in try self.scorer.score(unit, worker: self.name, stop: stop) }
+        try await offCooperativeThreads(queue) { stop in
+            do { return try self.scorer.score(unit, worker: self.name, stop: stop) }
+            catch let error as EvaluatorError where error != .cancelled {
+                throw UnitRefused(reason: error.description)   // what a worker answers with 400
+            }
+        }
     }
 }
 

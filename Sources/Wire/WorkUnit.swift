@@ -136,3 +136,13 @@ public struct UnitFailed: Error, CustomStringConvertible, Sendable {
     public init(reason: String) { self.reason = reason }
     public var description: String { "evaluation failed: \(reason)" }
 }
+
+/// The worker says the unit itself cannot be scored (its `/v1/evaluate` answered 400; in
+/// process, the evaluator's error naming the request): the unit's fault, not the worker's. The
+/// unit spends an attempt and goes to another worker if one can take it; the worker is not
+/// removed for it (a bad search must not empty the cluster of its workers).
+public struct UnitRefused: Error, CustomStringConvertible, Sendable {
+    public var reason: String
+    public init(reason: String) { self.reason = reason }
+    public var description: String { "the unit was refused: \(reason)" }
+}

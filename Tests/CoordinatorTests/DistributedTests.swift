@@ -68,6 +68,37 @@ struct DistributedTests {
             .sorted { $0.lexicographicallyPrecedes($1) }
     }
 
+    /// A search its workers cannot score (BF16 attention on stories260K, head dim 8: every unit
+    /// answered 400) fails with the reason, and the worker stays attached and healthy for the
+    /// next search — it used to be removed after three such units, and the search waited for ever.
+    @Test func aSearchNoWorkerCanScoreFailsAndKeepsItsWorkers() async throws {
+        let files = try #require(try Files())
+        let coordinator = try files.coordinator(db: files.directory.appendingPathComponent("refused.sqlite").path)
+        defer { coordinator.stop() }
+        let base = "http://127.0.0.1:\(coordinator.port)"
+        let worker = try files.worker(coordinator.port, name: "kept")
+        defer { worker.kill9() }
+        func healthy() async -> Bool? {
+            let list = (try? await TestHTTP.request("GET", base + "/v1/workers"))?.json as? [[String: Any]]
+            return list?.first { $0["name"] as? String == "kept" }?["healthy"] as? Bool
+        }
+        #expect(try await waitUntil(30) { await healthy() == true }, "the worker attached")
+        let created = try await TestHTTP.request("POST", base + "/v1/searches", body: TestHTTP.json(
+            ["name": "bf16", "model_sha256": files.modelHash, "text_sha256": files.textHash, "original_context": 128,
+             "target_context": 256, "windows": 1, "population": 4, "iterations": 1, "attention_precision": "bf16"]))
+        #expect(created.status == 201, "\(created.text)")
+        let id = created.object["id"] as? Int ?? 0
+        var view: [String: Any] = [:]
+        let settled = try await waitUntil(120) {
+            view = (try? await TestHTTP.request("GET", base + "/v1/searches/\(id)"))?.object ?? [:]
+            if view["status"] as? String == "failed" { return true }
+            return await healthy() != true
+        }
+        #expect(settled, "\(view)")
+        #expect(view["status"] as? String == "failed" && (view["error"] as? String ?? "").contains("head dimension"), "\(view)")
+        #expect(await healthy() == true, "the worker is still attached and healthy")
+    }
+
     /// SIGTERM is a graceful stop: the server and the heartbeats wind down as one service group
     /// and the process ends by itself (a heartbeat loop left running would keep it alive).
     @Test func aWorkerStoppedWithSIGTERMExitsCleanlyAndIsDropped() async throws {

@@ -406,6 +406,34 @@ struct StuckWorker: UnitEvaluator {
         await dispatcher.shutdown()
     }
 
+    /// A unit a worker refuses (the unit itself cannot be scored: its 400) does not count
+    /// against the worker: however many such units, it is kept, and each unit fails after its
+    /// attempts with the refusal as its reason.
+    @Test func aRefusedUnitFailsAndItsWorkerIsKept() async throws {
+        struct Refusing: UnitEvaluator {
+            let calls: SharedCount
+            func evaluate(_ unit: WorkUnit) async throws -> UnitResult {
+                calls.add(1); throw UnitRefused(reason: "BF16 attention needs a head dimension that is a multiple of 32")
+            }
+        }
+        let dispatcher = Dispatcher()   // the coordinator's settings: 3 failed answers in a row remove a worker
+        let calls = SharedCount()
+        await dispatcher.register(tests.registration("refusing"), connection: Refusing(calls: calls), heartbeats: false)
+        for round in 0..<2 {
+            let pending = Task { try await dispatcher.evaluate(tests.unit()) }
+            let settled = try await waitUntil(300) {
+                if calls.value >= (round + 1) * Dispatcher.Settings().maxAttempts { return true }
+                return await dispatcher.workerViews().isEmpty
+            }
+            #expect(settled)
+            #expect(await dispatcher.workerViews().count == 1, "the worker is kept (after \(calls.value) refusals)")
+            guard await dispatcher.workerViews().count == 1 else { pending.cancel(); break }
+            do { _ = try await pending.value; Issue.record("a refused unit has no result") }
+            catch let error as UnitFailed { #expect(error.reason.contains("refused") && error.reason.contains("head dimension"), "\(error)") }
+        }
+        await dispatcher.shutdown()
+    }
+
     /// Issue 23, item 3: a worker answering a plausible lie (0, or a constant) on every unit is
     /// outvoted on its first checked answer and removed; no lie reaches the caller.
     @Test(arguments: [0.0, 123.0])
