@@ -56,6 +56,13 @@ public actor SearchManager {
             do { try RoPEScaling(method: "seed", lambda: seed).validate(pairs: pairs, lambdaMax: config.lambdaMax) }
             catch { problems.append("seeds[\(i)]: \(error.description)") }
         }
+        if let precision = config.attentionPrecision {
+            let unable = await dispatcher.workersWithout(attentionPrecision: precision, modelSHA256: request.modelSHA256)
+            if !unable.isEmpty {
+                problems.append("attention_precision \(precision): the workers holding model \(request.modelSHA256.prefix(16))… cannot run it "
+                                + "(\(unable.joined(separator: ", ")); BF16 attention needs a head dimension that is a multiple of 32): use f32")
+            }
+        }
         if let offset = request.textOffset, let bytes = await dispatcher.textBytes(textSHA256: request.textSHA256), offset >= bytes {
             problems.append("text_offset \(offset) is past the end of the text (\(bytes) bytes)")
         }

@@ -177,6 +177,16 @@ public actor Dispatcher: UnitEvaluator {
         }
     }
 
+    /// The healthy workers holding a model that said they cannot run an attention precision
+    /// ("id (name)"; workers of earlier versions say nothing).
+    public func workersWithout(attentionPrecision: String, modelSHA256: String) -> [String] {
+        workers.sorted(by: { $0.key < $1.key }).compactMap { id, worker in
+            guard worker.healthy, worker.registration.modelSHA256 == modelSHA256,
+                  let precisions = worker.registration.attentionPrecisions, !precisions.contains(attentionPrecision) else { return nil }
+            return "\(id) (\(worker.registration.name))"
+        }
+    }
+
     /// The size of a text as a healthy worker holding it announced (nil: none said).
     public func textBytes(textSHA256: String) -> Int? {
         workers.values.first { $0.healthy && $0.registration.textSHA256 == textSHA256 && $0.registration.textBytes != nil }?

@@ -26,11 +26,15 @@ public struct WorkerRegistration: Codable, Sendable, Equatable, StrictDecodable 
     /// The CPU level the worker's kernels run at (`avx2`, `avx512`; nil from workers of earlier
     /// versions), shown by `longrope status`.
     public var kernels: String?
+    /// The attention precisions the worker's model can run (`f32`, and `bf16` where its head
+    /// dimension allows; nil from workers of earlier versions): a search asking another is
+    /// refused when it is created.
+    public var attentionPrecisions: [String]?
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case name, address, architecture, threads, pairs, kernels
         case modelSHA256 = "model_sha256", textSHA256 = "text_sha256", ropeBase = "rope_base", contextLength = "context_length"
-        case textBytes = "text_bytes"
+        case textBytes = "text_bytes", attentionPrecisions = "attention_precisions"
     }
 
     public init(name: String, address: String, modelSHA256: String, textSHA256: String, architecture: String,
@@ -65,6 +69,10 @@ extension WorkerRegistration {
         if architecture.isEmpty || architecture.count > 64 { return "field \"architecture\" must be 1 to 64 characters" }
         if let textBytes, textBytes < 1 { return "field \"text_bytes\" must be at least 1" }
         if let kernels, kernels.isEmpty || kernels.count > 32 { return "field \"kernels\" must be 1 to 32 characters" }
+        if let precisions = attentionPrecisions, precisions.count > SearchConfig.attentionPrecisions.count
+            || !precisions.allSatisfy(SearchConfig.attentionPrecisions.contains) {
+            return "field \"attention_precisions\" may list only \(SearchConfig.attentionPrecisions.joined(separator: ", "))"
+        }
         return nil
     }
 }

@@ -189,6 +189,7 @@ public final class WorkerNode: Sendable {
             contextLength: model.config.contextLength)
         registration.textBytes = textData.count
         registration.kernels = KernelLevel.summary
+        registration.attentionPrecisions = AttentionPrecision.allCases.filter { $0.supports(headDim: model.config.headDim) }.map(\.rawValue)
         var id: String?
         var secret: String?
         var interval = 2.0

@@ -37,6 +37,23 @@ import Wire
         return TestHTTP.json(object)
     }
 
+    /// A search asking an attention precision its workers' model cannot run is refused when it
+    /// is created (400 naming them), not found out unit by unit.
+    @Test func aPrecisionTheWorkersCannotRunIsRefusedAtCreation() async throws {
+        try await withCoordinator { api in
+            let model = String(repeating: "a", count: 64)
+            let registered = try await api.request("POST", "/v1/workers", body: worker(["name": "f32-only", "attention_precisions": ["f32"]]),
+                                                   token: "secret")
+            #expect(registered.status == 201, "\(registered.text)")
+            let refused = try await api.request("POST", "/v1/searches", body: with(["model_sha256": model, "attention_precision": "bf16"]),
+                                                token: "secret")
+            #expect(refused.status == 400 && refused.text.contains("attention_precision bf16") && refused.text.contains("f32-only"),
+                    "\(refused.text)")
+            let f32 = try await api.request("POST", "/v1/searches", body: with(["model_sha256": model]), token: "secret")
+            #expect(f32.status == 201, "\(f32.text)")
+        }
+    }
+
     @Test func tableOfBadRequests() async throws {
         try await withCoordinator { api in
             struct Case { var name: String; var method: String; var path: String; var body: Data?; var token: String?; var status: Int; var mentions: String }
@@ -62,6 +79,7 @@ import Wire
                 Case(name: "worker with bad address", method: "POST", path: "/v1/workers", body: TestHTTP.json(["name": "w", "address": "ftp://x", "model_sha256": "a", "text_sha256": "b", "architecture": "llama", "threads": 1, "pairs": 4, "rope_base": 10000.0, "context_length": 512]), token: token, status: 400, mentions: "address"),
                 Case(name: "worker address with a port out of range", method: "POST", path: "/v1/workers", body: worker(["address": "http://127.0.0.1:99999"]), token: token, status: 400, mentions: "address"),
                 Case(name: "worker address without a host", method: "POST", path: "/v1/workers", body: worker(["address": "http:///v1"]), token: token, status: 400, mentions: "address"),
+                Case(name: "worker with an unknown attention precision", method: "POST", path: "/v1/workers", body: worker(["attention_precisions": ["fp8"]]), token: token, status: 400, mentions: "attention_precisions"),
                 Case(name: "worker name with an escape sequence", method: "POST", path: "/v1/workers", body: worker(["name": "w\u{1B}[2J"]), token: token, status: 400, mentions: "control characters"),
                 Case(name: "search name with a line break", method: "POST", path: "/v1/searches", body: with(["name": "a\nb"]), token: token, status: 400, mentions: "control characters"),
                 Case(name: "heartbeat of unknown worker", method: "POST", path: "/v1/workers/w99/heartbeat", body: Data("{}".utf8), token: token, status: 404, mentions: "w99"),

@@ -1,8 +1,10 @@
+import Coordinator
 import Foundation
 import Testing
 import Digest
 import Store
 import TestSupport
+import Wire
 
 /// A coordinator and workers as separate processes on loopback, killed on purpose.
 @Suite(.serialized, .enabled(if: TestPaths.has("models/stories260K.gguf"), "needs ../shared/models"))
@@ -68,34 +70,39 @@ struct DistributedTests {
             .sorted { $0.lexicographicallyPrecedes($1) }
     }
 
-    /// A search its workers cannot score (BF16 attention on stories260K, head dim 8: every unit
-    /// answered 400) fails with the reason, and the worker stays attached and healthy for the
-    /// next search — it used to be removed after three such units, and the search waited for ever.
-    @Test func aSearchNoWorkerCanScoreFailsAndKeepsItsWorkers() async throws {
+    /// BF16 attention on stories260K (head dim 8, no BF16 path): a search asking it is refused
+    /// at creation, the worker having said what its model runs; a unit asking it anyway is
+    /// refused by the worker (400), which the coordinator's connection reports as the unit's
+    /// fault (`UnitRefused`: no strike against the worker, which stays healthy — three such
+    /// units used to remove it, and a search then waited for ever).
+    @Test func whatTheWorkersModelCannotRunIsRefusedNotBlamedOnTheWorker() async throws {
         let files = try #require(try Files())
         let coordinator = try files.coordinator(db: files.directory.appendingPathComponent("refused.sqlite").path)
         defer { coordinator.stop() }
         let base = "http://127.0.0.1:\(coordinator.port)"
-        let worker = try files.worker(coordinator.port, name: "kept")
+        let worker = try files.worker(coordinator.port, name: "f32-only")
         defer { worker.kill9() }
         func healthy() async -> Bool? {
             let list = (try? await TestHTTP.request("GET", base + "/v1/workers"))?.json as? [[String: Any]]
-            return list?.first { $0["name"] as? String == "kept" }?["healthy"] as? Bool
+            return list?.first { $0["name"] as? String == "f32-only" }?["healthy"] as? Bool
         }
         #expect(try await waitUntil(30) { await healthy() == true }, "the worker attached")
         let created = try await TestHTTP.request("POST", base + "/v1/searches", body: TestHTTP.json(
             ["name": "bf16", "model_sha256": files.modelHash, "text_sha256": files.textHash, "original_context": 128,
              "target_context": 256, "windows": 1, "population": 4, "iterations": 1, "attention_precision": "bf16"]))
-        #expect(created.status == 201, "\(created.text)")
-        let id = created.object["id"] as? Int ?? 0
-        var view: [String: Any] = [:]
-        let settled = try await waitUntil(120) {
-            view = (try? await TestHTTP.request("GET", base + "/v1/searches/\(id)"))?.object ?? [:]
-            if view["status"] as? String == "failed" { return true }
-            return await healthy() != true
+        #expect(created.status == 400 && created.text.contains("f32-only") && created.text.contains("head dimension"), "\(created.text)")
+
+        var unit = WorkUnit(searchID: 1, candidateRowID: 1, window: 0, lambda: [Double](repeating: 2, count: 4), nHat: 0,
+                            attentionFactor: 1, targetContext: 256, windowCount: 1, modelSHA256: files.modelHash,
+                            textSHA256: files.textHash, textOffset: 0)
+        unit.attentionPrecision = "bf16"
+        let connection = HTTPWorkerConnection(address: "http://127.0.0.1:\(worker.port)", token: nil, client: TestHTTP.client, timeout: 60)
+        do {
+            _ = try await connection.evaluate(unit)
+            Issue.record("a BF16 unit on a head dim of 8 was scored")
+        } catch let refused as UnitRefused {
+            #expect(refused.reason.contains("head dimension"), "\(refused)")
         }
-        #expect(settled, "\(view)")
-        #expect(view["status"] as? String == "failed" && (view["error"] as? String ?? "").contains("head dimension"), "\(view)")
         #expect(await healthy() == true, "the worker is still attached and healthy")
     }
 
