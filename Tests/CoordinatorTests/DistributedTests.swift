@@ -64,6 +64,12 @@ struct DistributedTests {
         return (id, view)
     }
 
+    /// Whether the coordinator at `base` counts the worker named `name` healthy (nil: not listed).
+    func workerHealthy(_ base: String, _ name: String) async -> Bool? {
+        let list = (try? await TestHTTP.request("GET", base + "/v1/workers"))?.json as? [[String: Any]]
+        return list?.first { $0["name"] as? String == name }?["healthy"] as? Bool
+    }
+
     func candidates(_ base: String, _ id: Int64) async throws -> [[Double]] {
         let top = try await TestHTTP.request("GET", base + "/v1/searches/\(id)/top?n=10000")
         return (top.json as? [[String: Any]] ?? []).compactMap { $0["lambda"] as? [Double] }
@@ -82,10 +88,7 @@ struct DistributedTests {
         let base = "http://127.0.0.1:\(coordinator.port)"
         let worker = try files.worker(coordinator.port, name: "f32-only")
         defer { worker.kill9() }
-        func healthy() async -> Bool? {
-            let list = (try? await TestHTTP.request("GET", base + "/v1/workers"))?.json as? [[String: Any]]
-            return list?.first { $0["name"] as? String == "f32-only" }?["healthy"] as? Bool
-        }
+        func healthy() async -> Bool? { await workerHealthy(base, "f32-only") }
         #expect(try await waitUntil(30) { await healthy() == true }, "the worker attached")
         let created = try await TestHTTP.request("POST", base + "/v1/searches", body: TestHTTP.json(
             ["name": "bf16", "model_sha256": files.modelHash, "text_sha256": files.textHash, "original_context": 128,
@@ -115,10 +118,7 @@ struct DistributedTests {
         let base = "http://127.0.0.1:\(coordinator.port)"
         let worker = try files.worker(coordinator.port, name: "terminated")
         defer { worker.kill9() }
-        func healthy() async -> Bool? {
-            let list = (try? await TestHTTP.request("GET", base + "/v1/workers"))?.json as? [[String: Any]]
-            return list?.first { $0["name"] as? String == "terminated" }?["healthy"] as? Bool
-        }
+        func healthy() async -> Bool? { await workerHealthy(base, "terminated") }
         #expect(try await waitUntil(30) { await healthy() == true }, "the worker attached")
         kill(worker.process.processIdentifier, SIGTERM)
         let exited = try await waitUntil(15) { !worker.process.isRunning }
