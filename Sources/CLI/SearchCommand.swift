@@ -67,7 +67,7 @@ struct SearchCommand: AsyncParsableCommand {
     var islands: Int?
     @Option(help: "With islands: every this many iterations each island takes the best of the one before it (default 0: never).")
     var migrationInterval: Int?
-    @Option(help: "Attention's inputs in every unit: f32 (default) or bf16 (BF16 inputs, FP32 sums: ~2× faster long windows with AVX512_BF16, the same bits on nodes without it; for the ppl fitness: with needle or mixed it reorders candidates within ~1%).")
+    @Option(help: "Attention's inputs in every unit: f32 (default) or bf16 (BF16 inputs, FP32 sums: ~2× faster long windows with AVX512_BF16, the same bits on nodes without it). Suits the ppl fitness; with needle or mixed it reorders candidates within ~1% (a warning says so).")
     var attentionPrecision: AttentionPrecision?
     @Option(help: "Threads, 1 to four per core (default: all cores).") var threads: Int?
     @Option(help: "Write the result JSON here.") var out: String?
