@@ -152,9 +152,8 @@ struct SearchCommand: AsyncParsableCommand {
         let problems = searchConfig.problems()
         guard problems.isEmpty else { throw CLIError(invalid + problems.joined(separator: "; ")) }
         if let precision = searchConfig.attentionPrecision.flatMap(AttentionPrecision.init(rawValue:)),
-           !precision.supports(headDim: model.config.headDim) {
-            throw CLIError(invalid + "attention_precision \(precision.rawValue) needs a head dimension that is a multiple of 32; "
-                           + "\(URL(fileURLWithPath: modelPath).lastPathComponent)'s is \(model.config.headDim) (use f32)")
+           let problem = precision.problem(headDim: model.config.headDim, model: URL(fileURLWithPath: modelPath).lastPathComponent) {
+            throw CLIError(invalid + "attention_precision \(precision.rawValue): " + problem)
         }
         for warning in searchConfig.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
 

@@ -192,7 +192,8 @@ public actor SearchManager {
         view.needles = config.usesNeedles ? config.needles ?? 1 : nil
         view.space = config.searchSpace.rawValue
         view.attentionPrecision = config.attentionPrecision ?? "f32"
-        view.warnings = config.warnings.isEmpty ? nil : config.warnings
+        let warnings = config.warnings
+        view.warnings = warnings.isEmpty ? nil : warnings
         view.overlapSteps = config.overlapSteps ?? false
         view.pipelineDepth = config.lag
         view.islands = config.islandCount

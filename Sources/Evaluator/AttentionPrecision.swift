@@ -15,6 +15,12 @@ public enum AttentionPrecision: String, Sendable, CaseIterable, Codable {
     /// dimensions in blocks of 32: pairs in 16 lanes).
     public func supports(headDim: Int) -> Bool { self == .f32 || headDim % 32 == 0 }
 
+    /// Why `model` (of this head dimension) cannot run at this precision; nil when it can.
+    public func problem(headDim: Int, model: String = "this model") -> String? {
+        supports(headDim: headDim) ? nil
+            : "\(rawValue.uppercased()) attention needs a head dimension that is a multiple of 32; \(model)'s is \(headDim) (use f32)"
+    }
+
     /// What runs it here: the kernel level for f32; `avx512bf16` or `emulated` for bf16.
     public var kernels: String {
         switch self {

@@ -82,9 +82,7 @@ public final class LlamaModel: @unchecked Sendable {
     }
 
     private static func check(_ precision: AttentionPrecision, headDim: Int) throws {
-        guard precision.supports(headDim: headDim) else {
-            throw EvaluatorError.invalidRequest("BF16 attention needs a head dimension that is a multiple of 32; this model's is \(headDim) (use f32)")
-        }
+        if let problem = precision.problem(headDim: headDim) { throw EvaluatorError.invalidRequest(problem) }
     }
 
     /// Number of rotary pairs (d/2).

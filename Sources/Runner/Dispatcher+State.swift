@@ -28,6 +28,11 @@ extension Dispatcher {
         public var verifyNewBests = false
         public var verifyTolerance = 1e-3
         public var heartbeatTimeout: Double = 10
+        /// A unit leased longer than this may be duplicated onto an idle worker.
+        public var duplicateAfter: Double = 5
+        /// A worker silent this long is forgotten (its counts stay in the metrics).
+        public var forgetAfter: Double = 300
+        public init() {}
 
         /// `longrope search`'s: its one in-process worker is never removed for failing answers
         /// (with none left the search would wait for ever); a unit that keeps failing fails after
@@ -37,11 +42,6 @@ extension Dispatcher {
             settings.maxConsecutiveFailures = .max
             return settings
         }
-        /// A unit leased longer than this may be duplicated onto an idle worker.
-        public var duplicateAfter: Double = 5
-        /// A worker silent this long is forgotten (its counts stay in the metrics).
-        public var forgetAfter: Double = 300
-        public init() {}
     }
 
     /// A registered worker. A class, as `Job` is: read on every answer, never copied.

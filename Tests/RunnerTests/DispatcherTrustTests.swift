@@ -11,6 +11,16 @@ struct ScriptedWorker: UnitEvaluator {
     func evaluate(_ unit: WorkUnit) async throws -> UnitResult { answer }
 }
 
+/// A worker that answers every unit with `error`, counting the calls.
+struct FailingWorker: UnitEvaluator {
+    let calls: SharedCount
+    let error: any Error & Sendable
+    func evaluate(_ unit: WorkUnit) async throws -> UnitResult {
+        calls.add(1)
+        throw error
+    }
+}
+
 /// Found 3 of issue 13: answers are checked; a worker that lies is removed and its unit is
 /// scored by another; geometry comes only from healthy workers that agree.
 @Suite struct DispatcherTrustTests {
@@ -152,18 +162,11 @@ struct StuckWorker: UnitEvaluator {
     /// A unit whose leases keep failing is retried on the workers there are, then fails for
     /// good with its last reason (never retried for ever, never lost).
     @Test func aUnitFailingEveryLeaseFailsAfterMaxAttempts() async throws {
-        struct BrokenWorker: UnitEvaluator {
-            let calls: SharedCount
-            func evaluate(_ unit: WorkUnit) async throws -> UnitResult {
-                calls.add(1)
-                throw UnitFailed(reason: "out of memory")
-            }
-        }
         var settings = Dispatcher.Settings()
         settings.maxAttempts = 3
         let dispatcher = Dispatcher(settings: settings)
         let calls = SharedCount()
-        await dispatcher.register(tests.registration("broken"), connection: BrokenWorker(calls: calls), heartbeats: false)
+        await dispatcher.register(tests.registration("broken"), connection: FailingWorker(calls: calls, error: UnitFailed(reason: "out of memory")), heartbeats: false)
         do {
             _ = try await dispatcher.evaluate(tests.unit())
             Issue.record("a unit that fails every lease must fail")
@@ -348,15 +351,11 @@ struct StuckWorker: UnitEvaluator {
     /// Issue 23, item 2: a unit whose lease failed goes to another worker, and a worker whose
     /// answers fail three times in a row is removed, named in the reason.
     @Test func aFailedUnitGoesElsewhereAndABrokenWorkerIsRemoved() async throws {
-        struct Broken: UnitEvaluator {
-            let calls: SharedCount
-            func evaluate(_ unit: WorkUnit) async throws -> UnitResult { calls.add(1); throw UnitFailed(reason: "unreadable answer") }
-        }
         var patient = Dispatcher.Settings()
         patient.maxConsecutiveFailures = 100   // kept, to see where its failed units go
         let dispatcher = Dispatcher(settings: patient)
         let calls = SharedCount()
-        await dispatcher.register(tests.registration("broken"), connection: Broken(calls: calls), heartbeats: false)
+        await dispatcher.register(tests.registration("broken"), connection: FailingWorker(calls: calls, error: UnitFailed(reason: "unreadable answer")), heartbeats: false)
         await dispatcher.register(tests.registration("honest"), connection: ScriptedWorker(answer: UnitResult(nllSum: 7, tokens: 255, seconds: 0, worker: "honest")),
                                   heartbeats: false)
         for _ in 0..<6 {
@@ -366,7 +365,7 @@ struct StuckWorker: UnitEvaluator {
         // Alone, the broken worker fails three answers in a row and is removed; the unit then waits.
         let alone = Dispatcher()
         let aloneCalls = SharedCount()
-        await alone.register(tests.registration("broken"), connection: Broken(calls: aloneCalls), heartbeats: false)
+        await alone.register(tests.registration("broken"), connection: FailingWorker(calls: aloneCalls, error: UnitFailed(reason: "unreadable answer")), heartbeats: false)
         let pending = Task { try await alone.evaluate(tests.unit()) }
         #expect(try await waitUntil(300) { await alone.workerViews().isEmpty }, "the broken worker must be removed")
         #expect(aloneCalls.value == 3)
@@ -381,14 +380,11 @@ struct StuckWorker: UnitEvaluator {
     /// cannot score), is kept, and the unit fails with the worker's reason after its attempts
     /// instead of waiting for ever for a worker that will not come.
     @Test func theEmbeddedSearchsLoneWorkerIsKeptAndTheUnitFails() async throws {
-        struct Refusing: UnitEvaluator {
-            let calls: SharedCount
-            func evaluate(_ unit: WorkUnit) async throws -> UnitResult { calls.add(1); throw UnitFailed(reason: "this unit cannot be scored here") }
-        }
         let settings = Dispatcher.Settings.embedded
         let dispatcher = Dispatcher(settings: settings)
         let calls = SharedCount()
-        await dispatcher.register(tests.registration("in-process"), connection: Refusing(calls: calls), heartbeats: false)
+        await dispatcher.register(tests.registration("in-process"), connection: FailingWorker(calls: calls, error: UnitFailed(reason: "this unit cannot be scored here")),
+                                  heartbeats: false)
         let pending = Task { try await dispatcher.evaluate(tests.unit()) }
         // Until its attempts are spent, or the worker is gone (what this test is against).
         let settled = try await waitUntil(300) {
@@ -410,15 +406,9 @@ struct StuckWorker: UnitEvaluator {
     /// against the worker: however many such units, it is kept, and each unit fails after its
     /// attempts with the refusal as its reason.
     @Test func aRefusedUnitFailsAndItsWorkerIsKept() async throws {
-        struct Refusing: UnitEvaluator {
-            let calls: SharedCount
-            func evaluate(_ unit: WorkUnit) async throws -> UnitResult {
-                calls.add(1); throw UnitRefused(reason: "BF16 attention needs a head dimension that is a multiple of 32")
-            }
-        }
         let dispatcher = Dispatcher()   // the coordinator's settings: 3 failed answers in a row remove a worker
         let calls = SharedCount()
-        await dispatcher.register(tests.registration("refusing"), connection: Refusing(calls: calls), heartbeats: false)
+        await dispatcher.register(tests.registration("refusing"), connection: FailingWorker(calls: calls, error: UnitRefused(reason: "BF16 attention needs a head dimension that is a multiple of 32")), heartbeats: false)
         for round in 0..<2 {
             let pending = Task { try await dispatcher.evaluate(tests.unit()) }
             let settled = try await waitUntil(300) {
