@@ -54,23 +54,4 @@ for r in $(seq 0 $((passes - 1))); do
     [[ -n $PASSES_DIR ]] && echo "$line" > "$PASSES_DIR/pass-$r.json"
     out+=("$line")
 done
-printf '%s\n' "${out[@]}" | python3 -c '
-import json, sys
-runs = [json.loads(line) for line in sys.stdin]
-n = sum(r["needles"] for r in runs)
-summary = {"scaling": runs[0]["scaling"], "context": runs[0]["context"], "passes": len(runs),
-           "needles": n, "retrieved": sum(r["retrieved"] for r in runs),
-           "answer_nll": sum(r["answer_nll"] * r["needles"] for r in runs) / n,
-           "by_pass": [[r["retrieved"], r["needles"]] for r in runs]}
-# How far back each needle was (passes run by a binary that lists them): [retrieved, needles]
-# per ORIG tokens of distance, the span the model was trained on.
-orig = int(sys.argv[1])
-each = [e for r in runs for e in r.get("each", [])]
-if len(each) == n:
-    bins = {}
-    for e in each:
-        b = e["distance"] // orig
-        got, total = bins.get(b, (0, 0))
-        bins[b] = (got + e["retrieved"], total + 1)
-    summary["by_distance"] = {f"{orig * b}-{orig * (b + 1)}": list(bins[b]) for b in sorted(bins)}
-print(json.dumps(summary))' "$ORIG"
+printf '%s\n' "${out[@]}" | python3 Benchmarks/needle_passes.py summary "$ORIG"
