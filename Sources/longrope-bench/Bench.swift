@@ -191,8 +191,8 @@ struct AttentionBench: ParsableCommand {
 
     func validate() throws {
         for p in try attentionPrecisions(precision, option: "--precision") {
-            guard p.supports(headDim: headDim) else {
-                throw ValidationError("--precision \(p.rawValue) needs a head dim that is a multiple of 32 (got \(headDim))")
+            if let problem = p.problem(headDim: headDim, model: "the benchmark") {
+                throw ValidationError("--precision \(p.rawValue): " + problem)
             }
         }
     }
