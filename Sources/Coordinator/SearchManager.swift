@@ -184,6 +184,7 @@ public actor SearchManager {
             baselines: Dictionary(uniqueKeysWithValues: baselines.map { ($0.method, $0.perplexity) }),
             originalContext: config.originalContext, targetContext: config.targetContext, seed: config.seed,
             modelSHA256: record.modelSHA256, textSHA256: record.textSHA256)
+        view.unitsReused = try store.evaluationCount(id, worker: UnitResult.reusedWorker)
         if record.status == .queued || record.status == .running,
            !(await dispatcher.hasWorker(modelSHA256: record.modelSHA256, textSHA256: record.textSHA256)) {
             view.waiting = "no healthy worker holds model \(record.modelSHA256) and text \(record.textSHA256): the search waits for one"

@@ -24,7 +24,7 @@ final class ReusedUnits: UnitEvaluator, @unchecked Sendable {
     private var waiting: [WorkUnit: [UUID: CheckedContinuation<UnitResult?, Never>]] = [:]
 
     /// The worker name stored with a reused result.
-    static let worker = "reused"
+    static let worker = UnitResult.reusedWorker
 
     init(_ inner: UnitEvaluator) { self.inner = inner }
 

@@ -364,13 +364,14 @@ public final class SearchStore: Sendable {
         }
     }
 
-    /// Counts of units: done, and how many times each (candidate, window) was stored (for tests).
-    public func evaluationCount(_ searchID: Int64) throws -> Int {
+    /// The search's stored candidate units; with `worker`, only those that worker answered
+    /// (`UnitResult.reusedWorker`: the ones taken from an identical rule unit, no time spent).
+    public func evaluationCount(_ searchID: Int64, worker: String? = nil) throws -> Int {
         try pool.read { db in
             try Int.fetchOne(db, sql: """
                 SELECT COUNT(*) FROM evaluation JOIN candidate ON candidate.id = evaluation.candidate_id
-                WHERE candidate.search_id = ?
-                """, arguments: [searchID]) ?? 0
+                WHERE candidate.search_id = ? AND (? IS NULL OR evaluation.worker = ?)
+                """, arguments: [searchID, worker, worker]) ?? 0
         }
     }
 

@@ -195,6 +195,9 @@ public struct SearchView: Codable, Sendable, Equatable {
     public var unitsInFlight: Int
     public var unitsQueued: Int
     public var unitsFailed: Int
+    /// Of `unitsDone`, those answered from an identical rule unit (a seed equal to a rule): no
+    /// worker time was spent on them.
+    public var unitsReused: Int = 0
     public var best: BestView?
     public var baselines: [String: Double?]
     public var originalContext: Int
@@ -245,7 +248,8 @@ public struct SearchView: Codable, Sendable, Equatable {
         case pipelineDepth = "pipeline_depth", islands, migrationInterval = "migration_interval"
         case attentionPrecision = "attention_precision"
         case candidatesPlanned = "candidates_planned", unitsDone = "units_done", unitsInFlight = "units_in_flight"
-        case unitsQueued = "units_queued", unitsFailed = "units_failed", originalContext = "original_context"
+        case unitsQueued = "units_queued", unitsFailed = "units_failed", unitsReused = "units_reused"
+        case originalContext = "original_context"
         case targetContext = "target_context", modelSHA256 = "model_sha256", textSHA256 = "text_sha256"
     }
 

@@ -71,6 +71,10 @@ public struct UnitResult: Sendable, Codable, Equatable {
         case nllSum = "nll_sum", tokens, seconds, worker, positions
     }
 
+    /// The `worker` of a result answered from an identical unit already scored (a rule's, for a
+    /// seed equal to that rule): no worker time was spent on it (`seconds` 0).
+    public static let reusedWorker = "reused"
+
     public init(nllSum: Double?, tokens: Int, seconds: Double, worker: String, positions: [Int]? = nil) {
         self.positions = positions
         self.nllSum = nllSum

@@ -34,6 +34,26 @@ import Wire
         #expect(line(search(nil)) == nil)
     }
 
+    /// UNITS says how many of the stored units were taken from a rule's identical unit (no
+    /// worker time): a search's first step can be mostly those.
+    @Test func theUnitsCellCountsTheReusedApart() {
+        func units(_ done: Int, reused: Int) -> String {
+            var view = search(nil, fitness: "ppl")
+            view.unitsDone = done
+            view.unitsReused = reused
+            let lines = StatusTable.render(searches: [view], workers: [], bars: false).split(separator: "\n")
+            guard let header = lines.firstIndex(where: { $0.hasPrefix("ID") }), header + 1 < lines.count else { return "" }
+            // Columns are padded to one width: the cell lies under its header's characters.
+            let head = String(lines[header]), row = Array(lines[header + 1])
+            guard let start = head.range(of: "UNITS"), let end = head.range(of: "IN FLIGHT") else { return "" }
+            let from = head.distance(from: head.startIndex, to: start.lowerBound)
+            let to = min(row.count, head.distance(from: head.startIndex, to: end.lowerBound))
+            return String(row[from..<to]).trimmingCharacters(in: .whitespaces)
+        }
+        #expect(units(24, reused: 8) == "24 (8 reused)")
+        #expect(units(24, reused: 0) == "24")
+    }
+
     /// A coordinator's strings reach the terminal without their control characters (a name
     /// registered by an older coordinator, a worker's error text in a removal's reason).
     @Test func controlCharactersFromTheCoordinatorAreShownAsQuestionMarks() {

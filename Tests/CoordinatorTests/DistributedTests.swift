@@ -290,5 +290,8 @@ struct DistributedTests {
         let store = try SearchStore(path: db), referenceStore = try SearchStore(path: referenceDB)
         #expect(try store.evaluationCount(id) == referenceStore.evaluationCount(referenceID))
         #expect(try store.candidates(id).map(\.candidate) == referenceStore.candidates(referenceID).map(\.candidate))
+        // The seeds equal to a rule took its units: counted apart, as the store holds them.
+        let reused = try store.evaluationCount(id, worker: UnitResult.reusedWorker)
+        #expect(reused > 0 && view["units_reused"] as? Int == reused, "units_reused \(view["units_reused"] ?? "absent"), stored \(reused)")
     }
 }

@@ -84,6 +84,9 @@ import TestSupport
         // Four timed units of six (one infeasible, one reused); the other search's is not among them.
         #expect(try store.recentUnitArrivals(id, count: 100).count == 4)
         #expect(try store.recentUnitArrivals(other, count: 100).count == 1)
+        // Counted by worker: the reused one apart from the rest.
+        #expect(try store.evaluationCount(id) == 6 && store.evaluationCount(id, worker: "reused") == 1
+                && store.evaluationCount(id, worker: "w") == 5 && store.evaluationCount(other, worker: "reused") == 0)
     }
 
     @Test func nanIsStoredAsInfeasibleNotLost() throws {
