@@ -23,9 +23,6 @@ final class ReusedUnits: UnitEvaluator, @unchecked Sendable {
     private var promised: Set<WorkUnit> = []
     private var waiting: [WorkUnit: [UUID: CheckedContinuation<UnitResult?, Never>]] = [:]
 
-    /// The worker name stored with a reused result.
-    static let worker = UnitResult.reusedWorker
-
     init(_ inner: UnitEvaluator) { self.inner = inner }
 
     var capacity: Int { inner.capacity }
@@ -58,7 +55,7 @@ final class ReusedUnits: UnitEvaluator, @unchecked Sendable {
 
     /// A reused answer is the rule unit's: the second opinion is asked on that unit.
     func confirm(_ unit: WorkUnit, _ result: UnitResult) async throws -> UnitResult {
-        try await inner.confirm(result.worker == Self.worker ? Self.key(unit) : unit, result)
+        try await inner.confirm(result.worker == UnitResult.reusedWorker ? Self.key(unit) : unit, result)
     }
 
     func evaluate(_ unit: WorkUnit) async throws -> UnitResult {
@@ -67,7 +64,7 @@ final class ReusedUnits: UnitEvaluator, @unchecked Sendable {
         // A rule unit never waits for a promise (the promises are the rule units themselves).
         if var result = isRule ? lock.withLock({ known[key] }) : try await result(of: key) {
             result.seconds = 0
-            result.worker = Self.worker
+            result.worker = UnitResult.reusedWorker
             return result
         }
         do {

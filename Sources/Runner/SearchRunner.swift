@@ -280,7 +280,7 @@ public final class SearchRunner: Sendable {
             for window in nll.indices {
                 reuse.remember(Self.unit(record, candidateRowID: -1, window: window, scaling: scaling, fitness: fitness,
                                          keyTokens: keyTokens),
-                               UnitResult(nllSum: nll[window], tokens: tokens[window], seconds: 0, worker: ReusedUnits.worker))
+                               UnitResult(nllSum: nll[window], tokens: tokens[window], seconds: 0, worker: UnitResult.reusedWorker))
             }
         }
     }
