@@ -233,7 +233,7 @@ enum StatusTable {
             let scores = s.baselineFitness.isEmpty ? s.baselines : s.baselineFitness
             let baseline = scores.compactMap { key, value in value.map { (key, $0) } }.min { $0.1 < $1.1 }
             rows.append(["\(s.id)", s.name, s.status, "\(s.step + 1)/\(s.steps)", "\(s.candidates)/\(s.candidatesPlanned)",
-                         "\(s.unitsDone)" + (s.unitsReused > 0 ? " (\(s.unitsReused) reused)" : ""), "\(s.unitsInFlight)", "\(s.unitsFailed)",
+                         s.unitsDoneDescription, "\(s.unitsInFlight)", "\(s.unitsFailed)",
                          s.secondsLeft.map(TimeLeft.describe) ?? "—", s.fitness,
                          s.best.map { String(format: "%.4f", $0.ppl) } ?? "—",
                          s.best.map { String(format: "%.2f", $0.attentionFactor) } ?? "—",

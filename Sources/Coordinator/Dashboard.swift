@@ -82,7 +82,7 @@ enum Dashboard {
         }
         body += card("step", "\(view.step + 1) / \(view.steps)")
         body += card("candidates", "\(view.candidates) / \(view.candidatesPlanned)")
-        body += card("units done", "\(view.unitsDone)" + (view.unitsReused > 0 ? " (\(view.unitsReused) reused)" : "")) + card("in flight", "\(view.unitsInFlight)")
+        body += card("units done", view.unitsDoneDescription) + card("in flight", "\(view.unitsInFlight)")
         body += card("queued", "\(view.unitsQueued)") + card("failed", "\(view.unitsFailed)")
         body += card("left", view.secondsLeft.map(TimeLeft.describe) ?? "—")
         body += card("n̂", view.best.map { "\($0.nHat)" } ?? "—")

@@ -265,6 +265,14 @@ public struct SearchView: Codable, Sendable, Equatable {
     }
 }
 
+extension SearchView {
+    /// `units_done` as people read it: `24`, or `24 (8 reused)` when some were taken from a rule's
+    /// identical unit (what `longrope status` and the dashboard show).
+    public var unitsDoneDescription: String {
+        "\(unitsDone)" + (unitsReused > 0 ? " (\(unitsReused) reused)" : "")
+    }
+}
+
 /// How far a search's rules (PI, NTK, YaRN, …, each also a seed) are. Each is scored on every
 /// window: its perplexity, then, when the search's fitness is not `ppl`, that fitness on the
 /// fitness's own windows — all before the first candidate of such a search (a ppl search scores
