@@ -59,6 +59,23 @@ enum PreTokenizerRules {
         !isWhitespace(c) && !isLetter(c) && !isNumber(c) && isDefined(c)
     }
 
+    // MARK: Contractions: 's|'t|'re|'ve|'m|'ll|'d (GPT-2: as written; Llama 3: (?i:…))
+
+    /// Where the contraction that starts at `pos` ends, or nil when none starts there.
+    static func contractionEnd(_ t: Scalars, _ pos: Int, _ end: Int, ignoringCase: Bool) -> Int? {
+        guard t[pos] == "'", pos + 1 < end else { return nil }
+        func letter(_ i: Int) -> Unicode.Scalar {
+            let c = t[i]
+            return ignoringCase && c.value >= 65 && c.value <= 90 ? Unicode.Scalar(UInt8(c.value + 32)) : c
+        }
+        let c1 = letter(pos + 1)
+        if c1 == "s" || c1 == "t" || c1 == "m" || c1 == "d" { return pos + 2 }
+        guard pos + 2 < end else { return nil }
+        let c2 = letter(pos + 2)
+        if (c1 == "r" && c2 == "e") || (c1 == "v" && c2 == "e") || (c1 == "l" && c2 == "l") { return pos + 3 }
+        return nil
+    }
+
     // MARK: GPT-2: 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
 
     static func gpt2(_ t: Scalars, _ start: Int, _ end: Int, into words: inout [ArraySlice<Unicode.Scalar>]) {
@@ -72,16 +89,7 @@ enum PreTokenizerRules {
         }
         while pos < end {
             let c = t[pos]
-            if c == "'", pos + 1 < end {
-                let c1 = t[pos + 1]
-                if c1 == "s" || c1 == "t" || c1 == "m" || c1 == "d" { emit(pos + 2); continue }
-                if pos + 2 < end {
-                    let c2 = t[pos + 2]
-                    if (c1 == "r" && c2 == "e") || (c1 == "v" && c2 == "e") || (c1 == "l" && c2 == "l") {
-                        emit(pos + 3); continue
-                    }
-                }
-            }
+            if let e = contractionEnd(t, pos, end, ignoringCase: false) { emit(e); continue }
             let c2 = c == " " ? at(pos + 1) : c
             if let c2, isLetter(c2) {
                 var p = pos + (c == " " ? 1 : 0)
@@ -112,10 +120,6 @@ enum PreTokenizerRules {
     static func llama3(_ t: Scalars, _ start: Int, _ end: Int, digitGroup: Int,
                        into words: inout [ArraySlice<Unicode.Scalar>]) {
         func at(_ i: Int) -> Unicode.Scalar? { i >= start && i < end ? t[i] : nil }
-        func lower(_ c: Unicode.Scalar?) -> Unicode.Scalar? {
-            guard let c else { return nil }
-            return c.value >= 65 && c.value <= 90 ? Unicode.Scalar(c.value + 32) : c
-        }
         func isNewline(_ c: Unicode.Scalar?) -> Bool { c == "\r" || c == "\n" }
         var pos = start
         var tokenStart = start
@@ -126,16 +130,7 @@ enum PreTokenizerRules {
         }
         while pos < end {
             let c = t[pos]
-            if c == "'", pos + 1 < end {
-                let c1 = lower(t[pos + 1])
-                if c1 == "s" || c1 == "t" || c1 == "m" || c1 == "d" { emit(pos + 2); continue }
-                if pos + 2 < end {
-                    let c2 = lower(t[pos + 2])
-                    if (c1 == "r" && c2 == "e") || (c1 == "v" && c2 == "e") || (c1 == "l" && c2 == "l") {
-                        emit(pos + 3); continue
-                    }
-                }
-            }
+            if let e = contractionEnd(t, pos, end, ignoringCase: true) { emit(e); continue }
             if !(isNewline(c) || isNumber(c)) {
                 if isLetter(c) || (at(pos + 1).map(isLetter) ?? false) {
                     var p = pos + 1
