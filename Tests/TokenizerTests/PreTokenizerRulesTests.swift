@@ -7,11 +7,7 @@ import Testing
 /// whitespace and newlines, and digit groups are where the hand-written scanners could drift.
 @Suite struct PreTokenizerRulesTests {
     func words(_ text: String, _ rules: ByteLevelBPE.PreTokenizer) -> [String] {
-        PreTokenizerRules.split(Array(text.unicodeScalars), rules: rules).map { slice in
-            var s = String.UnicodeScalarView()
-            s.append(contentsOf: slice)
-            return String(s)
-        }
+        PreTokenizerRules.split(Array(text.unicodeScalars), rules: rules).map { String(String.UnicodeScalarView($0)) }
     }
 
     let contractions = "I'm sure they'll say it's done; WE'LL SEE, DON'T WE'RE?"
