@@ -3,12 +3,13 @@ import Kernels
 /// The precision of attention's inputs. `f32`: every product in FP32 (the reference the
 /// perplexity tests check against llama.cpp). `bf16`: queries, keys, values and probabilities
 /// rounded to BF16, products accumulated in FP32 (softmax, sums and output stay FP32); about
-/// twice as fast where the CPU has AVX512_BF16, and the same bits where it does not (emulated,
-/// slower). Both give the same bits for any number of threads.
+/// twice as fast where the CPU has AVX512_BF16, and the same bits where it does not (emulated:
+/// on AVX2 about as fast as `f32`). Both give the same bits for any number of threads.
 public enum AttentionPrecision: String, Sendable, CaseIterable, Codable {
     case f32, bf16
 
-    /// `bf16` where this CPU runs the instruction, else `f32`: the fastest with no emulation.
+    /// `bf16` where this CPU runs the instruction (twice `f32`'s speed), else `f32`, the
+    /// reference precision (the emulation would be about as fast, and round).
     public static var fastest: AttentionPrecision { lr_bf16_native_available() != 0 ? .bf16 : .f32 }
 
     /// Whether a model of this head dimension can run at this precision (BF16 takes head

@@ -51,9 +51,9 @@ void lr_pack_values_bf16(const float *v, int64_t ldv, int64_t begin, int64_t end
 }
 
 int64_t lr_attention_bf16_scratch_floats(int64_t head_dim) {
-    // S, O, L, m, the new m, correction, then Q and P in BF16 (half a float each), a zero P row,
-    // a spare output row, and alignment slack.
-    return 64 * 64 + 64 * head_dim + 64 * 16 + 3 * 64 + (64 * head_dim + 64 * 64 + 64) / 2 + head_dim + 64;
+    // S, O, L, m, the new m, correction, then Q, P and a zero P row (BF16 for the instruction, a
+    // float each for its emulation: room for the larger), a spare output row, and alignment slack.
+    return 64 * 64 + 64 * head_dim + 64 * 16 + 3 * 64 + (64 * head_dim + 64 * 64 + 64) + head_dim + 64;
 }
 
 int lr_bf16_native_available(void) {

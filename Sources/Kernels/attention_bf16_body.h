@@ -31,16 +31,19 @@ _Static_assert(KB == 64 && QB % 16 == 0, "softmax_tile_bf16 takes rows of 64 key
 static inline v16 dot2(v16 acc, i16v a, i16v b) {
     return (v16)_mm512_dpbf16_ps((__m512)acc, (__m512bh)a, (__m512bh)b);
 }
+typedef uint16_t operand;   // queries and probabilities as the instruction takes them: BF16 pairs
 #else
-// The instruction's sequence in FMAs: the odd (high) halves first, then the even (low) ones.
-static inline v16 dot2(v16 acc, i16v a, i16v b) {
-    const i16v high = (i16v)v16_splat(0) | (int32_t)0xffff0000;
-    acc = __builtin_elementwise_fma((v16)(a & high), (v16)(b & high), acc);
-    return __builtin_elementwise_fma((v16)(a << 16), (v16)(b << 16), acc);
-}
+// The emulation keeps queries and probabilities as floats holding BF16 values (a broadcast is
+// one load), and splits each key or value vector of pairs once into its odd (high) and even
+// (low) halves for every row it meets.
+typedef float operand;
+static inline v16 odd_half(i16v pairs) { return (v16)(pairs & (int32_t)0xffff0000); }
+static inline v16 even_half(i16v pairs) { return (v16)(pairs << 16); }
 #endif
 
 static inline i16v load_pairs(const uint16_t *p) { return *(const i16vu *)p; }
+
+#if LR_BF16_NATIVE
 static inline i16v splat_pair(const uint16_t *p) {
     uint32_t x;
     memcpy(&x, p, 4);
@@ -63,6 +66,26 @@ static inline void scores_block_bf16(const uint16_t *const *qr, const uint16_t *
     for (int r = 0; r < 4; r++)
         for (int c = 0; c < 4; c++) *(v16 *)(s + r * KB + 16 * c) = a[r][c] * scale;
 }
+#else
+// The same scores in the instruction's order (per pair: the odd product, then the even one), 16
+// keys at a time: four accumulators, the key vector's two halves and a broadcast fit AVX2's
+// sixteen registers (the instruction's sixteen accumulators would spill there).
+static inline void scores_block_bf16(const float *const *qr, const uint16_t *restrict kt, int64_t hd,
+                                     float *restrict s, float scale) {
+    for (int c = 0; c < 4; c++) {
+        v16 a[4] = {};
+        for (int64_t p = 0; p < hd / 2; p++) {
+            const i16v w = load_pairs(kt + p * 2 * KB + 32 * c);
+            const v16 w1 = odd_half(w), w0 = even_half(w);
+            for (int r = 0; r < 4; r++) {
+                a[r] = __builtin_elementwise_fma(v16_splat(qr[r][2 * p + 1]), w1, a[r]);
+                a[r] = __builtin_elementwise_fma(v16_splat(qr[r][2 * p]), w0, a[r]);
+            }
+        }
+        for (int r = 0; r < 4; r++) *(v16 *)(s + r * KB + 16 * c) = a[r] * scale;
+    }
+}
+#endif
 
 // 2^x for x ≤ 0 (or −inf, or NaN): x = n + f with n = roundeven(x), f in [−½, ½]; 2^f by a
 // degree-4 polynomial with p(0) = 1 (relative error 3.1e-6, a least-squares fit), 2^n in the
@@ -83,13 +106,26 @@ static inline v16 exp2_softmax(v16 x) {
 }
 
 // dst[0..16) = lo and dst[16..32) = hi rounded to BF16 (to nearest, ties to even; inputs 0 or
-// normal, so the instruction's flushing of subnormals never applies).
-static inline void store_bf16(uint16_t *dst, v16 lo, v16 hi) {
+// normal, so the instruction's flushing of subnormals never applies): as BF16 for the
+// instruction, as the rounded floats for its emulation.
+static inline void store_bf16(operand *dst, v16 lo, v16 hi) {
 #if LR_BF16_NATIVE
     *(i16vu *)dst = (i16v)_mm512_cvtne2ps_pbh((__m512)hi, (__m512)lo);
 #else
-    *(u16x16u *)dst = __builtin_convertvector((u16v)bf16_round(lo) >> 16, u16x16);
-    *(u16x16u *)(dst + 16) = __builtin_convertvector((u16v)bf16_round(hi) >> 16, u16x16);
+    v16_store(dst, (v16)bf16_round(lo));
+    v16_store(dst + 16, (v16)bf16_round(hi));
+#endif
+}
+
+// One query row rounded to BF16 into the operand type.
+static inline void round_query(const float *q, operand *dst, int64_t hd) {
+#if LR_BF16_NATIVE
+    lr_round_bf16(q, dst, hd);
+#else
+    for (int64_t d = 0; d < hd; d++) {
+        const uint32_t bits = (uint32_t)lr_f32_to_bf16(q[d]) << 16;
+        memcpy(dst + d, &bits, 4);
+    }
 #endif
 }
 
@@ -102,7 +138,7 @@ static inline void store_bf16(uint16_t *dst, v16 lo, v16 hi) {
 // jmax (0: no row sees a key).
 static inline int softmax_tile_bf16(float *restrict s, int nq, int64_t q0, int64_t k0, int nk, float *restrict m,
                                     float *restrict m_new, float *restrict corr, float *restrict lanes,
-                                    uint16_t *restrict pb) {
+                                    operand *restrict pb) {
     int jmax_all = 0;
     for (int i = 0; i < nq; i++) {
         const int jmax = (int)(q0 + i - k0 + 1 < nk ? q0 + i - k0 + 1 : nk);
@@ -129,9 +165,11 @@ static inline int softmax_tile_bf16(float *restrict s, int nq, int64_t q0, int64
     return jmax_all;
 }
 
-// o_r = o_r·c_r + Σ_j p_r[j]·v[j] for four rows r (probabilities pb_r in BF16, keys j < 2·pairs),
-// NV vectors of 16 dims at a time from the packed values vt ([pairs][hd] pairs): 4·NV
-// independent accumulators, each value vector loaded once for the four rows.
+// o_r = o_r·c_r + Σ_j p_r[j]·v[j] for four rows r (probabilities pb_r, keys j < 2·pairs), from
+// the packed values vt ([pairs][hd] pairs).
+#if LR_BF16_NATIVE
+// NV vectors of 16 dims at a time: 4·NV independent accumulators, each value vector loaded once
+// for the four rows.
 static inline __attribute__((always_inline)) void pv_block_bf16(const uint16_t *const *pb, int pairs,
         const uint16_t *restrict vt, int64_t hd, float *const *o, const float *c, const int NV) {
     for (int64_t d0 = 0; d0 < hd; d0 += 16 * NV) {
@@ -151,12 +189,32 @@ static inline __attribute__((always_inline)) void pv_block_bf16(const uint16_t *
             for (int v = 0; v < NV; v++) v16_store(o[r] + d0 + 16 * v, a[r][v]);
     }
 }
+#else
+// 16 dims at a time, in the instruction's order (per pair of keys: the odd one, then the even):
+// four accumulators, as the emulated scores.
+static inline void pv_block_bf16(const float *const *pb, int pairs, const uint16_t *restrict vt, int64_t hd,
+                                 float *const *o, const float *c) {
+    for (int64_t d0 = 0; d0 < hd; d0 += 16) {
+        v16 a[4];
+        for (int r = 0; r < 4; r++) a[r] = v16_load(o[r] + d0) * c[r];
+        for (int jp = 0; jp < pairs; jp++) {
+            const i16v w = load_pairs(vt + jp * 2 * hd + 2 * d0);
+            const v16 w1 = odd_half(w), w0 = even_half(w);
+            for (int r = 0; r < 4; r++) {
+                a[r] = __builtin_elementwise_fma(v16_splat(pb[r][2 * jp + 1]), w1, a[r]);
+                a[r] = __builtin_elementwise_fma(v16_splat(pb[r][2 * jp]), w0, a[r]);
+            }
+        }
+        for (int r = 0; r < 4; r++) v16_store(o[r] + d0, a[r]);
+    }
+}
+#endif
 
 void LR_BF16_LEVEL(lr_attention_bf16)(const float *q, int64_t ldq, const uint16_t *kp, const uint16_t *vp,
                                       float *out, int64_t ldo, int64_t hd, int64_t q_begin, int64_t q_end,
                                       float scale, float *scratch) {
     // Scratch (lr_attention_bf16_scratch_floats): S[QB][KB], O[QB][hd], L[QB][16], m[QB],
-    // the new m[QB], correction[QB], Q and P in BF16 ([QB][hd], [QB][KB]), one zero row of P
+    // the new m[QB], correction[QB], Q and P as operands ([QB][hd], [QB][KB]), one zero row of P
     // and one spare output row (for a short last group of four).
     float *s = scratch;
     float *o = s + QB * KB;
@@ -164,11 +222,11 @@ void LR_BF16_LEVEL(lr_attention_bf16)(const float *q, int64_t ldq, const uint16_
     float *m = lanes + QB * 16;
     float *m_new = m + QB;
     float *corr = m_new + QB;
-    uint16_t *qb = (uint16_t *)(corr + QB);
-    uint16_t *pb = qb + QB * hd;
-    uint16_t *zero_p = pb + QB * KB;
+    operand *qb = (operand *)(corr + QB);
+    operand *pb = qb + QB * hd;
+    operand *zero_p = pb + QB * KB;
     float *spare = (float *)(zero_p + KB);
-    memset(zero_p, 0, sizeof(uint16_t) * KB);
+    memset(zero_p, 0, sizeof(operand) * KB);
     const float scale_log2 = scale * 1.44269504088896341f;   // scores in log2 units: e^x = 2^(x·log2 e)
 
     for (int64_t q0 = q_begin; q0 < q_end; q0 += QB) {
@@ -177,21 +235,21 @@ void LR_BF16_LEVEL(lr_attention_bf16)(const float *q, int64_t ldq, const uint16_
         for (int i = 0; i < QB; i++) m[i] = i < nq ? -INFINITY : 0, m_new[i] = 0;
         memset(lanes, 0, sizeof(float) * QB * 16);
         memset(o, 0, sizeof(float) * QB * hd);
-        for (int i = 0; i < nq; i++) lr_round_bf16(q + (q0 - q_begin + i) * ldq, qb + i * hd, hd);
+        for (int i = 0; i < nq; i++) round_query(q + (q0 - q_begin + i) * ldq, qb + i * hd, hd);
         const int64_t key_end = q0 + nq;      // causal: the last query sees keys < key_end
 
         for (int64_t k0 = 0; k0 < key_end; k0 += KB) {
             const int nk = (int)(key_end - k0 < KB ? key_end - k0 : KB);
             const uint16_t *kt = kp + k0 * hd;              // the tile: [hd/2][KB] pairs
             for (int i = 0; i < nq; i += 4) {
-                const uint16_t *qr[4];
+                const operand *qr[4];
                 for (int r = 0; r < 4; r++) qr[r] = qb + (i + r < nq ? i + r : i) * hd;
                 scores_block_bf16(qr, kt, hd, s + i * KB, scale_log2);
             }
             if (softmax_tile_bf16(s, nq, q0, k0, nk, m, m_new, corr, lanes, pb) == 0) continue;
             const uint16_t *vt = vp + k0 * hd;              // keys k0… as [KB/2][hd] pairs
             for (int i = 0; i < nq; i += 4) {
-                const uint16_t *pr[4];
+                const operand *pr[4];
                 float *orow[4], c[4];
                 for (int r = 0; r < 4; r++) {
                     const int live = i + r < nq;
@@ -203,8 +261,12 @@ void LR_BF16_LEVEL(lr_attention_bf16)(const float *q, int64_t ldq, const uint16_
                 const int last = i + 3 < nq ? i + 3 : nq - 1;
                 int jmax = (int)(q0 + last - k0 + 1 < nk ? q0 + last - k0 + 1 : nk);
                 if (jmax <= 0) continue;
+#if LR_BF16_NATIVE
                 if (hd % 64 == 0) pv_block_bf16(pr, (jmax + 1) / 2, vt, hd, orow, c, 4);
                 else pv_block_bf16(pr, (jmax + 1) / 2, vt, hd, orow, c, 2);
+#else
+                pv_block_bf16(pr, (jmax + 1) / 2, vt, hd, orow, c);
+#endif
             }
         }
         for (int i = 0; i < nq; i++) {
