@@ -11,7 +11,9 @@
 //
 // Included twice by attention_bf16.c: with LR_BF16_NATIVE 1 for CPUs with AVX512_BF16 (the
 // instruction), with 0 for every other CPU (the same two FMAs per pair in 16-lane vectors), so
-// a node without the instruction computes the same sequence of operations.
+// a node without the instruction computes the same sequence of operations for every output lane.
+// Only the blocking differs: the instruction's dot products take 4 queries × 64 keys (4 rows ×
+// 64 dims in P·V) at once, the emulation's 4 × 16, which fit AVX2's sixteen registers.
 #include "kernels.h"
 #include "vector.h"
 #include <math.h>
