@@ -37,10 +37,17 @@ typedef uint16_t operand;   // queries and probabilities as the instruction take
 #else
 // The emulation keeps queries and probabilities as floats holding BF16 values (a broadcast is
 // one load), and splits each key or value vector of pairs once into its odd (high) and even
-// (low) halves for every row it meets.
+// (low) halves for the four rows it meets.
 typedef float operand;
-static inline v16 odd_half(i16v pairs) { return (v16)(pairs & (int32_t)0xffff0000); }
-static inline v16 even_half(i16v pairs) { return (v16)(pairs << 16); }
+// a_r += x_r[2·pair+1]·w₁ then += x_r[2·pair]·w₀ for four rows r, w the 16 pairs of BF16 in
+// `pairs`: the instruction's two products per pair, in its order, each rounded as it does.
+static inline __attribute__((always_inline)) void dot2_four_rows(v16 a[4], i16v pairs, const float *const *x, int64_t pair) {
+    const v16 w1 = (v16)(pairs & (int32_t)0xffff0000), w0 = (v16)(pairs << 16);
+    for (int r = 0; r < 4; r++) {
+        a[r] = __builtin_elementwise_fma(v16_splat(x[r][2 * pair + 1]), w1, a[r]);
+        a[r] = __builtin_elementwise_fma(v16_splat(x[r][2 * pair]), w0, a[r]);
+    }
+}
 #endif
 
 static inline i16v load_pairs(const uint16_t *p) { return *(const i16vu *)p; }
@@ -76,14 +83,7 @@ static inline void scores_block_bf16(const float *const *qr, const uint16_t *res
                                      float *restrict s, float scale) {
     for (int c = 0; c < 4; c++) {
         v16 a[4] = {};
-        for (int64_t p = 0; p < hd / 2; p++) {
-            const i16v w = load_pairs(kt + p * 2 * KB + 32 * c);
-            const v16 w1 = odd_half(w), w0 = even_half(w);
-            for (int r = 0; r < 4; r++) {
-                a[r] = __builtin_elementwise_fma(v16_splat(qr[r][2 * p + 1]), w1, a[r]);
-                a[r] = __builtin_elementwise_fma(v16_splat(qr[r][2 * p]), w0, a[r]);
-            }
-        }
+        for (int64_t p = 0; p < hd / 2; p++) dot2_four_rows(a, load_pairs(kt + p * 2 * KB + 32 * c), qr, p);
         for (int r = 0; r < 4; r++) *(v16 *)(s + r * KB + 16 * c) = a[r] * scale;
     }
 }
@@ -199,14 +199,7 @@ static inline void pv_block_bf16(const float *const *pb, int pairs, const uint16
     for (int64_t d0 = 0; d0 < hd; d0 += 16) {
         v16 a[4];
         for (int r = 0; r < 4; r++) a[r] = v16_load(o[r] + d0) * c[r];
-        for (int jp = 0; jp < pairs; jp++) {
-            const i16v w = load_pairs(vt + jp * 2 * hd + 2 * d0);
-            const v16 w1 = odd_half(w), w0 = even_half(w);
-            for (int r = 0; r < 4; r++) {
-                a[r] = __builtin_elementwise_fma(v16_splat(pb[r][2 * jp + 1]), w1, a[r]);
-                a[r] = __builtin_elementwise_fma(v16_splat(pb[r][2 * jp]), w0, a[r]);
-            }
-        }
+        for (int jp = 0; jp < pairs; jp++) dot2_four_rows(a, load_pairs(vt + jp * 2 * hd + 2 * d0), pb, jp);
         for (int r = 0; r < 4; r++) v16_store(o[r] + d0, a[r]);
     }
 }

@@ -13,8 +13,6 @@ typedef int32_t i16v __attribute__((vector_size(64), aligned(64)));
 typedef int32_t i16vu __attribute__((vector_size(64), aligned(4)));   // unaligned access
 typedef int32_t i8v __attribute__((vector_size(32), aligned(32)));
 typedef uint32_t u16v __attribute__((vector_size(64), aligned(64)));
-typedef uint16_t u16x16 __attribute__((vector_size(32), aligned(32)));
-typedef uint16_t u16x16u __attribute__((vector_size(32), aligned(2)));
 
 // Broadcasts. Written lane by lane, not as `(v16){} + x`: that is an addition (0 + −0 is +0, so
 // the compiler must keep it), a scalar add before every broadcast in the inner loops.
